@@ -1,0 +1,291 @@
+/**
+ * @file core/config.c
+ * @brief Settings: one table of names, parsers and ranges, so that every setting is validated the
+ * same way and a bad one is named in the message that stops start-up.
+ */
+#include "core/config.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TX_LOCAL_CONFIG ".local/tianxing.conf"
+
+enum kind { K_INT, K_LONG, K_BOOL, K_STR, K_STR_OPT, K_LOG_LEVEL, K_ADDR, K_NONE };
+
+struct setting {
+  const char *name;
+  enum kind kind;
+  size_t offset;
+  long min, max;
+};
+
+#define OFF(f) offsetof(struct tx_config, f)
+static const struct setting settings[] = {
+  {"TIANXING_BIND_ADDRESS", K_ADDR, OFF(bind_address), 0, 0},
+  {"TIANXING_PORT", K_INT, OFF(port), 1, 65535},
+  {"TIANXING_THREADS", K_INT, OFF(threads), 1, 256},
+  {"TIANXING_CONNECTION_TIMEOUT", K_INT, OFF(connection_timeout), 1, 3600},
+  {"TIANXING_MAX_CONNECTIONS", K_INT, OFF(max_connections), 1, 100000},
+  {"TIANXING_MAX_CONNECTIONS_PER_IP", K_INT, OFF(max_connections_per_ip), 0, 100000},
+  {"TIANXING_BODY_LIMIT", K_LONG, OFF(body_limit), 1024, 64L * 1024 * 1024},
+  {"TIANXING_CORS_ORIGINS", K_STR, OFF(cors_origins), 0, 0},
+  {"TIANXING_DATABASE_URL", K_STR, OFF(database_url), 0, 0},
+  {"TIANXING_MIGRATE_DATABASE_URL", K_STR_OPT, OFF(migrate_database_url), 0, 0},
+  {"TIANXING_DB_POOL_SIZE", K_INT, OFF(db_pool_size), 1, 256},
+  {"TIANXING_DB_POOL_TIMEOUT_MS", K_INT, OFF(db_pool_timeout_ms), 1, 600000},
+  {"TIANXING_DB_CONNECT_TIMEOUT", K_INT, OFF(db_connect_timeout), 1, 600},
+  {"TIANXING_DB_STATEMENT_TIMEOUT_MS", K_INT, OFF(db_statement_timeout_ms), 1, 3600000},
+  {"TIANXING_MIGRATE_ON_START", K_BOOL, OFF(migrate_on_start), 0, 0},
+  {"TIANXING_MIGRATIONS_DIR", K_STR_OPT, OFF(migrations_dir), 0, 0},
+  {"TIANXING_SHUTDOWN_GRACE", K_INT, OFF(shutdown_grace), 0, 3600},
+  {"TIANXING_LOG_LEVEL", K_LOG_LEVEL, OFF(log_level), 0, 0},
+  {"TIANXING_ACCESS_LOG", K_BOOL, OFF(access_log), 0, 0},
+  /* Read before the others to find the file; accepted here so it is not "unknown". */
+  {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
+};
+#undef OFF
+
+static const struct setting *find_setting(const char *name, size_t len)
+{
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+    if (strlen(settings[i].name) == len && strncmp(settings[i].name, name, len) == 0)
+      return &settings[i];
+  return NULL;
+}
+
+static void set_str(char **slot, const char *value)
+{
+  free(*slot);
+  *slot = strdup(value);
+}
+
+void tx_config_defaults(struct tx_config *c)
+{
+  memset(c, 0, sizeof *c);
+  set_str(&c->bind_address, "127.0.0.1");
+  c->port = 8080;
+  c->threads = 4;
+  c->connection_timeout = 30;
+  c->max_connections = 1024;
+  c->max_connections_per_ip = 256;
+  c->body_limit = 1048576;
+  set_str(&c->cors_origins, "");
+  set_str(&c->database_url, "postgresql:///tianxing?user=tianxing_app");
+  c->db_pool_size = 4;
+  c->db_pool_timeout_ms = 2000;
+  c->db_connect_timeout = 3;
+  c->db_statement_timeout_ms = 5000;
+  c->migrate_on_start = true;
+  c->shutdown_grace = 10;
+  c->log_level = TX_LOG_INFO;
+  c->access_log = true;
+}
+
+static int parse_long(const char *v, long *out)
+{
+  char *end;
+  if (!*v || isspace((unsigned char)*v))
+    return -1;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = n;
+  return 0;
+}
+
+int tx_config_set(struct tx_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+  const struct setting *s = find_setting(key, strlen(key));
+  if (!s) {
+    snprintf(err, errlen, "config: %s: unknown setting", key);
+    return -1;
+  }
+  void *slot = (char *)c + s->offset;
+  long n;
+  switch (s->kind) {
+  case K_NONE:
+    return 0;
+  case K_INT:
+  case K_LONG:
+    if (parse_long(value, &n) || n < s->min || n > s->max) {
+      snprintf(err, errlen, "config: %s: must be an integer in %ld..%ld (got \"%s\")", key, s->min,
+               s->max, value);
+      return -1;
+    }
+    if (s->kind == K_INT)
+      *(int *)slot = (int)n;
+    else
+      *(long *)slot = n;
+    return 0;
+  case K_BOOL:
+    if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+      *(bool *)slot = true;
+    else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+      *(bool *)slot = false;
+    else {
+      snprintf(err, errlen, "config: %s: must be true or false (got \"%s\")", key, value);
+      return -1;
+    }
+    return 0;
+  case K_LOG_LEVEL: {
+    int lvl = tx_log_level_parse(value);
+    if (lvl < 0) {
+      snprintf(err, errlen, "config: %s: must be one of error, warn, info, debug (got \"%s\")", key,
+               value);
+      return -1;
+    }
+    *(int *)slot = lvl;
+    return 0;
+  }
+  case K_ADDR: {
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, value, buf) != 1 && inet_pton(AF_INET6, value, buf) != 1) {
+      snprintf(err, errlen, "config: %s: must be an IPv4 or IPv6 address (got \"%s\")", key, value);
+      return -1;
+    }
+    set_str(slot, value);
+    return 0;
+  }
+  case K_STR_OPT:
+    if (!*value) {
+      free(*(char **)slot);
+      *(char **)slot = NULL;
+      return 0;
+    }
+    /* fall through */
+  case K_STR:
+    set_str(slot, value);
+    return 0;
+  }
+  return 0;
+}
+
+static char *trim(char *s)
+{
+  while (isspace((unsigned char)*s))
+    s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1]))
+    *--e = '\0';
+  return s;
+}
+
+int tx_config_load_file(struct tx_config *c, const char *path, char *err, size_t errlen)
+{
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "config: %s: %s", path, strerror(errno));
+    return -1;
+  }
+  char line[4096], msg[512];
+  int lineno = 0, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    char *l = trim(line);
+    if (!*l || *l == '#')
+      continue;
+    char *eq = strchr(l, '=');
+    if (!eq) {
+      snprintf(err, errlen, "config: %s:%d: expected KEY=VALUE", path, lineno);
+      rc = -1;
+      break;
+    }
+    *eq = '\0';
+    if (tx_config_set(c, trim(l), trim(eq + 1), msg, sizeof msg)) {
+      snprintf(err, errlen, "%s (in %s:%d)", msg, path, lineno);
+      rc = -1;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+int tx_config_load_env(struct tx_config *c, char *const *envp, char *err, size_t errlen)
+{
+  for (; envp && *envp; envp++) {
+    if (strncmp(*envp, "TIANXING_", 9) != 0)
+      continue;
+    const char *eq = strchr(*envp, '=');
+    if (!eq)
+      continue;
+    char key[128];
+    size_t klen = (size_t)(eq - *envp);
+    if (klen >= sizeof key) {
+      snprintf(err, errlen, "config: %.40s...: unknown setting", *envp);
+      return -1;
+    }
+    memcpy(key, *envp, klen);
+    key[klen] = '\0';
+    if (tx_config_set(c, key, eq + 1, err, errlen))
+      return -1;
+  }
+  return 0;
+}
+
+int tx_config_validate(const struct tx_config *c, char *err, size_t errlen)
+{
+  if (!*c->database_url) {
+    snprintf(err, errlen, "config: TIANXING_DATABASE_URL: must not be empty");
+    return -1;
+  }
+  if (c->max_connections_per_ip > c->max_connections) {
+    snprintf(err, errlen,
+             "config: TIANXING_MAX_CONNECTIONS_PER_IP: must not exceed TIANXING_MAX_CONNECTIONS (%d)",
+             c->max_connections);
+    return -1;
+  }
+  /* Every origin must be an exact scheme://host[:port] without a path: a trailing slash or a
+   * wildcard would never match a browser's Origin header and hide a mistake. */
+  const char *p = c->cors_origins;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *scheme_end = memmem(p, len, "://", 3);
+    if (!len || !scheme_end || memchr(scheme_end + 3, '/', len - (size_t)(scheme_end + 3 - p)) ||
+        memchr(p, '*', len) || memchr(p, ' ', len)) {
+      snprintf(err, errlen,
+               "config: TIANXING_CORS_ORIGINS: \"%.*s\" is not an origin like https://app.example.com",
+               (int)len, p);
+      return -1;
+    }
+    p = end ? end + 1 : p + len;
+  }
+  return 0;
+}
+
+int tx_config_load(struct tx_config *c, const char *explicit_file, char *const *envp, char *err,
+                   size_t errlen)
+{
+  tx_config_defaults(c);
+  const char *file = explicit_file;
+  if (!file) {
+    for (char *const *e = envp; e && *e; e++)
+      if (!strncmp(*e, "TIANXING_CONFIG=", 16) && (*e)[16])
+        file = *e + 16;
+  }
+  if (!file && access(TX_LOCAL_CONFIG, R_OK) == 0)
+    file = TX_LOCAL_CONFIG;
+  if (file && tx_config_load_file(c, file, err, errlen))
+    return -1;
+  if (tx_config_load_env(c, envp, err, errlen))
+    return -1;
+  return tx_config_validate(c, err, errlen);
+}
+
+void tx_config_free(struct tx_config *c)
+{
+  free(c->bind_address);
+  free(c->cors_origins);
+  free(c->database_url);
+  free(c->migrate_database_url);
+  free(c->migrations_dir);
+  memset(c, 0, sizeof *c);
+}

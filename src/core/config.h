@@ -1,0 +1,60 @@
+/**
+ * @file core/config.h
+ * @brief Settings from TIANXING_* environment variables over an optional KEY=VALUE file.
+ */
+#ifndef TX_CORE_CONFIG_H
+#define TX_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tx_config {
+  char *bind_address;
+  int port;
+  int threads;
+  int connection_timeout;
+  int max_connections;
+  int max_connections_per_ip;
+  long body_limit;
+  char *cors_origins; /* comma-separated, exact match */
+  char *database_url;
+  char *migrate_database_url; /* NULL: same as database_url */
+  int db_pool_size;
+  int db_pool_timeout_ms;
+  int db_connect_timeout;
+  int db_statement_timeout_ms;
+  bool migrate_on_start;
+  char *migrations_dir; /* NULL: the migrations built into the binary */
+  int shutdown_grace;
+  int log_level; /* TX_LOG_* */
+  bool access_log;
+};
+
+/** @brief Fills @p c with defaults (the values for a local run). */
+void tx_config_defaults(struct tx_config *c);
+
+/**
+ * @brief Sets one setting by its TIANXING_* name after validating the value.
+ * @return 0, or -1 with a message naming the setting in @p err.
+ */
+int tx_config_set(struct tx_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/** @brief Applies a KEY=VALUE file; -1 with "file:line: ..." in @p err on the first bad line. */
+int tx_config_load_file(struct tx_config *c, const char *path, char *err, size_t errlen);
+
+/** @brief Applies every TIANXING_* variable of @p envp (unknown names are errors). */
+int tx_config_load_env(struct tx_config *c, char *const *envp, char *err, size_t errlen);
+
+/** @brief Checks settings that depend on each other; -1 with a message on failure. */
+int tx_config_validate(const struct tx_config *c, char *err, size_t errlen);
+
+/**
+ * @brief Full start-up sequence: defaults, file (explicit, $TIANXING_CONFIG or
+ * ./.local/tianxing.conf), environment, validation.
+ */
+int tx_config_load(struct tx_config *c, const char *explicit_file, char *const *envp, char *err,
+                   size_t errlen);
+
+void tx_config_free(struct tx_config *c);
+
+#endif

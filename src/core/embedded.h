@@ -1,0 +1,20 @@
+/**
+ * @file core/embedded.h
+ * @brief Files built into the binary by cmake/embed.cmake: the contract and the SQL migrations.
+ */
+#ifndef TX_CORE_EMBEDDED_H
+#define TX_CORE_EMBEDDED_H
+
+#include <stddef.h>
+
+struct tx_embedded_file {
+  const char *name;
+  const unsigned char *data; /* NUL-terminated for convenience; len excludes the NUL */
+  size_t len;
+};
+
+extern const struct tx_embedded_file tx_embedded_openapi;
+extern const struct tx_embedded_file tx_embedded_migrations[]; /* sorted by name, {0} ended */
+extern const size_t tx_embedded_migrations_count;
+
+#endif

@@ -1,0 +1,61 @@
+/**
+ * @file core/http.h
+ * @brief The request context that handlers receive, and the ways to answer.
+ *
+ * jansson ownership (project-wide): inputs are borrowed (`const json_t *`), functions that build
+ * JSON return new references, `o` steals and `O` shares in json_pack, JSON variables are `j_*`.
+ */
+#ifndef TX_CORE_HTTP_H
+#define TX_CORE_HTTP_H
+
+#include "core/errors.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct _u_request;
+struct _u_response;
+struct tx_route;
+
+#define TX_MAX_PATH_PARAMS 4
+#define TX_REQUEST_ID_MAX 128
+
+/** @brief One request as the handlers see it. Lives for the duration of the callback. */
+struct tx_req {
+  const struct _u_request *u;
+  struct _u_response *resp;
+  const struct tx_route *route; /* NULL when no route matched */
+  char request_id[TX_REQUEST_ID_MAX + 1];
+  const char *method;
+  const char *path;
+  json_t *j_body; /* parsed JSON body, or NULL when the request had none */
+  struct {
+    const char *name;
+    char *value;
+  } params[TX_MAX_PATH_PARAMS];
+  int nparams;
+  bool zh; /* Accept-Language prefers Chinese */
+  const char *user; /* authenticated subject, NULL for anonymous */
+  int status;       /* status of the answer, set by the tx_reply_* functions */
+};
+
+/** @brief A handler answers with exactly one tx_reply_* call and returns its result. */
+typedef int (*tx_handler)(struct tx_req *r);
+
+/** @brief Answers with JSON text produced elsewhere (e.g. by SQL); sent as-is. */
+int tx_reply_json_text(struct tx_req *r, int status, const char *json, size_t len);
+/** @brief Answers with @p j_body (borrowed). */
+int tx_reply_json(struct tx_req *r, int status, const json_t *j_body);
+/** @brief Answers with any content type. */
+int tx_reply_raw(struct tx_req *r, int status, const char *content_type, const void *body,
+                 size_t len);
+/** @brief Answers with a problem document; @p j_errors is stolen (may be NULL). */
+int tx_reply_problem(struct tx_req *r, enum tx_code code, const char *detail, json_t *j_errors);
+/** @brief Adds a response header. */
+void tx_reply_header(struct tx_req *r, const char *name, const char *value);
+
+/** @brief Value of the path parameter @p name, or NULL. */
+const char *tx_req_param(const struct tx_req *r, const char *name);
+
+#endif

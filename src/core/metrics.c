@@ -1,0 +1,122 @@
+/**
+ * @file core/metrics.c
+ * @brief Lock-free counters: the route table is fixed at build time, so every series is a slot in a
+ * static array and recording a request is a handful of relaxed atomic adds on the hot path.
+ */
+#include "core/metrics.h"
+#include "core/routes.h"
+#include "db/pool.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUTES 128
+static const int statuses[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413,
+                               414, 415, 422, 428, 429, 431, 500, 501, 503};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5, 10};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+/* One more slot than routes: requests that matched no route. One more status: any other. */
+static uint64_t requests[MAX_ROUTES + 1][NSTATUS + 1];
+static uint64_t hist[MAX_ROUTES + 1][NBUCKETS + 1];
+static uint64_t hist_sum_us[MAX_ROUTES + 1];
+
+void tx_metrics_observe(size_t route_index, int status, double seconds)
+{
+  if (route_index > MAX_ROUTES)
+    route_index = MAX_ROUTES;
+  size_t s = 0;
+  while (s < NSTATUS && statuses[s] != status)
+    s++;
+  __atomic_add_fetch(&requests[route_index][s], 1, __ATOMIC_RELAXED);
+  size_t b = 0;
+  while (b < NBUCKETS && seconds > buckets[b])
+    b++;
+  __atomic_add_fetch(&hist[route_index][b], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&hist_sum_us[route_index], (uint64_t)(seconds * 1e6), __ATOMIC_RELAXED);
+}
+
+static const char *route_label(size_t i, char *buf, size_t len)
+{
+  if (i >= tx_routes_count || i >= MAX_ROUTES)
+    return "unmatched";
+  snprintf(buf, len, "%s %s", tx_routes[i].method, tx_routes[i].path);
+  return buf;
+}
+
+char *tx_metrics_render(size_t *len)
+{
+  char *out = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&out, &size);
+  if (!f)
+    return NULL;
+  char label[256];
+  size_t nroutes = tx_routes_count < MAX_ROUTES ? tx_routes_count : MAX_ROUTES;
+
+  fputs("# HELP tianxing_http_requests_total HTTP requests answered, by route and status.\n"
+        "# TYPE tianxing_http_requests_total counter\n", f);
+  for (size_t r = 0; r <= nroutes; r++) {
+    size_t ri = r == nroutes ? MAX_ROUTES : r;
+    for (size_t s = 0; s <= NSTATUS; s++) {
+      uint64_t n = __atomic_load_n(&requests[ri][s], __ATOMIC_RELAXED);
+      if (!n)
+        continue;
+      char status[8];
+      if (s < NSTATUS)
+        snprintf(status, sizeof status, "%d", statuses[s]);
+      else
+        strcpy(status, "other");
+      fprintf(f, "tianxing_http_requests_total{route=\"%s\",status=\"%s\"} %lu\n",
+              route_label(r, label, sizeof label), status, (unsigned long)n);
+    }
+  }
+
+  fputs("# HELP tianxing_http_request_duration_seconds Time from request start to answer.\n"
+        "# TYPE tianxing_http_request_duration_seconds histogram\n", f);
+  for (size_t r = 0; r <= nroutes; r++) {
+    size_t ri = r == nroutes ? MAX_ROUTES : r;
+    uint64_t cum = 0;
+    const char *lbl = route_label(r, label, sizeof label);
+    uint64_t total = 0;
+    for (size_t b = 0; b <= NBUCKETS; b++)
+      total += __atomic_load_n(&hist[ri][b], __ATOMIC_RELAXED);
+    if (!total)
+      continue;
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+      cum += __atomic_load_n(&hist[ri][b], __ATOMIC_RELAXED);
+      if (b < NBUCKETS)
+        fprintf(f, "tianxing_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n", lbl,
+                buckets[b], (unsigned long)cum);
+      else
+        fprintf(f, "tianxing_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n", lbl,
+                (unsigned long)cum);
+    }
+    fprintf(f, "tianxing_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", lbl,
+            (double)__atomic_load_n(&hist_sum_us[ri], __ATOMIC_RELAXED) / 1e6);
+    fprintf(f, "tianxing_http_request_duration_seconds_count{route=\"%s\"} %lu\n", lbl,
+            (unsigned long)cum);
+  }
+
+  struct tx_pool_stats ps;
+  tx_pool_stats(&ps);
+  fprintf(f,
+          "# HELP tianxing_db_pool_size Database connections the pool may hold.\n"
+          "# TYPE tianxing_db_pool_size gauge\ntianxing_db_pool_size %d\n"
+          "# HELP tianxing_db_pool_in_use Database connections lent to requests now.\n"
+          "# TYPE tianxing_db_pool_in_use gauge\ntianxing_db_pool_in_use %d\n"
+          "# HELP tianxing_db_pool_waiting Requests waiting for a database connection now.\n"
+          "# TYPE tianxing_db_pool_waiting gauge\ntianxing_db_pool_waiting %d\n"
+          "# HELP tianxing_db_pool_timeouts_total Waits for a connection that timed out (503).\n"
+          "# TYPE tianxing_db_pool_timeouts_total counter\ntianxing_db_pool_timeouts_total %lu\n"
+          "# HELP tianxing_db_reconnects_total Connections (re)established by the pool.\n"
+          "# TYPE tianxing_db_reconnects_total counter\ntianxing_db_reconnects_total %lu\n",
+          ps.size, ps.in_use, ps.waiting, (unsigned long)ps.timeouts, (unsigned long)ps.connects);
+  fclose(f);
+  *len = size;
+  return out;
+}

@@ -1,0 +1,16 @@
+/**
+ * @file core/metrics.h
+ * @brief Request counters by route and status, latency histograms, pool gauges; Prometheus text.
+ */
+#ifndef TX_CORE_METRICS_H
+#define TX_CORE_METRICS_H
+
+#include <stddef.h>
+
+/** @brief Counts one finished request; @p route_index from tx_route_index(). */
+void tx_metrics_observe(size_t route_index, int status, double seconds);
+
+/** @brief Renders the Prometheus text exposition format; caller frees. */
+char *tx_metrics_render(size_t *len);
+
+#endif

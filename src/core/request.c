@@ -1,0 +1,89 @@
+/**
+ * @file core/request.c
+ * @brief Pure helpers for the request gates.
+ */
+#include "core/request.h"
+
+#include <ctype.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+bool tx_request_id_valid(const char *id)
+{
+  size_t n = 0;
+  if (!id)
+    return false;
+  for (; id[n]; n++) {
+    unsigned char c = (unsigned char)id[n];
+    if (n >= 128 || !(isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'))
+      return false;
+  }
+  return n > 0;
+}
+
+void tx_uuid_v4(char out[37])
+{
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1)
+    memset(b, 0, sizeof b); /* only reachable without an entropy source; ids stay well-formed */
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
+}
+
+bool tx_media_type_is_json(const char *ct)
+{
+  if (!ct)
+    return false;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  size_t len = strcspn(ct, "; \t");
+  if (len == 16 && !strncasecmp(ct, "application/json", 16))
+    return true;
+  /* application/<anything>+json, e.g. application/merge-patch+json */
+  return len > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + len - 5, "+json", 5);
+}
+
+bool tx_cors_origin_allowed(const char *allowed, const char *origin)
+{
+  if (!allowed || !origin || !*origin)
+    return false;
+  size_t olen = strlen(origin);
+  const char *p = allowed;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    /* Scheme and host are case-insensitive in origins; browsers send them lower-case. */
+    if (len == olen && !strncasecmp(p, origin, len))
+      return true;
+    p = end ? end + 1 : p + len;
+  }
+  return false;
+}
+
+bool tx_prefers_chinese(const char *al)
+{
+  if (!al)
+    return false;
+  while (*al == ' ')
+    al++;
+  return !strncasecmp(al, "zh", 2) && (al[2] == '\0' || al[2] == '-' || al[2] == ',' ||
+                                      al[2] == ';' || al[2] == ' ');
+}
+
+long long tx_parse_content_length(const char *v)
+{
+  long long n = 0;
+  if (!v || !*v)
+    return -1;
+  for (; *v; v++) {
+    if (!isdigit((unsigned char)*v) || n > (1LL << 50))
+      return -1;
+    n = n * 10 + (*v - '0');
+  }
+  return n;
+}

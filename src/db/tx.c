@@ -1,0 +1,218 @@
+/**
+ * @file db/tx.c
+ * @brief The pipelined transaction runner (see db/tx.h for the shape and the guarantees).
+ */
+#include "db/tx.h"
+#include "core/log.h"
+#include "db/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct tx_sql sql_begin_rw = {"tx_begin", "BEGIN ISOLATION LEVEL READ COMMITTED", 0};
+static const struct tx_sql sql_begin_ro = {"tx_begin_ro",
+                                           "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", 0};
+static const struct tx_sql sql_commit = {"tx_commit", "COMMIT", 0};
+/* One statement for every claim: policies read them with tx.claim() (migration 0001). */
+static const struct tx_sql sql_claims = {
+  "tx_claims",
+  "SELECT set_config('tx.user_id', coalesce($1, ''), true),"
+  " set_config('tx.roles', coalesce($2, ''), true),"
+  " set_config('tx.department_id', coalesce($3, ''), true),"
+  " set_config('tx.request_id', coalesce($4, ''), true)",
+  4};
+
+#define MAX_ATTEMPTS 3
+
+enum slot_kind { SLOT_PREPARE, SLOT_EXEC };
+struct slot {
+  enum slot_kind kind;
+  const struct tx_sql *sql;
+  int query_index; /* -1 for BEGIN, claims, COMMIT */
+};
+
+static bool is_prepared(const struct tx_conn *c, const struct tx_sql *sql)
+{
+  for (int i = 0; i < c->nprepared; i++)
+    if (c->prepared[i] == sql)
+      return true;
+  return false;
+}
+
+static void mark_prepared(struct tx_conn *c, const struct tx_sql *sql)
+{
+  if (c->nprepared < TX_MAX_PREPARED && !is_prepared(c, sql))
+    c->prepared[c->nprepared++] = sql;
+}
+
+/* Queues (prepare if needed and) execute; returns 0 or -1 when libpq could not queue it. */
+static int queue(struct tx_conn *c, struct slot *slots, size_t *nslots, const struct tx_sql *sql,
+                 const char *const *params, int query_index)
+{
+  if (!is_prepared(c, sql)) {
+    if (!PQsendPrepare(c->pg, sql->name, sql->text, sql->nparams, NULL))
+      return -1;
+    slots[(*nslots)++] = (struct slot){SLOT_PREPARE, sql, query_index};
+  }
+  if (!PQsendQueryPrepared(c->pg, sql->name, sql->nparams, params, NULL, NULL, 0))
+    return -1;
+  slots[(*nslots)++] = (struct slot){SLOT_EXEC, sql, query_index};
+  return 0;
+}
+
+static void record_error(struct tx_db_outcome *out, const PGresult *res, const struct slot *s)
+{
+  if (out->sqlstate[0])
+    return; /* the first error is the cause; later ones are consequences */
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+  snprintf(out->sqlstate, sizeof out->sqlstate, "%s", state ? state : "08006");
+  snprintf(out->constraint, sizeof out->constraint, "%s", constraint ? constraint : "");
+  out->failed_index = s ? s->query_index : -1;
+  out->code = tx_db_map_sqlstate(out->sqlstate);
+  if (out->code == TX_E_INTERNAL_ERROR) {
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    tx_log(TX_LOG_ERROR, "sql error %s in %s: %s", out->sqlstate, s ? s->sql->name : "?",
+           msg ? msg : "(no message)");
+  }
+}
+
+/* One attempt on one connection. Returns 0 on success; sets *broken when the connection died. */
+static int attempt(struct tx_conn *c, const struct tx_claims *claims, bool read_only,
+                   const struct tx_query *queries, size_t n, PGresult **results,
+                   struct tx_db_outcome *out, bool *broken)
+{
+  struct slot slots[(TX_DB_MAX_QUERIES + 3) * 2];
+  size_t nslots = 0;
+  const char *claim_params[4] = {claims->user_id, claims->roles, claims->department_id,
+                                 claims->request_id};
+  int rc = -1;
+
+  memset(out, 0, sizeof *out);
+  out->failed_index = -1;
+  for (size_t i = 0; i < n; i++)
+    results[i] = NULL;
+
+  if (!PQenterPipelineMode(c->pg))
+    goto lost;
+  if (queue(c, slots, &nslots, read_only ? &sql_begin_ro : &sql_begin_rw, NULL, -1) ||
+      queue(c, slots, &nslots, &sql_claims, claim_params, -1))
+    goto lost;
+  for (size_t i = 0; i < n; i++)
+    if (queue(c, slots, &nslots, queries[i].sql, queries[i].params, (int)i))
+      goto lost;
+  if (queue(c, slots, &nslots, &sql_commit, NULL, -1) || !PQpipelineSync(c->pg))
+    goto lost;
+
+  /* Results arrive in order; a NULL ends each command's results, PIPELINE_SYNC ends them all. */
+  size_t cur = 0;
+  for (;;) {
+    PGresult *res = PQgetResult(c->pg);
+    if (!res) {
+      if (PQstatus(c->pg) != CONNECTION_OK || ++cur > nslots)
+        goto lost;
+      continue;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_PIPELINE_SYNC) {
+      PQclear(res);
+      break;
+    }
+    const struct slot *s = cur < nslots ? &slots[cur] : NULL;
+    if (st == PGRES_FATAL_ERROR) {
+      record_error(out, res, s);
+    } else if (st == PGRES_PIPELINE_ABORTED || !s) {
+      /* skipped after an earlier error */
+    } else if (s->kind == SLOT_PREPARE) {
+      mark_prepared(c, s->sql);
+    } else if (s->query_index >= 0) {
+      PQclear(results[s->query_index]);
+      results[s->query_index] = res;
+      continue;
+    }
+    PQclear(res);
+  }
+  if (!PQexitPipelineMode(c->pg))
+    goto lost;
+
+  if (out->sqlstate[0]) {
+    /* An error inside BEGIN..COMMIT leaves the transaction aborted after the sync. */
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+      PGresult *rb = PQexec(c->pg, "ROLLBACK");
+      PQclear(rb);
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK)
+      *broken = true;
+    goto fail;
+  }
+  return 0;
+
+lost:
+  *broken = true;
+  out->code = TX_E_DATABASE_UNAVAILABLE;
+  if (!out->sqlstate[0])
+    snprintf(out->sqlstate, sizeof out->sqlstate, "08006");
+  tx_log(TX_LOG_WARN, "database connection lost: %s", PQerrorMessage(c->pg));
+fail:
+  for (size_t i = 0; i < n; i++) {
+    PQclear(results[i]);
+    results[i] = NULL;
+  }
+  return rc;
+}
+
+static void backoff(int attempt_no)
+{
+  /* 2..10 ms, jittered, so that two conflicting transactions do not collide again in lockstep. */
+  struct timespec ts = {0, (long)(2 + (rand() % 8) * attempt_no) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
+              size_t n, PGresult **results, struct tx_db_outcome *out)
+{
+  bool retried_connection = false;
+  if (n > TX_DB_MAX_QUERIES) {
+    memset(out, 0, sizeof *out);
+    out->code = TX_E_INTERNAL_ERROR;
+    out->failed_index = -1;
+    return -1;
+  }
+  for (int a = 1; a <= MAX_ATTEMPTS; a++) {
+    struct tx_conn *c;
+    switch (tx_pool_acquire(&c)) {
+    case TX_POOL_OK:
+      break;
+    case TX_POOL_BUSY:
+      memset(out, 0, sizeof *out);
+      out->code = TX_E_SERVICE_BUSY;
+      out->failed_index = -1;
+      return -1;
+    case TX_POOL_UNAVAILABLE:
+      memset(out, 0, sizeof *out);
+      out->code = TX_E_DATABASE_UNAVAILABLE;
+      out->failed_index = -1;
+      return -1;
+    }
+    bool broken = false;
+    int rc = attempt(c, claims, read_only, queries, n, results, out, &broken);
+    tx_pool_release(c, broken);
+    if (rc == 0)
+      return 0;
+    /* A dead pooled connection (e.g. the server restarted since it was opened) is discovered only
+     * by using it. A read-only transaction has no effect to lose: try once more on a new one. A
+     * write may have committed before the connection died, so its outcome is unknown: no retry. */
+    if (broken && read_only && !retried_connection) {
+      retried_connection = true;
+      a--;
+      continue;
+    }
+    if (strcmp(out->sqlstate, "40001") != 0 && strcmp(out->sqlstate, "40P01") != 0)
+      return -1;
+    if (a < MAX_ATTEMPTS)
+      backoff(a);
+  }
+  return -1;
+}

@@ -1,0 +1,61 @@
+/**
+ * @file db/tx.h
+ * @brief The transaction runner: a request's whole transaction in one pipelined round trip.
+ *
+ *   BEGIN [READ ONLY]; SELECT set_config(claims...); <statements>; COMMIT; Sync
+ *
+ * Statements are prepared once per connection (the first use on a connection prepares it inside the
+ * same pipeline). Serialization failures and deadlocks are retried; a read-only transaction that
+ * finds its connection dead is retried once on a fresh connection. Errors come back as problem
+ * codes: SQL text never leaves this layer.
+ */
+#ifndef TX_DB_TX_H
+#define TX_DB_TX_H
+
+#include "core/errors.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/** @brief A statement; define one static instance per query, near the code that uses it. */
+struct tx_sql {
+  const char *name; /* unique prepared-statement name */
+  const char *text; /* parameterized SQL ($1...) */
+  int nparams;
+};
+
+struct tx_query {
+  const struct tx_sql *sql;
+  const char *const *params; /* nparams text values (NULL = SQL NULL) */
+};
+
+/** @brief Who is asking; set as transaction-local settings that RLS policies read. */
+struct tx_claims {
+  const char *user_id;       /* uuid or NULL */
+  const char *roles;         /* comma-separated or NULL */
+  const char *department_id; /* uuid or NULL */
+  const char *request_id;
+};
+
+#define TX_DB_MAX_QUERIES 16
+
+struct tx_db_outcome {
+  enum tx_code code;  /* meaningful when the run failed */
+  char sqlstate[6];   /* for logs and tests; never sent to clients */
+  char constraint[64];/* violated constraint name, when the server said which */
+  int failed_index;   /* which query failed, -1 for BEGIN/claims/COMMIT or the connection */
+};
+
+/**
+ * @brief Runs @p n queries in one transaction.
+ * @param[out] results n results (caller PQclear()s each) on success
+ * @return 0 on success; -1 with @p out filled
+ */
+int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
+              size_t n, PGresult **results, struct tx_db_outcome *out);
+
+/** @brief Maps a SQLSTATE to the problem code a client sees (pure; unit-tested). */
+enum tx_code tx_db_map_sqlstate(const char *sqlstate);
+
+#endif

@@ -1,0 +1,177 @@
+/**
+ * @file main.c
+ * @brief tianxingd: configuration, then one subcommand (serve, migrate, routes, errors, version).
+ */
+#include "core/app.h"
+#include "core/errors.h"
+#include "core/log.h"
+#include "core/routes.h"
+#include "db/migrate.h"
+#include "db/pool.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+  fputs("usage: tianxingd [--config FILE] COMMAND [--json]\n"
+        "\n"
+        "commands:\n"
+        "  serve     apply pending migrations (unless TIANXING_MIGRATE_ON_START=false), then serve\n"
+        "  migrate   apply pending migrations with the owner connection and exit\n"
+        "  routes    print the route table (--json for machines)\n"
+        "  errors    print the error-code registry (--json for machines)\n"
+        "  version   print the build and API versions\n"
+        "\n"
+        "Settings come from TIANXING_* environment variables over the config file (--config,\n"
+        "$TIANXING_CONFIG, or ./.local/tianxing.conf when present). See README.md.\n",
+        f);
+}
+
+static int print_json(json_t *j_doc)
+{
+  char *s = json_dumps(j_doc, JSON_INDENT(2));
+  json_decref(j_doc);
+  if (!s)
+    return 1;
+  puts(s);
+  free(s);
+  return 0;
+}
+
+static json_t *split_csv(const char *csv)
+{
+  json_t *j_list = json_array();
+  const char *p = csv;
+  while (*p) {
+    size_t len = strcspn(p, ",");
+    json_array_append_new(j_list, json_stringn(p, len));
+    p += len + (p[len] == ',');
+  }
+  return j_list;
+}
+
+static int cmd_routes(bool as_json)
+{
+  if (!as_json) {
+    for (size_t i = 0; i < tx_routes_count; i++)
+      printf("%-6s %-40s roles=%s clauses=%s\n", tx_routes[i].method, tx_routes[i].path,
+             *tx_routes[i].roles ? tx_routes[i].roles : "(public)", tx_routes[i].clauses);
+    return 0;
+  }
+  json_t *j_all = json_array();
+  for (size_t i = 0; i < tx_routes_count; i++)
+    json_array_append_new(j_all, json_pack("{sssssoso}", "method", tx_routes[i].method, "path",
+                                           tx_routes[i].path, "roles", split_csv(tx_routes[i].roles),
+                                           "clauses", split_csv(tx_routes[i].clauses)));
+  return print_json(j_all);
+}
+
+static int cmd_errors(bool as_json)
+{
+  if (as_json)
+    return print_json(tx_errors_json());
+  for (int i = 0; i < TX_E__COUNT; i++) {
+    const struct tx_error_info *e = tx_error_info((enum tx_code)i);
+    printf("%d %-24s %s / %s\n", e->status, e->code, e->title_en, e->title_zh);
+  }
+  return 0;
+}
+
+/* Applies migrations on a dedicated owner connection; returns 0 when the schema is current. */
+static int run_migrations(const struct tx_config *cfg)
+{
+  char err[1024];
+  const char *url = cfg->migrate_database_url ? cfg->migrate_database_url : cfg->database_url;
+  PGconn *pg = tx_db_connect(url, "tianxingd-migrate", cfg->db_connect_timeout,
+                             /* migrations may rewrite big tables: no statement timeout */ 0, err,
+                             sizeof err);
+  if (!pg) {
+    tx_log(TX_LOG_ERROR, "migrate: cannot connect: %s", err);
+    return 1;
+  }
+  int applied = 0;
+  int rc = tx_migrate(pg, &tx_app.migrations, &applied, err, sizeof err);
+  PQfinish(pg);
+  if (rc) {
+    tx_log(TX_LOG_ERROR, "migrate: %s", err);
+    fprintf(stderr, "tianxingd: migrate: %s\n", err);
+    return 1;
+  }
+  tx_log(TX_LOG_INFO, "migrate: %d applied, %zu in total, schema current", applied,
+         tx_app.migrations.count);
+  return 0;
+}
+
+static int cmd_serve(const struct tx_config *cfg)
+{
+  if (cfg->migrate_on_start && run_migrations(cfg))
+    return 1;
+  if (tx_pool_init(cfg->database_url, cfg->db_pool_size, cfg->db_pool_timeout_ms,
+                   cfg->db_connect_timeout, cfg->db_statement_timeout_ms)) {
+    tx_log(TX_LOG_ERROR, "cannot create the database pool");
+    return 1;
+  }
+  int rc = tx_server_run(cfg);
+  tx_pool_shutdown();
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  const char *config_file = NULL;
+  int i = 1;
+  if (i + 1 < argc && !strcmp(argv[i], "--config")) {
+    config_file = argv[i + 1];
+    i += 2;
+  }
+  if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    usage(i >= argc ? stderr : stdout);
+    return i >= argc ? 2 : 0;
+  }
+  const char *cmd = argv[i];
+  bool as_json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
+  if (i + 1 + (as_json ? 1 : 0) < argc) {
+    fprintf(stderr, "tianxingd: unexpected argument '%s'\n", argv[i + 1 + (as_json ? 1 : 0)]);
+    return 2;
+  }
+
+  /* Commands that describe the build need no configuration. */
+  if (!strcmp(cmd, "routes"))
+    return cmd_routes(as_json);
+  if (!strcmp(cmd, "errors"))
+    return cmd_errors(as_json);
+  if (!strcmp(cmd, "version")) {
+    printf("tianxingd %s (api %s, %s, %s)\n", TX_VERSION, TX_API_VERSION, TX_COMMIT, TX_BUILD_TYPE);
+    return 0;
+  }
+  if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+  }
+
+  struct tx_config cfg;
+  char err[1024];
+  if (tx_config_load(&cfg, config_file, environ, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: %s\n", err);
+    tx_config_free(&cfg);
+    return 2;
+  }
+  tx_log_set_level(cfg.log_level);
+  tx_app.cfg = &cfg;
+  if (tx_migrations_load(cfg.migrations_dir, &tx_app.migrations, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: %s\n", err);
+    tx_config_free(&cfg);
+    return 2;
+  }
+
+  int rc = !strcmp(cmd, "migrate") ? run_migrations(&cfg) : cmd_serve(&cfg);
+  tx_migrations_free(&tx_app.migrations);
+  tx_config_free(&cfg);
+  return rc;
+}

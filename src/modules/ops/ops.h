@@ -1,0 +1,16 @@
+/**
+ * @file modules/ops/ops.h
+ * @brief Operational endpoints: liveness, readiness, metrics, the contract, version.
+ */
+#ifndef TX_MODULES_OPS_H
+#define TX_MODULES_OPS_H
+
+#include "core/http.h"
+
+int tx_ops_healthz(struct tx_req *r);
+int tx_ops_readyz(struct tx_req *r);
+int tx_ops_metrics(struct tx_req *r);
+int tx_ops_openapi(struct tx_req *r);
+int tx_ops_version(struct tx_req *r);
+
+#endif

@@ -1,0 +1,49 @@
+/**
+ * @file modules/ops/readyz.c
+ * @brief GET /readyz: ready means the database answers through the request pool (as the runtime
+ * role, in the same pipelined transaction every request uses) and has exactly the migrations this
+ * build expects.
+ */
+#include "core/app.h"
+#include "db/tx.h"
+#include "modules/ops/ops.h"
+
+#include <stdio.h>
+
+static const struct tx_sql sql_ledger = {
+  "ops_readyz_ledger",
+  "SELECT coalesce(json_agg(json_build_array(version, checksum) ORDER BY version), '[]')::text"
+  " FROM tx_meta.schema_migrations",
+  0};
+
+int tx_ops_readyz(struct tx_req *r)
+{
+  if (__atomic_load_n(&tx_app.draining, __ATOMIC_RELAXED))
+    return tx_reply_problem(r, TX_E_SHUTTING_DOWN, "The service is shutting down.", NULL);
+
+  struct tx_claims claims = {.request_id = r->request_id};
+  struct tx_query q = {&sql_ledger, NULL};
+  PGresult *res;
+  struct tx_db_outcome out;
+  if (tx_db_run(&claims, true, &q, 1, &res, &out))
+    return tx_reply_problem(r, out.code == TX_E_INTERNAL_ERROR ? TX_E_DATABASE_UNAVAILABLE : out.code,
+                            NULL, NULL);
+
+  size_t applied;
+  int cmp = tx_migrations_compare(&tx_app.migrations, PQgetvalue(res, 0, 0), &applied);
+  PQclear(res);
+  if (cmp != 0) {
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             cmp > 0 ? "%zu of %zu migrations applied." : "The applied migrations differ from "
+                                                         "this build's (%zu matched of %zu).",
+             applied, tx_app.migrations.count);
+    return tx_reply_problem(r, TX_E_MIGRATIONS_PENDING, detail, NULL);
+  }
+  json_t *j_body = json_pack("{sssss{sIsI}}", "status", "ready", "database", "ok", "migrations",
+                             "applied", (json_int_t)applied, "expected",
+                             (json_int_t)tx_app.migrations.count);
+  tx_reply_json(r, 200, j_body);
+  json_decref(j_body);
+  return r->status;
+}

@@ -1,0 +1,93 @@
+/* Unit tests: request gate helpers (core/request.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/request.h"
+
+static void request_id_rules(void **state)
+{
+  char long_id[200];
+  memset(long_id, 'a', sizeof long_id);
+  long_id[128] = '\0';
+  assert_true(tx_request_id_valid(long_id));
+  long_id[128] = 'a';
+  long_id[129] = '\0';
+  assert_false(tx_request_id_valid(long_id));
+  assert_true(tx_request_id_valid("abc-123_x.y:z"));
+  assert_false(tx_request_id_valid(""));
+  assert_false(tx_request_id_valid(NULL));
+  assert_false(tx_request_id_valid("bad id"));
+  assert_false(tx_request_id_valid("a\r\nSet-Cookie: x"));
+  assert_false(tx_request_id_valid("中文"));
+}
+
+static void uuid_shape(void **state)
+{
+  char a[37], b[37];
+  tx_uuid_v4(a);
+  tx_uuid_v4(b);
+  assert_int_equal(strlen(a), 36);
+  assert_int_equal(a[14], '4');
+  assert_true(strchr("89ab", a[19]) != NULL);
+  assert_string_not_equal(a, b);
+  assert_true(tx_request_id_valid(a));
+}
+
+static void json_media_types(void **state)
+{
+  assert_true(tx_media_type_is_json("application/json"));
+  assert_true(tx_media_type_is_json("application/json; charset=utf-8"));
+  assert_true(tx_media_type_is_json("Application/JSON"));
+  assert_true(tx_media_type_is_json("application/merge-patch+json"));
+  assert_false(tx_media_type_is_json("text/plain"));
+  assert_false(tx_media_type_is_json("application/jsonp"));
+  assert_false(tx_media_type_is_json("application/x-www-form-urlencoded"));
+  assert_false(tx_media_type_is_json("text/json+xml"));
+  assert_false(tx_media_type_is_json(NULL));
+  assert_false(tx_media_type_is_json(""));
+}
+
+static void cors_exact_match(void **state)
+{
+  const char *allowed = "https://app.example.com,http://localhost:5173";
+  assert_true(tx_cors_origin_allowed(allowed, "https://app.example.com"));
+  assert_true(tx_cors_origin_allowed(allowed, "http://localhost:5173"));
+  assert_false(tx_cors_origin_allowed(allowed, "https://app.example.com.evil.com"));
+  assert_false(tx_cors_origin_allowed(allowed, "https://app.example.co"));
+  assert_false(tx_cors_origin_allowed(allowed, "http://localhost"));
+  assert_false(tx_cors_origin_allowed("", "https://app.example.com"));
+  assert_false(tx_cors_origin_allowed(allowed, "null"));
+}
+
+static void language(void **state)
+{
+  assert_true(tx_prefers_chinese("zh-TW,zh;q=0.9,en;q=0.8"));
+  assert_true(tx_prefers_chinese("zh"));
+  assert_false(tx_prefers_chinese("en-US,zh;q=0.9"));
+  assert_false(tx_prefers_chinese("zu"));
+  assert_false(tx_prefers_chinese(NULL));
+}
+
+static void content_length(void **state)
+{
+  assert_int_equal(tx_parse_content_length("0"), 0);
+  assert_int_equal(tx_parse_content_length("1048577"), 1048577);
+  assert_int_equal(tx_parse_content_length("-1"), -1);
+  assert_int_equal(tx_parse_content_length("12a"), -1);
+  assert_int_equal(tx_parse_content_length(""), -1);
+  assert_int_equal(tx_parse_content_length("99999999999999999999999"), -1);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(request_id_rules), cmocka_unit_test(uuid_shape),
+    cmocka_unit_test(json_media_types), cmocka_unit_test(cors_exact_match),
+    cmocka_unit_test(language),         cmocka_unit_test(content_length),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
