@@ -22,8 +22,12 @@
 \set db tianxing
 \endif
 
+-- Passed to the DO block through settings (psql variables do not reach inside $$ quotes); the
+-- output is discarded so that passwords never land on a terminal or in a log.
+\o /dev/null
 SELECT set_config('tx_boot.owner_password', :'owner_password', false),
        set_config('tx_boot.app_password', :'app_password', false);
+\o
 
 DO $$
 DECLARE

@@ -27,8 +27,8 @@ static uint64_t hist_sum_us[MAX_ROUTES + 1];
 
 void tx_metrics_observe(size_t route_index, int status, double seconds)
 {
-  if (route_index > MAX_ROUTES)
-    route_index = MAX_ROUTES;
+  if (route_index >= tx_routes_count || route_index >= MAX_ROUTES)
+    route_index = MAX_ROUTES; /* the "unmatched" series */
   size_t s = 0;
   while (s < NSTATUS && statuses[s] != status)
     s++;

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Contract tier: the binary's error-code registry and the contract's Problem codes must agree.
+//
+// Runs `$TX_TEST_BIN errors --json` and compares its codes, both ways, with
+// components.schemas.Problem.properties.code.enum, and each code's status with the contract's
+// registry table: the machine-readable `x-error-codes` list on the Problem schema and the
+// Markdown table in its description. Also checks that problem responses in the contract that
+// pin a code and a status (e.g. NotFound: not_found + 404) agree with the registry.
+// Prints each difference; exits 1 on any.
+//
+// Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
+const CONTRACT = path.join(ROOT, 'openapi.yaml');
+
+const problems = [];
+const problem = (msg) => problems.push(msg);
+
+function fatal(msg) {
+  console.error(`errors: ${msg}`);
+  process.exit(1);
+}
+
+function runBinary(args) {
+  const bin = process.env.TX_TEST_BIN;
+  if (!bin) fatal('TX_TEST_BIN is not set (path to tianxingd)');
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    fatal(`${bin} ${args.join(' ')} failed (${e.status ?? e.code}): ${e.stderr || e.message}`);
+  }
+}
+
+// Compare two code -> status maps both ways; `a` and `b` name the sides in messages.
+function compare(aName, a, bName, b) {
+  for (const [code, status] of a) {
+    if (!b.has(code)) problem(`${code}: in ${aName}, not in ${bName}`);
+    else if (status !== undefined && b.get(code) !== undefined && b.get(code) !== status) {
+      problem(`${code}: status ${status} in ${aName}, ${b.get(code)} in ${bName}`);
+    }
+  }
+  for (const code of b.keys()) {
+    if (!a.has(code)) problem(`${code}: in ${bName}, not in ${aName}`);
+  }
+}
+
+function toMap(name, entries) {
+  const m = new Map();
+  for (const [code, status] of entries) {
+    if (m.has(code)) problem(`${code}: listed twice in ${name}`);
+    m.set(code, status);
+  }
+  return m;
+}
+
+// --- the binary's registry
+let registry;
+try {
+  registry = JSON.parse(runBinary(['errors', '--json']));
+} catch (e) {
+  fatal(`errors --json did not print JSON: ${e.message}`);
+}
+if (!Array.isArray(registry)) fatal('errors --json did not print a JSON array');
+for (const [i, e] of registry.entries()) {
+  if (typeof e?.code !== 'string' || !Number.isInteger(e?.status)) {
+    problem(`registry entry ${i} lacks a string code or an integer status: ${JSON.stringify(e)}`);
+    continue;
+  }
+  if (!/^[a-z][a-z0-9_]*$/.test(e.code)) problem(`${e.code}: not a snake_case code`);
+  if (e.status < 400 || e.status > 599) problem(`${e.code}: status ${e.status} is not 4xx/5xx`);
+  for (const t of ['title', 'title_zh']) {
+    if (typeof e[t] !== 'string' || e[t].trim() === '') problem(`${e.code}: empty ${t}`);
+  }
+}
+const bin = toMap('the binary registry',
+  registry.filter((e) => typeof e?.code === 'string').map((e) => [e.code, e.status]));
+
+// --- the contract
+let doc;
+try {
+  doc = YAML.parse(readFileSync(CONTRACT, 'utf8'));
+} catch (e) {
+  fatal(`cannot read ${CONTRACT}: ${e.message}`);
+}
+const P = doc?.components?.schemas?.Problem;
+if (!P) fatal('openapi.yaml has no components.schemas.Problem');
+
+const enumCodes = P.properties?.code?.enum;
+if (!Array.isArray(enumCodes) || enumCodes.length === 0) {
+  fatal('Problem.properties.code.enum is missing or empty');
+}
+const en = toMap('Problem.code enum', enumCodes.map((c) => [c, undefined]));
+
+const xec = P['x-error-codes'];
+if (!Array.isArray(xec) || xec.length === 0) fatal('Problem.x-error-codes is missing or empty');
+const xm = toMap('Problem.x-error-codes', xec.map((e) => [e?.code, e?.status]));
+
+// Rows "| `code` | status | meaning |" of the Markdown table in Problem.description.
+const rows = [...(P.description ?? '').matchAll(/^\|\s*`([a-z0-9_]+)`\s*\|\s*(\d{3})\s*\|/gm)];
+if (rows.length === 0) problem('Problem.description has no code table');
+const md = toMap('the Problem description table', rows.map((r) => [r[1], Number(r[2])]));
+
+compare('the binary registry', bin, 'Problem.code enum', en);
+compare('the binary registry', bin, 'Problem.x-error-codes', xm);
+compare('Problem.x-error-codes', xm, 'the Problem description table', md);
+
+// --- problem responses in the contract that pin a code (const/enum) and a status (const)
+function walk(node, where) {
+  if (Array.isArray(node)) {
+    node.forEach((n, i) => walk(n, `${where}/${i}`));
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const props = node.properties;
+  if (props?.code && props?.status && 'const' in props.status) {
+    const codes = 'const' in props.code ? [props.code.const] : props.code.enum ?? [];
+    for (const c of codes) {
+      if (!bin.has(c)) problem(`${where}: pins unknown code ${c}`);
+      else if (bin.get(c) !== props.status.const) {
+        problem(`${where}: pins ${c} with status ${props.status.const}, registry says ${bin.get(c)}`);
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(node)) walk(v, `${where}/${k}`);
+}
+walk(doc.components?.responses ?? {}, '#/components/responses');
+walk(doc.paths ?? {}, '#/paths');
+
+for (const p of problems) console.log(`FAIL ${p}`);
+console.log(`errors: ${bin.size} codes in the binary, ${en.size} in the contract, ` +
+  `${problems.length} problem(s)`);
+process.exit(problems.length ? 1 : 0);

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Contract tier: the route table of the binary and the paths of openapi.yaml must agree.
+//
+// Runs `$TX_TEST_BIN routes --json` and compares its (METHOD, path) pairs with the contract's
+// operations in both directions (HEAD and OPTIONS are derived by the core, so they are ignored
+// on both sides). Every contract operation must carry `x-clauses` with known regulation clause
+// IDs, and the route table's clauses for a route must equal its operation's `x-clauses`.
+// Prints each difference; exits 1 on any, 0 when they agree.
+//
+// Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
+const CONTRACT = path.join(ROOT, 'openapi.yaml');
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'trace']; // head/options: derived
+const DERIVED = new Set(['HEAD', 'OPTIONS']);
+
+// Clause IDs of regulations/REGULATIONS.md (the published text ends after S1). A whole section
+// (e.g. `C2`) may be cited as well as its clauses.
+const CLAUSES = new Set([
+  'G1', 'G2', 'G3',
+  'C1', 'C1.1', 'C1.2', 'C1.3', 'C2', 'C2.1', 'C2.2', 'C2.3',
+  'C3', 'C3.1', 'C3.2', 'C3.3', 'C4', 'C4.1', 'C4.2', 'C4.3',
+  'P1', 'P1.1', 'P1.2', 'P1.3', 'P1.4', 'P2', 'P2.1', 'P2.2', 'P2.3', 'P2.4',
+  'P3', 'P3.1', 'P3.2', 'P3.3', 'P3.4', 'P4', 'P4.1', 'P4.2', 'P4.3',
+  'Q1', 'Q2', 'Q2.1', 'Q2.2', 'Q3', 'Q4',
+  'R1', 'R1.1', 'R1.2', 'R1.3', 'R2', 'R2.1', 'R2.2', 'R2.3', 'R2.4',
+  'R3', 'R3.1', 'R3.2', 'R3.3', 'R4', 'R4.1', 'R4.2', 'R4.3',
+  'S1',
+]);
+
+const problems = [];
+const problem = (msg) => problems.push(msg);
+
+function fatal(msg) {
+  console.error(`routes: ${msg}`);
+  process.exit(1);
+}
+
+function runBinary(args) {
+  const bin = process.env.TX_TEST_BIN;
+  if (!bin) fatal('TX_TEST_BIN is not set (path to tianxingd)');
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    fatal(`${bin} ${args.join(' ')} failed (${e.status ?? e.code}): ${e.stderr || e.message}`);
+  }
+}
+
+const key = (method, p) => `${method} ${p}`;
+const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+const fmt = (xs) => `[${[...xs].join(', ')}]`;
+
+// --- the binary's route table
+let table;
+try {
+  table = JSON.parse(runBinary(['routes', '--json']));
+} catch (e) {
+  fatal(`routes --json did not print JSON: ${e.message}`);
+}
+if (!Array.isArray(table)) fatal('routes --json did not print a JSON array');
+
+const routes = new Map(); // "METHOD path" -> route
+for (const [i, r] of table.entries()) {
+  if (typeof r?.method !== 'string' || typeof r?.path !== 'string' ||
+      !Array.isArray(r?.roles) || !Array.isArray(r?.clauses)) {
+    problem(`route table entry ${i} lacks method/path/roles/clauses: ${JSON.stringify(r)}`);
+    continue;
+  }
+  const method = r.method.toUpperCase();
+  if (DERIVED.has(method)) continue;
+  const k = key(method, r.path);
+  if (routes.has(k)) problem(`route table lists ${k} twice`);
+  routes.set(k, r);
+}
+
+// --- the contract's operations
+let doc;
+try {
+  doc = YAML.parse(readFileSync(CONTRACT, 'utf8'));
+} catch (e) {
+  fatal(`cannot read ${CONTRACT}: ${e.message}`);
+}
+const ops = new Map(); // "METHOD path" -> operation
+for (const [p, item] of Object.entries(doc.paths ?? {})) {
+  for (const m of METHODS) {
+    if (item?.[m]) ops.set(key(m.toUpperCase(), p), item[m]);
+  }
+}
+
+if (ops.size === 0) problem(`${CONTRACT} documents no operations`);
+if (routes.size === 0) problem('the route table is empty');
+
+// --- compare both ways
+for (const k of routes.keys()) {
+  if (!ops.has(k)) problem(`${k}: in the route table, not in openapi.yaml`);
+}
+for (const k of ops.keys()) {
+  if (!routes.has(k)) problem(`${k}: in openapi.yaml, not in the route table`);
+}
+
+// --- clauses
+for (const [k, op] of ops) {
+  const xc = op['x-clauses'];
+  if (!Array.isArray(xc) || xc.length === 0) {
+    problem(`${k}: operation has no x-clauses`);
+    continue;
+  }
+  for (const c of xc) {
+    if (!CLAUSES.has(c)) problem(`${k}: x-clauses names unknown clause ${JSON.stringify(c)}`);
+  }
+  const r = routes.get(k);
+  if (!r) continue;
+  const mine = new Set(xc);
+  const theirs = new Set(r.clauses);
+  if (!sameSet(mine, theirs)) {
+    problem(`${k}: route table clauses ${fmt(theirs)} differ from x-clauses ${fmt(mine)}`);
+  }
+}
+for (const [k, r] of routes) {
+  for (const c of r.clauses) {
+    if (!CLAUSES.has(c)) problem(`${k}: route table names unknown clause ${JSON.stringify(c)}`);
+  }
+}
+
+for (const p of problems) console.log(`FAIL ${p}`);
+console.log(`routes: ${routes.size} in the route table, ${ops.size} in openapi.yaml, ` +
+  `${problems.length} problem(s)`);
+process.exit(problems.length ? 1 : 0);

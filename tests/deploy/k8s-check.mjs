@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+// Structural checks of deploy/k8s and docker/Dockerfile that yamllint cannot
+// make: only the kinds we mean to ship, the fields a cluster needs to run the
+// service safely, and cross-references between the files (names, ports,
+// labels, the shutdown budget, the image's user). No cluster is needed.
+//
+//   node tests/deploy/k8s-check.mjs --k8s DIR --dockerfile FILE [--interfaces docs/interfaces.md]
+//
+// Prints one line per problem and exits 1 when there is any.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const k8sDir = opt('--k8s') ?? 'deploy/k8s';
+const dockerfile = opt('--dockerfile') ?? 'docker/Dockerfile';
+const interfaces = opt('--interfaces');
+
+const problems = [];
+const fail = (where, msg) => problems.push(`${where}: ${msg}`);
+
+const ALLOWED = new Set([
+  'apps/v1 Deployment',
+  'v1 Service',
+  'v1 ConfigMap',
+  'kustomize.config.k8s.io/v1beta1 Kustomization',
+]);
+
+// Setting names tianxingd knows: it exits on unknown TIANXING_* keys, so a
+// typo in a manifest would crash-loop every pod.
+let knownSettings = null;
+if (interfaces) {
+  knownSettings = new Set(
+    [...readFileSync(interfaces, 'utf8').matchAll(/^\|\s*(TIANXING_[A-Z0-9_]+)\s*\|/gm)].map((m) => m[1]),
+  );
+  if (knownSettings.size === 0) fail(interfaces, 'no TIANXING_* settings table found');
+}
+
+// ---- load every document ---------------------------------------------------
+const files = readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const docs = []; // {file, obj}
+for (const f of files) {
+  const path = join(k8sDir, f);
+  for (const d of parseAllDocuments(readFileSync(path, 'utf8'))) {
+    if (d.errors.length) {
+      for (const e of d.errors) fail(path, `YAML: ${e.message}`);
+      continue;
+    }
+    const obj = d.toJS();
+    if (obj === null || obj === undefined) continue;
+    docs.push({ file: path, obj });
+  }
+}
+if (docs.length === 0) fail(k8sDir, 'no Kubernetes documents');
+
+const where = (d) => `${d.file} ${d.obj?.kind ?? '?'}/${d.obj?.metadata?.name ?? '?'}`;
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const byKind = (k) => docs.filter((d) => d.obj.kind === k);
+
+for (const d of docs) {
+  const { apiVersion, kind } = d.obj;
+  if (!ALLOWED.has(`${apiVersion} ${kind}`)) {
+    fail(d.file, `apiVersion/kind "${apiVersion} ${kind}" is not one of: ${[...ALLOWED].join(', ')}`);
+    continue;
+  }
+  if (kind !== 'Kustomization' && !d.obj.metadata?.name) fail(where(d), 'metadata.name missing');
+}
+
+// ---- ConfigMaps ------------------------------------------------------------
+const configMaps = new Map(byKind('ConfigMap').map((d) => [d.obj.metadata?.name, d]));
+const checkSettingName = (w, name) => {
+  if (knownSettings && name.startsWith('TIANXING_') && !knownSettings.has(name)) {
+    fail(w, `${name} is not a setting in ${interfaces} (tianxingd would refuse to start)`);
+  }
+};
+for (const d of configMaps.values()) {
+  const data = d.obj.data ?? {};
+  if (!isObj(data)) fail(where(d), 'data must be a mapping');
+  for (const [k, v] of Object.entries(data)) {
+    // An unquoted 8080 or true is rejected by the API server.
+    if (typeof v !== 'string') fail(where(d), `data.${k} must be a string (quote it), got ${typeof v}`);
+    if (!k.startsWith('TIANXING_')) fail(where(d), `data.${k}: only TIANXING_* settings belong here`);
+    if (/DATABASE_URL/.test(k)) fail(where(d), `data.${k}: database URLs carry credentials; use the Secret`);
+    checkSettingName(where(d), k);
+  }
+}
+
+// ---- Deployments -----------------------------------------------------------
+const podLabelSets = [];
+const containerPorts = []; // {name, number}
+let runAsUser;
+for (const d of byKind('Deployment')) {
+  const w = where(d);
+  const spec = d.obj.spec ?? {};
+  if (!(Number.isInteger(spec.replicas) && spec.replicas >= 2)) fail(w, 'spec.replicas must be >= 2');
+  const tpl = spec.template ?? {};
+  const labels = tpl.metadata?.labels ?? {};
+  podLabelSets.push(labels);
+  const sel = spec.selector?.matchLabels;
+  if (!isObj(sel) || Object.keys(sel).length === 0) fail(w, 'spec.selector.matchLabels missing');
+  else for (const [k, v] of Object.entries(sel)) {
+    if (labels[k] !== v) fail(w, `selector ${k}=${v} does not match the pod template labels`);
+  }
+  const pod = tpl.spec ?? {};
+  const podSec = pod.securityContext ?? {};
+  runAsUser = podSec.runAsUser;
+  const containers = pod.containers ?? [];
+  const inits = pod.initContainers ?? [];
+  if (!Array.isArray(containers) || containers.length === 0) fail(w, 'no containers');
+
+  // The shutdown budget: what the serving container is told vs. what the pod allows.
+  let shutdownGrace = 10; // tianxingd's default (docs/interfaces.md)
+  let preStopSleep = 0;
+  for (const c of [...inits, ...containers]) {
+    const cw = `${w} container ${c?.name ?? '?'}`;
+    if (!c?.name) fail(cw, 'name missing');
+    if (typeof c?.image !== 'string' || c.image.trim() === '') fail(cw, 'image missing');
+    const sec = c.securityContext ?? {};
+    if ((sec.runAsNonRoot ?? podSec.runAsNonRoot) !== true) fail(cw, 'runAsNonRoot must be true');
+    if (sec.readOnlyRootFilesystem !== true) fail(cw, 'securityContext.readOnlyRootFilesystem must be true');
+    if (sec.allowPrivilegeEscalation !== false) fail(cw, 'securityContext.allowPrivilegeEscalation must be false');
+    if (!(sec.capabilities?.drop ?? []).includes('ALL')) fail(cw, 'securityContext.capabilities.drop must include ALL');
+    if (!c.resources?.requests || !c.resources?.limits?.memory) fail(cw, 'resources.requests and resources.limits.memory required');
+    for (const e of c.env ?? []) {
+      checkSettingName(cw, e.name);
+      if ('value' in e && typeof e.value !== 'string') fail(cw, `env ${e.name}: value must be a string (quote it)`);
+      if (/DATABASE_URL$/.test(e.name)) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (!ref) fail(cw, `env ${e.name} must come from a secretKeyRef`);
+        else if (ref.name !== 'tianxing-db') fail(cw, `env ${e.name} must come from the Secret tianxing-db`);
+      }
+      if (e.name === 'TIANXING_SHUTDOWN_GRACE' && containers.includes(c)) shutdownGrace = Number(e.value);
+    }
+    for (const ef of c.envFrom ?? []) {
+      const n = ef.configMapRef?.name;
+      if (n === undefined) continue;
+      if (!configMaps.has(n)) fail(cw, `envFrom ConfigMap ${n} is not defined in ${k8sDir}`);
+      else if (containers.includes(c)) {
+        const g = configMaps.get(n).obj.data?.TIANXING_SHUTDOWN_GRACE;
+        if (g !== undefined && !(c.env ?? []).some((e) => e.name === 'TIANXING_SHUTDOWN_GRACE')) shutdownGrace = Number(g);
+      }
+    }
+    if (!containers.includes(c)) continue; // init containers neither serve nor get probed
+
+    const ports = c.ports ?? [];
+    for (const p of ports) containerPorts.push({ name: p.name, number: p.containerPort });
+    const portOk = (p) => ports.some((cp) => cp.name === p || cp.containerPort === p);
+    for (const [probe, path] of [['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']]) {
+      const g = c[probe]?.httpGet;
+      if (!g) fail(cw, `${probe}.httpGet missing`);
+      else {
+        if (g.path !== path) fail(cw, `${probe} must GET ${path} (got ${g.path})`);
+        if (!portOk(g.port)) fail(cw, `${probe} port ${g.port} is not a container port`);
+      }
+    }
+    const cmd = c.lifecycle?.preStop?.exec?.command;
+    if (Array.isArray(cmd) && cmd[0] === 'sleep') preStopSleep = Number(cmd[1]) || 0;
+  }
+  const tgps = pod.terminationGracePeriodSeconds ?? 30;
+  if (!Number.isFinite(shutdownGrace)) fail(w, 'TIANXING_SHUTDOWN_GRACE is not a number');
+  else if (!(tgps > shutdownGrace + preStopSleep)) {
+    fail(w, `terminationGracePeriodSeconds (${tgps}) must exceed preStop sleep (${preStopSleep}) + TIANXING_SHUTDOWN_GRACE (${shutdownGrace})`);
+  }
+}
+if (byKind('Deployment').length === 0) fail(k8sDir, 'no Deployment');
+
+// ---- Services --------------------------------------------------------------
+for (const d of byKind('Service')) {
+  const w = where(d);
+  const sel = d.obj.spec?.selector;
+  if (!isObj(sel) || Object.keys(sel).length === 0) fail(w, 'spec.selector missing');
+  else if (!podLabelSets.some((l) => Object.entries(sel).every(([k, v]) => l[k] === v))) {
+    fail(w, 'spec.selector matches no Deployment pod template');
+  }
+  const ports = d.obj.spec?.ports ?? [];
+  if (ports.length === 0) fail(w, 'spec.ports missing');
+  for (const p of ports) {
+    const t = p.targetPort ?? p.port;
+    if (!containerPorts.some((cp) => cp.name === t || cp.number === t)) fail(w, `targetPort ${t} is not a container port`);
+  }
+}
+
+// ---- Kustomization ---------------------------------------------------------
+const kusts = byKind('Kustomization');
+if (kusts.length !== 1) fail(k8sDir, `expected one Kustomization, found ${kusts.length}`);
+for (const d of kusts) {
+  const res = d.obj.resources ?? [];
+  const others = files.filter((f) => !/^kustomization\.ya?ml$/.test(f));
+  for (const r of res) if (!files.includes(r)) fail(where(d), `resource ${r} does not exist`);
+  for (const f of others) if (!res.includes(f)) fail(where(d), `${f} is not listed in resources`);
+  if (!files.includes('kustomization.yaml') && !files.includes('kustomization.yml')) {
+    fail(d.file, 'the Kustomization must be in kustomization.yaml');
+  }
+  const images = new Set(
+    byKind('Deployment').flatMap((x) => [
+      ...(x.obj.spec?.template?.spec?.containers ?? []),
+      ...(x.obj.spec?.template?.spec?.initContainers ?? []),
+    ]).map((c) => String(c.image).replace(/@.*$/, '').replace(/:[^/:]*$/, '')),
+  );
+  for (const i of d.obj.images ?? []) {
+    if (!images.has(i.name)) fail(where(d), `images entry ${i.name} matches no container image`);
+  }
+}
+
+// ---- Dockerfile: the runtime (last) stage runs as a non-root user ----------
+{
+  let text = '';
+  try {
+    text = readFileSync(dockerfile, 'utf8');
+  } catch (e) {
+    fail(dockerfile, `cannot read: ${e.message}`);
+  }
+  // Join continuation lines, drop comments.
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lastFrom = lines.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true);
+  if (text && lastFrom < 0) fail(dockerfile, 'no FROM');
+  const stage = lines.slice(lastFrom + 1);
+  const users = stage.filter((l) => /^USER\s/i.test(l)).map((l) => l.split(/\s+/)[1]);
+  const user = users.at(-1);
+  if (text && user === undefined) fail(dockerfile, 'the runtime stage has no USER (it would run as root)');
+  else if (user !== undefined) {
+    const [u] = user.split(':');
+    if (u === 'root' || u === '0') fail(dockerfile, `the runtime stage runs as ${user}`);
+    if (runAsUser !== undefined && /^\d+$/.test(u) && Number(u) !== runAsUser) {
+      fail(dockerfile, `USER ${u} differs from the Deployment's runAsUser ${runAsUser}`);
+    }
+  }
+  const exposed = stage.filter((l) => /^EXPOSE\s/i.test(l)).flatMap((l) => l.split(/\s+/).slice(1)).map((p) => Number(p.split('/')[0]));
+  for (const cp of containerPorts) {
+    if (text && !exposed.includes(cp.number)) fail(dockerfile, `container port ${cp.number} is not EXPOSEd by the runtime stage`);
+  }
+}
+
+if (problems.length) {
+  for (const p of problems) console.error(`k8s-check: ${p}`);
+  process.exit(1);
+}
+console.log(`k8s-check: ok (${docs.length} documents in ${basename(k8sDir)}, ${dockerfile})`);
