@@ -10,33 +10,10 @@
 //
 // Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
 
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
+import { reporter } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
-const CONTRACT = path.join(ROOT, 'openapi.yaml');
 
-const problems = [];
-const problem = (msg) => problems.push(msg);
-
-function fatal(msg) {
-  console.error(`errors: ${msg}`);
-  process.exit(1);
-}
-
-function runBinary(args) {
-  const bin = process.env.TX_TEST_BIN;
-  if (!bin) fatal('TX_TEST_BIN is not set (path to tianxingd)');
-  try {
-    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    fatal(`${bin} ${args.join(' ')} failed (${e.status ?? e.code}): ${e.stderr || e.message}`);
-  }
-}
+const { problem, fatal, finish, loadContract, runBinary } = reporter('errors');
 
 // Compare two code -> status maps both ways; `a` and `b` name the sides in messages.
 function compare(aName, a, bName, b) {
@@ -83,12 +60,7 @@ const bin = toMap('the binary registry',
   registry.filter((e) => typeof e?.code === 'string').map((e) => [e.code, e.status]));
 
 // --- the contract
-let doc;
-try {
-  doc = YAML.parse(readFileSync(CONTRACT, 'utf8'));
-} catch (e) {
-  fatal(`cannot read ${CONTRACT}: ${e.message}`);
-}
+const doc = loadContract();
 const P = doc?.components?.schemas?.Problem;
 if (!P) fatal('openapi.yaml has no components.schemas.Problem');
 
@@ -133,7 +105,4 @@ function walk(node, where) {
 walk(doc.components?.responses ?? {}, '#/components/responses');
 walk(doc.paths ?? {}, '#/paths');
 
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(`errors: ${bin.size} codes in the binary, ${en.size} in the contract, ` +
-  `${problems.length} problem(s)`);
-process.exit(problems.length ? 1 : 0);
+finish(`${bin.size} codes in the binary, ${en.size} in the contract`);

@@ -26,30 +26,18 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import YAML from 'yaml';
+import { reporter } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
-const CONTRACT = path.join(ROOT, 'openapi.yaml');
 const DOC_ID = 'urn:tianxing:openapi';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
-function fatal(msg) {
-  console.error(`responses: ${msg}`);
-  process.exit(1);
-}
+const { fatal, loadContract } = reporter('responses');
 
 // --- load the contract and build the validator -------------------------------------------
 
-let doc;
-try {
-  doc = YAML.parse(readFileSync(CONTRACT, 'utf8'));
-} catch (e) {
-  fatal(`cannot read ${CONTRACT}: ${e.message}`);
-}
+const doc = loadContract();
 
 // Ajv stays strict; it only learns the keywords OpenAPI documents carry that are not JSON
 // Schema: the OpenAPI schema vocabulary (example, discriminator, xml, externalDocs), every x-*

@@ -9,15 +9,8 @@
 //
 // Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
 
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
+import { reporter } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
-const CONTRACT = path.join(ROOT, 'openapi.yaml');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'trace']; // head/options: derived
 const DERIVED = new Set(['HEAD', 'OPTIONS']);
 
@@ -35,23 +28,7 @@ const CLAUSES = new Set([
   'S1',
 ]);
 
-const problems = [];
-const problem = (msg) => problems.push(msg);
-
-function fatal(msg) {
-  console.error(`routes: ${msg}`);
-  process.exit(1);
-}
-
-function runBinary(args) {
-  const bin = process.env.TX_TEST_BIN;
-  if (!bin) fatal('TX_TEST_BIN is not set (path to tianxingd)');
-  try {
-    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    fatal(`${bin} ${args.join(' ')} failed (${e.status ?? e.code}): ${e.stderr || e.message}`);
-  }
-}
+const { problem, fatal, finish, loadContract, runBinary } = reporter('routes');
 
 const key = (method, p) => `${method} ${p}`;
 const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
@@ -81,12 +58,7 @@ for (const [i, r] of table.entries()) {
 }
 
 // --- the contract's operations
-let doc;
-try {
-  doc = YAML.parse(readFileSync(CONTRACT, 'utf8'));
-} catch (e) {
-  fatal(`cannot read ${CONTRACT}: ${e.message}`);
-}
+const doc = loadContract();
 const ops = new Map(); // "METHOD path" -> operation
 for (const [p, item] of Object.entries(doc.paths ?? {})) {
   for (const m of METHODS) {
@@ -129,7 +101,4 @@ for (const [k, r] of routes) {
   }
 }
 
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(`routes: ${routes.size} in the route table, ${ops.size} in openapi.yaml, ` +
-  `${problems.length} problem(s)`);
-process.exit(problems.length ? 1 : 0);
+finish(`${routes.size} in the route table, ${ops.size} in openapi.yaml`);
