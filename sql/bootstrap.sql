@@ -7,6 +7,8 @@
 --   tianxing_owner  owns the database and every object; used only by migrations.
 --   tianxing_app    the runtime role the service connects as: not superuser, not BYPASSRLS, owns
 --                   nothing. Row-level security therefore always applies to it.
+--   tianxing_audit  NOLOGIN; owns the append-only audit schema, so that no login role owns the
+--                   audit trail. tianxing_owner is a member, to create objects owned by it.
 -- Empty passwords mean "no password" (socket/peer authentication, e.g. a private local cluster).
 \set ON_ERROR_STOP 1
 \if :{?owner_password}
@@ -40,6 +42,11 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tianxing_app') THEN
     CREATE ROLE tianxing_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tianxing_audit') THEN
+    CREATE ROLE tianxing_audit NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  END IF;
+  ALTER ROLE tianxing_audit NOLOGIN NOSUPERUSER NOBYPASSRLS;
+  GRANT tianxing_audit TO tianxing_owner;
   -- Re-assert the attributes: a role created by hand earlier must not keep dangerous ones.
   ALTER ROLE tianxing_app NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
   ALTER ROLE tianxing_owner NOSUPERUSER NOBYPASSRLS;
