@@ -4,6 +4,8 @@
  */
 #include "core/app.h"
 #include "core/errors.h"
+#include "core/jwt.h"
+#include "crypto/password.h"
 #include "core/log.h"
 #include "core/routes.h"
 #include "db/migrate.h"
@@ -26,6 +28,10 @@ static void usage(FILE *f)
         "  routes    print the route table (--json for machines)\n"
         "  errors    print the error-code registry (--json for machines)\n"
         "  version   print the build and API versions\n"
+        "  token --sub ID --roles a,b [--ttl SECONDS]\n"
+        "            mint an access token with the configured signing key\n"
+        "  hash-password\n"
+        "            read a password on stdin, print its scrypt hash (for seeding accounts)\n"
         "\n"
         "Settings come from TIANXING_* environment variables over the config file (--config,\n"
         "$TIANXING_CONFIG, or ./.local/tianxing.conf when present). See README.md.\n",
@@ -107,8 +113,72 @@ static int run_migrations(const struct tx_config *cfg)
   return 0;
 }
 
+static int cmd_token(const struct tx_config *cfg, int argc, char **argv)
+{
+  const char *sub = NULL, *roles = "";
+  int ttl = cfg->access_token_ttl;
+  for (int i = 0; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--sub"))
+      sub = argv[i + 1];
+    else if (!strcmp(argv[i], "--roles"))
+      roles = argv[i + 1];
+    else if (!strcmp(argv[i], "--ttl"))
+      ttl = atoi(argv[i + 1]);
+    else {
+      fprintf(stderr, "tianxingd: token: unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!sub || argc % 2 || ttl < 1 || ttl > 366 * 86400) {
+    fprintf(stderr, "usage: tianxingd token --sub ID --roles a,b [--ttl SECONDS]\n");
+    return 2;
+  }
+  if (!cfg->signing_key_file) {
+    fprintf(stderr, "tianxingd: token: set TIANXING_SIGNING_KEY_FILE (the key the service signs "
+                    "with), or the token could not be verified by any running service\n");
+    return 2;
+  }
+  char err[512];
+  if (tx_jwt_load(cfg, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: %s\n", err);
+    return 2;
+  }
+  char *token = tx_jwt_mint(sub, roles, ttl, NULL);
+  tx_jwt_shutdown();
+  if (!token)
+    return 1;
+  puts(token);
+  free(token);
+  return 0;
+}
+
+static int cmd_hash_password(const struct tx_config *cfg)
+{
+  char line[TX_PASSWORD_MAX + 2];
+  if (!fgets(line, sizeof line, stdin)) {
+    fprintf(stderr, "tianxingd: hash-password: no password on stdin\n");
+    return 2;
+  }
+  line[strcspn(line, "\r\n")] = '\0';
+  if (strlen(line) < TX_PASSWORD_MIN) {
+    fprintf(stderr, "tianxingd: hash-password: at least %d characters\n", TX_PASSWORD_MIN);
+    return 2;
+  }
+  char *hash = tx_password_hash(line, cfg->password_scrypt_ln);
+  if (!hash)
+    return 1;
+  puts(hash);
+  free(hash);
+  return 0;
+}
+
 static int cmd_serve(const struct tx_config *cfg)
 {
+  char err[512];
+  if (tx_jwt_load(cfg, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: %s\n", err);
+    return 2;
+  }
   if (cfg->migrate_on_start && run_migrations(cfg))
     return 1;
   if (tx_pool_init(cfg->database_url, cfg->db_pool_size, cfg->db_pool_timeout_ms,
@@ -118,6 +188,7 @@ static int cmd_serve(const struct tx_config *cfg)
   }
   int rc = tx_server_run(cfg);
   tx_pool_shutdown();
+  tx_jwt_shutdown();
   return rc;
 }
 
@@ -135,7 +206,8 @@ int main(int argc, char **argv)
   }
   const char *cmd = argv[i];
   bool as_json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
-  if (i + 1 + (as_json ? 1 : 0) < argc) {
+  bool takes_options = !strcmp(cmd, "token");
+  if (!takes_options && i + 1 + (as_json ? 1 : 0) < argc) {
     fprintf(stderr, "tianxingd: unexpected argument '%s'\n", argv[i + 1 + (as_json ? 1 : 0)]);
     return 2;
   }
@@ -149,7 +221,8 @@ int main(int argc, char **argv)
     printf("tianxingd %s (api %s, %s, %s)\n", TX_VERSION, TX_API_VERSION, TX_COMMIT, TX_BUILD_TYPE);
     return 0;
   }
-  if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+  if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 &&
+      strcmp(cmd, "hash-password") != 0) {
     fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
@@ -163,6 +236,12 @@ int main(int argc, char **argv)
     return 2;
   }
   tx_log_set_level(cfg.log_level);
+  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password")) {
+    int rc = !strcmp(cmd, "token") ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
+                                   : cmd_hash_password(&cfg);
+    tx_config_free(&cfg);
+    return rc;
+  }
   tx_app.cfg = &cfg;
   if (tx_migrations_load(cfg.migrations_dir, &tx_app.migrations, err, sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);

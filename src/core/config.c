@@ -46,6 +46,20 @@ static const struct setting settings[] = {
   {"TIANXING_SHUTDOWN_GRACE", K_INT, OFF(shutdown_grace), 0, 3600},
   {"TIANXING_LOG_LEVEL", K_LOG_LEVEL, OFF(log_level), 0, 0},
   {"TIANXING_ACCESS_LOG", K_BOOL, OFF(access_log), 0, 0},
+  {"TIANXING_JWT_KEYS", K_STR, OFF(jwt_keys), 0, 0},
+  {"TIANXING_JWT_ISSUER", K_STR, OFF(jwt_issuer), 0, 0},
+  {"TIANXING_JWT_ACCEPTED_ISSUERS", K_STR, OFF(jwt_accepted_issuers), 0, 0},
+  {"TIANXING_JWT_AUDIENCE", K_STR, OFF(jwt_audience), 0, 0},
+  {"TIANXING_JWT_LEEWAY", K_INT, OFF(jwt_leeway), 0, 300},
+  {"TIANXING_JWT_ROLES_CLAIM", K_STR, OFF(jwt_roles_claim), 0, 0},
+  {"TIANXING_JWT_MAX_BYTES", K_INT, OFF(jwt_max_bytes), 512, 65536},
+  {"TIANXING_TOKEN_CACHE_SIZE", K_INT, OFF(token_cache_size), 0, 1000000},
+  {"TIANXING_SIGNING_KEY_FILE", K_STR_OPT, OFF(signing_key_file), 0, 0},
+  {"TIANXING_ACCESS_TOKEN_TTL", K_INT, OFF(access_token_ttl), 30, 86400},
+  {"TIANXING_REFRESH_TOKEN_TTL", K_INT, OFF(refresh_token_ttl), 60, 90 * 86400},
+  {"TIANXING_LOGIN_LOCK_THRESHOLD", K_INT, OFF(login_lock_threshold), 1, 100},
+  {"TIANXING_LOGIN_LOCK_SECONDS", K_INT, OFF(login_lock_seconds), 1, 86400},
+  {"TIANXING_PASSWORD_SCRYPT_LN", K_INT, OFF(password_scrypt_ln), 10, 20},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
 };
@@ -85,6 +99,19 @@ void tx_config_defaults(struct tx_config *c)
   c->shutdown_grace = 10;
   c->log_level = TX_LOG_INFO;
   c->access_log = true;
+  set_str(&c->jwt_keys, "");
+  set_str(&c->jwt_issuer, "tianxingd");
+  set_str(&c->jwt_accepted_issuers, "");
+  set_str(&c->jwt_audience, "");
+  c->jwt_leeway = 30;
+  set_str(&c->jwt_roles_claim, "roles");
+  c->jwt_max_bytes = 8192;
+  c->token_cache_size = 4096;
+  c->access_token_ttl = 900;
+  c->refresh_token_ttl = 14 * 86400;
+  c->login_lock_threshold = 5;
+  c->login_lock_seconds = 900;
+  c->password_scrypt_ln = 15;
 }
 
 static int parse_long(const char *v, long *out)
@@ -242,6 +269,11 @@ int tx_config_validate(const struct tx_config *c, char *err, size_t errlen)
              c->max_connections);
     return -1;
   }
+  if (!*c->jwt_issuer || !*c->jwt_roles_claim) {
+    snprintf(err, errlen, "config: %s: must not be empty",
+             *c->jwt_issuer ? "TIANXING_JWT_ROLES_CLAIM" : "TIANXING_JWT_ISSUER");
+    return -1;
+  }
   /* Every origin must be an exact scheme://host[:port] without a path: a trailing slash or a
    * wildcard would never match a browser's Origin header and hide a mistake. */
   const char *p = c->cors_origins;
@@ -287,5 +319,11 @@ void tx_config_free(struct tx_config *c)
   free(c->database_url);
   free(c->migrate_database_url);
   free(c->migrations_dir);
+  free(c->jwt_keys);
+  free(c->jwt_issuer);
+  free(c->jwt_accepted_issuers);
+  free(c->jwt_audience);
+  free(c->jwt_roles_claim);
+  free(c->signing_key_file);
   memset(c, 0, sizeof *c);
 }

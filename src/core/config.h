@@ -28,6 +28,21 @@ struct tx_config {
   int shutdown_grace;
   int log_level; /* TX_LOG_* */
   bool access_log;
+  /* Authentication (docs/identity.md) */
+  char *jwt_keys;             /* ALG[:KID]=PATH,...,jwks=PATH: keys trusted to verify tokens */
+  char *jwt_issuer;           /* iss of the tokens this service signs */
+  char *jwt_accepted_issuers; /* comma list; empty: iss of other issuers' tokens not checked */
+  char *jwt_audience;         /* required in aud when set; put in aud of own tokens */
+  int jwt_leeway;
+  char *jwt_roles_claim; /* dotted path, e.g. roles or realm_access.roles */
+  int jwt_max_bytes;
+  int token_cache_size;
+  char *signing_key_file; /* PEM EC P-256 private key; NULL: an ephemeral key per process */
+  int access_token_ttl;
+  int refresh_token_ttl;
+  int login_lock_threshold;
+  int login_lock_seconds;
+  int password_scrypt_ln;
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */

@@ -4,6 +4,8 @@
  */
 #include "core/errors.h"
 
+#include <stdio.h>
+
 static const struct tx_error_info registry[TX_E__COUNT] = {
 #define X(e, code, status, en, zh) [TX_E_##e] = {code, status, en, zh},
 #include "core/error_codes.def"
@@ -40,8 +42,19 @@ json_t *tx_problem_new(enum tx_code c, int zh, const char *detail, const char *r
   json_object_set_new(j_p, "detail", j_detail ? j_detail : json_string(zh ? e->title_zh : e->title_en));
   if (request_id)
     json_object_set_new(j_p, "request_id", json_string(request_id));
-  if (instance)
-    json_object_set_new(j_p, "instance", json_string(instance));
+  if (instance) {
+    json_t *j_inst = json_string(instance);
+    if (!j_inst) {
+      /* A path with bytes that are not UTF-8: percent-encode every non-ASCII byte, so the
+       * document still says where the problem happened. */
+      char buf[1024];
+      size_t o = 0;
+      for (const unsigned char *b = (const unsigned char *)instance; *b && o + 4 < sizeof buf; b++)
+        o += (size_t)(*b < 0x80 ? snprintf(buf + o, 2, "%c", *b) : snprintf(buf + o, 4, "%%%02X", *b));
+      j_inst = json_string(buf);
+    }
+    json_object_set_new(j_p, "instance", j_inst);
+  }
   if (j_errors)
     json_object_set_new(j_p, "errors", j_errors);
   return j_p;

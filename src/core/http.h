@@ -9,6 +9,7 @@
 #define TX_CORE_HTTP_H
 
 #include "core/errors.h"
+#include "core/jwt.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -37,6 +38,7 @@ struct tx_req {
   int nparams;
   bool zh; /* Accept-Language prefers Chinese */
   const char *user; /* authenticated subject, NULL for anonymous */
+  struct tx_principal principal; /* valid when user != NULL */
   int status;       /* status of the answer, set by the tx_reply_* functions */
 };
 
@@ -54,6 +56,25 @@ int tx_reply_raw(struct tx_req *r, int status, const char *content_type, const v
 int tx_reply_problem(struct tx_req *r, enum tx_code code, const char *detail, json_t *j_errors);
 /** @brief Adds a response header. */
 void tx_reply_header(struct tx_req *r, const char *name, const char *value);
+
+struct tx_db_outcome;
+struct tx_claims;
+
+/** @brief Answers with the problem a failed database run calls for (db/tx.h). */
+int tx_reply_db_error(struct tx_req *r, const struct tx_db_outcome *out);
+
+/** @brief The claims of this request for the transaction runner. */
+void tx_req_claims(const struct tx_req *r, struct tx_claims *c);
+
+struct tx_field;
+
+/**
+ * @brief Checks the request body against a field spec (core/json_spec.h). A missing body counts
+ * as {} (so required fields are reported), a non-object body is 400 `bad_request`, field errors
+ * are 422 `validation_failed` listing every field at once.
+ * @return 0 when valid; otherwise the request was answered
+ */
+int tx_req_body(struct tx_req *r, const struct tx_field *spec, size_t n);
 
 /** @brief Value of the path parameter @p name, or NULL. */
 const char *tx_req_param(const struct tx_req *r, const char *name);

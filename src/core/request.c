@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -67,12 +68,31 @@ bool tx_cors_origin_allowed(const char *allowed, const char *origin)
 
 bool tx_prefers_chinese(const char *al)
 {
-  if (!al)
-    return false;
-  while (*al == ' ')
-    al++;
-  return !strncasecmp(al, "zh", 2) && (al[2] == '\0' || al[2] == '-' || al[2] == ',' ||
-                                      al[2] == ';' || al[2] == ' ');
+  /* RFC 9110 §12.5.4: the tag with the highest q wins; ties go to the first listed. */
+  double best_q = -1;
+  bool best_zh = false;
+  for (const char *p = al; p && *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ",");
+    const char *semi = memchr(p, ';', len);
+    size_t tag_len = semi ? (size_t)(semi - p) : len;
+    while (tag_len && p[tag_len - 1] == ' ')
+      tag_len--;
+    double q = 1.0;
+    if (semi) {
+      const char *qs = strstr(semi, "q=");
+      if (qs && qs < p + len)
+        q = atof(qs + 2);
+    }
+    bool zh = tag_len >= 2 && !strncasecmp(p, "zh", 2) && (tag_len == 2 || p[2] == '-');
+    if (tag_len && q > best_q) {
+      best_q = q;
+      best_zh = zh;
+    }
+    p += len;
+  }
+  return best_zh && best_q > 0;
 }
 
 long long tx_parse_content_length(const char *v)

@@ -8,7 +8,9 @@
  * for every path, and the access log and metrics see every answer, routed or not.
  */
 #include "core/app.h"
+#include "core/auth.h"
 #include "core/http.h"
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/request.h"
@@ -16,6 +18,7 @@
 #include "db/pool.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,6 +226,8 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     tx_reply_problem(&r, TX_E_METHOD_NOT_ALLOWED, detail, NULL);
     goto done;
   }
+  if (tx_auth_gate(&r, route))
+    goto done;
   route->handler(&r);
   if (!r.status) /* a handler that forgot to answer is a bug; never send an empty 200 */
     tx_reply_problem(&r, TX_E_INTERNAL_ERROR, NULL, NULL);
@@ -279,6 +284,7 @@ int tx_server_run(const struct tx_config *cfg)
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -312,20 +318,39 @@ int tx_server_run(const struct tx_config *cfg)
          cfg->bind_address, cfg->port, cfg->threads, cfg->body_limit);
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP)
+      break;
+    /* SIGHUP: re-read the token keys (rotation) and forget every verified token. */
+    char err[512];
+    if (tx_jwt_load(cfg, err, sizeof err))
+      tx_log(TX_LOG_ERROR, "key reload failed, keeping the keys in use: %s", err);
+  }
   tx_log(TX_LOG_INFO, "signal %d: draining in-flight requests (at most %d s)", sig,
          cfg->shutdown_grace);
   __atomic_store_n(&tx_app.draining, 1, __ATOMIC_SEQ_CST);
-  /* Stop accepting; connections already open may still finish what they sent. */
-  MHD_quiesce_daemon(inst.mhd_daemon);
+  /* Stop accepting. MHD stops calling accept() but leaves the socket listening, so the kernel
+   * would still complete handshakes nobody serves: shut it down (not close: pool threads may
+   * still poll it until MHD_stop_daemon) so new connections are refused at once. Connections
+   * already open may still finish what they sent. */
+  MHD_socket listen_fd = MHD_quiesce_daemon(inst.mhd_daemon);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    shutdown(listen_fd, SHUT_RDWR);
   for (int waited_ms = 0; __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) > 0 &&
                           waited_ms < cfg->shutdown_grace * 1000;
        waited_ms += 20)
     usleep(20000);
   int left = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
-  if (left)
+  if (left) {
+    /* MHD_stop_daemon would join the busy threads and wait for them, unbounded: the grace
+     * period is the promise, so leave now. The database rolls back what they had open. */
     tx_log(TX_LOG_WARN, "grace period over with %d requests still running", left);
+    _exit(1);
+  }
   ulfius_stop_framework(&inst);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    close(listen_fd);
   tx_log(TX_LOG_INFO, "stopped");
   rc = 0;
 out:

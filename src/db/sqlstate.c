@@ -11,6 +11,11 @@ static const struct {
   const char *prefix; /* full code, or a two-character class */
   enum tx_code code;
 } map[] = {
+  /* Raised by our SQL functions (docs/identity.md) */
+  {"TXAUT", TX_E_UNAUTHORIZED},         /* unknown or deactivated employee */
+  {"TXPRE", TX_E_PRECONDITION_FAILED},  /* stale If-Match version */
+  {"TXCON", TX_E_CONFLICT},             /* state conflict */
+  {"TXVAL", TX_E_VALIDATION_FAILED},    /* invalid input; the message names the field */
   {"23505", TX_E_CONFLICT},             /* unique_violation */
   {"23P01", TX_E_CONFLICT},             /* exclusion_violation */
   {"23503", TX_E_REFERENCE_NOT_FOUND},  /* foreign_key_violation */

@@ -15,14 +15,15 @@ static const struct tx_sql sql_begin_rw = {"tx_begin", "BEGIN ISOLATION LEVEL RE
 static const struct tx_sql sql_begin_ro = {"tx_begin_ro",
                                            "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", 0};
 static const struct tx_sql sql_commit = {"tx_commit", "COMMIT", 0};
-/* One statement for every claim: policies read them with tx.claim() (migration 0001). */
+/* Anonymous requests: empty claims, and the request id for the audit trail. */
 static const struct tx_sql sql_claims = {
   "tx_claims",
-  "SELECT set_config('tx.user_id', coalesce($1, ''), true),"
-  " set_config('tx.roles', coalesce($2, ''), true),"
-  " set_config('tx.department_id', coalesce($3, ''), true),"
-  " set_config('tx.request_id', coalesce($4, ''), true)",
-  4};
+  "SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),"
+  " set_config('tx.department_id', '', true), set_config('tx.request_id', coalesce($1, ''), true)",
+  1};
+/* Authenticated requests: the employee is resolved and checked inside the same round trip. */
+static const struct tx_sql sql_begin_request = {"tx_begin_request",
+                                                "SELECT tx.begin_request($1, $2, $3)", 3};
 
 #define MAX_ATTEMPTS 3
 
@@ -72,6 +73,12 @@ static void record_error(struct tx_db_outcome *out, const PGresult *res, const s
   snprintf(out->constraint, sizeof out->constraint, "%s", constraint ? constraint : "");
   out->failed_index = s ? s->query_index : -1;
   out->code = tx_db_map_sqlstate(out->sqlstate);
+  if (!strncmp(out->sqlstate, "TX", 2)) {
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    snprintf(out->detail, sizeof out->detail, "%s", msg ? msg : "");
+    snprintf(out->field, sizeof out->field, "%s", col ? col : "");
+  }
   if (out->code == TX_E_INTERNAL_ERROR) {
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     tx_log(TX_LOG_ERROR, "sql error %s in %s: %s", out->sqlstate, s ? s->sql->name : "?",
@@ -86,7 +93,7 @@ static int attempt(struct tx_conn *c, const struct tx_claims *claims, bool read_
 {
   struct slot slots[(TX_DB_MAX_QUERIES + 3) * 2];
   size_t nslots = 0;
-  const char *claim_params[4] = {claims->user_id, claims->roles, claims->department_id,
+  const char *claim_params[3] = {claims->sub, claims->roles ? claims->roles : "",
                                  claims->request_id};
   int rc = -1;
 
@@ -98,7 +105,8 @@ static int attempt(struct tx_conn *c, const struct tx_claims *claims, bool read_
   if (!PQenterPipelineMode(c->pg))
     goto lost;
   if (queue(c, slots, &nslots, read_only ? &sql_begin_ro : &sql_begin_rw, NULL, -1) ||
-      queue(c, slots, &nslots, &sql_claims, claim_params, -1))
+      queue(c, slots, &nslots, claims->sub ? &sql_begin_request : &sql_claims,
+            claims->sub ? claim_params : claim_params + 2, -1))
     goto lost;
   for (size_t i = 0; i < n; i++)
     if (queue(c, slots, &nslots, queries[i].sql, queries[i].params, (int)i))

@@ -30,11 +30,14 @@ struct tx_query {
   const char *const *params; /* nparams text values (NULL = SQL NULL) */
 };
 
-/** @brief Who is asking; set as transaction-local settings that RLS policies read. */
+/**
+ * @brief Who is asking. With a @p sub, the transaction starts with tx.begin_request(), which
+ * resolves the employee (unknown or deactivated: 401), intersects the token's roles with theirs
+ * and sets the transaction-local settings RLS policies read. Without, the claims are empty.
+ */
 struct tx_claims {
-  const char *user_id;       /* uuid or NULL */
-  const char *roles;         /* comma-separated or NULL */
-  const char *department_id; /* uuid or NULL */
+  const char *sub;   /* token subject (employee id or username) or NULL */
+  const char *roles; /* token roles, comma-separated, or NULL */
   const char *request_id;
 };
 
@@ -45,6 +48,10 @@ struct tx_db_outcome {
   char sqlstate[6];   /* for logs and tests; never sent to clients */
   char constraint[64];/* violated constraint name, when the server said which */
   int failed_index;   /* which query failed, -1 for BEGIN/claims/COMMIT or the connection */
+  /* For errors our own SQL raises (SQLSTATE TXxxx): the message, written to be shown, and the
+   * field it is about (RAISE ... USING COLUMN = 'field'). Empty otherwise. */
+  char detail[256];
+  char field[64];
 };
 
 /**

@@ -70,6 +70,10 @@ static void language(void **state)
   assert_false(tx_prefers_chinese("en-US,zh;q=0.9"));
   assert_false(tx_prefers_chinese("zu"));
   assert_false(tx_prefers_chinese(NULL));
+  assert_true(tx_prefers_chinese("en;q=0.5, zh;q=0.9"));
+  assert_false(tx_prefers_chinese("zh;q=0.1, en"));
+  assert_true(tx_prefers_chinese("zh-Hant-TW"));
+  assert_false(tx_prefers_chinese("zh;q=0"));
 }
 
 static void content_length(void **state)

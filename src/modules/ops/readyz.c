@@ -21,13 +21,14 @@ int tx_ops_readyz(struct tx_req *r)
   if (__atomic_load_n(&tx_app.draining, __ATOMIC_RELAXED))
     return tx_reply_problem(r, TX_E_SHUTTING_DOWN, "The service is shutting down.", NULL);
 
-  struct tx_claims claims = {.request_id = r->request_id};
+  struct tx_claims claims;
+  tx_req_claims(r, &claims);
   struct tx_query q = {&sql_ledger, NULL};
   PGresult *res;
   struct tx_db_outcome out;
   if (tx_db_run(&claims, true, &q, 1, &res, &out))
     return tx_reply_problem(r, out.code == TX_E_INTERNAL_ERROR ? TX_E_DATABASE_UNAVAILABLE : out.code,
-                            NULL, NULL);
+                            NULL, NULL); /* e.g. a schema too old to have the ledger */
 
   size_t applied;
   int cmp = tx_migrations_compare(&tx_app.migrations, PQgetvalue(res, 0, 0), &applied);

@@ -1,0 +1,25 @@
+/**
+ * @file crypto/password.h
+ * @brief Password hashing with scrypt (memory-hard, from OpenSSL 3), stored as a PHC-style string
+ * `$scrypt$ln=15,r=8,p=1$<salt>$<hash>` (base64 without padding) so parameters can grow later
+ * without invalidating stored hashes.
+ */
+#ifndef TX_CRYPTO_PASSWORD_H
+#define TX_CRYPTO_PASSWORD_H
+
+#include <stdbool.h>
+
+#define TX_PASSWORD_MIN 8
+#define TX_PASSWORD_MAX 1024
+
+/** @brief Hashes @p password with fresh salt; malloc'ed string or NULL on failure. */
+char *tx_password_hash(const char *password, int log2_n);
+
+/**
+ * @brief Verifies in constant time with respect to the stored hash's content.
+ * A NULL or malformed @p stored still spends one hash computation, so an unknown user costs the
+ * same time as a wrong password.
+ */
+bool tx_password_verify(const char *password, const char *stored);
+
+#endif
