@@ -18,6 +18,7 @@ string(APPEND out "const struct tx_embedded_file tx_embedded_openapi = {\"openap
 
 set(i 0)
 set(table "")
+string(REPLACE "|" ";" MIGRATIONS "${MIGRATIONS}")
 foreach(m IN LISTS MIGRATIONS)
   get_filename_component(name ${m} NAME)
   tx_embed_bytes(M ${m})

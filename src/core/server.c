@@ -337,10 +337,14 @@ int tx_server_run(const struct tx_config *cfg)
   MHD_socket listen_fd = MHD_quiesce_daemon(inst.mhd_daemon);
   if (listen_fd != MHD_INVALID_SOCKET)
     shutdown(listen_fd, SHUT_RDWR);
-  for (int waited_ms = 0; __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) > 0 &&
-                          waited_ms < cfg->shutdown_grace * 1000;
-       waited_ms += 20)
+  /* Drained means no request running for a quiet moment: a request already sent on a kept-alive
+   * connection whose thread was busy starts only when that thread frees up, a few microseconds
+   * after the previous one ended, and must not find its connection closed. */
+  for (int waited_ms = 0, quiet_ms = 0; quiet_ms < 200 && waited_ms < cfg->shutdown_grace * 1000;
+       waited_ms += 20) {
+    quiet_ms = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) ? 0 : quiet_ms + 20;
     usleep(20000);
+  }
   int left = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
   if (left) {
     /* MHD_stop_daemon would join the busy threads and wait for them, unbounded: the grace

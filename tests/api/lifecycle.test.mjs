@@ -112,11 +112,9 @@ test('tianxingd version prints name, version, api version and commit', async () 
   assert.match(r.stdout, /^tianxingd \d+\.\d+\.\d+\S* \(api \d+\.\d+\.\d+, \S+/);
 });
 
-// KNOWN C BUG (reported, not fixed here): src/core/server.c calls MHD_quiesce_daemon() and ignores
-// the listening socket it returns, which stays open in LISTEN state until ulfius_stop_framework():
-// during the drain the kernel still accepts new connections, which then hang unserved instead of
-// being refused. The refusal assertion is last, so everything else about the drain is checked.
-test('SIGTERM drains: the in-flight request completes, new connections are refused, exit 0 (fails: C bug, listening socket left open)', async () => {
+// Regression: MHD_quiesce_daemon() stops accept() but leaves the socket listening; server.c shuts
+// it down so that new connections are refused during the drain instead of hanging unserved.
+test('SIGTERM drains: the in-flight request completes, new connections are refused, exit 0', async () => {
   const GRACE = 10;
   const svc = await startService({ db: DB, env: { TIANXING_SHUTDOWN_GRACE: GRACE, TIANXING_DB_STATEMENT_TIMEOUT_MS: 30000 } });
   assert.equal((await request(svc, { path: '/readyz' })).status, 200);
@@ -178,11 +176,9 @@ test('SIGINT on an idle service exits 0 at once', async () => {
   assert.ok(Date.now() - t0 < 3000);
 });
 
-// KNOWN C BUG (reported, not fixed here): after TIANXING_SHUTDOWN_GRACE, tx_server_run logs
-// "grace period over" and calls ulfius_stop_framework(), which (MHD_stop_daemon) joins the worker
-// threads and so waits for the stuck request anyway: the grace period bounds nothing; here the
-// process lives on until the database lock is released (or the statement timeout fires).
-test('the grace period bounds the shutdown even with a request stuck in the database (fails: C bug)', async () => {
+// Regression: MHD_stop_daemon() joins busy worker threads, so stopping after the grace period
+// would wait for a stuck request anyway; server.c exits instead, and the database rolls back.
+test('the grace period bounds the shutdown even with a request stuck in the database', async () => {
   const GRACE = 1;
   const svc = await startService({ db: DB, env: { TIANXING_SHUTDOWN_GRACE: GRACE, TIANXING_DB_STATEMENT_TIMEOUT_MS: 30000 } });
   const lock = await lockLedger(DB);
@@ -200,4 +196,5 @@ test('the grace period bounds the shutdown even with a request stuck in the data
   const late = await svc.exited; // it does end once the request is released
   assert.match(svc.stderrText(), /grace period over with 1 requests still running/);
   assert.ok(outcome, `tianxingd still running ${GRACE + 3} s after SIGTERM with TIANXING_SHUTDOWN_GRACE=${GRACE} (exited ${late} only after the lock was released)`);
+  assert.equal(outcome.code, 1, 'a shutdown that abandons requests exits non-zero');
 });
