@@ -30,6 +30,8 @@ static void usage(FILE *f)
         "  version   print the build and API versions\n"
         "  token --sub ID --roles a,b [--ttl SECONDS]\n"
         "            mint an access token with the configured signing key\n"
+        "  audit-verify\n"
+        "            walk the audit hash chain (owner connection); exit 1 at the first broken row\n"
         "  hash-password\n"
         "            read a password on stdin, print its scrypt hash (for seeding accounts)\n"
         "\n"
@@ -172,6 +174,34 @@ static int cmd_hash_password(const struct tx_config *cfg)
   return 0;
 }
 
+/* Reads through the owner connection: verification must not depend on a token, and the owner is
+ * a member of the audit role, whose policies let it read the whole chain. */
+static int cmd_audit_verify(const struct tx_config *cfg)
+{
+  char err[512];
+  const char *url = cfg->migrate_database_url ? cfg->migrate_database_url : cfg->database_url;
+  PGconn *pg = tx_db_connect(url, "tianxingd-audit-verify", cfg->db_connect_timeout, 0, err,
+                             sizeof err);
+  if (!pg) {
+    fprintf(stderr, "tianxingd: audit-verify: cannot connect: %s\n", err);
+    return 2;
+  }
+  PGresult *res = PQexec(pg, "SELECT json_build_object('checked', checked, 'intact',"
+                             " first_broken_id IS NULL, 'first_broken_id', first_broken_id,"
+                             " 'reason', reason)::text, first_broken_id IS NULL"
+                             " FROM audit.verify()");
+  int rc = 2;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    puts(PQgetvalue(res, 0, 0));
+    rc = !strcmp(PQgetvalue(res, 0, 1), "t") ? 0 : 1;
+  } else {
+    fprintf(stderr, "tianxingd: audit-verify: %s", PQresultErrorMessage(res));
+  }
+  PQclear(res);
+  PQfinish(pg);
+  return rc;
+}
+
 static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
@@ -222,7 +252,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 &&
-      strcmp(cmd, "hash-password") != 0) {
+      strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0) {
     fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
@@ -236,9 +266,10 @@ int main(int argc, char **argv)
     return 2;
   }
   tx_log_set_level(cfg.log_level);
-  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password")) {
-    int rc = !strcmp(cmd, "token") ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
-                                   : cmd_hash_password(&cfg);
+  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify")) {
+    int rc = !strcmp(cmd, "token")           ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
+             : !strcmp(cmd, "hash-password") ? cmd_hash_password(&cfg)
+                                             : cmd_audit_verify(&cfg);
     tx_config_free(&cfg);
     return rc;
   }

@@ -4,7 +4,9 @@
  * with openapi.yaml both ways: a route added here must be added to the contract, and back.
  */
 #include "core/routes.h"
+#include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/org/org.h"
 #include "modules/ops/ops.h"
 
 const struct tx_route tx_routes[] = {
@@ -21,5 +23,39 @@ const struct tx_route tx_routes[] = {
   {"POST", "/v1/auth/logout", tx_auth_logout, "", "G2"},
   {"GET", "/v1/me", tx_auth_me, "*", "G2"},
   {"GET", "/.well-known/jwks.json", tx_auth_jwks, "", "G2"},
+
+  /* Module G: the organization (G2: applies to all employees and departments) */
+  {"GET", "/v1/departments", tx_org_departments_list, "*", "G2"},
+  {"POST", "/v1/departments", tx_org_departments_create, "admin", "G2"},
+  {"GET", "/v1/departments/{id}", tx_org_department_get, "*", "G2"},
+  {"PATCH", "/v1/departments/{id}", tx_org_department_update, "admin", "G2"},
+  {"GET", "/v1/employees", tx_org_employees_list, "*", "G2"},
+  {"POST", "/v1/employees", tx_org_employees_create, "admin", "G2"},
+  {"GET", "/v1/employees/{id}", tx_org_employee_get, "*", "G2"},
+  {"PATCH", "/v1/employees/{id}", tx_org_employee_update, "admin", "G2"},
+  {"POST", "/v1/employees/{id}/deactivate", tx_org_employee_deactivate, "admin", "G2"},
+  {"POST", "/v1/employees/{id}/activate", tx_org_employee_activate, "admin", "G2"},
+  {"PUT", "/v1/employees/{id}/password", tx_org_employee_password, "admin", "G2"},
+
+  /* Module G: the regulations (S1: HR interprets and publishes; G2: everyone acknowledges) */
+  {"GET", "/v1/regulations", tx_org_regulations_list, "*", "G1,G2"},
+  {"POST", "/v1/regulations", tx_org_regulations_create, "hr", "S1"},
+  {"GET", "/v1/regulations/current", tx_org_regulation_current, "*", "G1,G2"},
+  {"GET", "/v1/regulations/{id}", tx_org_regulation_get, "*", "G1,G2"},
+  {"POST", "/v1/regulations/{id}/publish", tx_org_regulation_publish, "hr", "S1"},
+  {"POST", "/v1/regulations/{id}/acknowledge", tx_org_regulation_acknowledge, "*", "G2"},
+  {"GET", "/v1/regulations/{id}/acknowledgements", tx_org_regulation_acknowledgements,
+   "hr,admin,auditor", "G2,S1"},
+
+  /* Module G: policy parameters the regulations leave to the company (G3: reasonable, effective) */
+  {"GET", "/v1/policy-parameters", tx_org_policy_parameters_list, "*", "G3"},
+  {"GET", "/v1/policy-parameters/{name}", tx_org_policy_parameter_get, "*", "G3"},
+  {"POST", "/v1/policy-parameters/{name}/proposals", tx_org_policy_propose, "hr", "G3,S1"},
+  {"POST", "/v1/policy-proposals/{id}/approve", tx_org_policy_approve, "admin", "G3"},
+  {"POST", "/v1/policy-proposals/{id}/reject", tx_org_policy_reject, "admin", "G3"},
+
+  /* Audit trail (G3: effective control the company can prove) */
+  {"GET", "/v1/audit", tx_audit_list, "auditor,admin", "G3"},
+  {"GET", "/v1/audit/verify", tx_audit_verify, "auditor,admin", "G3"},
 };
 const size_t tx_routes_count = sizeof tx_routes / sizeof tx_routes[0];

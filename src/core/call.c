@@ -1,0 +1,173 @@
+/**
+ * @file core/call.c
+ * @brief One SQL API function per route (see core/call.h): arguments are checked for shape here
+ * (a malformed id or query value never reaches the database), meaning is checked in SQL.
+ */
+#include "core/call.h"
+#include "core/json_spec.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ulfius.h>
+
+static bool is_uuid(const char *s)
+{
+  if (!s || strlen(s) != 36)
+    return false;
+  for (int i = 0; i < 36; i++)
+    if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+      return false;
+  return true;
+}
+
+static bool matches(const char *s, size_t max, const char *extra)
+{
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (n >= max || !(isalnum((unsigned char)s[n]) || strchr(extra, s[n])))
+      return false;
+  return n > 0;
+}
+
+const char *tx_call_path_uuid(struct tx_req *r, const char *name)
+{
+  const char *v = tx_req_param(r, name);
+  if (is_uuid(v))
+    return v;
+  tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
+  return NULL;
+}
+
+/* A value that is not what the parameter takes: 422 naming it, before any database work. */
+static int bad_query(struct tx_req *r, const char *name, const char *what)
+{
+  json_t *j_errors = json_array();
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s must be %s", name, what);
+  tx_problem_add_field(j_errors, name, "format", msg);
+  return tx_reply_problem(r, TX_E_VALIDATION_FAILED, "A query parameter is invalid.", j_errors);
+}
+
+/* Fills @p value (a borrowed or owned string in @p own) for one argument; 0 or answered. */
+static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value, char **own)
+{
+  const char *q = NULL;
+  *value = NULL;
+  switch (a->kind) {
+  case TX_ARG_PATH_UUID:
+    *value = tx_call_path_uuid(r, a->name);
+    return *value ? 0 : r->status;
+  case TX_ARG_PATH_TEXT:
+    *value = tx_req_param(r, a->name);
+    if (!*value || !matches(*value, 100, "_.-"))
+      return tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
+    return 0;
+  case TX_ARG_BODY:
+    if (r->j_body && !json_is_object(r->j_body))
+      return tx_reply_problem(r, TX_E_BAD_REQUEST, "The request body must be a JSON object.", NULL);
+    *own = r->j_body ? json_dumps(r->j_body, JSON_COMPACT) : strdup("{}");
+    *value = *own;
+    return 0;
+  case TX_ARG_IF_MATCH: {
+    const char *h = u_map_get_case(r->u->map_header, "If-Match");
+    if (!h)
+      return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
+                              "Send If-Match with the ETag you read, so that no update is lost.", NULL);
+    char digits[16];
+    if (sscanf(h, " \"%15[0-9]\"", digits) != 1)
+      return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.",
+                              NULL);
+    *value = *own = strdup(digits);
+    return 0;
+  }
+  case TX_ARG_MEMBER:
+    *value = json_string_value(json_object_get(r->j_body, a->name));
+    return 0;
+  case TX_ARG_CONST:
+    *value = a->name;
+    return 0;
+  default:
+    break;
+  }
+  q = u_map_get(r->u->map_url, a->name);
+  if (!q)
+    return 0; /* optional: SQL NULL */
+  *value = q;
+  switch (a->kind) {
+  case TX_ARG_QUERY_INT: {
+    char *end;
+    long n = strtol(q, &end, 10);
+    if (!*q || *end || n < -1000000000 || n > 1000000000)
+      return bad_query(r, a->name, "an integer");
+    return 0;
+  }
+  case TX_ARG_QUERY_TEXT:
+    if (strlen(q) > 200 || !*q)
+      return bad_query(r, a->name, "1 to 200 characters");
+    return 0;
+  case TX_ARG_QUERY_UUID:
+    return is_uuid(q) ? 0 : bad_query(r, a->name, "a UUID");
+  case TX_ARG_QUERY_BOOL:
+    return !strcmp(q, "true") || !strcmp(q, "false") ? 0 : bad_query(r, a->name, "true or false");
+  case TX_ARG_QUERY_DATE: {
+    struct tx_field f = {.name = a->name, .type = TX_J_DATE};
+    json_t *j_obj = json_pack("{ss}", a->name, q);
+    json_t *j_errors = j_obj ? tx_json_check(j_obj, &f, 1, false) : NULL;
+    bool ok = j_errors && json_array_size(j_errors) == 0;
+    json_decref(j_errors);
+    json_decref(j_obj);
+    return ok ? 0 : bad_query(r, a->name, "a date like 2024-01-31");
+  }
+  case TX_ARG_QUERY_TIME:
+    /* The database parses it; here only the shape: 2024-01-31T08:00:00Z or with an offset. */
+    return matches(q, 40, ":-+.TZ") && strlen(q) >= 20 && q[4] == '-' && q[10] == 'T'
+             ? 0
+             : bad_query(r, a->name, "an RFC 3339 timestamp like 2024-01-31T08:00:00Z");
+  default:
+    return 0;
+  }
+}
+
+int tx_call_run(struct tx_req *r, const struct tx_call *call)
+{
+  const char *params[TX_CALL_MAX_ARGS] = {0};
+  char *owned[TX_CALL_MAX_ARGS] = {0};
+  int n = call->sql->nparams;
+  if (call->body_spec && tx_req_body(r, call->body_spec, call->body_nspec))
+    return r->status;
+  for (int i = 0; i < n; i++)
+    if (resolve(r, &call->args[i], &params[i], &owned[i]))
+      goto out;
+
+  struct tx_claims claims;
+  tx_req_claims(r, &claims);
+  struct tx_query q = {call->sql, params};
+  PGresult *res;
+  struct tx_db_outcome outcome;
+  if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
+    tx_reply_db_error(r, &outcome);
+    goto out;
+  }
+  if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+    tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
+  } else {
+    if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
+      char etag[32];
+      snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(res, 0, 1));
+      tx_reply_header(r, "ETag", etag);
+    }
+    if (call->location && PQnfields(res) > 2 && !PQgetisnull(res, 0, 2)) {
+      char location[200];
+      snprintf(location, sizeof location, "%s%s", call->location, PQgetvalue(res, 0, 2));
+      tx_reply_header(r, "Location", location);
+    }
+    tx_reply_json_text(r, call->status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  }
+  PQclear(res);
+out:
+  for (int i = 0; i < n; i++)
+    free(owned[i]);
+  return r->status;
+}

@@ -1,0 +1,56 @@
+/**
+ * @file core/call.h
+ * @brief Routes that are one SQL API function: where each argument comes from, and the answer.
+ *
+ * The statement must select (json text, version text or NULL, id text or NULL), e.g.
+ *   SELECT j::text, j->>'version', j->>'id' FROM api.department_get($1::uuid) j
+ * A NULL json means "not there, or not yours": 404 (row-level security hides rows without telling).
+ */
+#ifndef TX_CORE_CALL_H
+#define TX_CORE_CALL_H
+
+#include "core/http.h"
+#include "core/json_spec.h"
+#include "db/tx.h"
+
+#include <stdbool.h>
+
+enum tx_arg_kind {
+  TX_ARG_PATH_UUID, /* a path parameter that must be a UUID (else 404: no such resource) */
+  TX_ARG_PATH_TEXT, /* a path parameter, 1..100 characters of [A-Za-z0-9_.-] */
+  TX_ARG_QUERY_INT, /* ?name=N, optional, an integer */
+  TX_ARG_QUERY_TEXT,/* ?name=..., optional, at most 200 characters */
+  TX_ARG_QUERY_UUID,/* ?name=uuid, optional */
+  TX_ARG_QUERY_BOOL,/* ?name=true|false, optional */
+  TX_ARG_QUERY_DATE,/* ?name=YYYY-MM-DD, optional */
+  TX_ARG_QUERY_TIME,/* ?name=RFC 3339 timestamp, optional */
+  TX_ARG_BODY,      /* the JSON body as text ({} when absent); must be an object */
+  TX_ARG_IF_MATCH,  /* the version in If-Match: "N" (428 when missing, 412 when malformed) */
+  TX_ARG_MEMBER,    /* a string member of the body (checked by body_spec), or NULL */
+  TX_ARG_CONST,     /* the literal text in name */
+};
+
+struct tx_arg {
+  enum tx_arg_kind kind;
+  const char *name;
+};
+
+#define TX_CALL_MAX_ARGS 8
+
+struct tx_call {
+  const struct tx_sql *sql;
+  bool read_only;
+  int status;                 /* 200, or 201 for creates */
+  const char *location;       /* creates: Location prefix, the id is appended */
+  const struct tx_field *body_spec; /* when set, the body is checked against it first */
+  size_t body_nspec;
+  struct tx_arg args[TX_CALL_MAX_ARGS];
+};
+
+/** @brief The path parameter @p name when it is a UUID; otherwise answers 404 and gives NULL. */
+const char *tx_call_path_uuid(struct tx_req *r, const char *name);
+
+/** @brief Runs @p call for @p r and answers. */
+int tx_call_run(struct tx_req *r, const struct tx_call *call);
+
+#endif
