@@ -4,12 +4,15 @@
 // Runs `$TX_TEST_BIN routes --json` and compares its (METHOD, path) pairs with the contract's
 // operations in both directions (HEAD and OPTIONS are derived by the core, so they are ignored
 // on both sides). Every contract operation must carry `x-clauses` with known regulation clause
-// IDs, and the route table's clauses for a route must equal its operation's `x-clauses`.
+// IDs, and the route table's clauses for a route must equal its operation's `x-clauses`. Every
+// operation must also carry `x-roles` (the roles it admits: `[]` public, `["*"]` any
+// authenticated role, else role names), equal to the route table's roles for the route, and its
+// effective `security` must agree: `[]` for a public operation, bearerAuth for the others.
 // Prints each difference; exits 1 on any, 0 when they agree.
 //
 // Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
 
-import { reporter } from './lib.mjs';
+import { CONTRACT, reporter } from './lib.mjs';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'trace']; // head/options: derived
 const DERIVED = new Set(['HEAD', 'OPTIONS']);
@@ -27,6 +30,9 @@ const CLAUSES = new Set([
   'R3', 'R3.1', 'R3.2', 'R3.3', 'R4', 'R4.1', 'R4.2', 'R4.3',
   'S1',
 ]);
+
+// The roles of docs/identity.md; `*` (alone) admits any of them.
+const ROLES = new Set(['staff', 'supervisor', 'hr', 'risk_officer', 'auditor', 'admin']);
 
 const { problem, fatal, finish, loadContract, runBinary } = reporter('routes');
 
@@ -98,6 +104,41 @@ for (const [k, op] of ops) {
 for (const [k, r] of routes) {
   for (const c of r.clauses) {
     if (!CLAUSES.has(c)) problem(`${k}: route table names unknown clause ${JSON.stringify(c)}`);
+  }
+}
+
+// --- roles
+for (const [k, op] of ops) {
+  const xr = op['x-roles'];
+  if (!Array.isArray(xr)) {
+    problem(`${k}: operation has no x-roles (use [] for a public operation)`);
+    continue;
+  }
+  const mine = new Set(xr);
+  if (mine.size !== xr.length) problem(`${k}: x-roles lists a role twice`);
+  for (const role of xr) {
+    if (role !== '*' && !ROLES.has(role)) problem(`${k}: x-roles names unknown role ${JSON.stringify(role)}`);
+  }
+  if (mine.has('*') && mine.size > 1) problem(`${k}: x-roles has "*" with other roles`);
+
+  // Effective security: the operation's own, else the document's.
+  const security = op.security ?? doc.security ?? [];
+  const bearer = Array.isArray(security) && security.some((req) => req && 'bearerAuth' in req);
+  if (xr.length === 0 && !(Array.isArray(security) && security.length === 0)) {
+    problem(`${k}: x-roles is [] (public) but security is not []`);
+  }
+  if (xr.length > 0 && !bearer) problem(`${k}: x-roles ${fmt(mine)} but security lacks bearerAuth`);
+
+  const r = routes.get(k);
+  if (!r) continue;
+  const theirs = new Set(r.roles);
+  if (!sameSet(mine, theirs)) {
+    problem(`${k}: route table roles ${fmt(theirs)} differ from x-roles ${fmt(mine)}`);
+  }
+}
+for (const [k, r] of routes) {
+  for (const role of r.roles) {
+    if (role !== '*' && !ROLES.has(role)) problem(`${k}: route table names unknown role ${JSON.stringify(role)}`);
   }
 }
 
