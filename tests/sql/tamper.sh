@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# sql tier, the checks pgTAP-as-tianxing_app cannot make: they need a superuser or several
+# sessions at once. On a database of its own (tx_tamper_test), bootstrapped and migrated like
+# tests/sql/run does, with sql/tests/fixtures.sql:
+#   - audit chain under concurrency: parallel sessions appending, and a session blocked on the
+#     append lock, leave one unbroken chain; a REPEATABLE READ transaction whose snapshot predates
+#     the last append cannot chain onto a stale head (serialization failure, retried by the service);
+#   - tampering: a superuser who bypasses the append-only triggers (session_replication_role =
+#     replica, or ALTER TABLE ... DISABLE TRIGGER) and edits, deletes inside, or deletes at the
+#     tail of audit.log is reported by audit.verify() / api.audit_verify() at exactly that entry;
+#   - TRUNCATE of an audited table leaves an entry;
+#   - refresh-token rotation: two sessions rotating one token at once: the second waits for the
+#     first, then sees the token used ('reused') and the family is revoked.
+# Prints TAP; exits 1 when a check fails. Needs the TX_TEST_* environment (docs/interfaces.md).
+set -euo pipefail
+
+die() {
+	printf 'tests/sql/tamper.sh: %s\n' "$*" >&2
+	exit 1
+}
+for v in TX_TEST_BIN TX_TEST_PGHOST TX_TEST_PGPORT TX_TEST_PGUSER; do
+	[[ -n ${!v:-} ]] || die "$v is not set: run through tests/run (see docs/interfaces.md)"
+done
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+cd -- "$ROOT"
+
+DB=tx_tamper_test
+PGARGS=(-h "$TX_TEST_PGHOST" -p "$TX_TEST_PGPORT" -X -q -v ON_ERROR_STOP=1)
+su() { PGOPTIONS="-c client_min_messages=warning" psql "${PGARGS[@]}" -U "$TX_TEST_PGUSER" "$@"; }
+# One query as the superuser on $DB: unaligned, tuples only.
+q() { su -d "$DB" -At <<<"$1"; }
+
+uri_value() {
+	local LC_ALL=C
+	local s=$1 out="" c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		case $c in
+		[A-Za-z0-9._~/-]) out+=$c ;;
+		*) out+=$(printf '%%%02X' "'$c") ;;
+		esac
+	done
+	printf '%s' "$out"
+}
+
+n=0
+failed=0
+check() { # description expected actual
+	n=$((n + 1))
+	if [[ $2 == "$3" ]]; then
+		printf 'ok %d - %s\n' "$n" "$1"
+	else
+		printf 'not ok %d - %s\n#   expected: %s\n#        got: %s\n' "$n" "$1" "$2" "$3"
+		failed=$((failed + 1))
+	fi
+}
+
+su -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+su -d postgres -v db="$DB" -f sql/bootstrap.sql >/dev/null
+owner_url="postgresql:///$DB?host=$(uri_value "$TX_TEST_PGHOST")&port=$TX_TEST_PGPORT&user=tianxing_owner"
+work=$(mktemp -d)
+cleanup() {
+	rm -rf -- "$work"
+	su -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" ||
+		true
+}
+trap cleanup EXIT
+(cd -- "$work" && env -i PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+	${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+	TIANXING_DATABASE_URL="$owner_url" TIANXING_MIGRATE_DATABASE_URL="$owner_url" \
+	"$TX_TEST_BIN" migrate >/dev/null 2>&1) || die "tianxingd migrate failed on $DB"
+psql "${PGARGS[@]}" -U tianxing_owner -d "$DB" -f sql/tests/fixtures.sql >/dev/null
+q "CREATE EXTENSION dblink" >/dev/null
+APPCONN="host=$TX_TEST_PGHOST port=$TX_TEST_PGPORT dbname=$DB user=tianxing_app"
+
+echo "TAP version 13"
+
+# --- concurrent appends --------------------------------------------------------------------
+before=$(q "SELECT count(*) FROM audit.log")
+pids=()
+for s in 1 2 3 4; do
+	{
+		for i in $(seq 1 25); do
+			printf "BEGIN;\nSELECT tx.begin_request('admin', 'admin', 'load-%s-%s');\n" "$s" "$i"
+			printf "SELECT api.department_create('{\"code\": \"L%s-%s\", \"name\": \"load\", \"kind\": \"support\"}');\nCOMMIT;\n" "$s" "$i"
+		done
+	} >"$work/load$s.sql"
+	psql "${PGARGS[@]}" -U tianxing_app -d "$DB" -f "$work/load$s.sql" >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a load session failed"; done
+check "four sessions x 25 concurrent writes: 100 entries" "100" \
+	"$(q "SELECT count(*) - $before FROM audit.log")"
+check "... each with its request id" "100" "$(q "SELECT count(DISTINCT request_id) FROM audit.log WHERE request_id LIKE 'load-%'")"
+check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+check "... ids in chain order (prev_hash = the previous entry's hash)" "0" \
+	"$(q "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER (ORDER BY id) AS p FROM audit.log) s WHERE p IS NOT NULL AND p <> prev_hash")"
+
+# A second writer waits for the first (the append lock is held to the end of the transaction).
+out=$(q "
+SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
+SELECT dblink_exec('a', 'BEGIN');
+SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('admin', 'admin', 'lock-a') IS NOT NULL\$\$) t(x boolean);
+SELECT * FROM dblink('a', \$\$SELECT api.department_create('{\"code\": \"LA\", \"name\": \"a\", \"kind\": \"support\"}') IS NOT NULL\$\$) t(x boolean);
+SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('admin', 'admin', 'lock-b'))
+  SELECT api.department_create('{\"code\": \"LB\", \"name\": \"b\", \"kind\": \"support\"}')::text FROM c\$\$);
+SELECT pg_sleep(0.5);
+SELECT 'busy=' || dblink_is_busy('b');
+SELECT dblink_exec('a', 'COMMIT');
+SELECT count(*) FROM dblink_get_result('b') t(x text);
+SELECT dblink_disconnect('a'), dblink_disconnect('b');
+")
+check "a second writer waits while the first holds the append lock" "busy=1" "$(grep '^busy=' <<<"$out")"
+check "... then both entries chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+check "... in commit order" "lock-a,lock-b" \
+	"$(q "SELECT string_agg(request_id, ',' ORDER BY id) FROM audit.log WHERE request_id IN ('lock-a', 'lock-b')")"
+
+# REPEATABLE READ: a snapshot older than the last append must not chain onto a stale head.
+out=$(q "
+SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
+SELECT dblink_exec('a', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('admin', 'admin', 'rr-a') IS NOT NULL\$\$) t(x boolean);
+SELECT * FROM dblink('a', 'SELECT count(*) FROM org.departments') t(n bigint);
+SELECT dblink_exec('b', \$\$BEGIN; SELECT tx.begin_request('admin', 'admin', 'rr-b');
+  SELECT api.department_create('{\"code\": \"RB\", \"name\": \"b\", \"kind\": \"support\"}'); COMMIT\$\$);
+SELECT 'result=' || dblink_exec('a', \$q\$DO \$do\$ BEGIN PERFORM api.department_create('{\"code\": \"RA\", \"name\": \"a\", \"kind\": \"support\"}'); END \$do\$\$q\$, false);
+SELECT 'error=' || dblink_error_message('a');
+SELECT dblink_exec('a', 'ROLLBACK');
+SELECT dblink_disconnect('a'), dblink_disconnect('b');
+")
+check "REPEATABLE READ with a stale snapshot: the append fails" "result=ERROR" "$(grep '^result=' <<<"$out")"
+check "... as a serialization failure (the service retries it)" "1" \
+	"$(grep -c '^error=.*could not serialize access' <<<"$out" || true)"
+check "... and the chain stays intact" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+# --- TRUNCATE ----------------------------------------------------------------------------
+q "CREATE TABLE public.tx_truncate_probe (id int PRIMARY KEY); SELECT audit.attach('public.tx_truncate_probe');
+   INSERT INTO public.tx_truncate_probe VALUES (1), (2); TRUNCATE public.tx_truncate_probe" >/dev/null
+check "TRUNCATE of an audited table leaves an entry" "TRUNCATE||{}" \
+	"$(q "SELECT op, row_key, changes FROM audit.log WHERE table_name = 'public.tx_truncate_probe' ORDER BY id DESC LIMIT 1")"
+q "DROP TABLE public.tx_truncate_probe" >/dev/null
+check "the chain is intact before tampering" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+# --- tampering (each in a transaction rolled back afterwards) ---------------------------------
+mid=$(q "SELECT id FROM audit.log WHERE request_id = 'load-2-7' ORDER BY id LIMIT 1")
+last=$(q "SELECT max(id) FROM audit.log")
+next=$(q "SELECT min(id) FROM audit.log WHERE id > $mid")
+tamper() { # SQL done with the triggers bypassed; prints "first_broken_id|reason"
+	q "BEGIN; SET LOCAL session_replication_role = replica; $1; SET LOCAL session_replication_role = origin;
+	   SELECT first_broken_id || '|' || reason FROM audit.verify(); ROLLBACK" | tail -n 1
+}
+check "the append-only triggers stop even a superuser" "refused" \
+	"$(q "UPDATE audit.log SET changes = '{}' WHERE id = $mid" 2>/dev/null && echo accepted || echo refused)"
+check "an edited entry is reported by id" "$mid|hash does not match the entry's content" \
+	"$(tamper "UPDATE audit.log SET changes = jsonb_set(changes, '{name}', '\"forged\"') WHERE id = $mid")"
+check "an edited actor is reported" "$mid|hash does not match the entry's content" \
+	"$(tamper "UPDATE audit.log SET actor_id = '20000000-0000-4000-8000-000000000004' WHERE id = $mid")"
+check "an edited time is reported" "$mid|hash does not match the entry's content" \
+	"$(tamper "UPDATE audit.log SET at = at + interval '1 microsecond' WHERE id = $mid")"
+check "an edit with a recomputed hash breaks the link to the next entry" \
+	"$next|prev_hash does not match the hash of the previous entry" \
+	"$(tamper "UPDATE audit.log SET changes = '{}', hash = audit.entry_hash(prev_hash, id, at, actor_id, actor_roles, request_id, table_name, row_key, op, '{}') WHERE id = $mid")"
+check "a deleted entry is reported at the next one" "$next|prev_hash does not match the hash of the previous entry" \
+	"$(tamper "DELETE FROM audit.log WHERE id = $mid")"
+check "deleted entries at the tail are reported (the head points past them)" \
+	"$last|the chain head does not match the last entry (entries removed at the tail?)" \
+	"$(tamper "DELETE FROM audit.log WHERE id = $last")"
+check "ALTER TABLE ... DISABLE TRIGGER then an edit: reported too" "$mid|hash does not match the entry's content" \
+	"$(q "BEGIN; ALTER TABLE audit.log DISABLE TRIGGER log_append_only; UPDATE audit.log SET op = 'DELETE' WHERE id = $mid;
+	      SELECT first_broken_id || '|' || reason FROM audit.verify(); ROLLBACK" | tail -n 1)"
+check "api.audit_verify, as the auditor through the runtime role, reports it" \
+	"{\"checked\" : $(q "SELECT count(*) FROM audit.log WHERE id <= $mid"), \"intact\" : false, \"first_broken_id\" : $mid, \"reason\" : \"hash does not match the entry's content\"}" \
+	"$(q "BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit.log SET request_id = 'x' WHERE id = $mid;
+	      SET LOCAL session_replication_role = origin; SET LOCAL ROLE tianxing_app;
+	      SELECT tx.begin_request('auditor', 'auditor', 'verify') IS NOT NULL; SELECT api.audit_verify(); ROLLBACK" | tail -n 1)"
+check "after the rollbacks the chain is intact again" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+# --- refresh-token rotation in two sessions at once --------------------------------------
+q "SELECT auth.refresh_issue('20000000-0000-4000-8000-000000000007', NULL, sha256('conc-1'), 3600)" >/dev/null
+out=$(q "
+SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
+SELECT dblink_exec('a', 'BEGIN');
+SELECT 'a=' || o FROM dblink('a', \$\$SELECT outcome FROM auth.refresh_rotate(sha256('conc-1'), sha256('conc-2a'), 60)\$\$) t(o text);
+SELECT dblink_send_query('b', \$\$SELECT outcome FROM auth.refresh_rotate(sha256('conc-1'), sha256('conc-2b'), 60)\$\$);
+SELECT pg_sleep(0.5);
+SELECT 'busy=' || dblink_is_busy('b');
+SELECT dblink_exec('a', 'COMMIT');
+SELECT 'b=' || o FROM dblink_get_result('b') t(o text);
+SELECT dblink_disconnect('a'), dblink_disconnect('b');
+")
+check "rotation: the first session rotates" "a=ok" "$(grep '^a=' <<<"$out")"
+check "rotation: the second waits on the token's row lock" "busy=1" "$(grep '^busy=' <<<"$out")"
+check "rotation: then sees the token used: reuse" "b=reused" "$(grep '^b=' <<<"$out")"
+check "rotation: the reuse revoked the family, the winner's new token included" "invalid" \
+	"$(q "SELECT outcome FROM auth.refresh_rotate(sha256('conc-2a'), sha256('conc-3'), 60)")"
+check "rotation: the loser's token was never issued" "invalid" \
+	"$(q "SELECT outcome FROM auth.refresh_rotate(sha256('conc-2b'), sha256('conc-4'), 60)")"
+check "the chain is intact at the end" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+echo "1..$n"
+if ((failed)); then
+	printf '# tests/sql/tamper.sh: %d of %d checks failed\n' "$failed" "$n"
+	exit 1
+fi
+printf '# tests/sql/tamper.sh: all %d checks passed\n' "$n"
