@@ -57,8 +57,6 @@ static const struct setting settings[] = {
   {"TIANXING_SIGNING_KEY_FILE", K_STR_OPT, OFF(signing_key_file), 0, 0},
   {"TIANXING_ACCESS_TOKEN_TTL", K_INT, OFF(access_token_ttl), 30, 86400},
   {"TIANXING_REFRESH_TOKEN_TTL", K_INT, OFF(refresh_token_ttl), 60, 90 * 86400},
-  {"TIANXING_LOGIN_LOCK_THRESHOLD", K_INT, OFF(login_lock_threshold), 1, 100},
-  {"TIANXING_LOGIN_LOCK_SECONDS", K_INT, OFF(login_lock_seconds), 1, 86400},
   {"TIANXING_PASSWORD_SCRYPT_LN", K_INT, OFF(password_scrypt_ln), 10, 20},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
@@ -109,8 +107,6 @@ void tx_config_defaults(struct tx_config *c)
   c->token_cache_size = 4096;
   c->access_token_ttl = 900;
   c->refresh_token_ttl = 14 * 86400;
-  c->login_lock_threshold = 5;
-  c->login_lock_seconds = 900;
   c->password_scrypt_ln = 15;
 }
 

@@ -40,8 +40,6 @@ struct tx_config {
   char *signing_key_file; /* PEM EC P-256 private key; NULL: an ephemeral key per process */
   int access_token_ttl;
   int refresh_token_ttl;
-  int login_lock_threshold;
-  int login_lock_seconds;
   int password_scrypt_ln;
 };
 

@@ -5,8 +5,10 @@
  *
  * Failures never say whether the username exists: unknown users cost one dummy scrypt, like a
  * wrong password. Repeated failures first throttle (the database sets a short locked_until after
- * each failure past the second) and then lock the account for TIANXING_LOGIN_LOCK_SECONDS; both
- * answer 429 with Retry-After before any hashing, so an attacker cannot buy CPU with them.
+ * each failure past the second) and then lock the account; how many failures and for how long are
+ * the policy parameters login_lock_threshold and login_lock_seconds (HR proposes, an admin
+ * approves, audited). Both answer 429 with Retry-After before any hashing, so an attacker cannot
+ * buy CPU with them.
  */
 #include "core/app.h"
 #include "core/json_spec.h"
@@ -30,6 +32,9 @@ static const struct tx_sql sql_lookup = {
   " coalesce(extract(epoch FROM locked_until)::bigint, 0), active"
   " FROM auth.login_lookup(lower($1))",
   1};
+/* The lockout parameters in force, read in the same round trip as the account. */
+static const struct tx_sql sql_policy = {
+  "auth_login_policy", "SELECT lock_threshold, lock_seconds FROM auth.login_policy()", 0};
 static const struct tx_sql sql_failed = {
   "auth_login_failed", "SELECT failed_count FROM auth.login_failed($1, $2::int, $3::int)", 3};
 static const struct tx_sql sql_succeeded = {"auth_login_succeeded",
@@ -38,11 +43,9 @@ static const struct tx_sql sql_issue = {
   "auth_refresh_issue", "SELECT auth.refresh_issue($1, NULL, decode($2, 'hex'), $3::int)", 3};
 static const struct tx_sql sql_me = {"auth_me", "SELECT api.me()::text", 0};
 
-static int record_failure(struct tx_req *r, const char *employee_id)
+static int record_failure(struct tx_req *r, const char *employee_id, const char *threshold,
+                          const char *seconds)
 {
-  char threshold[16], seconds[16];
-  snprintf(threshold, sizeof threshold, "%d", tx_app.cfg->login_lock_threshold);
-  snprintf(seconds, sizeof seconds, "%d", tx_app.cfg->login_lock_seconds);
   const char *params[] = {employee_id, threshold, seconds};
   struct tx_query q = {&sql_failed, params};
   struct tx_claims claims = {.request_id = r->request_id};
@@ -62,11 +65,18 @@ int tx_auth_login(struct tx_req *r)
   const char *password = json_string_value(json_object_get(r->j_body, "password"));
 
   struct tx_claims anon = {.request_id = r->request_id};
-  struct tx_query q = {&sql_lookup, (const char *[]){username}};
-  PGresult *res = NULL;
+  struct tx_query lookup[] = {{&sql_lookup, (const char *[]){username}}, {&sql_policy, NULL}};
+  PGresult *found_res[2];
   struct tx_db_outcome out;
-  if (tx_db_run(&anon, true, &q, 1, &res, &out))
+  if (tx_db_run(&anon, true, lookup, 2, found_res, &out))
     return tx_reply_db_error(r, &out);
+  PGresult *res = found_res[0];
+  char threshold[16] = "5", seconds[16] = "900"; /* the seeded values, should the row be gone */
+  if (PQntuples(found_res[1]) == 1 && !PQgetisnull(found_res[1], 0, 0)) {
+    snprintf(threshold, sizeof threshold, "%s", PQgetvalue(found_res[1], 0, 0));
+    snprintf(seconds, sizeof seconds, "%s", PQgetvalue(found_res[1], 0, 1));
+  }
+  PQclear(found_res[1]);
 
   bool found = PQntuples(res) == 1;
   char employee_id[40] = "";
@@ -93,7 +103,7 @@ int tx_auth_login(struct tx_req *r)
   if (!found)
     return tx_reply_problem(r, TX_E_INVALID_CREDENTIALS, NULL, NULL);
   if (!ok || !active)
-    return record_failure(r, employee_id);
+    return record_failure(r, employee_id, threshold, seconds);
 
   char refresh[44], refresh_hash[65], ttl[16];
   tx_auth_new_refresh_token(refresh, refresh_hash);
