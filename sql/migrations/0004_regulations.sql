@@ -602,7 +602,7 @@ BEGIN
 END
 $$;
 
--- GET /v1/regulations/{id}/acknowledgements (hr, admin): who acknowledged, or with p_pending the
+-- GET /v1/regulations/{id}/acknowledgements (hr, admin, auditor): who acknowledged, or with p_pending the
 -- active employees who have not. Ordered by username; the cursor is the username of the last
 -- item of the previous page.
 CREATE FUNCTION api.regulation_acknowledgements(p_id uuid, p_pending boolean, p_limit int,
@@ -614,7 +614,7 @@ DECLARE
   v_limit int;
   v_out json;
 BEGIN
-  PERFORM api.require_role('hr', 'admin');
+  PERFORM api.require_role('hr', 'admin', 'auditor');
   v_limit := api.page_limit(p_limit);
   IF NOT EXISTS (SELECT FROM org.regulations x WHERE x.id = p_id) THEN
     RAISE EXCEPTION 'no such regulation' USING ERRCODE = 'P0002';

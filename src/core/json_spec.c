@@ -36,7 +36,7 @@ static bool is_uuid(const char *s)
   return true;
 }
 
-static bool is_date(const char *s)
+bool tx_date_valid(const char *s)
 {
   static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -49,6 +49,36 @@ static bool is_date(const char *s)
     return false;
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return !(m == 2 && d == 29 && !leap);
+}
+
+static bool two_digits(const char *s, int max)
+{
+  return isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+         (s[0] - '0') * 10 + (s[1] - '0') <= max;
+}
+
+bool tx_rfc3339_valid(const char *s)
+{
+  char date[11];
+  if (strlen(s) < 20 || strlen(s) > 35)
+    return false;
+  memcpy(date, s, 10);
+  date[10] = '\0';
+  if (!tx_date_valid(date) || (s[10] != 'T' && s[10] != 't') || !two_digits(s + 11, 23) ||
+      s[13] != ':' || !two_digits(s + 14, 59) || s[16] != ':' || !two_digits(s + 17, 60))
+    return false;
+  const char *p = s + 19;
+  if (*p == '.') {
+    const char *f = ++p;
+    while (isdigit((unsigned char)*p))
+      p++;
+    if (p == f || p - f > 9)
+      return false;
+  }
+  if ((*p == 'Z' || *p == 'z') && !p[1])
+    return true;
+  return (*p == '+' || *p == '-') && two_digits(p + 1, 23) && p[3] == ':' && two_digits(p + 4, 59) &&
+         !p[6];
 }
 
 static bool is_decimal(const char *s)
@@ -130,7 +160,7 @@ static void check_field(json_t *j_errors, const struct tx_field *f, const json_t
   case TX_J_DECIMAL:
     if (!s)
       break;
-    if (!(f->type == TX_J_UUID ? is_uuid(s) : f->type == TX_J_DATE ? is_date(s) : is_decimal(s)))
+    if (!(f->type == TX_J_UUID ? is_uuid(s) : f->type == TX_J_DATE ? tx_date_valid(s) : is_decimal(s)))
       add(j_errors, f, "format", "%s must be %s", f->name, type_name(f->type));
     return;
   case TX_J_INTEGER:

@@ -45,6 +45,12 @@ struct tx_field {
 json_t *tx_json_check(const json_t *j_body, const struct tx_field *spec, size_t n,
                       bool allow_unknown);
 
+/** @brief A real calendar date YYYY-MM-DD. */
+bool tx_date_valid(const char *s);
+
+/** @brief An RFC 3339 timestamp: date, 'T', hh:mm:ss, optional fraction, 'Z' or ±hh:mm. */
+bool tx_rfc3339_valid(const char *s);
+
 /** @brief Number of Unicode code points in valid UTF-8 @p s. */
 size_t tx_utf8_length(const char *s);
 

@@ -86,6 +86,20 @@ static void non_object_body(void **state)
   json_decref(j_body);
 }
 
+static void timestamps(void **state)
+{
+  assert_true(tx_rfc3339_valid("2024-01-31T08:00:00Z"));
+  assert_true(tx_rfc3339_valid("2024-01-31T08:00:00.123456+08:00"));
+  assert_true(tx_rfc3339_valid("2024-02-29T23:59:60-05:30"));
+  assert_false(tx_rfc3339_valid("2025-02-30T00:00:00Z"));
+  assert_false(tx_rfc3339_valid("2024-01-31 08:00:00Z"));
+  assert_false(tx_rfc3339_valid("2024-01-31T24:00:00Z"));
+  assert_false(tx_rfc3339_valid("2024-01-31T08:00:00"));
+  assert_false(tx_rfc3339_valid("2024-01-31T08:00:00.Z"));
+  assert_false(tx_rfc3339_valid("2024-01-31T08:00:00+0800"));
+  assert_false(tx_rfc3339_valid("2024-01-31T08:00:00Zjunk"));
+}
+
 static void utf8_length(void **state)
 {
   assert_int_equal(tx_utf8_length(""), 0);
@@ -100,6 +114,7 @@ int main(void)
     cmocka_unit_test(valid_body),
     cmocka_unit_test(each_rule_names_its_field),
     cmocka_unit_test(non_object_body),
+    cmocka_unit_test(timestamps),
     cmocka_unit_test(utf8_length),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
