@@ -543,6 +543,11 @@ BEGIN
   IF NOT EXISTS (SELECT FROM org.regulation_clauses c WHERE c.regulation_id = r.id) THEN
     RAISE EXCEPTION 'a regulation without clauses cannot be published' USING ERRCODE = 'TXCON';
   END IF;
+  -- Publishing puts the version in force and supersedes the previous one at once, so it cannot
+  -- take effect later: HR publishes on the day a version takes effect (or with an earlier date).
+  IF v_from > current_date THEN
+    PERFORM api.fail('TXVAL', 'effective_from', 'must not be in the future: publish the version on the day it takes effect');
+  END IF;
   SELECT * INTO v_prev FROM org.regulations x
    WHERE x.code = r.code AND x.status = 'published' FOR UPDATE;
   IF FOUND THEN
