@@ -282,7 +282,8 @@ const char *tx_jwt_verify(const char *token, struct tx_principal *out)
     .required_issuer = used && used->own ? cfg->jwt_issuer : NULL,
     .accepted_issuers = cfg->jwt_accepted_issuers,
     .audience = cfg->jwt_audience,
-    .roles_claim = cfg->jwt_roles_claim,
+    /* Our own tokens carry "roles" (tx_jwt_mint) whatever path other issuers use. */
+    .roles_claim = used && used->own ? "roles" : cfg->jwt_roles_claim,
   };
   pthread_rwlock_unlock(&keys_lock);
   if (!used) {

@@ -29,7 +29,7 @@ static const struct tx_field spec[] = {
 static const struct tx_sql sql_lookup = {
   "auth_login_lookup",
   "SELECT employee_id, password_hash, failed_count,"
-  " coalesce(extract(epoch FROM locked_until)::bigint, 0), active"
+  " coalesce(ceil(extract(epoch FROM locked_until))::bigint, 0), active"
   " FROM auth.login_lookup(lower($1))",
   1};
 /* The lockout parameters in force, read in the same round trip as the account. */
