@@ -8,6 +8,7 @@
  */
 #include "crypto/keys.h"
 #include "crypto/encoding.h"
+#include "core/files.h"
 
 #include <errno.h>
 #include <openssl/bn.h>
@@ -18,32 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return -1;
-  }
-  char *buf = NULL;
-  size_t size = 0;
-  FILE *mem = open_memstream(&buf, &size);
-  char chunk[4096];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-    fwrite(chunk, 1, got, mem);
-  fclose(f);
-  fclose(mem);
-  if (size > 1 << 20) {
-    free(buf);
-    snprintf(err, errlen, "%s: larger than 1 MiB", path);
-    return -1;
-  }
-  *data = (unsigned char *)buf;
-  *len = size;
-  return 0;
-}
 
 static char *pem_of_public(EVP_PKEY *pkey)
 {
@@ -224,10 +199,11 @@ static int load_entry(struct tx_keyset *ks, const char *entry, char *err, size_t
     snprintf(err, errlen, "\"%s\": unknown algorithm %s (HS/RS/ES 256/384/512)", entry, head);
     return -1;
   }
-  unsigned char *data;
+  char *text;
   size_t len;
-  if (read_file(path, &data, &len, err, errlen))
+  if (tx_read_file(path, 1 << 20, &text, &len, err, errlen))
     return -1;
+  unsigned char *data = (unsigned char *)text;
   bool hmac = alg == JWT_ALG_HS256 || alg == JWT_ALG_HS384 || alg == JWT_ALG_HS512;
   if (hmac && len < 32) {
     snprintf(err, errlen, "%s: HMAC secrets must have at least 32 bytes", path);
@@ -240,10 +216,8 @@ static int load_entry(struct tx_keyset *ks, const char *entry, char *err, size_t
     free(data);
     return -1;
   }
-  if (!hmac) { /* libjwt wants the PEM NUL-terminated */
-    data = realloc(data, len + 1);
-    data[len++] = '\0';
-  }
+  if (!hmac)
+    len++; /* libjwt wants the PEM with its NUL (tx_read_file put one there) */
   add_key(ks, alg, kid, data, len, false);
   return 0;
 }

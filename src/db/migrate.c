@@ -4,6 +4,7 @@
  */
 #include "db/migrate.h"
 #include "core/embedded.h"
+#include "core/files.h"
 #include "core/log.h"
 
 #include <ctype.h>
@@ -93,26 +94,12 @@ static int load_dir(const char *dir, struct tx_migration_set *set, char *err, si
   closedir(d);
   qsort(names, n, sizeof *names, cmp_names);
   for (size_t i = 0; i < n && rc == 0; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
+    char path[4096], *buf = NULL;
     size_t size = 0;
-    if (f) {
-      FILE *mem = open_memstream(&buf, &size);
-      char chunk[8192];
-      size_t got;
-      while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, mem);
-      fclose(mem);
-      fclose(f);
-    }
-    if (!buf) {
-      snprintf(err, errlen, "migration %s: cannot read", path);
-      rc = -1;
-    } else {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    rc = tx_read_file(path, 16 << 20, &buf, &size, err, errlen);
+    if (rc == 0)
       rc = add(set, names[i], buf, size, err, errlen);
-    }
     free(buf);
   }
   for (size_t i = 0; i < n; i++)

@@ -1,0 +1,45 @@
+/**
+ * @file core/files.c
+ * @brief Whole-file reads (see core/files.h).
+ */
+#include "core/files.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tx_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *mem = open_memstream(&buf, &size);
+  char chunk[8192];
+  size_t got;
+  int rc = 0;
+  while (mem && (got = fread(chunk, 1, sizeof chunk, f)) > 0 && size <= max)
+    fwrite(chunk, 1, got, mem);
+  if (ferror(f) || !mem) {
+    snprintf(err, errlen, "%s: cannot read", path);
+    rc = -1;
+  }
+  fclose(f);
+  if (mem)
+    fclose(mem); /* open_memstream keeps the buffer NUL-terminated */
+  if (rc == 0 && size > max) {
+    snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+    rc = -1;
+  }
+  if (rc) {
+    free(buf);
+    return -1;
+  }
+  *data = buf;
+  *len = size;
+  return 0;
+}
