@@ -3,7 +3,7 @@
 -- (every employee acknowledges the published version), and the api.regulation_* functions.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(78);
+SELECT plan(79);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -181,9 +181,11 @@ SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.i
 SELECT pg_temp.be('hr', 'hr');
 SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, '2023-12-31') $$, pg_temp.id('v2')), 'TXVAL', NULL,
   'publishing before the current version''s effective date is refused');
-SELECT is((api.regulation_publish(pg_temp.id('v2'), current_date + 30)::jsonb - 'clauses' - 'created_at' - 'updated_at' - 'published_at' - 'id'),
+SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, current_date + 30) $$, pg_temp.id('v2')), 'TXVAL', NULL,
+  'publishing to take effect in the future is refused (it would supersede at once)');
+SELECT is((api.regulation_publish(pg_temp.id('v2'), current_date)::jsonb - 'clauses' - 'created_at' - 'updated_at' - 'published_at' - 'id'),
   jsonb_build_object('code', 'business-management', 'regulation_version', 2, 'title', '天星苑業務五項管理制度 (2025)',
-                     'status', 'published', 'effective_from', current_date + 30, 'based_on', pg_temp.id('v1'),
+                     'status', 'published', 'effective_from', current_date, 'based_on', pg_temp.id('v1'),
                      'published_by', '20000000-0000-4000-8000-000000000002', 'superseded_at', NULL,
                      'created_by', '20000000-0000-4000-8000-000000000002', 'version', 2, 'clause_count', 49),
   'hr publishes version 2');
