@@ -5,6 +5,7 @@
 #include "core/app.h"
 #include "core/errors.h"
 #include "core/jwt.h"
+#include "crypto/envelope.h"
 #include "crypto/password.h"
 #include "core/log.h"
 #include "core/routes.h"
@@ -209,6 +210,14 @@ static int cmd_serve(const struct tx_config *cfg)
     fprintf(stderr, "tianxingd: %s\n", err);
     return 2;
   }
+  if (cfg->master_keys_file &&
+      tx_envelope_load(cfg->master_keys_file, cfg->blind_index_key_file, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: config: %s\n", err);
+    return 2;
+  }
+  if (!cfg->master_keys_file)
+    tx_log(TX_LOG_WARN, "TIANXING_MASTER_KEYS_FILE not set: customer routes answer 503 "
+                        "encryption_unavailable");
   if (cfg->migrate_on_start && run_migrations(cfg))
     return 1;
   if (tx_pool_init(cfg->database_url, cfg->db_pool_size, cfg->db_pool_timeout_ms,
@@ -219,6 +228,7 @@ static int cmd_serve(const struct tx_config *cfg)
   int rc = tx_server_run(cfg);
   tx_pool_shutdown();
   tx_jwt_shutdown();
+  tx_envelope_shutdown();
   return rc;
 }
 

@@ -33,7 +33,7 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 # tests/fuzz/run.
 tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
-		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev
 		postgresql-15 postgresql-15-pgtap postgresql-client-15 yamllint curl
 		openssl iproute2 shellcheck clang libclang-rt-14-dev)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs

@@ -35,7 +35,7 @@ struct tx_arg {
   const char *name;
 };
 
-#define TX_CALL_MAX_ARGS 8
+#define TX_CALL_MAX_ARGS 12
 
 struct tx_call {
   const struct tx_sql *sql;

@@ -58,6 +58,8 @@ static const struct setting settings[] = {
   {"TIANXING_ACCESS_TOKEN_TTL", K_INT, OFF(access_token_ttl), 30, 86400},
   {"TIANXING_REFRESH_TOKEN_TTL", K_INT, OFF(refresh_token_ttl), 60, 90 * 86400},
   {"TIANXING_PASSWORD_SCRYPT_LN", K_INT, OFF(password_scrypt_ln), 10, 20},
+  {"TIANXING_MASTER_KEYS_FILE", K_STR_OPT, OFF(master_keys_file), 0, 0},
+  {"TIANXING_BLIND_INDEX_KEY_FILE", K_STR_OPT, OFF(blind_index_key_file), 0, 0},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
 };
@@ -270,6 +272,11 @@ int tx_config_validate(const struct tx_config *c, char *err, size_t errlen)
              *c->jwt_issuer ? "TIANXING_JWT_ROLES_CLAIM" : "TIANXING_JWT_ISSUER");
     return -1;
   }
+  if (!c->master_keys_file != !c->blind_index_key_file) {
+    snprintf(err, errlen, "config: %s: set it too (customer encryption needs both key files)",
+             c->master_keys_file ? "TIANXING_BLIND_INDEX_KEY_FILE" : "TIANXING_MASTER_KEYS_FILE");
+    return -1;
+  }
   /* Every origin must be an exact scheme://host[:port] without a path: a trailing slash or a
    * wildcard would never match a browser's Origin header and hide a mistake. */
   const char *p = c->cors_origins;
@@ -321,5 +328,7 @@ void tx_config_free(struct tx_config *c)
   free(c->jwt_audience);
   free(c->jwt_roles_claim);
   free(c->signing_key_file);
+  free(c->master_keys_file);
+  free(c->blind_index_key_file);
   memset(c, 0, sizeof *c);
 }

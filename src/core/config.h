@@ -41,6 +41,9 @@ struct tx_config {
   int access_token_ttl;
   int refresh_token_ttl;
   int password_scrypt_ln;
+  /* Customer PII encryption (docs/customers.md) */
+  char *master_keys_file;      /* lines KEYID=base64; the last one wraps new data keys */
+  char *blind_index_key_file;  /* one base64 line */
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */

@@ -16,6 +16,27 @@ int tx_reply_db_error(struct tx_req *r, const struct tx_db_outcome *out)
   if (out->code == TX_E_VALIDATION_FAILED && detail) {
     j_errors = json_array();
     tx_problem_add_field(j_errors, out->field[0] ? out->field : "body", "invalid", detail);
+  } else if (out->code == TX_E_CUSTOMER_INCOMPLETE) {
+    /* C1.3: every missing field, so that one answer says everything still to collect. */
+    j_errors = json_array();
+    json_t *j_missing = json_loads(out->extra, 0, NULL);
+    size_t i;
+    json_t *j_f;
+    json_array_foreach(j_missing, i, j_f) if (json_is_string(j_f))
+      tx_problem_add_field(j_errors, json_string_value(j_f), "missing", "is missing or not verified");
+    json_decref(j_missing);
+  } else if (!strcmp(out->sqlstate, "TXDUP")) {
+    j_errors = json_array();
+    tx_problem_add_field(j_errors, out->field[0] ? out->field : "body", "duplicate", detail ? detail : "duplicate");
+    json_t *j_p = tx_problem_new(out->code, r->zh, "A record with the same identifying data exists.",
+                                 r->request_id, r->path, j_errors);
+    /* Points at the existing record (issue 4): the caller may not be allowed to read it. */
+    if (out->extra[0])
+      json_object_set_new(j_p, "existing_id", json_string(out->extra));
+    tx_reply_json(r, 409, j_p);
+    tx_reply_header(r, "Content-Type", "application/problem+json");
+    json_decref(j_p);
+    return r->status;
   }
   if (out->code == TX_E_UNAUTHORIZED)
     tx_reply_header(r, "WWW-Authenticate",

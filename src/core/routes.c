@@ -6,6 +6,7 @@
 #include "core/routes.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/customers/customers.h"
 #include "modules/org/org.h"
 #include "modules/ops/ops.h"
 
@@ -53,6 +54,19 @@ const struct tx_route tx_routes[] = {
   {"POST", "/v1/policy-parameters/{name}/proposals", tx_org_policy_propose, "hr", "G3,S1"},
   {"POST", "/v1/policy-proposals/{id}/approve", tx_org_policy_approve, "admin", "G3"},
   {"POST", "/v1/policy-proposals/{id}/reject", tx_org_policy_reject, "admin", "G3"},
+
+  /* Module C: customer information (docs/customers.md) */
+  {"GET", "/v1/customers", tx_cust_list, "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3"},
+  {"POST", "/v1/customers", tx_cust_create, "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3"},
+  {"GET", "/v1/customers/review-queue", tx_cust_review_queue, "staff,supervisor,admin", "C4.1"},
+  {"GET", "/v1/customers/{id}", tx_cust_get, "staff,supervisor,admin,auditor,hr,risk_officer", "C2.3"},
+  {"PATCH", "/v1/customers/{id}", tx_cust_update, "staff,supervisor,admin", "C2.1,C2.3,C4.1,C4.2"},
+  {"GET", "/v1/customers/{id}/completeness", tx_cust_completeness, "staff,supervisor,admin,auditor",
+   "C1.3"},
+  {"GET", "/v1/customers/{id}/follow-ups", tx_cust_follow_ups_list, "staff,supervisor,admin,auditor",
+   "C1.2"},
+  {"POST", "/v1/customers/{id}/follow-ups", tx_cust_follow_ups_create, "staff,supervisor,admin", "C1.2"},
+  {"POST", "/v1/customers/{id}/contracts", tx_cust_contracts_create, "staff,supervisor,admin", "C1.3"},
 
   /* Audit trail (G3: effective control the company can prove) */
   {"GET", "/v1/audit", tx_audit_list, "auditor,admin", "G3"},

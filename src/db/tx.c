@@ -76,8 +76,10 @@ static void record_error(struct tx_db_outcome *out, const PGresult *res, const s
   if (!strncmp(out->sqlstate, "TX", 2)) {
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    const char *extra = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
     snprintf(out->detail, sizeof out->detail, "%s", msg ? msg : "");
     snprintf(out->field, sizeof out->field, "%s", col ? col : "");
+    snprintf(out->extra, sizeof out->extra, "%s", extra ? extra : "");
   }
   if (out->code == TX_E_INTERNAL_ERROR) {
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

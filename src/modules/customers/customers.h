@@ -1,0 +1,45 @@
+/**
+ * @file modules/customers/customers.h
+ * @brief Module C: customer information (docs/customers.md). PII is sealed in this process before
+ * it reaches SQL and opened here after it comes back, per the caller's access.
+ */
+#ifndef TX_MODULES_CUSTOMERS_H
+#define TX_MODULES_CUSTOMERS_H
+
+#include "core/http.h"
+#include "crypto/envelope.h"
+
+int tx_cust_list(struct tx_req *r);
+int tx_cust_create(struct tx_req *r);
+int tx_cust_get(struct tx_req *r);
+int tx_cust_update(struct tx_req *r);
+int tx_cust_completeness(struct tx_req *r);
+int tx_cust_review_queue(struct tx_req *r);
+int tx_cust_follow_ups_list(struct tx_req *r);
+int tx_cust_follow_ups_create(struct tx_req *r);
+int tx_cust_contracts_create(struct tx_req *r);
+
+/*
+ * Shared by the handlers (pii.c).
+ */
+
+/** @brief 503 encryption_unavailable unless the keys are loaded; 0 when they are. */
+int tx_cust_require_keys(struct tx_req *r);
+
+/**
+ * @brief Checks and normalizes a customer body, sealing its PII with @p dek for @p customer_id.
+ * @return the object for the SQL API (new reference), or NULL after answering 422
+ */
+json_t *tx_cust_prepare(struct tx_req *r, const char *customer_id,
+                        const unsigned char dek[TX_DEK_LEN], bool create);
+
+/** @brief Opens (or masks, or hides) the sealed fields of a customer document from SQL. */
+void tx_cust_open(json_t *j_cust);
+
+/** @brief Unwraps the data key of a {key_id, wrapped} document from SQL; -1 when it cannot. */
+int tx_cust_unwrap(const json_t *j_dek, const char *customer_id, unsigned char dek[TX_DEK_LEN]);
+
+/** @brief "\\x" + hex of @p len bytes, as the SQL API takes and gives bytea (new reference). */
+json_t *tx_cust_hex(const unsigned char *data, size_t len);
+
+#endif
