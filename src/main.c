@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/jwt.h"
 #include "crypto/envelope.h"
+#include "modules/customers/customers.h"
 #include "crypto/password.h"
 #include "core/log.h"
 #include "core/routes.h"
@@ -33,6 +34,8 @@ static void usage(FILE *f)
         "            mint an access token with the configured signing key\n"
         "  audit-verify\n"
         "            walk the audit hash chain (owner connection); exit 1 at the first broken row\n"
+        "  rotate-master-key\n"
+        "            re-wrap every customer data key with the current (last) master key\n"
         "  hash-password\n"
         "            read a password on stdin, print its scrypt hash (for seeding accounts)\n"
         "\n"
@@ -203,6 +206,88 @@ static int cmd_audit_verify(const struct tx_config *cfg)
   return rc;
 }
 
+/* Re-wraps data keys in batches, each its own transaction: a crash leaves every key wrapped by
+ * one master key or the other, both still listed in the key file, so nothing is ever unreadable.
+ * The data itself is untouched (C2.3): only the 60-byte wrapped keys change. */
+static int cmd_rotate_master_key(const struct tx_config *cfg)
+{
+  char err[512];
+  if (!cfg->master_keys_file ||
+      tx_envelope_load(cfg->master_keys_file, cfg->blind_index_key_file, err, sizeof err)) {
+    fprintf(stderr, "tianxingd: rotate-master-key: %s\n",
+            cfg->master_keys_file ? err : "TIANXING_MASTER_KEYS_FILE is not set");
+    return 2;
+  }
+  const char *url = cfg->migrate_database_url ? cfg->migrate_database_url : cfg->database_url;
+  PGconn *pg = tx_db_connect(url, "tianxingd-rotate", cfg->db_connect_timeout, 0, err, sizeof err);
+  if (!pg) {
+    fprintf(stderr, "tianxingd: rotate-master-key: cannot connect: %s\n", err);
+    return 2;
+  }
+  long total = 0;
+  int rc = 0;
+  for (;;) {
+    PGresult *res = PQexec(pg, "BEGIN");
+    PQclear(res);
+    /* Row-level security applies to the owner too: act as an administrator, and name the
+     * operation in the audit trail's request id. */
+    res = PQexec(pg, "SELECT set_config('tx.roles', 'admin', true),"
+                     " set_config('tx.request_id', 'rotate-master-key', true)");
+    PQclear(res);
+    char current[TX_KEY_ID_MAX];
+    tx_envelope_current_key_id(current);
+    const char *p1[] = {current};
+    res = PQexecParams(pg,
+                       "SELECT customer_id::text, key_id, encode(wrapped, 'hex') FROM cust.data_keys"
+                       " WHERE key_id <> $1 ORDER BY customer_id LIMIT 500 FOR UPDATE",
+                       1, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(res));
+      PQclear(res);
+      rc = 1;
+      break;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++) {
+      const char *id = PQgetvalue(res, i, 0);
+      json_t *j_dek = json_pack("{ss ss++}", "key_id", PQgetvalue(res, i, 1), "wrapped", "\\x",
+                                PQgetvalue(res, i, 2));
+      unsigned char dek[TX_DEK_LEN], *nw = NULL;
+      size_t nlen;
+      char kid[TX_KEY_ID_MAX];
+      rc = tx_cust_unwrap(j_dek, id, dek) || tx_dek_rewrap(dek, id, kid, &nw, &nlen) ? 1 : 0;
+      json_decref(j_dek);
+      if (rc) {
+        fprintf(stderr, "tianxingd: rotate-master-key: data key of customer %s cannot be unwrapped "
+                        "with the keys in TIANXING_MASTER_KEYS_FILE\n", id);
+        break;
+      }
+      json_t *j_hex = tx_cust_hex(nw, nlen);
+      free(nw);
+      const char *p2[] = {id, kid, json_string_value(j_hex) + 2};
+      PGresult *u = PQexecParams(pg, "UPDATE cust.data_keys SET key_id = $2, wrapped = decode($3, 'hex')"
+                                     " WHERE customer_id = $1::uuid", 3, NULL, p2, NULL, NULL, 0);
+      if (PQresultStatus(u) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(u));
+        rc = 1;
+      }
+      PQclear(u);
+      json_decref(j_hex);
+    }
+    PQclear(res);
+    res = PQexec(pg, rc ? "ROLLBACK" : "COMMIT");
+    PQclear(res);
+    total += rc ? 0 : n;
+    if (rc || n == 0)
+      break;
+  }
+  PQfinish(pg);
+  tx_envelope_shutdown();
+  if (rc == 0)
+    printf("{\"rewrapped\":%ld}\n", total);
+  return rc;
+}
+
 static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
@@ -262,7 +347,8 @@ int main(int argc, char **argv)
     return 0;
   }
   if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 &&
-      strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0) {
+      strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0 &&
+      strcmp(cmd, "rotate-master-key") != 0) {
     fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
@@ -276,10 +362,12 @@ int main(int argc, char **argv)
     return 2;
   }
   tx_log_set_level(cfg.log_level);
-  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify")) {
+  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify") ||
+      !strcmp(cmd, "rotate-master-key")) {
     int rc = !strcmp(cmd, "token")           ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
              : !strcmp(cmd, "hash-password") ? cmd_hash_password(&cfg)
-                                             : cmd_audit_verify(&cfg);
+             : !strcmp(cmd, "audit-verify")  ? cmd_audit_verify(&cfg)
+                                             : cmd_rotate_master_key(&cfg);
     tx_config_free(&cfg);
     return rc;
   }

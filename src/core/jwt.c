@@ -311,9 +311,36 @@ json_t *tx_jwt_jwks(void)
   return j_jwks;
 }
 
-char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_extra)
+/* Signs @p j_claims (borrowed) with the own key; the caller holds keys_lock for reading. */
+static char *sign_locked(const json_t *j_claims)
 {
   jwt_t *jwt = NULL;
+  char *token = NULL;
+  char *claims = json_dumps(j_claims, JSON_COMPACT);
+  if (claims && jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, claims) == 0 &&
+      jwt_add_header(jwt, "kid", keys.sign_kid) == 0 &&
+      jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)keys.sign_pem,
+                  (int)strlen(keys.sign_pem)) == 0)
+    token = jwt_encode_str(jwt);
+  free(claims);
+  jwt_free(jwt);
+  return token;
+}
+
+char *tx_jwt_sign(const json_t *j_payload)
+{
+  json_t *j_claims = json_deep_copy(j_payload);
+  pthread_rwlock_rdlock(&keys_lock);
+  json_object_set_new(j_claims, "iss", json_string(cfg->jwt_issuer));
+  json_object_set_new(j_claims, "iat", json_integer((json_int_t)time(NULL)));
+  char *token = sign_locked(j_claims);
+  pthread_rwlock_unlock(&keys_lock);
+  json_decref(j_claims);
+  return token;
+}
+
+char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_extra)
+{
   char *token = NULL, jti[37];
   long long now = (long long)time(NULL);
   json_t *j_roles = json_array();
@@ -331,15 +358,8 @@ char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_e
     json_object_set_new(j_claims, "aud", json_string(cfg->jwt_audience));
   if (j_extra)
     json_object_update(j_claims, (json_t *)j_extra);
-  char *claims = json_dumps(j_claims, JSON_COMPACT);
-  if (claims && jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, claims) == 0 &&
-      jwt_add_header(jwt, "kid", keys.sign_kid) == 0 &&
-      jwt_set_alg(jwt, JWT_ALG_ES256, (const unsigned char *)keys.sign_pem,
-                  (int)strlen(keys.sign_pem)) == 0)
-    token = jwt_encode_str(jwt);
+  token = sign_locked(j_claims);
   pthread_rwlock_unlock(&keys_lock);
-  free(claims);
   json_decref(j_claims);
-  jwt_free(jwt);
   return token;
 }

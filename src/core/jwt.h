@@ -66,6 +66,13 @@ json_t *tx_jwt_jwks(void);
  */
 char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_extra);
 
+/**
+ * @brief Signs any JSON document with the own key as a compact JWS (ES256, kid of the JWKS), e.g.
+ * a disposal certificate anyone can verify with /.well-known/jwks.json. Adds iss and iat.
+ * @return malloc'ed JWS or NULL
+ */
+char *tx_jwt_sign(const json_t *j_payload);
+
 void tx_jwt_shutdown(void);
 
 #endif

@@ -112,6 +112,16 @@ bool tx_envelope_ready(void)
   return r;
 }
 
+int tx_envelope_current_key_id(char key_id[TX_KEY_ID_MAX])
+{
+  pthread_rwlock_rdlock(&lock);
+  int rc = ready ? 0 : -1;
+  if (ready)
+    snprintf(key_id, TX_KEY_ID_MAX, "%s", masters[nmasters - 1].id);
+  pthread_rwlock_unlock(&lock);
+  return rc;
+}
+
 void tx_envelope_shutdown(void)
 {
   pthread_rwlock_wrlock(&lock);
@@ -163,12 +173,20 @@ static int gcm_open(const unsigned char key[32], const unsigned char *aad, size_
 int tx_dek_create(const char *customer_id, unsigned char dek[TX_DEK_LEN], char key_id[TX_KEY_ID_MAX],
                   unsigned char **wrapped, size_t *wrapped_len)
 {
+  if (RAND_bytes(dek, TX_DEK_LEN) != 1)
+    return -1;
+  return tx_dek_rewrap(dek, customer_id, key_id, wrapped, wrapped_len);
+}
+
+int tx_dek_rewrap(const unsigned char dek[TX_DEK_LEN], const char *customer_id,
+                  char key_id[TX_KEY_ID_MAX], unsigned char **wrapped, size_t *wrapped_len)
+{
   char aad[128];
   int aad_len = snprintf(aad, sizeof aad, "tianxing-dek:%s", customer_id);
   unsigned char *out = malloc(NONCE + TX_DEK_LEN + TAG);
   int rc = -1;
   pthread_rwlock_rdlock(&lock);
-  if (out && ready && RAND_bytes(dek, TX_DEK_LEN) == 1 &&
+  if (out && ready &&
       gcm_seal(masters[nmasters - 1].key, (unsigned char *)aad, (size_t)aad_len, dek, TX_DEK_LEN,
                out) == 0) {
     snprintf(key_id, TX_KEY_ID_MAX, "%s", masters[nmasters - 1].id);

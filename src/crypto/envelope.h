@@ -19,11 +19,18 @@
  */
 int tx_envelope_load(const char *master_file, const char *index_file, char *err, size_t errlen);
 bool tx_envelope_ready(void);
+
+/** @brief Id of the current master key (the one that wraps new data keys); -1 when none. */
+int tx_envelope_current_key_id(char key_id[TX_KEY_ID_MAX]);
 void tx_envelope_shutdown(void);
 
 /** @brief A fresh random data key, wrapped under the current master key for @p customer_id. */
 int tx_dek_create(const char *customer_id, unsigned char dek[TX_DEK_LEN], char key_id[TX_KEY_ID_MAX],
                   unsigned char **wrapped, size_t *wrapped_len);
+
+/** @brief Wraps an existing data key under the current master key (rotation). */
+int tx_dek_rewrap(const unsigned char dek[TX_DEK_LEN], const char *customer_id,
+                  char key_id[TX_KEY_ID_MAX], unsigned char **wrapped, size_t *wrapped_len);
 
 /** @brief Unwraps a data key; -1 when the master key is unknown or the wrap was tampered with. */
 int tx_dek_unwrap(const char *key_id, const unsigned char *wrapped, size_t len,

@@ -16,6 +16,7 @@ static const struct {
   {"TXPRE", TX_E_PRECONDITION_FAILED},  /* stale If-Match version */
   {"TXCON", TX_E_CONFLICT},             /* state conflict */
   {"TXVAL", TX_E_VALIDATION_FAILED},    /* invalid input; the message names the field */
+  {"TXDEN", TX_E_FORBIDDEN},            /* refused by a rule; the message says which (C3) */
   {"TXDUP", TX_E_CONFLICT},             /* a duplicate; DETAIL is the existing record's id */
   {"TXINC", TX_E_CUSTOMER_INCOMPLETE},  /* C1.3; DETAIL is the JSON array of missing fields */
   {"23505", TX_E_CONFLICT},             /* unique_violation */

@@ -18,6 +18,17 @@ int tx_cust_review_queue(struct tx_req *r);
 int tx_cust_follow_ups_list(struct tx_req *r);
 int tx_cust_follow_ups_create(struct tx_req *r);
 int tx_cust_contracts_create(struct tx_req *r);
+int tx_cust_recipients_list(struct tx_req *r);
+int tx_cust_recipients_create(struct tx_req *r);
+int tx_cust_ndas_create(struct tx_req *r);
+int tx_cust_consents_list(struct tx_req *r);
+int tx_cust_consents_create(struct tx_req *r);
+int tx_cust_consent_revoke(struct tx_req *r);
+int tx_cust_disclosures_list(struct tx_req *r);
+int tx_cust_disclose(struct tx_req *r);
+int tx_cust_deactivate(struct tx_req *r);
+int tx_cust_legal_hold(struct tx_req *r);
+int tx_cust_dispose(struct tx_req *r);
 
 /*
  * Shared by the handlers (pii.c).

@@ -1,0 +1,64 @@
+/**
+ * @file modules/customers/lifecycle.c
+ * @brief The end of a customer relationship (C4.3): deactivation, legal holds, and disposal by
+ * crypto-shredding, answered with a certificate signed by the service key.
+ */
+#include "core/call.h"
+#include "core/jwt.h"
+#include "db/tx.h"
+#include "modules/customers/customers.h"
+
+#include <stdlib.h>
+
+static const struct tx_sql sql_deactivate = {
+  "cust_deactivate", "SELECT j::text, j->>'version' FROM api.customer_deactivate($1::uuid) j", 1};
+static const struct tx_sql sql_hold = {
+  "cust_legal_hold", "SELECT j::text, j->>'version' FROM api.customer_set_legal_hold($1::uuid, $2) j", 2};
+static const struct tx_sql sql_dispose = {"cust_dispose",
+                                          "SELECT api.customer_dispose($1::uuid)::text", 1};
+
+static const struct tx_field hold_spec[] = {
+  {.name = "reason", .type = TX_J_STRING, .required = true, .nullable = true, .min_len = 1,
+   .max_len = 1000, .multiline = true},
+};
+
+int tx_cust_deactivate(struct tx_req *r)
+{
+  static const struct tx_call c = {&sql_deactivate, false, 200, NULL, NULL, 0,
+                                   {{TX_ARG_PATH_UUID, "id"}}};
+  return tx_call_run(r, &c);
+}
+
+int tx_cust_legal_hold(struct tx_req *r)
+{
+  static const struct tx_call c = {&sql_hold, false, 200, NULL, hold_spec, 1,
+                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_MEMBER, "reason"}}};
+  return tx_call_run(r, &c);
+}
+
+int tx_cust_dispose(struct tx_req *r)
+{
+  const char *id = tx_call_path_uuid(r, "id");
+  if (!id)
+    return r->status;
+  struct tx_claims claims;
+  tx_req_claims(r, &claims);
+  struct tx_query q = {&sql_dispose, (const char *[]){id}};
+  PGresult *res;
+  struct tx_db_outcome out;
+  if (tx_db_run(&claims, false, &q, 1, &res, &out))
+    return tx_reply_db_error(r, &out);
+  json_t *j_cert = PQgetisnull(res, 0, 0) ? NULL : json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+  PQclear(res);
+  if (!j_cert)
+    return tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
+  /* The certificate is signed after the commit: the destruction it attests has happened. Anyone
+   * can verify it with /.well-known/jwks.json; its payload is the certificate itself. */
+  char *jws = tx_jwt_sign(j_cert);
+  json_t *j_body = json_pack("{sOss?}", "certificate", j_cert, "signature", jws);
+  free(jws);
+  json_decref(j_cert);
+  tx_reply_json(r, 200, j_body);
+  json_decref(j_body);
+  return r->status;
+}
