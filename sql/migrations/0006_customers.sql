@@ -189,6 +189,11 @@ BEGIN
   IF TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status AND NEW.status = 'prospect' THEN
     PERFORM api.fail('TXVAL', 'status', format('cannot go back from %s to prospect', OLD.status));
   END IF;
+  -- Only a customer with no open business becomes inactive (C4.3), whichever route asks.
+  IF TG_OP = 'UPDATE' AND NEW.status = 'inactive' AND OLD.status IS DISTINCT FROM 'inactive'
+     AND EXISTS (SELECT FROM cust.contracts k WHERE k.customer_id = NEW.id AND k.status = 'open') THEN
+    RAISE EXCEPTION 'the customer has open contracts: close them first' USING ERRCODE = 'TXCON';
+  END IF;
   RETURN NEW;
 END
 $$;
@@ -219,8 +224,10 @@ CREATE TRIGGER employees_customers_department AFTER UPDATE OF department_id ON o
 -- Audit: ciphertext and blind indexes may enter the trail (never plaintext: SQL has none); the
 -- wrapped data key may not, so that destroying a customer's data key (disposal, C4.3) leaves
 -- its ciphertext unreadable everywhere, the append-only trail included.
-SELECT audit.attach('cust.customers');
-SELECT audit.attach('cust.contacts');
+-- Personal plain fields and the blind indexes are redacted in the trail: it records that they
+-- changed, not what they were, so that disposal (C4.3) leaves nothing personal behind in it.
+SELECT audit.attach('cust.customers', '{name,needs,concerns,credit_code_bidx,search_bigrams}');
+SELECT audit.attach('cust.contacts', '{name,position,phone_bidx,email_bidx}');
 SELECT audit.attach('cust.team');
 SELECT audit.attach('cust.data_keys', '{wrapped}');
 SELECT audit.attach('cust.follow_ups');
@@ -428,6 +435,12 @@ CREATE POLICY contracts_insert ON cust.contracts FOR INSERT
 
 -- PII reads: admin and auditor read the log, everyone their own reads; a read is logged by the
 -- reader, of a customer they see.
+CREATE POLICY contracts_update ON cust.contracts FOR UPDATE
+  USING (EXISTS (SELECT FROM cust.customers c
+                  WHERE c.id = customer_id
+                    AND ((SELECT tx.has_role('admin'))
+                         OR cust.is_related(c.owner_id, c.department_id, c.id))));
+
 CREATE POLICY pii_reads_read ON cust.pii_reads FOR SELECT
   USING (reader_id = (SELECT tx.user_id())
          OR (SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor')));
@@ -441,6 +454,7 @@ GRANT UPDATE (name, company_name, business_scope, address_enc, credit_code_enc, 
               status, tags, source, needs, concerns, owner_id, last_verified_at)
   ON cust.customers TO tianxing_app;
 GRANT SELECT, INSERT, DELETE ON cust.contacts, cust.team TO tianxing_app;
+GRANT UPDATE (status) ON cust.contracts TO tianxing_app;
 GRANT SELECT, INSERT ON cust.data_keys, cust.follow_ups, cust.contracts, cust.pii_reads
   TO tianxing_app;
 
@@ -1320,6 +1334,26 @@ BEGIN
                               signed_on, created_by)
   VALUES (c.id, v_amount, v_currency, v_ratio, v_term, v_signed, tx.user_id())
   RETURNING * INTO k;
+  RETURN cust.contract_json(k);
+END
+$$;
+
+-- POST /v1/contracts/{id}/close: the business is done; only then can the customer be
+-- deactivated and disposed of (C4.3). Who may: as for creating it.
+CREATE FUNCTION api.contract_close(p_id uuid) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+DECLARE k cust.contracts;
+BEGIN
+  SELECT * INTO k FROM cust.contracts x WHERE x.id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such contract' USING ERRCODE = 'P0002';
+  END IF;
+  PERFORM cust.writable(k.customer_id);
+  IF k.status = 'closed' THEN
+    RAISE EXCEPTION 'the contract is closed already' USING ERRCODE = 'TXCON';
+  END IF;
+  UPDATE cust.contracts x SET status = 'closed' WHERE x.id = p_id RETURNING * INTO k;
   RETURN cust.contract_json(k);
 END
 $$;

@@ -54,7 +54,8 @@ ALTER TABLE cust.customers ADD CONSTRAINT customers_disposed_check
                   AND legal_hold_reason IS NULL)));
 
 -- The life cycle rules of disposal, for every writer (the API, a definer, the owner):
---   * a disposed customer never changes again (TXCON);
+--   * a disposed customer never changes again (TXCON), except for its department following its
+--     owner's (cust.follow_owner_department, 0006: an owner moving must not fail on it);
 --   * becoming disposed needs an administrator (42501), no legal hold, no open contract, and the
 --     status inactive (TXCON, in that order of the messages).
 -- Runs before customers_touch; after customers_derive (which only refuses "back to prospect").
@@ -64,8 +65,12 @@ CREATE FUNCTION cust.customers_disposal() RETURNS trigger
 DECLARE v_open int;
 BEGIN
   IF OLD.status = 'disposed' THEN
-    RAISE EXCEPTION 'the customer has been disposed of (C4.3) and can no longer change'
-      USING ERRCODE = 'TXCON';
+    IF (to_jsonb(NEW) - '{department_id,version,updated_at}'::text[])
+       IS DISTINCT FROM (to_jsonb(OLD) - '{department_id,version,updated_at}'::text[]) THEN
+      RAISE EXCEPTION 'the customer has been disposed of (C4.3) and can no longer change'
+        USING ERRCODE = 'TXCON';
+    END IF;
+    RETURN NEW;
   END IF;
   IF NEW.status = 'disposed' THEN
     IF NOT tx.has_role('admin') THEN

@@ -5,7 +5,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; customers are made here through api.customer_create).
 BEGIN;
-SELECT plan(144);
+SELECT plan(146);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -442,6 +442,11 @@ SELECT throws_ok(format($$ UPDATE cust.customers SET tags = '{x}' WHERE id = %L 
 SELECT throws_ok(format($$ INSERT INTO cust.data_keys (customer_id, key_id, wrapped) VALUES (%L, 'mk1', %L) $$,
                         pg_temp.c(2), decode(substr(pg_temp.ct(60, 'new'), 3), 'hex')),
   'TXCON', 'the customer has been disposed of (C4.3): nothing can be added to it', 'no new data key for a disposed customer');
+SELECT lives_ok(format($$ SELECT api.employee_update(%L, (SELECT version FROM org.employees WHERE id = %L), '{"department_id": "10000000-0000-4000-8000-00000000000b"}') $$,
+                       pg_temp.emp('staff.a1'), pg_temp.emp('staff.a1')),
+  'the owner of a disposed customer can still move to another department');
+SELECT is((SELECT department_id FROM cust.customers WHERE id = pg_temp.c(2)), '10000000-0000-4000-8000-00000000000b'::uuid,
+  '... and the disposed customer''s department follows (nothing else changes)');
 SELECT is((SELECT count(*)::int FROM cust.disclosures WHERE customer_id = pg_temp.c(1)), 3, 'the ledger of customer 1 is untouched');
 
 SELECT * FROM finish();

@@ -79,7 +79,8 @@ const struct tx_route tx_routes[] = {
   {"POST", "/v1/recipients/{id}/ndas", tx_cust_ndas_create, "supervisor,admin", "C3.3"},
   {"POST", "/v1/customers/{id}/deactivate", tx_cust_deactivate, "staff,supervisor,admin", "C4.3"},
   {"PUT", "/v1/customers/{id}/legal-hold", tx_cust_legal_hold, "admin,risk_officer", "C4.3"},
-  {"POST", "/v1/customers/{id}/dispose", tx_cust_dispose, "supervisor,admin", "C4.3"},
+  {"POST", "/v1/customers/{id}/dispose", tx_cust_dispose, "admin", "C4.3"},
+  {"POST", "/v1/contracts/{id}/close", tx_cust_contract_close, "staff,supervisor,admin", "C4.3"},
 
   /* Audit trail (G3: effective control the company can prove) */
   {"GET", "/v1/audit", tx_audit_list, "auditor,admin", "G3"},

@@ -2,7 +2,8 @@
  * @file modules/customers/customer_records.c
  * @brief What hangs off one customer: GET /v1/customers/{id}/completeness (C1.3),
  * GET/POST /v1/customers/{id}/follow-ups (C1.2: prospects' follow-up log) and
- * POST /v1/customers/{id}/contracts (C1.3: refused while the customer is incomplete).
+ * POST /v1/customers/{id}/contracts (C1.3: refused while the customer is incomplete) and
+ * POST /v1/contracts/{id}/close (C4.3: no open business before deactivation).
  */
 #include "core/call.h"
 #include "modules/customers/customers.h"
@@ -15,6 +16,16 @@ static const struct tx_sql sql_follow_up_create = {
   "cust_follow_up_create", "SELECT j::text, NULL, j->>'id' FROM api.follow_up_create($1::uuid, $2::jsonb) j", 2};
 static const struct tx_sql sql_contract_create = {
   "cust_contract_create", "SELECT j::text, NULL, j->>'id' FROM api.contract_create($1::uuid, $2::jsonb) j", 2};
+
+static const struct tx_sql sql_contract_close = {
+  "cust_contract_close", "SELECT j::text, j->>'version', j->>'id' FROM api.contract_close($1::uuid) j", 1};
+
+int tx_cust_contract_close(struct tx_req *r)
+{
+  static const struct tx_call c = {&sql_contract_close, false, 200, NULL, NULL, 0,
+                                   {{TX_ARG_PATH_UUID, "id"}}};
+  return tx_call_run(r, &c);
+}
 
 int tx_cust_completeness(struct tx_req *r)
 {
