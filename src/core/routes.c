@@ -61,6 +61,7 @@ const struct tx_route tx_routes[] = {
   {"GET", "/v1/customers/review-queue", tx_cust_review_queue, "staff,supervisor,admin", "C4.1"},
   {"GET", "/v1/customers/{id}", tx_cust_get, "staff,supervisor,admin,auditor,hr,risk_officer", "C2.3"},
   {"PATCH", "/v1/customers/{id}", tx_cust_update, "staff,supervisor,admin", "C2.1,C2.3,C4.1,C4.2"},
+  {"GET", "/v1/customers/{id}/history", tx_cust_history, "staff,supervisor,admin,auditor", "C4.2"},
   {"GET", "/v1/customers/{id}/completeness", tx_cust_completeness, "staff,supervisor,admin,auditor",
    "C1.3"},
   {"GET", "/v1/customers/{id}/follow-ups", tx_cust_follow_ups_list, "staff,supervisor,admin,auditor",

@@ -27,6 +27,19 @@ int tx_cust_contract_close(struct tx_req *r)
   return tx_call_run(r, &c);
 }
 
+static const struct tx_sql sql_history = {
+  "cust_history", "SELECT api.customer_history($1::uuid, $2::int, $3)::text", 3};
+
+/* GET /v1/customers/{id}/history (C4.2): who changed what and when, PII never shown. */
+int tx_cust_history(struct tx_req *r)
+{
+  static const struct tx_call c = {&sql_history, true, 200, NULL, NULL, 0,
+                                   {{TX_ARG_PATH_UUID, "id"},
+                                    {TX_ARG_QUERY_INT, "limit"},
+                                    {TX_ARG_QUERY_TEXT, "cursor"}}};
+  return tx_call_run(r, &c);
+}
+
 int tx_cust_completeness(struct tx_req *r)
 {
   static const struct tx_call c = {&sql_completeness, true, 200, NULL, NULL, 0,

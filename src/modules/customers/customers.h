@@ -19,6 +19,7 @@ int tx_cust_follow_ups_list(struct tx_req *r);
 int tx_cust_follow_ups_create(struct tx_req *r);
 int tx_cust_contracts_create(struct tx_req *r);
 int tx_cust_contract_close(struct tx_req *r);
+int tx_cust_history(struct tx_req *r);
 int tx_cust_recipients_list(struct tx_req *r);
 int tx_cust_recipients_create(struct tx_req *r);
 int tx_cust_ndas_create(struct tx_req *r);
