@@ -4,6 +4,7 @@
  * (a malformed id or query value never reaches the database), meaning is checked in SQL.
  */
 #include "core/call.h"
+#include "core/idempotency.h"
 #include "core/json_spec.h"
 
 #include <ctype.h>
@@ -135,7 +136,7 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
 
 int tx_call_run(struct tx_req *r, const struct tx_call *call)
 {
-  const char *params[TX_CALL_MAX_ARGS] = {0};
+  const char *params[TX_CALL_MAX_ARGS + 3] = {0}; /* + Idempotency-Key, route, hash */
   char *owned[TX_CALL_MAX_ARGS] = {0};
   int n = call->sql->nparams;
   if (call->body_spec && tx_req_body(r, call->body_spec, call->body_nspec))
@@ -144,13 +145,26 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
     if (resolve(r, &call->args[i], &params[i], &owned[i]))
       goto out;
 
+  /* Creates honour Idempotency-Key: a replay answers here, a new key rides along the create. */
+  struct tx_idem idem = {0};
+  if (call->status == 201 && tx_idem_begin(r, &idem, call->location, NULL))
+    goto out;
+  const struct tx_sql *sql = call->sql;
+  if (idem.key) {
+    sql = tx_idem_sql(call->sql, true);
+    params[n] = idem.key;
+    params[n + 1] = idem.route;
+    params[n + 2] = idem.hash;
+  }
+
   struct tx_claims claims;
   tx_req_claims(r, &claims);
-  struct tx_query q = {call->sql, params};
+  struct tx_query q = {sql, params};
   PGresult *res;
   struct tx_db_outcome outcome;
   if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
-    tx_reply_db_error(r, &outcome);
+    if (!tx_idem_lost_race(r, &idem, &outcome, call->location, NULL))
+      tx_reply_db_error(r, &outcome);
     goto out;
   }
   if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {

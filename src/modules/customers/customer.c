@@ -38,11 +38,9 @@ static int reply_customer(struct tx_req *r, PGresult *res, int status)
   return r->status;
 }
 
-int tx_cust_get(struct tx_req *r)
+/* Reads customer @p id and answers @p status with it (GET, and replays of creates). */
+static int read_customer(struct tx_req *r, const char *id, int status)
 {
-  const char *id = tx_call_path_uuid(r, "id");
-  if (!id || tx_cust_require_keys(r))
-    return r->status;
   struct tx_claims claims;
   tx_req_claims(r, &claims);
   struct tx_query q = {&sql_get, (const char *[]){id}};
@@ -51,10 +49,20 @@ int tx_cust_get(struct tx_req *r)
   /* Read-write: reading full PII writes its own log row in the same transaction. */
   if (tx_db_run(&claims, false, &q, 1, &res, &out))
     return tx_reply_db_error(r, &out);
-  reply_customer(r, res, 200);
+  reply_customer(r, res, status);
   PQclear(res);
   return r->status;
 }
+
+int tx_cust_get(struct tx_req *r)
+{
+  const char *id = tx_call_path_uuid(r, "id");
+  if (!id || tx_cust_require_keys(r))
+    return r->status;
+  return read_customer(r, id, 200);
+}
+
+int tx_cust_reply_created(struct tx_req *r, const char *id) { return read_customer(r, id, 201); }
 
 /* The customer's data key, if the caller may write to it; answered when it returns -1. */
 static int fetch_dek(struct tx_req *r, const char *id, unsigned char dek[TX_DEK_LEN])

@@ -4,6 +4,7 @@
  * C1.1, C1.2, C2.1), and GET /v1/customers/review-queue (C4.1).
  */
 #include "core/call.h"
+#include "core/idempotency.h"
 #include "core/request.h"
 #include "db/tx.h"
 #include "modules/customers/customers.h"
@@ -82,7 +83,8 @@ out:
 
 int tx_cust_create(struct tx_req *r)
 {
-  if (tx_cust_require_keys(r))
+  struct tx_idem idem;
+  if (tx_cust_require_keys(r) || tx_idem_begin(r, &idem, "/v1/customers/", tx_cust_reply_created))
     return r->status;
   char id[37], key_id[TX_KEY_ID_MAX];
   unsigned char dek[TX_DEK_LEN], *wrapped = NULL;
@@ -104,13 +106,18 @@ int tx_cust_create(struct tx_req *r)
 
   struct tx_claims claims;
   tx_req_claims(r, &claims);
-  struct tx_query q = {&sql_create, (const char *[]){payload}};
+  /* With a key, the answer is not stored (it holds the wrapped data key and sealed PII, which
+   * must die with the customer); a replay reads the customer again. */
+  const char *params[] = {payload, idem.key, idem.route, idem.hash};
+  struct tx_query q = {idem.key ? tx_idem_sql(&sql_create, false) : &sql_create, params};
   PGresult *res;
   struct tx_db_outcome out;
   int failed = tx_db_run(&claims, false, &q, 1, &res, &out);
   free(payload);
   if (failed)
-    return tx_reply_db_error(r, &out);
+    return tx_idem_lost_race(r, &idem, &out, "/v1/customers/", tx_cust_reply_created)
+             ? r->status
+             : tx_reply_db_error(r, &out);
   json_t *j_cust = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
   char location[80], etag[24];
   snprintf(location, sizeof location, "/v1/customers/%s", id);

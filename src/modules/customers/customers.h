@@ -33,8 +33,11 @@ int tx_cust_legal_hold(struct tx_req *r);
 int tx_cust_dispose(struct tx_req *r);
 
 /*
- * Shared by the handlers (pii.c).
+ * Shared by the handlers.
  */
+
+/** @brief Answers 201 with customer @p id as the caller may see it (replayed creates). */
+int tx_cust_reply_created(struct tx_req *r, const char *id);
 
 /** @brief 503 encryption_unavailable unless the keys are loaded; 0 when they are. */
 int tx_cust_require_keys(struct tx_req *r);
