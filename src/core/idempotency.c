@@ -101,11 +101,15 @@ int tx_idem_begin(struct tx_req *r, struct tx_idem *st, const char *location, tx
 int tx_idem_lost_race(struct tx_req *r, struct tx_idem *st, const struct tx_db_outcome *out,
                       const char *location, tx_idem_rebuild rebuild)
 {
-  /* The key's primary key was taken by a concurrent twin: its transaction won. */
-  if (!st->key || strcmp(out->sqlstate, "23505") != 0 || strcmp(out->constraint, "idempotency_pkey") != 0)
+  /* A concurrent twin with the same key may have won: then this one failed on the key's primary
+   * key, or on a uniqueness rule of the record itself (the twin's record exists now). Either way
+   * a conflict, and the key is recorded: answer the twin's result. */
+  if (!st->key || out->code != TX_E_CONFLICT)
     return 0;
-  return lookup(r, st, location, rebuild) == 1 ? r->status
-                                               : tx_reply_problem(r, TX_E_CONFLICT, NULL, NULL);
+  int rc = lookup(r, st, location, rebuild);
+  if (rc == 0 && !strcmp(out->constraint, "idempotency_pkey"))
+    return tx_reply_problem(r, TX_E_CONFLICT, NULL, NULL);
+  return rc == 0 ? 0 : r->status;
 }
 
 /* Wrapped statements, made once per original and kept for the life of the process. */

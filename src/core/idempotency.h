@@ -38,7 +38,10 @@ int tx_idem_begin(struct tx_req *r, struct tx_idem *st, const char *location, tx
  */
 const struct tx_sql *tx_idem_sql(const struct tx_sql *orig, bool store_body);
 
-/** @brief After a failed create: when it lost a race for the same key, answers the winner's. */
+/**
+ * @brief After a failed create: when it lost a race to a twin with the same key, answers the
+ * twin's result and returns non-zero; 0 when the failure is the caller's to answer.
+ */
 int tx_idem_lost_race(struct tx_req *r, struct tx_idem *st, const struct tx_db_outcome *out,
                       const char *location, tx_idem_rebuild rebuild);
 
