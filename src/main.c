@@ -227,16 +227,25 @@ static int cmd_rotate_master_key(const struct tx_config *cfg)
   long total = 0;
   int rc = 0;
   for (;;) {
-    PGresult *res = PQexec(pg, "BEGIN");
-    PQclear(res);
     /* Row-level security applies to the owner too: act as an administrator, and name the
      * operation in the audit trail's request id. */
-    res = PQexec(pg, "SELECT set_config('tx.roles', 'admin', true),"
-                     " set_config('tx.request_id', 'rotate-master-key', true)");
+    PGresult *res = PQexec(pg, "BEGIN; SELECT set_config('tx.roles', 'admin', true),"
+                               " set_config('tx.request_id', 'rotate-master-key', true)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(res));
+      PQclear(res);
+      rc = 1;
+      break;
+    }
     PQclear(res);
     char current[TX_KEY_ID_MAX];
     tx_envelope_current_key_id(current);
     const char *p1[] = {current};
+    /* The rows FOR UPDATE can lock must be every row that needs it, or a policy hides some. */
+    PGresult *all = PQexecParams(pg, "SELECT count(*) FROM cust.data_keys WHERE key_id <> $1", 1, NULL,
+                                 p1, NULL, NULL, 0);
+    long pending = PQresultStatus(all) == PGRES_TUPLES_OK ? atol(PQgetvalue(all, 0, 0)) : -1;
+    PQclear(all);
     res = PQexecParams(pg,
                        "SELECT customer_id::text, key_id, encode(wrapped, 'hex') FROM cust.data_keys"
                        " WHERE key_id <> $1 ORDER BY customer_id LIMIT 500 FOR UPDATE",
@@ -248,9 +257,17 @@ static int cmd_rotate_master_key(const struct tx_config *cfg)
       break;
     }
     int n = PQntuples(res);
+    if (pending < 0 || (n == 0 && pending > 0)) {
+      fprintf(stderr, "tianxingd: rotate-master-key: %ld data keys need re-wrapping but cannot be "
+                      "locked for update (row-level security?)\n", pending);
+      PQclear(res);
+      PQclear(PQexec(pg, "ROLLBACK"));
+      rc = 1;
+      break;
+    }
     for (int i = 0; i < n && rc == 0; i++) {
       const char *id = PQgetvalue(res, i, 0);
-      json_t *j_dek = json_pack("{ss ss++}", "key_id", PQgetvalue(res, i, 1), "wrapped", "\\x",
+      json_t *j_dek = json_pack("{ss ss+}", "key_id", PQgetvalue(res, i, 1), "wrapped", "\\x",
                                 PQgetvalue(res, i, 2));
       unsigned char dek[TX_DEK_LEN], *nw = NULL;
       size_t nlen;
@@ -267,8 +284,10 @@ static int cmd_rotate_master_key(const struct tx_config *cfg)
       const char *p2[] = {id, kid, json_string_value(j_hex) + 2};
       PGresult *u = PQexecParams(pg, "UPDATE cust.data_keys SET key_id = $2, wrapped = decode($3, 'hex')"
                                      " WHERE customer_id = $1::uuid", 3, NULL, p2, NULL, NULL, 0);
-      if (PQresultStatus(u) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(u));
+      if (PQresultStatus(u) != PGRES_COMMAND_OK || strcmp(PQcmdTuples(u), "1") != 0) {
+        /* Zero rows would mean a policy hid the key: never report a rotation that did not happen. */
+        fprintf(stderr, "tianxingd: rotate-master-key: data key of customer %s not updated%s%s\n", id,
+                PQresultStatus(u) == PGRES_COMMAND_OK ? "" : ": ", PQresultErrorMessage(u));
         rc = 1;
       }
       PQclear(u);
@@ -291,6 +310,7 @@ static int cmd_rotate_master_key(const struct tx_config *cfg)
 static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
+  tx_password_set_dummy_ln(cfg->password_scrypt_ln);
   if (tx_jwt_load(cfg, err, sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);
     return 2;

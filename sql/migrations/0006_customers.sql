@@ -408,6 +408,10 @@ CREATE POLICY data_keys_read ON cust.data_keys FOR SELECT
                   WHERE c.id = customer_id
                     AND ((SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor'))
                          OR cust.is_related(c.owner_id, c.department_id, c.id))));
+-- `tianxingd rotate-master-key` re-wraps data keys as the owner role with the admin claim; the
+-- runtime role never updates a data key (no grant), it only creates and, on disposal, deletes.
+CREATE POLICY data_keys_rotate ON cust.data_keys FOR UPDATE TO tianxing_owner
+  USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
 CREATE POLICY data_keys_insert ON cust.data_keys FOR INSERT
   WITH CHECK (EXISTS (SELECT FROM cust.customers c
                        WHERE c.id = customer_id
@@ -1034,6 +1038,7 @@ CREATE FUNCTION api.customer_update(p_id uuid, p_expected_version int, p jsonb) 
   LANGUAGE plpgsql
   AS $$
 DECLARE
+  v_out json;
   v record;
   c cust.customers;
   v_contacts cust.contact_input[];
@@ -1085,7 +1090,13 @@ BEGIN
                                   v_contacts, p_id);
     RAISE;
   END;
-  RETURN cust.customer_json(c);
+  -- The answer shows the whole customer, so it is a read like api.customer_get's (C2.3).
+  v_out := cust.customer_json(c);
+  IF v_out ->> 'pii_access' = 'full' THEN
+    INSERT INTO cust.pii_reads (customer_id, reader_id, request_id)
+    VALUES (c.id, tx.user_id(), tx.request_id());
+  END IF;
+  RETURN v_out;
 END
 $$;
 

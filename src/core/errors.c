@@ -5,6 +5,7 @@
 #include "core/errors.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const struct tx_error_info registry[TX_E__COUNT] = {
 #define X(e, code, status, en, zh) [TX_E_##e] = {code, status, en, zh},
@@ -60,8 +61,30 @@ json_t *tx_problem_new(enum tx_code c, int zh, const char *detail, const char *r
   return j_p;
 }
 
+/* A copy of @p s cut so that it is valid UTF-8 (bytes buffers may have split a character). */
+static json_t *utf8_string(const char *s)
+{
+  json_t *j_s = json_string(s);
+  if (j_s)
+    return j_s;
+  char buf[512];
+  size_t n = strnlen(s, sizeof buf - 1);
+  memcpy(buf, s, n);
+  for (; n > 0; n--) {
+    buf[n] = '\0';
+    if ((j_s = json_string(buf)))
+      return j_s;
+  }
+  return json_string("");
+}
+
 void tx_problem_add_field(json_t *j_errors, const char *field, const char *code, const char *message)
 {
-  json_array_append_new(j_errors,
-                        json_pack("{ssssss}", "field", field, "code", code, "message", message));
+  /* Never drop an error: a field name or message cut inside a multi-byte character would make
+   * json_pack fail, and the request would look valid. */
+  json_t *j_e = json_object();
+  json_object_set_new(j_e, "field", utf8_string(field));
+  json_object_set_new(j_e, "code", utf8_string(code));
+  json_object_set_new(j_e, "message", utf8_string(message));
+  json_array_append_new(j_errors, j_e);
 }

@@ -22,8 +22,11 @@ int tx_read_file(const char *path, size_t max, char **data, size_t *len, char *e
   char chunk[8192];
   size_t got;
   int rc = 0;
-  while (mem && (got = fread(chunk, 1, sizeof chunk, f)) > 0 && size <= max)
+  size_t total = 0; /* open_memstream's size is only updated on flush: count here */
+  while (mem && total <= max && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
     fwrite(chunk, 1, got, mem);
+    total += got;
+  }
   if (ferror(f) || !mem) {
     snprintf(err, errlen, "%s: cannot read", path);
     rc = -1;

@@ -30,6 +30,8 @@ struct cache_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_entry *cache;
 static size_t cache_size;
+/* Bumped by every key install: a token verified with the old keys must not enter the new cache. */
+static unsigned long generation;
 
 static bool in_list(const char *list, const char *item)
 {
@@ -81,11 +83,12 @@ const char *tx_jwt_check_claims(const json_t *j_claims, const struct tx_claim_ru
     return "exp missing or not an integer";
   if (!time_claim(j_claims, "nbf", false, &nbf) || !time_claim(j_claims, "iat", false, &iat))
     return "nbf or iat not an integer";
-  if (r->now >= exp + r->leeway)
+  /* Written so that no sum can overflow, whatever integers a token carries. */
+  if (r->now - r->leeway >= exp)
     return "token expired";
-  if (nbf && r->now + r->leeway < nbf)
+  if (nbf && nbf - r->leeway > r->now)
     return "token not yet valid";
-  if (iat && r->now + r->leeway < iat)
+  if (iat && iat - r->leeway > r->now)
     return "token issued in the future";
 
   const char *iss = json_string_value(json_object_get(j_claims, "iss"));
@@ -149,8 +152,9 @@ void tx_jwt_install(struct tx_keyset *ks, const struct tx_config *config)
 
   pthread_mutex_lock(&cache_lock);
   free(cache);
-  cache_size = (size_t)config->token_cache_size;
-  cache = cache_size ? calloc(cache_size, sizeof *cache) : NULL;
+  cache = config->token_cache_size ? calloc((size_t)config->token_cache_size, sizeof *cache) : NULL;
+  cache_size = cache ? (size_t)config->token_cache_size : 0;
+  generation++;
   pthread_mutex_unlock(&cache_lock);
 }
 
@@ -186,7 +190,7 @@ static bool cache_get(const unsigned char hash[32], long long now, struct tx_pri
   if (cache_size) {
     struct cache_entry *e = &cache[(*(const size_t *)hash) % cache_size];
     if (e->used && !memcmp(e->hash, hash, 32)) {
-      if (now < e->p.exp + cfg->jwt_leeway) {
+      if (now - cfg->jwt_leeway < e->p.exp) {
         *out = e->p;
         hit = true;
       } else {
@@ -198,10 +202,10 @@ static bool cache_get(const unsigned char hash[32], long long now, struct tx_pri
   return hit;
 }
 
-static void cache_put(const unsigned char hash[32], const struct tx_principal *p)
+static void cache_put(const unsigned char hash[32], const struct tx_principal *p, unsigned long gen)
 {
   pthread_mutex_lock(&cache_lock);
-  if (cache_size) {
+  if (cache_size && gen == generation) {
     struct cache_entry *e = &cache[(*(const size_t *)hash) % cache_size];
     memcpy(e->hash, hash, 32);
     e->p = *p;
@@ -263,6 +267,9 @@ const char *tx_jwt_verify(const char *token, struct tx_principal *out)
   }
 
   pthread_rwlock_rdlock(&keys_lock);
+  pthread_mutex_lock(&cache_lock);
+  unsigned long gen = generation; /* the keys this verification uses */
+  pthread_mutex_unlock(&cache_lock);
   for (size_t i = 0; i < keys.n && !used; i++) {
     const struct tx_jwt_key *k = &keys.keys[i];
     /* A key verifies only its own algorithm: an RS256 public key offered as an HS256 secret
@@ -296,7 +303,7 @@ const char *tx_jwt_verify(const char *token, struct tx_principal *out)
   reason = tx_jwt_check_claims(j_claims, &rules, out);
   json_decref(j_claims);
   if (!reason)
-    cache_put(hash, out);
+    cache_put(hash, out, gen);
 out:
   jwt_free(jwt);
   json_decref(j_h);
@@ -327,15 +334,13 @@ static char *sign_locked(const json_t *j_claims)
   return token;
 }
 
-char *tx_jwt_sign(const json_t *j_payload)
+char *tx_jwt_sign(json_t *j_payload)
 {
-  json_t *j_claims = json_deep_copy(j_payload);
   pthread_rwlock_rdlock(&keys_lock);
-  json_object_set_new(j_claims, "iss", json_string(cfg->jwt_issuer));
-  json_object_set_new(j_claims, "iat", json_integer((json_int_t)time(NULL)));
-  char *token = sign_locked(j_claims);
+  json_object_set_new(j_payload, "iss", json_string(cfg->jwt_issuer));
+  json_object_set_new(j_payload, "iat", json_integer((json_int_t)time(NULL)));
+  char *token = sign_locked(j_payload);
   pthread_rwlock_unlock(&keys_lock);
-  json_decref(j_claims);
   return token;
 }
 

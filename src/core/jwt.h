@@ -67,11 +67,12 @@ json_t *tx_jwt_jwks(void);
 char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_extra);
 
 /**
- * @brief Signs any JSON document with the own key as a compact JWS (ES256, kid of the JWKS), e.g.
- * a disposal certificate anyone can verify with /.well-known/jwks.json. Adds iss and iat.
+ * @brief Signs a JSON document with the own key as a compact JWS (ES256, kid of the JWKS), e.g. a
+ * disposal certificate anyone can verify with /.well-known/jwks.json. Adds "iss" and "iat" to
+ * @p j_payload first, so that the document the caller shows is exactly the signed payload.
  * @return malloc'ed JWS or NULL
  */
-char *tx_jwt_sign(const json_t *j_payload);
+char *tx_jwt_sign(json_t *j_payload);
 
 void tx_jwt_shutdown(void);
 

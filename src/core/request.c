@@ -28,7 +28,7 @@ void tx_uuid_v4(char out[37])
 {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof b) != 1)
-    memset(b, 0, sizeof b); /* only reachable without an entropy source; ids stay well-formed */
+    abort(); /* ids of records and tokens must not collide: without entropy, stop */
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
   snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],

@@ -12,6 +12,9 @@
 #define TX_PASSWORD_MIN 8
 #define TX_PASSWORD_MAX 1024
 
+/** @brief The cost of the dummy hash spent for unknown users: the one new hashes use. */
+void tx_password_set_dummy_ln(int log2_n);
+
 /** @brief Hashes @p password with fresh salt; malloc'ed string or NULL on failure. */
 char *tx_password_hash(const char *password, int log2_n);
 

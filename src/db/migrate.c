@@ -92,7 +92,8 @@ static int load_dir(const char *dir, struct tx_migration_set *set, char *err, si
     }
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_names);
+  if (n)
+    qsort(names, n, sizeof *names, cmp_names);
   for (size_t i = 0; i < n && rc == 0; i++) {
     char path[4096], *buf = NULL;
     size_t size = 0;

@@ -23,7 +23,8 @@ static void sha256_hex(const char *s, char hex[65])
 void tx_auth_new_refresh_token(char token[44], char hash_hex[65])
 {
   unsigned char raw[32];
-  RAND_bytes(raw, sizeof raw);
+  if (RAND_bytes(raw, sizeof raw) != 1)
+    abort(); /* never hand out a predictable credential: fail closed */
   char *t = tx_b64_encode(raw, sizeof raw, true);
   memcpy(token, t, 44); /* 43 characters and the NUL */
   free(t);

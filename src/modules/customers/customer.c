@@ -21,8 +21,7 @@ static const struct tx_sql sql_update = {
   "cust_update", "SELECT j::text, j->>'version' FROM api.customer_update($1::uuid, $2::int, $3::jsonb) j",
   3};
 
-/* Answers with a customer document from SQL, opened for the caller, with its ETag. */
-static int reply_customer(struct tx_req *r, PGresult *res, int status)
+int tx_cust_reply_document(struct tx_req *r, PGresult *res, int status)
 {
   if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
     return tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
@@ -49,7 +48,7 @@ static int read_customer(struct tx_req *r, const char *id, int status)
   /* Read-write: reading full PII writes its own log row in the same transaction. */
   if (tx_db_run(&claims, false, &q, 1, &res, &out))
     return tx_reply_db_error(r, &out);
-  reply_customer(r, res, status);
+  tx_cust_reply_document(r, res, status);
   PQclear(res);
   return r->status;
 }
@@ -118,7 +117,7 @@ int tx_cust_update(struct tx_req *r)
   free(payload);
   if (failed)
     return tx_reply_db_error(r, &out);
-  reply_customer(r, res, 200);
+  tx_cust_reply_document(r, res, 200);
   PQclear(res);
   return r->status;
 }

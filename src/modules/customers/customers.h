@@ -9,6 +9,8 @@
 #include "core/http.h"
 #include "crypto/envelope.h"
 
+#include <libpq-fe.h>
+
 int tx_cust_list(struct tx_req *r);
 int tx_cust_create(struct tx_req *r);
 int tx_cust_get(struct tx_req *r);
@@ -35,6 +37,12 @@ int tx_cust_dispose(struct tx_req *r);
 /*
  * Shared by the handlers.
  */
+
+/**
+ * @brief Answers @p status with the customer document of @p res (columns: json, version), opened
+ * for the caller, with its ETag; 404 when the document is NULL.
+ */
+int tx_cust_reply_document(struct tx_req *r, PGresult *res, int status);
 
 /** @brief Answers 201 with customer @p id as the caller may see it (replayed creates). */
 int tx_cust_reply_created(struct tx_req *r, const char *id);

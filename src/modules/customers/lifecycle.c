@@ -19,14 +19,25 @@ static const struct tx_sql sql_dispose = {"cust_dispose",
 
 static const struct tx_field hold_spec[] = {
   {.name = "reason", .type = TX_J_STRING, .required = true, .nullable = true, .min_len = 1,
-   .max_len = 1000, .multiline = true},
+   .max_len = 2000, .multiline = true},
 };
 
 int tx_cust_deactivate(struct tx_req *r)
 {
-  static const struct tx_call c = {&sql_deactivate, false, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}}};
-  return tx_call_run(r, &c);
+  const char *id = tx_call_path_uuid(r, "id");
+  if (!id || tx_cust_require_keys(r))
+    return r->status;
+  struct tx_claims claims;
+  tx_req_claims(r, &claims);
+  struct tx_query q = {&sql_deactivate, (const char *[]){id}};
+  PGresult *res;
+  struct tx_db_outcome out;
+  if (tx_db_run(&claims, false, &q, 1, &res, &out))
+    return tx_reply_db_error(r, &out);
+  /* The answer is the customer as a read gives it: opened for the caller, never sealed. */
+  tx_cust_reply_document(r, res, 200);
+  PQclear(res);
+  return r->status;
 }
 
 int tx_cust_legal_hold(struct tx_req *r)
@@ -53,7 +64,8 @@ int tx_cust_dispose(struct tx_req *r)
   if (!j_cert)
     return tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
   /* The certificate is signed after the commit: the destruction it attests has happened. Anyone
-   * can verify it with /.well-known/jwks.json; its payload is the certificate itself. */
+   * can verify it with /.well-known/jwks.json; its payload is exactly the certificate shown (with
+   * the issuer and signing time that tx_jwt_sign adds to both). */
   char *jws = tx_jwt_sign(j_cert);
   json_t *j_body = json_pack("{sOss?}", "certificate", j_cert, "signature", jws);
   free(jws);

@@ -190,15 +190,15 @@ static const char *const statuses[] = {"prospect", "active", "inactive", NULL};
 static const struct tx_field customer_spec[] = {
   {.name = "name", .type = TX_J_STRING},
   {.name = "company_name", .type = TX_J_STRING, .nullable = true},
-  {.name = "business_scope", .type = TX_J_STRING, .nullable = true},
-  {.name = "address", .type = TX_J_STRING, .nullable = true},
+  {.name = "business_scope", .type = TX_J_STRING, .nullable = true, .multiline = true},
+  {.name = "address", .type = TX_J_STRING, .nullable = true, .multiline = true},
   {.name = "credit_code", .type = TX_J_STRING, .nullable = true},
   {.name = "contacts", .type = TX_J_ARRAY, .max_len = MAX_CONTACTS},
   {.name = "tags", .type = TX_J_ARRAY, .max_len = MAX_TAGS},
-  {.name = "source", .type = TX_J_STRING, .nullable = true, .max_len = 100},
+  {.name = "source", .type = TX_J_STRING, .nullable = true, .max_len = 200},
   {.name = "status", .type = TX_J_STRING, .one_of = statuses},
-  {.name = "needs", .type = TX_J_STRING, .nullable = true},
-  {.name = "concerns", .type = TX_J_STRING, .nullable = true},
+  {.name = "needs", .type = TX_J_STRING, .nullable = true, .multiline = true},
+  {.name = "concerns", .type = TX_J_STRING, .nullable = true, .multiline = true},
   {.name = "owner_id", .type = TX_J_UUID},
   {.name = "verified", .type = TX_J_BOOLEAN},
 };
@@ -227,7 +227,7 @@ json_t *tx_cust_prepare(struct tx_req *r, const char *customer_id,
   text_member(j_in, j_out, j_errors, "name", 100, false);
   text_member(j_in, j_out, j_errors, "company_name", 200, false);
   text_member(j_in, j_out, j_errors, "business_scope", 2000, true);
-  text_member(j_in, j_out, j_errors, "source", 100, false);
+  text_member(j_in, j_out, j_errors, "source", 200, false);
   text_member(j_in, j_out, j_errors, "needs", 2000, true);
   text_member(j_in, j_out, j_errors, "concerns", 2000, true);
   json_t *j_v;

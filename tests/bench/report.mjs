@@ -1,0 +1,288 @@
+// Writes report.json and report.md of one tests/bench/run from its raw outputs:
+//   node tests/bench/report.mjs RESULTS_DIR [--check]
+// RESULTS_DIR/raw/manifest.jsonl lists the runs (wrk: a "TXBENCH {json}" line printed by
+// common.lua's done(); pgbench: its summary), raw/load.jsonl the loader's lines, and the TXB_*
+// environment of tests/bench/run the rest (machine, settings, peak RSS).
+// --check (the smoke mode): the report must match the schema below, every run must have made
+// requests without a single failure, every reference must have run to its end. Never a speed.
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('../package.json', import.meta.url));
+const Ajv = require('ajv');
+
+const [dir, ...flags] = process.argv.slice(2);
+if (!dir) {
+  console.error('usage: node tests/bench/report.mjs RESULTS_DIR [--check]');
+  process.exit(2);
+}
+const check = flags.includes('--check');
+const raw = path.join(dir, 'raw');
+const env = process.env;
+const lines = (file) =>
+  readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+const round = (x, d = 2) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
+const problems = [];
+
+function readWrk(entry) {
+  const text = readFileSync(path.join(raw, entry.file), 'utf8');
+  const m = text.match(/^TXBENCH (\{.*\})$/m);
+  if (!m) {
+    problems.push(`${entry.file}: no TXBENCH line`);
+    return null;
+  }
+  const w = JSON.parse(m[1]);
+  const socket = w.connect_errors + w.read_errors + w.write_errors + w.timeouts;
+  return {
+    rps: round(w.requests / (w.duration_us / 1e6), 1),
+    requests: w.requests,
+    p50_ms: round(w.p50_us / 1000, 3),
+    p90_ms: round(w.p90_us / 1000, 3),
+    p99_ms: round(w.p99_us / 1000, 3),
+    max_ms: round(w.max_us / 1000, 3),
+    non2xx: w.non2xx,
+    socket_errors: socket,
+    connections: entry.connections,
+    rss_mib: entry.rss_kib ? round(entry.rss_kib / 1024, 1) : null,
+  };
+}
+
+function readPgbench(entry) {
+  const text = readFileSync(path.join(raw, entry.file), 'utf8');
+  const tps = text.match(/^tps = ([0-9.]+)/m);
+  const lat = text.match(/^latency average = ([0-9.]+) ms/m);
+  const failed = text.match(/^number of failed transactions: (\d+)/m);
+  const aborted = /client \d+ aborted/.test(text) || /Run was aborted/.test(text);
+  if (!tps) problems.push(`${entry.file}: no tps line`);
+  if (aborted) problems.push(`${entry.file}: a client aborted: ${(text.match(/.*aborted.*/) || [''])[0]}`);
+  return {
+    mode: entry.mode,
+    tps: tps ? round(Number(tps[1]), 1) : null,
+    latency_avg_ms: lat ? Number(lat[1]) : null,
+    failed: failed ? Number(failed[1]) : 0,
+    aborted,
+  };
+}
+
+const manifest = lines(path.join(raw, 'manifest.jsonl'));
+// phase -> scenario -> {service, references[]}
+const phases = {};
+for (const e of manifest) {
+  const s = ((phases[e.phase] ??= {})[e.scenario] ??= { customers: e.customers, references: [] });
+  if (e.kind === 'wrk') s.service = readWrk(e);
+  else s.references.push(readPgbench(e));
+}
+
+function scenarioRow(name, s) {
+  const svc = s.service;
+  const refs = s.references.filter((r) => r.tps != null && !r.aborted);
+  const best = refs.reduce((a, r) => (a == null || r.tps > a.tps ? r : a), null);
+  return {
+    name,
+    rps: svc ? svc.rps : null,
+    p50_ms: svc ? svc.p50_ms : null,
+    p90_ms: svc ? svc.p90_ms : null,
+    p99_ms: svc ? svc.p99_ms : null,
+    max_ms: svc ? svc.max_ms : null,
+    non2xx: svc ? svc.non2xx : null,
+    socket_errors: svc ? svc.socket_errors : null,
+    connections: svc ? svc.connections : null,
+    requests: svc ? svc.requests : null,
+    rss_mib_after: svc ? svc.rss_mib : null,
+    customers: s.customers,
+    reference_rps: best ? best.tps : null,
+    reference_mode: best ? best.mode : null,
+    references: s.references,
+    ratio: best && svc ? round(svc.rps / best.tps, 3) : null,
+  };
+}
+
+const full = phases.full || {};
+const scenarios = Object.entries(full).map(([n, s]) => scenarioRow(n, s));
+
+let scaling = null;
+if (phases.small) {
+  const small = Number(env.TXB_SMALL);
+  const large = Number(env.TXB_CUSTOMERS);
+  scaling = {
+    small_customers: small,
+    large_customers: large,
+    scenarios: Object.entries(phases.small).map(([n, s]) => {
+      const a = scenarioRow(n, s);
+      const b = full[n] ? scenarioRow(n, full[n]) : null;
+      return {
+        name: n,
+        p50_small_ms: a.p50_ms,
+        p50_large_ms: b ? b.p50_ms : null,
+        p50_ratio: b && a.p50_ms ? round(b.p50_ms / a.p50_ms, 2) : null,
+        rps_small: a.rps,
+        rps_large: b ? b.rps : null,
+        reference_rps_small: a.reference_rps,
+        reference_rps_large: b ? b.reference_rps : null,
+        ratio_small: a.ratio,
+        ratio_large: b ? b.ratio : null,
+      };
+    }),
+  };
+}
+
+const loads = lines(path.join(raw, 'load.jsonl'));
+const loaded = loads.reduce((n, l) => n + l.customers, 0);
+const loadSeconds = loads.reduce((n, l) => n + l.seconds, 0);
+const cpus = os.cpus();
+const report = {
+  generated_at: new Date().toISOString(),
+  smoke: env.TXB_SMOKE === '1',
+  settings: {
+    seconds: Number(env.TXB_SECONDS),
+    connections: Number(env.TXB_CONNECTIONS),
+    high_connections: Number(env.TXB_HIGH_CONNECTIONS),
+    own_cluster: env.TXB_OWN_CLUSTER === '1',
+    postgresql: (env.TXB_PG_SETTINGS || '').split('\n').filter(Boolean),
+    service: JSON.parse(env.TXB_SERVICE_CONFIG || '{}'),
+  },
+  scenarios,
+  scaling,
+  rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
+  service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
+  machine: {
+    cores: cpus.length,
+    cpu: cpus[0] ? cpus[0].model : null,
+    memory_mib: Math.round(os.totalmem() / 1048576),
+    kernel: `${os.type()} ${os.release()}`,
+    tianxingd: env.TXB_TIANXINGD || null,
+    postgresql: env.TXB_POSTGRESQL || null,
+    wrk: env.TXB_WRK || null,
+    pgbench: env.TXB_PGBENCH || null,
+    node: process.version,
+  },
+  load: {
+    customers: loaded,
+    seconds: round(loadSeconds, 2),
+    rate: loadSeconds > 0 ? Math.round(loaded / loadSeconds) : null,
+    copy_seconds: round(loads.reduce((n, l) => n + (l.copy_seconds ?? l.seconds), 0), 2),
+    index_seconds: round(loads.reduce((n, l) => n + (l.index_seconds ?? 0), 0), 2),
+    vacuum_analyze_seconds: round(loads.reduce((n, l) => n + (l.vacuum_seconds ?? 0), 0), 2),
+    batches: loads,
+  },
+};
+
+// The shape other tools may rely on (issue 5), checked on every run.
+const num = { type: 'number' };
+const numOrNull = { type: ['number', 'null'] };
+const schema = {
+  type: 'object',
+  required: ['scenarios', 'rss_mib', 'machine', 'load'],
+  properties: {
+    scenarios: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          rps: num,
+          p50_ms: num,
+          p99_ms: num,
+          max_ms: num,
+          non2xx: { type: 'integer', minimum: 0 },
+          reference_rps: numOrNull,
+          ratio: numOrNull,
+        },
+      },
+    },
+    rss_mib: num,
+    machine: {
+      type: 'object',
+      required: ['cores', 'kernel', 'tianxingd', 'postgresql', 'wrk'],
+      properties: { cores: { type: 'integer', minimum: 1 }, kernel: { type: 'string' } },
+    },
+    load: {
+      type: 'object',
+      required: ['customers', 'seconds', 'rate'],
+      properties: { customers: { type: 'integer', minimum: 1 }, seconds: num, rate: numOrNull },
+    },
+  },
+};
+const ajv = new Ajv({ allErrors: true });
+if (!ajv.validate(schema, report)) problems.push(`report.json: ${ajv.errorsText()}`);
+
+if (check) {
+  const expected = ['read', 'list_first', 'list_deep', 'search', 'search_common', 'create', 'floor'];
+  for (const n of expected) {
+    const s = scenarios.find((x) => x.name === n);
+    if (!s) problems.push(`scenario ${n} missing`);
+    else {
+      if (!(s.requests > 0)) problems.push(`${n}: no requests`);
+      if (s.non2xx !== 0) problems.push(`${n}: ${s.non2xx} responses were not 2xx`);
+      if (s.socket_errors !== 0) problems.push(`${n}: ${s.socket_errors} socket errors or timeouts`);
+      if (n !== 'floor' && s.reference_rps == null) problems.push(`${n}: no reference`);
+      for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
+    }
+  }
+  for (const s of scenarios.filter((x) => !expected.includes(x.name))) {
+    if (s.non2xx !== 0 || s.socket_errors !== 0) problems.push(`${s.name}: ${s.non2xx} non-2xx, ${s.socket_errors} socket errors`);
+  }
+  if (report.service_error_log_lines) problems.push(`the service logged ${report.service_error_log_lines} errors`);
+}
+
+// Markdown ---------------------------------------------------------------------------------
+const f = (x, d = 1) => (x == null ? '–' : Number(x).toFixed(d));
+const md = [];
+md.push(`# tianxingd benchmark ${report.generated_at}${report.smoke ? ' (smoke)' : ''}`, '');
+const m = report.machine;
+md.push(
+  `Machine: ${m.cores} cores (${m.cpu}), ${m.memory_mib} MiB, ${m.kernel}; ${m.tianxingd}; ` +
+    `PostgreSQL ${m.postgresql}; ${m.wrk}; ${m.pgbench}.`,
+  '',
+  `Load: ${report.load.customers} customers in ${f(report.load.seconds, 1)} s = ` +
+    `${report.load.rate} customers/s (COPY of customers, contacts and data keys ` +
+    `${f(report.load.copy_seconds, 1)} s, secondary indexes ${f(report.load.index_seconds, 1)} s; ` +
+    `VACUUM ANALYZE ${f(report.load.vacuum_analyze_seconds, 1)} s more).`,
+  '',
+  `Each run ${report.settings.seconds} s at ${report.settings.connections} connections ` +
+    `(wrk -t2; pgbench -j2 -M prepared, the better of plain and pipelined). ` +
+    `Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB.`,
+  '',
+  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s | ratio |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+);
+for (const s of scenarios) {
+  md.push(
+    `| ${s.name} | ${s.customers} | ${s.connections} | ${f(s.rps)} | ${f(s.p50_ms, 2)} | ${f(s.p99_ms, 2)} | ` +
+      `${f(s.max_ms, 2)} | ${s.non2xx}${s.socket_errors ? ` (+${s.socket_errors} socket)` : ''} | ` +
+      `${s.reference_rps == null ? '–' : `${f(s.reference_rps)} (${s.reference_mode})`} | ${f(s.ratio, 2)} |`,
+  );
+}
+md.push('', 'References, both modes (tx/s):', '');
+for (const s of scenarios.filter((x) => x.references.length)) {
+  md.push(`- ${s.name}: ${s.references.map((r) => `${r.mode} ${f(r.tps)} (avg ${f(r.latency_avg_ms, 2)} ms)`).join(', ')}`);
+}
+if (scaling) {
+  md.push(
+    '',
+    `## Scaling: ${scaling.small_customers} → ${scaling.large_customers} customers`,
+    '',
+    '| scenario | p50 small ms | p50 large ms | p50 ratio | req/s small | req/s large | ref tx/s small | ref tx/s large |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const s of scaling.scenarios) {
+    md.push(
+      `| ${s.name} | ${f(s.p50_small_ms, 2)} | ${f(s.p50_large_ms, 2)} | ${f(s.p50_ratio, 2)} | ${f(s.rps_small)} | ` +
+        `${f(s.rps_large)} | ${f(s.reference_rps_small)} | ${f(s.reference_rps_large)} |`,
+    );
+  }
+}
+md.push('', `PostgreSQL settings: ${report.settings.postgresql.join(', ') || '(existing database)'}.`);
+md.push(`Service settings beyond the defaults: ${JSON.stringify(report.settings.service)}.`, '');
+if (problems.length) md.push('## Problems', '', ...problems.map((p) => `- ${p}`), '');
+
+writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(path.join(dir, 'report.md'), md.join('\n'));
+if (problems.length) {
+  console.error(`tests/bench/report.mjs: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+  if (check) process.exit(1);
+}
