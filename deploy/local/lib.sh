@@ -30,12 +30,12 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # The Debian packages needed to build and test. openssl and iproute2 (ss) are
 # used by these scripts themselves, shellcheck by tests/deploy/check, clang (libFuzzer) by
-# tests/fuzz/run.
+# tests/fuzz/run, wrk by tests/bench/run.
 tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
 		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev
 		postgresql-15 postgresql-15-pgtap postgresql-client-15 yamllint curl
-		openssl iproute2 shellcheck clang libclang-rt-14-dev)
+		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs
 	# bundles npm): Debian's npm would conflict with or downgrade them.
 	if ! command -v node >/dev/null 2>&1; then

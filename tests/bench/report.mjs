@@ -57,9 +57,18 @@ function readPgbench(entry) {
   const aborted = /client \d+ aborted/.test(text) || /Run was aborted/.test(text);
   if (!tps) problems.push(`${entry.file}: no tps line`);
   if (aborted) problems.push(`${entry.file}: a client aborted: ${(text.match(/.*aborted.*/) || [''])[0]}`);
+  // Steady state: the progress reports (-P 1) after the first fifth of the run (at least the
+  // first second), when the new backends have warmed up.
+  const skip = Math.max(1, (entry.seconds || 0) / 5);
+  const steady = [...text.matchAll(/^progress: ([0-9.]+) s, ([0-9.]+) tps/gm)]
+    .filter((p) => Number(p[1]) > skip)
+    .map((p) => Number(p[2]));
+  const overall = tps ? Number(tps[1]) : null;
   return {
     mode: entry.mode,
-    tps: tps ? round(Number(tps[1]), 1) : null,
+    connections: entry.connections,
+    tps: steady.length ? round(steady.reduce((a, b) => a + b, 0) / steady.length, 1) : round(overall, 1),
+    tps_overall: round(overall, 1),
     latency_avg_ms: lat ? Number(lat[1]) : null,
     failed: failed ? Number(failed[1]) : 0,
     aborted,
@@ -78,7 +87,11 @@ for (const e of manifest) {
 function scenarioRow(name, s) {
   const svc = s.service;
   const refs = s.references.filter((r) => r.tps != null && !r.aborted);
-  const best = refs.reduce((a, r) => (a == null || r.tps > a.tps ? r : a), null);
+  const better = (a, r) => (a == null || r.tps > a.tps ? r : a);
+  // The reference of issue 5: the same concurrency, the better of the two modes; and the best
+  // of every reference run (the pool's concurrency too), the stricter comparison.
+  const best = refs.filter((r) => !svc || r.connections === svc.connections).reduce(better, null);
+  const bestAny = refs.reduce(better, null);
   return {
     name,
     rps: svc ? svc.rps : null,
@@ -94,8 +107,11 @@ function scenarioRow(name, s) {
     customers: s.customers,
     reference_rps: best ? best.tps : null,
     reference_mode: best ? best.mode : null,
-    references: s.references,
     ratio: best && svc ? round(svc.rps / best.tps, 3) : null,
+    reference_best_rps: bestAny ? bestAny.tps : null,
+    reference_best: bestAny ? `${bestAny.mode}, ${bestAny.connections} clients` : null,
+    ratio_best: bestAny && svc ? round(svc.rps / bestAny.tps, 3) : null,
+    references: s.references,
   };
 }
 
@@ -139,6 +155,7 @@ const report = {
     seconds: Number(env.TXB_SECONDS),
     connections: Number(env.TXB_CONNECTIONS),
     high_connections: Number(env.TXB_HIGH_CONNECTIONS),
+    service_pool_size: Number(env.TXB_POOL_SIZE),
     own_cluster: env.TXB_OWN_CLUSTER === '1',
     postgresql: (env.TXB_PG_SETTINGS || '').split('\n').filter(Boolean),
     service: JSON.parse(env.TXB_SERVICE_CONFIG || '{}'),
@@ -147,6 +164,7 @@ const report = {
   scaling,
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
+  service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
   machine: {
     cores: cpus.length,
     cpu: cpus[0] ? cpus[0].model : null,
@@ -157,6 +175,8 @@ const report = {
     wrk: env.TXB_WRK || null,
     pgbench: env.TXB_PGBENCH || null,
     node: process.version,
+    // Other work on the machine during the run (1, 5, 15 minutes, at the end of it).
+    load_average: os.loadavg().map((x) => round(x, 2)),
   },
   load: {
     customers: loaded,
@@ -236,7 +256,8 @@ md.push(`# tianxingd benchmark ${report.generated_at}${report.smoke ? ' (smoke)'
 const m = report.machine;
 md.push(
   `Machine: ${m.cores} cores (${m.cpu}), ${m.memory_mib} MiB, ${m.kernel}; ${m.tianxingd}; ` +
-    `PostgreSQL ${m.postgresql}; ${m.wrk}; ${m.pgbench}.`,
+    `PostgreSQL ${m.postgresql}; ${m.wrk}; ${m.pgbench}. Load average at the end (1/5/15 min): ` +
+    `${m.load_average.join(' / ')}.`,
   '',
   `Load: ${report.load.customers} customers in ${f(report.load.seconds, 1)} s = ` +
     `${report.load.rate} customers/s (COPY of customers, contacts and data keys ` +
@@ -244,22 +265,29 @@ md.push(
     `VACUUM ANALYZE ${f(report.load.vacuum_analyze_seconds, 1)} s more).`,
   '',
   `Each run ${report.settings.seconds} s at ${report.settings.connections} connections ` +
-    `(wrk -t2; pgbench -j2 -M prepared, the better of plain and pipelined). ` +
-    `Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB.`,
+    `(wrk -t2${report.smoke ? '' : ' after 1 s of warm-up'}; pgbench -j2 -M prepared, plain and pipelined, at the same ` +
+    `concurrency and at the service's pool size ${report.settings.service_pool_size}, ` +
+    `throughput after the first fifth of the run). Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB; ` +
+    `pool timeouts (503): ${report.service_pool_timeouts}.`,
   '',
-  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s | ratio |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s (same conns) | ratio | best reference tx/s | ratio to best |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 );
 for (const s of scenarios) {
   md.push(
     `| ${s.name} | ${s.customers} | ${s.connections} | ${f(s.rps)} | ${f(s.p50_ms, 2)} | ${f(s.p99_ms, 2)} | ` +
       `${f(s.max_ms, 2)} | ${s.non2xx}${s.socket_errors ? ` (+${s.socket_errors} socket)` : ''} | ` +
-      `${s.reference_rps == null ? '–' : `${f(s.reference_rps)} (${s.reference_mode})`} | ${f(s.ratio, 2)} |`,
+      `${s.reference_rps == null ? '–' : `${f(s.reference_rps)} (${s.reference_mode})`} | ${f(s.ratio, 2)} | ` +
+      `${s.reference_best_rps == null ? '–' : `${f(s.reference_best_rps)} (${s.reference_best})`} | ${f(s.ratio_best, 2)} |`,
   );
 }
-md.push('', 'References, both modes (tx/s):', '');
+md.push('', 'Every reference run (steady tx/s; whole run; mean latency):', '');
 for (const s of scenarios.filter((x) => x.references.length)) {
-  md.push(`- ${s.name}: ${s.references.map((r) => `${r.mode} ${f(r.tps)} (avg ${f(r.latency_avg_ms, 2)} ms)`).join(', ')}`);
+  md.push(
+    `- ${s.name}: ${s.references
+      .map((r) => `${r.mode}/${r.connections}: ${f(r.tps)} (${f(r.tps_overall)}; ${f(r.latency_avg_ms, 2)} ms)`)
+      .join(', ')}`,
+  );
 }
 if (scaling) {
   md.push(
