@@ -52,7 +52,11 @@ static void mark_prepared(struct tx_conn *c, const struct tx_sql *sql)
 static int queue(struct tx_conn *c, struct slot *slots, size_t *nslots, const struct tx_sql *sql,
                  const char *const *params, int query_index)
 {
-  if (!is_prepared(c, sql)) {
+  /* Prepared already, or earlier in this very pipeline (a statement used twice in one run). */
+  bool pending = false;
+  for (size_t i = 0; i < *nslots && !pending; i++)
+    pending = slots[i].kind == SLOT_PREPARE && slots[i].sql == sql;
+  if (!pending && !is_prepared(c, sql)) {
     if (!PQsendPrepare(c->pg, sql->name, sql->text, sql->nparams, NULL))
       return -1;
     slots[(*nslots)++] = (struct slot){SLOT_PREPARE, sql, query_index};

@@ -22,6 +22,9 @@ int tx_cust_follow_ups_create(struct tx_req *r);
 int tx_cust_contracts_create(struct tx_req *r);
 int tx_cust_contract_close(struct tx_req *r);
 int tx_cust_history(struct tx_req *r);
+int tx_cust_team(struct tx_req *r);
+int tx_cust_team_set(struct tx_req *r);
+int tx_cust_merge(struct tx_req *r);
 int tx_cust_recipients_list(struct tx_req *r);
 int tx_cust_recipients_create(struct tx_req *r);
 int tx_cust_ndas_create(struct tx_req *r);
@@ -59,6 +62,15 @@ json_t *tx_cust_prepare(struct tx_req *r, const char *customer_id,
 
 /** @brief Opens (or masks, or hides) the sealed fields of a customer document from SQL. */
 void tx_cust_open(json_t *j_cust);
+
+/** @brief Seals @p plain as <key> (hex) for @p customer_id/@p field; adds <bidx_key> when @p kind. */
+int tx_cust_seal_field(json_t *j_out, const char *key, const char *bidx_key, const char *kind,
+                       const char *plain, const unsigned char *dek, const char *customer_id,
+                       const char *field);
+
+/** @brief Opens the sealed hex member <enc_key> of @p j_obj; the caller frees @p plain. */
+int tx_cust_open_field(const json_t *j_obj, const char *enc_key, const char *customer_id,
+                       const unsigned char *dek, const char *field, char **plain);
 
 /** @brief Unwraps the data key of a {key_id, wrapped} document from SQL; -1 when it cannot. */
 int tx_cust_unwrap(const json_t *j_dek, const char *customer_id, unsigned char dek[TX_DEK_LEN]);

@@ -95,8 +95,7 @@ static void text_member(const json_t *j_in, json_t *j_out, json_t *j_errors, con
   free(norm);
 }
 
-/* Seals @p plain under @p field and stores it as <key>; adds <bidx_key> when @p kind is set. */
-static int seal_into(json_t *j_out, const char *key, const char *bidx_key, const char *kind,
+int tx_cust_seal_field(json_t *j_out, const char *key, const char *bidx_key, const char *kind,
                      const char *plain, const unsigned char *dek, const char *customer_id,
                      const char *field)
 {
@@ -165,14 +164,14 @@ static json_t *prepare_contacts(const json_t *j_list, json_t *j_errors, const ch
       field_error(j_errors, field, rc);
     } else if (phone) {
       snprintf(seal_field, sizeof seal_field, "contact:%s:phone", id);
-      *internal |= seal_into(j_o, "phone_enc", "phone_bidx", "phone", e164, dek, customer_id, seal_field);
+      *internal |= tx_cust_seal_field(j_o, "phone_enc", "phone_bidx", "phone", e164, dek, customer_id, seal_field);
     }
     if (email && (rc = tx_cust_email(email, mail)) != 0) {
       snprintf(field, sizeof field, "%s.email", prefix);
       field_error(j_errors, field, rc);
     } else if (email) {
       snprintf(seal_field, sizeof seal_field, "contact:%s:email", id);
-      *internal |= seal_into(j_o, "email_enc", "email_bidx", "email", mail, dek, customer_id, seal_field);
+      *internal |= tx_cust_seal_field(j_o, "email_enc", "email_bidx", "email", mail, dek, customer_id, seal_field);
     }
     json_array_foreach(j_tmp_errors, k, j_e)
     {
@@ -266,7 +265,7 @@ json_t *tx_cust_prepare(struct tx_req *r, const char *customer_id,
     if (rc)
       field_error(j_errors, "address", rc);
     else
-      internal |= seal_into(j_out, "address_enc", NULL, NULL, norm, dek, customer_id, "address");
+      internal |= tx_cust_seal_field(j_out, "address_enc", NULL, NULL, norm, dek, customer_id, "address");
     free(norm);
   }
   j_v = json_object_get(j_in, "credit_code");
@@ -279,7 +278,7 @@ json_t *tx_cust_prepare(struct tx_req *r, const char *customer_id,
     if (rc)
       field_error(j_errors, "credit_code", rc);
     else
-      internal |= seal_into(j_out, "credit_code_enc", "credit_code_bidx", "credit_code", code, dek,
+      internal |= tx_cust_seal_field(j_out, "credit_code_enc", "credit_code_bidx", "credit_code", code, dek,
                             customer_id, "credit_code");
   }
   if ((j_v = json_object_get(j_in, "contacts")))
@@ -300,6 +299,16 @@ out:
   json_decref(j_errors);
   json_decref(j_empty);
   return j_out;
+}
+
+int tx_cust_open_field(const json_t *j_obj, const char *enc_key, const char *customer_id,
+                       const unsigned char *dek, const char *field, char **plain)
+{
+  size_t len;
+  unsigned char *sealed = unhex(json_string_value(json_object_get(j_obj, enc_key)), &len);
+  int rc = sealed ? tx_field_open(dek, customer_id, field, sealed, len, plain) : -1;
+  free(sealed);
+  return rc;
 }
 
 /* Replaces <name>_enc by <name>: opened, masked or null, per pii_access. */
