@@ -10,16 +10,39 @@
 
 -- Team ---------------------------------------------------------------------------------------
 
+-- Staff read only themselves in org.employees (0003), yet a staff owner names colleagues for the
+-- team and everyone who sees the customer sees who works on it: these two SECURITY DEFINER
+-- helpers answer exactly that and nothing more.
+CREATE FUNCTION cust.team_candidate(p_employee uuid) RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT EXISTS (SELECT FROM org.employees x
+                  WHERE x.id = p_employee AND x.active AND x.roles && ARRAY['staff', 'supervisor'])
+$$;
+
+-- The members of a team; callers check first that the customer is visible to them.
+CREATE FUNCTION cust.team_members(p_customer uuid)
+  RETURNS TABLE (id uuid, username text, display_name text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT e.id, e.username, e.display_name
+    FROM cust.team t JOIN org.employees e ON e.id = t.employee_id
+   WHERE t.customer_id = p_customer
+$$;
+REVOKE ALL ON FUNCTION cust.team_candidate(uuid), cust.team_members(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.team_candidate(uuid), cust.team_members(uuid) TO tianxing_app;
+
 CREATE FUNCTION api.customer_team(p_id uuid) RETURNS json
   LANGUAGE sql STABLE
   AS $$
   SELECT CASE WHEN EXISTS (SELECT FROM cust.customers c WHERE c.id = p_id) THEN
     json_build_object('customer_id', p_id, 'members',
-      coalesce((SELECT json_agg(json_build_object('id', e.id, 'username', e.username,
-                                                  'display_name', e.display_name)
-                                ORDER BY e.username)
-                  FROM cust.team t JOIN org.employees e ON e.id = t.employee_id
-                 WHERE t.customer_id = p_id), '[]'::json))
+      coalesce((SELECT json_agg(json_build_object('id', m.id, 'username', m.username,
+                                                  'display_name', m.display_name)
+                                ORDER BY m.username)
+                  FROM cust.team_members(p_id) m), '[]'::json))
   END
 $$;
 
@@ -53,8 +76,7 @@ BEGIN
       PERFORM api.fail('TXVAL', format('members[%s]', i), 'must be an employee id');
     END IF;
     v := (e #>> '{}')::uuid;
-    IF NOT EXISTS (SELECT FROM org.employees x
-                    WHERE x.id = v AND x.active AND x.roles && ARRAY['staff', 'supervisor']) THEN
+    IF NOT cust.team_candidate(v) THEN
       PERFORM api.fail('TXVAL', format('members[%s]', i), 'must be an active employee with the role staff or supervisor');
     END IF;
     IF v = c.owner_id THEN

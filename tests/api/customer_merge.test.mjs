@@ -1,0 +1,171 @@
+// The team that works on a customer (GET/PUT /v1/customers/{id}/team, C2.3) and merging two
+// records of one customer (POST /v1/customers/{id}/merge, C2.1): the source's PII is re-sealed
+// under the target's key, its records move, it stays as a `merged` tombstone without data key.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+
+import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import {
+  EMP, assertFieldError, call, dbDay, loadFixtures, newSigningKey, ok, ownToken, startIdentityService,
+} from './lib/identity.mjs';
+import { newCreditCode, newEmail, newMobile, rawCustomer } from './lib/customers.mjs';
+
+const DB = 'tx_api_customer_merge';
+let svc;
+let key;
+const tok = (e, roles) => ownToken(key, e, { roles });
+
+before(async () => {
+  key = newSigningKey();
+  const dir = tempDir('tx-pii-keys-');
+  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
+  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
+  freshDatabase(DB);
+  svc = await startIdentityService(DB, key, {
+    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
+    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
+  });
+  loadFixtures(DB);
+});
+
+const as = (e) => ({
+  get: (p) => call(svc, 'GET', p, { token: tok(e) }),
+  post: (p, body, headers = {}) => call(svc, 'POST', p, { token: tok(e), body, headers }),
+  put: (p, body) => call(svc, 'PUT', p, { token: tok(e), body }),
+});
+const count = (sql) => Number(pg(sql, { db: DB }));
+
+describe('team (C2.3)', () => {
+  test('the owner adds a colleague, who then sees the customer; others cannot change the team', async () => {
+    const a1 = as(EMP.staffA1);
+    const a2 = as(EMP.staffA2);
+    const b1 = as(EMP.staffB1);
+    const c = ok(await a1.post('/v1/customers', { name: '團隊客戶' }), 201);
+    const url = `/v1/customers/${c.id}/team`;
+    assertProblem(await a2.get(`/v1/customers/${c.id}`), 404, 'not_found');
+    assert.deepEqual(ok(await a1.get(url)), { customer_id: c.id, members: [] });
+
+    assertFieldError(await a1.put(url, { members: ['not-a-uuid'] }), 'members[0]');
+    assertFieldError(await a1.put(url, { members: [crypto.randomUUID()] }), 'members[0]');
+    assertFieldError(await a1.put(url, { members: 'x' }), 'members');
+    const refused = await b1.put(url, { members: [EMP.staffB1.id] });
+    assert.ok([403, 404].includes(refused.status), refused.text);
+    assert.equal(count(`SELECT count(*) FROM cust.team WHERE customer_id = ${lit(c.id)}`), 0);
+
+    // Regression: staff read only themselves in org.employees, so the member check and the member
+    // list go through SECURITY DEFINER helpers (cust.team_candidate, cust.team_members).
+    const team = ok(await a1.put(url, { members: [EMP.staffA2.id, EMP.staffA2.id] }));
+    assert.equal(team.customer_id, c.id);
+    assert.deepEqual(team.members.map((m) => [m.id, m.username, m.display_name]),
+      [[EMP.staffA2.id, EMP.staffA2.username, EMP.staffA2.name]]);
+    assert.equal(ok(await a2.get(`/v1/customers/${c.id}`)).pii_access, 'full');
+    assert.deepEqual(ok(await a1.get(url)), team, 'the owner sees the whole team');
+  });
+
+  test('the department supervisor adds a colleague, who then sees the customer', async () => {
+    const a1 = as(EMP.staffA1);
+    const a2 = as(EMP.staffA2);
+    const c = ok(await a1.post('/v1/customers', { name: '主管團隊客戶' }), 201);
+    const url = `/v1/customers/${c.id}/team`;
+    assertProblem(await a2.get(`/v1/customers/${c.id}`), 404, 'not_found');
+    assertProblem(await a2.get(url), 404, 'not_found');
+    const team = ok(await as(EMP.supA).put(url, { members: [EMP.staffA2.id, EMP.staffA2.id] }));
+    assert.deepEqual(team.members.map((m) => [m.id, m.username, m.display_name]),
+      [[EMP.staffA2.id, EMP.staffA2.username, EMP.staffA2.name]]);
+    assert.equal(ok(await a2.get(`/v1/customers/${c.id}`)).pii_access, 'full');
+    assert.deepEqual(ok(await a2.get(url)), team);
+    assertProblem(await as(EMP.staffB1).get(url), 404, 'not_found');
+    // A team member may not change the team; the owner cannot be a member.
+    assertProblem(await a2.put(url, { members: [] }), 403, 'forbidden');
+    assertFieldError(await as(EMP.supA).put(url, { members: [EMP.staffA1.id] }), 'members[0]');
+    assert.deepEqual(ok(await as(EMP.supA).put(url, { members: [] })).members, []);
+    assertProblem(await a2.get(`/v1/customers/${c.id}`), 404, 'not_found');
+  });
+});
+
+describe('merge (C2.1)', () => {
+  test('the source moves into the target: contacts re-sealed, records moved, the source a tombstone', async () => {
+    const a1 = as(EMP.staffA1);
+    const p1 = newMobile();
+    const e = newEmail('merge');
+    const cc = newCreditCode();
+    const ADDRESS = '福建省福州市倉山區金山大道618號';
+    const target = await a1.post('/v1/customers', { name: '合併目標', contacts: [{ name: '王芳', phone: p1.input }] });
+    const t = ok(target, 201);
+    const s = ok(await a1.post('/v1/customers', {
+      name: '合併來源', address: ADDRESS, credit_code: cc, contacts: [{ name: '王芳', position: '財務', email: e.input }],
+    }), 201);
+    const fu = ok(await a1.post(`/v1/customers/${s.id}/follow-ups`, { on: dbDay(DB), channel: 'phone', summary: '合併前的電話' }), 201);
+
+    // Bad bodies, the same record.
+    assertFieldError(await a1.post(`/v1/customers/${t.id}/merge`, {}), 'source_id');
+    assertFieldError(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: 'x' }), 'source_id');
+    assertFieldError(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: t.id }), 'source_id');
+
+    const res = await a1.post(`/v1/customers/${t.id}/merge`, { source_id: s.id });
+    const m = ok(res);
+    assert.equal(m.id, t.id);
+    assert.equal(res.headers.etag, `"${m.version}"`);
+    assert.ok(m.version > t.version);
+    assert.deepEqual(m.contacts.map((k) => [k.name, k.phone, k.email]).sort(),
+      [['王芳', p1.e164, null], ['王芳', null, e.stored]].sort());
+    assert.equal(m.address, ADDRESS);
+    assert.equal(m.credit_code, cc);
+
+    const src = ok(await a1.get(`/v1/customers/${s.id}`));
+    assert.equal(src.status, 'merged');
+    assert.deepEqual(src.contacts, []);
+    assert.equal(src.address, null);
+    assert.equal(src.credit_code, null);
+
+    const fus = ok(await a1.get(`/v1/customers/${t.id}/follow-ups`));
+    assert.ok(fus.items.some((x) => x.id === fu.id), 'the follow-up moved to the target');
+
+    const h = ok(await a1.get(`/v1/customers/${t.id}/history?limit=200`));
+    assert.ok(h.items.some((x) => x.row_key === s.id), 'the target history shows the source entries');
+
+    // Raw storage (superuser).
+    assert.equal(count(`SELECT count(*) FROM cust.data_keys WHERE customer_id = ${lit(s.id)}`), 0);
+    const raw = rawCustomer(DB, s.id);
+    assert.equal(raw.address_enc, null);
+    assert.equal(raw.credit_code_enc, null);
+    assert.equal(raw.credit_code_bidx, null);
+    assert.deepEqual(raw.contacts, []);
+    const rt = rawCustomer(DB, t.id);
+    assert.equal(rt.contacts.length, 2);
+    for (const plain of [p1.e164, e.stored, ADDRESS, cc]) {
+      const b = Buffer.from(plain, 'utf8');
+      for (const k of rt.contacts) {
+        for (const f of ['phone_enc', 'email_enc']) if (k[f]) assert.equal(k[f].indexOf(b), -1, `${f} holds ${plain}`);
+      }
+      assert.equal(rt.address_enc.indexOf(b), -1);
+      assert.equal(rt.credit_code_enc.indexOf(b), -1);
+    }
+    const dump = pg(`SELECT string_agg(coalesce(encode(phone_enc, 'escape'), '') || coalesce(encode(email_enc, 'escape'), ''), '')
+      FROM cust.contacts WHERE customer_id = ${lit(t.id)}`, { db: DB });
+    assert.ok(!dump.includes(e.stored) && !dump.includes(p1.e164), 'no plaintext in the target contacts');
+
+    // Again: the source is merged already.
+    assertProblem(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: s.id }), 409, 'conflict');
+    // The source can no longer change; the e-mail search finds the target.
+    const q = encodeURIComponent(e.input);
+    const found = ok(await a1.get(`/v1/customers?email=${q}`));
+    assert.deepEqual(found.items.map((x) => x.id), [t.id]);
+  });
+
+  test('a customer of staff B cannot be merged by A1 (404), nor by B1 into A1\'s (404)', async () => {
+    const a1 = as(EMP.staffA1);
+    const b1 = as(EMP.staffB1);
+    const t = ok(await a1.post('/v1/customers', { name: '甲方目標' }), 201);
+    const s = ok(await b1.post('/v1/customers', { name: '乙方客戶' }), 201);
+    assertProblem(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: s.id }), 404, 'not_found');
+    assertProblem(await b1.post(`/v1/customers/${t.id}/merge`, { source_id: s.id }), 404, 'not_found');
+    assertProblem(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: crypto.randomUUID() }), 404, 'not_found');
+    assert.equal(ok(await b1.get(`/v1/customers/${s.id}`)).status, 'prospect');
+    // An auditor may read both but not merge (403 by role).
+    assertProblem(await as(EMP.auditor).post(`/v1/customers/${t.id}/merge`, { source_id: s.id }), 403, 'forbidden');
+  });
+});
