@@ -145,32 +145,8 @@ GRANT UPDATE (name, position, phone_enc, phone_bidx, email_enc, email_bidx) ON c
   TO tianxing_app;
 GRANT DELETE ON cust.data_keys TO tianxing_app;
 
--- Why this replaces 0006's cust.writable: every write of a customer's record (update, contracts,
--- follow-ups, and now consents and deactivation) goes through it, and a disposed customer must
--- be refused there, with TXCON, before anything else is looked at: otherwise a contract for a
--- disposed customer would be refused as incomplete (TXINC, its credit code is gone) rather than
--- as disposed. Same body as 0006 plus the last check; keep the two in step.
-CREATE OR REPLACE FUNCTION cust.writable(p_id uuid) RETURNS cust.customers
-  LANGUAGE plpgsql STABLE
-  AS $$
-DECLARE c cust.customers;
-BEGIN
-  PERFORM api.require_user();
-  SELECT * INTO c FROM cust.customers x WHERE x.id = p_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no such customer' USING ERRCODE = 'P0002';
-  END IF;
-  IF NOT (tx.has_role('admin') OR cust.is_related(c.owner_id, c.department_id, c.id)) THEN
-    RAISE EXCEPTION 'only the owner, the team, the department''s supervisor or an administrator may change this customer'
-      USING ERRCODE = '42501';
-  END IF;
-  IF c.status = 'disposed' THEN
-    RAISE EXCEPTION 'the customer has been disposed of (C4.3) and can no longer change'
-      USING ERRCODE = 'TXCON';
-  END IF;
-  RETURN c;
-END
-$$;
+-- Writes of a disposed customer are refused in cust.writable itself (with TXCON, before anything
+-- else is looked at): see its final form in 0010, which also refuses merged customers.
 
 -- Tables --------------------------------------------------------------------------------------
 

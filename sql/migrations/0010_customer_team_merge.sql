@@ -123,8 +123,11 @@ $$;
 CREATE TRIGGER customers_merged BEFORE UPDATE ON cust.customers
   FOR EACH ROW EXECUTE FUNCTION cust.customers_merged();
 
--- Writes of any kind are about a customer that is neither disposed of nor merged (0007's
--- version, plus the merged case).
+-- Every write of a customer's record (update, contracts, follow-ups, consents, deactivation,
+-- team, merge) goes through cust.writable, so a disposed (0007) or merged customer is refused
+-- there with TXCON before anything else is looked at: otherwise a contract for a disposed
+-- customer would be refused as incomplete (its credit code is gone) rather than as disposed.
+-- 0006's body plus those two checks.
 CREATE OR REPLACE FUNCTION cust.writable(p_id uuid) RETURNS cust.customers
   LANGUAGE plpgsql STABLE
   AS $$
