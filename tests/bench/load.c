@@ -28,6 +28,7 @@
  * and indexed like a request, with the unique parts (customer id, contact ids, blind indexes)
  * ending in QQQQQQQQQQQQ, which tests/bench/pg_create.sql replaces by 12 random hex digits.
  */
+#include "crypto/encoding.h"
 #include "crypto/envelope.h"
 #include "modules/customers/normalize.h"
 
@@ -218,17 +219,6 @@ static void field(struct buf *b, const char *s)
   }
 }
 
-/* Lower-case hex (crypto/encoding.c's tx_hex formats byte by byte with snprintf: too slow for
- * a million customers' worth of ciphertext). */
-static void hex(const unsigned char *data, size_t len, char *out)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < len; i++) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 15];
-  }
-  out[2 * len] = '\0';
-}
 static void sep(struct buf *b) { put(b, "\t", 1); }
 static void eol(struct buf *b) { put(b, "\n", 1); }
 
@@ -241,7 +231,7 @@ static void field_bytes(struct buf *b, const unsigned char *data, size_t len)
   }
   grow(b, 2 * len + 3);
   memcpy(b->p + b->len, "\\\\x", 3);
-  hex(data, len, b->p + b->len + 3);
+  tx_hex(data, len, b->p + b->len + 3);
   b->len += 3 + 2 * len;
 }
 
@@ -320,7 +310,7 @@ static void customer_id(long i, char out[37])
   char h[33];
   int n = snprintf(text, sizeof text, "tianxing-bench:%ld", i);
   EVP_Digest(text, (size_t)n, md, NULL, EVP_md5(), NULL);
-  hex(md, 16, h);
+  tx_hex(md, 16, h);
   h[12] = '4';
   h[16] = '8';
   snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
@@ -653,7 +643,7 @@ static const char placeholder[] = "QQQQQQQQQQQQ";
 static void json_hex(struct buf *b, const unsigned char *data, size_t len, bool unique)
 {
   char h[2 * 2048 + 1];
-  hex(data, len, h);
+  tx_hex(data, len, h);
   if (unique)
     memcpy(h + 2 * len - 12, placeholder, 12);
   printf_(b, "\"\\\\x%s\"", h);

@@ -106,6 +106,28 @@ static void base64_round_trip(void **state)
   assert_null(tx_b64_decode("AB", 2, true, &len)); /* non-zero trailing bits */
 }
 
+static void hex_round_trip(void **state)
+{
+  const unsigned char data[] = {0x00, 0x09, 0x0a, 0xab, 0xf0, 0xff};
+  char h[2 * sizeof data + 1];
+  tx_hex(data, sizeof data, h);
+  assert_string_equal(h, "00090aabf0ff");
+  size_t len;
+  unsigned char *d = tx_unhex("00090AabF0ff", 12, &len);
+  assert_non_null(d);
+  assert_int_equal(len, sizeof data);
+  assert_memory_equal(d, data, sizeof data);
+  free(d);
+  d = tx_unhex("", 0, &len);
+  assert_non_null(d);
+  assert_int_equal(len, 0);
+  free(d);
+  assert_null(tx_unhex("abc", 3, &len)); /* odd */
+  assert_null(tx_unhex("0g", 2, &len));
+  assert_null(tx_unhex("0 ", 2, &len));
+  assert_null(tx_unhex("+1", 2, &len)); /* sscanf("%2x") took signs and spaces */
+}
+
 static void passwords(void **state)
 {
   char *h = tx_password_hash("correct horse", 10);
@@ -234,7 +256,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(claims_time_rules), cmocka_unit_test(claims_identity_rules),
-    cmocka_unit_test(claims_roles),      cmocka_unit_test(base64_round_trip),
+    cmocka_unit_test(claims_roles),      cmocka_unit_test(base64_round_trip), cmocka_unit_test(hex_round_trip),
     cmocka_unit_test(passwords),         cmocka_unit_test(keys_and_confusion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

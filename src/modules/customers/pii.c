@@ -39,23 +39,12 @@ json_t *tx_cust_hex(const unsigned char *data, size_t len)
   return j_s;
 }
 
+/* bytea as PostgreSQL's JSON gives it: "\\x<hex>". */
 static unsigned char *unhex(const char *s, size_t *len)
 {
-  if (!s || strncmp(s, "\\x", 2) != 0 || strlen(s + 2) % 2)
+  if (!s || strncmp(s, "\\x", 2) != 0)
     return NULL;
-  s += 2;
-  size_t n = strlen(s) / 2;
-  unsigned char *out = malloc(n ? n : 1);
-  for (size_t i = 0; out && i < n; i++) {
-    unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-      free(out);
-      return NULL;
-    }
-    out[i] = (unsigned char)v;
-  }
-  *len = n;
-  return out;
+  return tx_unhex(s + 2, strlen(s + 2), len);
 }
 
 int tx_cust_unwrap(const json_t *j_dek, const char *customer_id, unsigned char dek[TX_DEK_LEN])
