@@ -135,6 +135,18 @@ void tx_envelope_shutdown(void)
   pthread_rwlock_unlock(&lock);
 }
 
+/* The cipher, fetched once: EVP_aes_256_gcm() in an Init call makes OpenSSL 3 look the
+ * implementation up again (locks, name comparisons) on every field sealed or opened. A failed
+ * fetch leaves NULL, and every Init then fails: sealing fails closed. */
+static EVP_CIPHER *aes_gcm;
+static pthread_once_t aes_gcm_once = PTHREAD_ONCE_INIT;
+static void fetch_aes_gcm(void) { aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); }
+static const EVP_CIPHER *cipher(void)
+{
+  pthread_once(&aes_gcm_once, fetch_aes_gcm);
+  return aes_gcm;
+}
+
 /* AES-256-GCM: out = nonce || ciphertext || tag. */
 static int gcm_seal(const unsigned char key[32], const unsigned char *aad, size_t aad_len,
                     const unsigned char *in, size_t len, unsigned char *out)
@@ -142,7 +154,7 @@ static int gcm_seal(const unsigned char key[32], const unsigned char *aad, size_
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   int outl = 0, rc = -1;
   if (ctx && RAND_bytes(out, NONCE) == 1 &&
-      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, out) == 1 &&
+      EVP_EncryptInit_ex(ctx, cipher(), NULL, key, out) == 1 &&
       EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aad_len) == 1 &&
       EVP_EncryptUpdate(ctx, out + NONCE, &outl, in, (int)len) == 1 &&
       EVP_EncryptFinal_ex(ctx, out + NONCE + outl, &outl) == 1 &&
@@ -160,7 +172,7 @@ static int gcm_open(const unsigned char key[32], const unsigned char *aad, size_
   size_t clen = len - NONCE - TAG;
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   int outl = 0, rc = -1;
-  if (ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in) == 1 &&
+  if (ctx && EVP_DecryptInit_ex(ctx, cipher(), NULL, key, in) == 1 &&
       EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aad_len) == 1 &&
       EVP_DecryptUpdate(ctx, out, &outl, in + NONCE, (int)clen) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, (void *)(in + NONCE + clen)) == 1 &&
