@@ -65,7 +65,11 @@ CREATE FUNCTION cust.list_order(p_sort text) RETURNS text
                      ELSE 'c.name, c.id' END
 $$;
 
--- The walk of the default sort reads these columns from the index alone (see the top).
+-- The walk of the default sort reads these columns from the index alone (see the top). Rebuilt
+-- in the migration's transaction: customers wait for it (seconds at a million rows).
+-- search_bigrams in a B-tree entry: at most 299 bigrams (name 100 + company 200 characters), 12
+-- bytes each at worst, compressed below the 2704-byte entry limit (sql/tests/customers.sql
+-- creates the worst cases); a database refusing a value answers 422, never 500.
 DROP INDEX cust.customers_updated_idx;
 CREATE INDEX customers_updated_idx ON cust.customers (updated_at, id)
   INCLUDE (owner_id, department_id, status, search_bigrams);
@@ -88,6 +92,11 @@ DECLARE
 BEGIN
   IF tx.user_id() IS NULL THEN
     RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TXAUT';
+  END IF;
+  -- api.customer_list checked these already; a direct caller gets no more than it would.
+  IF p_sort IS NULL OR p_sort NOT IN ('-updated_at', 'updated_at', 'name')
+     OR length(v_q) > 100 OR p_limit > 101 THEN
+    RAISE EXCEPTION 'search_page: sort, q or limit out of range' USING ERRCODE = '22023';
   END IF;
   IF v_q IS NULL OR length(v_q) < 2 OR p_limit IS NULL OR p_limit < 1 THEN
     RETURN '{}';

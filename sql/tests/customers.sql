@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(195);
+SELECT plan(199);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -496,6 +496,8 @@ SELECT is(pg_temp.ids(pg_temp.list(p_q => 'beta')), ARRAY[pg_temp.c(3)], 'hr: se
 -- enable_seqscan = off (this transaction only) makes it show its index plan, and the
 -- transaction's index statistics show that customer_list's search used the index.
 SET LOCAL enable_seqscan = off;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_indexonlyscan = off;
 SELECT unalike(pg_temp.plan($$ SELECT id FROM cust.customers WHERE search_bigrams @> ARRAY['天星'] $$), '%customers_search_idx%',
   'a direct query as the runtime role cannot use the GIN index (row-level security, non-leakproof @>)');
 CREATE TEMP TABLE scans AS SELECT pg_stat_get_xact_numscans('cust.customers_search_idx'::regclass) AS n;
@@ -503,6 +505,8 @@ SELECT is(pg_temp.ids(pg_temp.list(p_q => '天星')), ARRAY[pg_temp.c(1)], 'hr: 
 SELECT cmp_ok(pg_stat_get_xact_numscans('cust.customers_search_idx'::regclass), '>', (SELECT n FROM scans),
   'customer_list''s two-character Chinese search scanned the GIN index customers_search_idx');
 RESET enable_seqscan;
+RESET enable_indexscan;
+RESET enable_indexonlyscan;
 -- A common term walks customers_updated_idx instead and stops after a page; the index carries the
 -- columns the search and the visibility rule read, so the walk need not visit the table.
 SELECT is(ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
@@ -550,6 +554,39 @@ SELECT is(pg_temp.ids(pg_temp.list(p_limit => 1, p_q => 'ta', p_sort => 'name'))
                p_cursor => pg_temp.list(p_limit => 1, p_q => 'ta', p_sort => 'name') ->> 'next_cursor')),
   ARRAY(SELECT id FROM cust.customers WHERE position('ta' IN lower(name || ' ' || coalesce(company_name, ''))) > 0 ORDER BY name, id),
   'a search pages with the cursor like the list (sort=name, pages of one)');
+SELECT is(pg_temp.ids(pg_temp.list(p_limit => 1, p_q => 'ta'))
+          || pg_temp.ids(pg_temp.list(p_limit => 1, p_q => 'ta',
+               p_cursor => pg_temp.list(p_limit => 1, p_q => 'ta') ->> 'next_cursor')),
+  ARRAY(SELECT id FROM cust.customers WHERE position('ta' IN lower(name || ' ' || coalesce(company_name, ''))) > 0
+         ORDER BY updated_at DESC, id DESC),
+  '... and with the default sort -updated_at');
+SELECT throws_ok($$ SELECT cust.search_page('id; --', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'ta', NULL, NULL, '1 day', 10) $$,
+  '22023', NULL, 'search_page refuses a sort that is not the list''s');
+SELECT throws_ok($$ SELECT cust.search_page('name', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'ta', NULL, NULL, '1 day', 102) $$,
+  '22023', NULL, '... and a limit above a page and one');
+-- The longest names (100 + 200 characters) of the widest characters make the longest bigram arrays,
+-- which customers_updated_idx holds (0012): created, then undone, whatever the characters.
+CREATE FUNCTION pg_temp.creates(p_name text, p_company text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    PERFORM api.customer_create(pg_temp.body(90, p_name, jsonb_build_object('company_name', p_company)));
+    RAISE EXCEPTION 'undo' USING ERRCODE = 'TXUND';
+  EXCEPTION WHEN SQLSTATE 'TXUND' THEN
+    RETURN 'created';
+  END;
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE FUNCTION pg_temp.random_text(p_seed text, p_len int, p_base int, p_span int) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(chr(p_base + (('x' || substr(md5(p_seed || i), 1, 7))::bit(28)::int % p_span)), '' ORDER BY i)
+    FROM generate_series(1, p_len) i $$;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(ARRAY[pg_temp.creates(pg_temp.random_text('n4', 100, 131072, 42000), pg_temp.random_text('c4', 200, 131072, 42000)),
+                pg_temp.creates(pg_temp.random_text('n3', 100, 19968, 20900), pg_temp.random_text('c3', 200, 19968, 20900)),
+                pg_temp.creates(pg_temp.random_text('nx', 100, 65536, 1000000), pg_temp.random_text('cx', 200, 65536, 1000000)),
+                pg_temp.creates(pg_temp.random_text('nm', 100, 160, 55000), pg_temp.random_text('cm', 200, 160, 55000))],
+  ARRAY['created', 'created', 'created', 'created'],
+  'the longest names of 4-byte, 3-byte and mixed characters fit the search index');
 
 -- Lists: keyset pages, sorts, filters --------------------------------------------------------
 SELECT pg_temp.be('sup.a', 'supervisor');
@@ -653,11 +690,13 @@ SELECT unalike((pg_temp.audit_entry('cust.contacts', pg_temp.k(11)::text, 'INSER
 SELECT ok((pg_temp.audit_entry('cust.contacts', pg_temp.k(1)::text, 'DELETE')).changes ? 'phone_bidx', 'audit: replaced contacts leave a DELETE entry');
 SELECT is((pg_temp.audit_entry('cust.data_keys', pg_temp.c(1)::text, 'INSERT')).changes ->> 'wrapped', '[redacted]',
   'audit: the wrapped data key is redacted (destroying the key must leave nothing readable)');
-SELECT is((pg_temp.audit_entry('cust.pii_reads', (SELECT id::text FROM cust.pii_reads WHERE customer_id = pg_temp.c(1) LIMIT 1), 'INSERT')).id, NULL,
+SELECT is((pg_temp.audit_entry('cust.pii_reads', (SELECT id::text FROM cust.pii_reads WHERE customer_id = pg_temp.c(3) AND reader_id = pg_temp.emp('staff.b1') LIMIT 1), 'INSERT')).id, NULL,
   'audit: PII reads are not in the chain (0011: their own append-only log, so reads do not queue for the chain lock)');
-SELECT is(ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'cust.pii_reads'::regclass AND NOT tgisinternal ORDER BY tgname),
-  ARRAY['pii_reads_append_only', 'pii_reads_no_truncate'], 'the PII read log refuses UPDATE, DELETE and TRUNCATE, whoever asks');
-SELECT throws_ok($$ DELETE FROM cust.pii_reads $$, '42501', NULL, 'the PII read log cannot be deleted from');
+SELECT is(ARRAY(SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'cust.pii_reads'::regclass AND NOT tgisinternal ORDER BY tgname),
+  ARRAY['CREATE TRIGGER pii_reads_append_only BEFORE DELETE OR UPDATE ON cust.pii_reads FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change()',
+        'CREATE TRIGGER pii_reads_no_truncate BEFORE TRUNCATE ON cust.pii_reads FOR EACH STATEMENT EXECUTE FUNCTION cust.ledger_refuse_change()'],
+  'the PII read log refuses UPDATE, DELETE and TRUNCATE, whoever asks (its triggers; 0007''s ledger function)');
+SELECT throws_ok($$ DELETE FROM cust.pii_reads $$, '42501', NULL, 'the runtime role may not delete from the PII read log (no grant)');
 SELECT isnt((pg_temp.audit_entry('cust.team', pg_temp.c(1) || ',' || pg_temp.emp('staff.b1'), 'INSERT')).id, NULL,
   'audit: team changes');
 SELECT isnt((pg_temp.audit_entry('cust.follow_ups', (SELECT id::text FROM cust.follow_ups WHERE summary = '拜訪'), 'INSERT')).id, NULL,

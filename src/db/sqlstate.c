@@ -28,6 +28,7 @@ static const struct {
   {"42501", TX_E_FORBIDDEN},            /* insufficient_privilege, incl. RLS WITH CHECK */
   {"P0002", TX_E_NOT_FOUND},            /* no_data_found, raised by our functions */
   {"22", TX_E_VALIDATION_FAILED},       /* data_exception: a value the database refused */
+  {"54", TX_E_VALIDATION_FAILED},       /* program_limit_exceeded, e.g. an index entry too big */
   {"40001", TX_E_SERVICE_BUSY},         /* serialization_failure, after retries */
   {"40P01", TX_E_SERVICE_BUSY},         /* deadlock_detected, after retries */
   {"55P03", TX_E_SERVICE_BUSY},         /* lock_not_available */

@@ -648,10 +648,10 @@ struct worker {
   size_t nowners;
   time_t now;
   FILE *const *ids_out; /* shared: stdio locks each stream per call, and lines stay whole */
-  long total;
   double t0;
   bool report; /* prints the progress of all workers */
   pthread_t thread;
+  PGconn *pc, *pk, *pd; /* left open, in their transactions, for main to commit */
 };
 
 static atomic_long loaded;
@@ -689,9 +689,11 @@ static void *run_worker(void *arg)
   finish(pc, "customers");
   finish(pk, "contacts");
   finish(pd, "data_keys");
-  commit(pc, "customers");
-  commit(pk, "contacts");
-  commit(pd, "data_keys");
+  /* Committed by main once every worker has finished: a failure anywhere (each exits the
+   * process) leaves nothing loaded, not some workers' share. */
+  w->pc = pc;
+  w->pk = pk;
+  w->pd = pd;
   free(t.customers.p);
   free(t.contacts.p);
   free(t.keys.p);
@@ -831,7 +833,8 @@ int main(int argc, char **argv)
   }
   if (template)
     return print_template();
-  if (!url || count < 0 || from < 0 || !nowners || threads < 1 || threads > MAX_THREADS)
+  if (!url || count < 0 || from < 0 || count > 100000000 || from > 100000000 || !nowners ||
+      threads < 1 || threads > MAX_THREADS)
     usage();
 
   FILE *ids_out[MAX_OWNERS] = {0};
@@ -854,15 +857,20 @@ int main(int argc, char **argv)
   for (int w = 0; w < threads; w++) {
     long lo = from + w * share, hi = lo + share < from + count ? lo + share : from + count;
     workers[w] = (struct worker){.url = url, .from = lo, .to = hi < lo ? lo : hi, .owners = owners,
-                                 .nowners = nowners, .now = now, .ids_out = ids_out, .total = count,
-                                 .t0 = t0, .report = w == 0};
+                                 .nowners = nowners, .now = now, .ids_out = ids_out, .t0 = t0,
+                                 .report = w == 0};
     if (pthread_create(&workers[w].thread, NULL, run_worker, &workers[w])) {
       fprintf(stderr, "bench_load: pthread_create failed\n");
-      return 1;
+      exit(1); /* nothing is committed yet */
     }
   }
   for (int w = 0; w < threads; w++)
     pthread_join(workers[w].thread, NULL);
+  for (int w = 0; w < threads; w++) {
+    commit(workers[w].pc, "customers");
+    commit(workers[w].pk, "contacts");
+    commit(workers[w].pd, "data_keys");
+  }
   double secs = now_s() - t0;
   for (size_t k = 0; k < nowners; k++)
     if (ids_out[k])

@@ -86,6 +86,7 @@ static void sqlstate_mapping(void **state)
   assert_int_equal(tx_db_map_sqlstate("42501"), TX_E_FORBIDDEN);
   assert_int_equal(tx_db_map_sqlstate("P0002"), TX_E_NOT_FOUND);
   assert_int_equal(tx_db_map_sqlstate("22P02"), TX_E_VALIDATION_FAILED);
+  assert_int_equal(tx_db_map_sqlstate("54000"), TX_E_VALIDATION_FAILED); /* index entry too big */
   assert_int_equal(tx_db_map_sqlstate("40001"), TX_E_SERVICE_BUSY);
   assert_int_equal(tx_db_map_sqlstate("57014"), TX_E_DATABASE_TIMEOUT);
   assert_int_equal(tx_db_map_sqlstate("57P01"), TX_E_DATABASE_UNAVAILABLE);
