@@ -95,7 +95,7 @@ BEGIN
   END IF;
   -- api.customer_list checked these already; a direct caller gets no more than it would.
   IF p_sort IS NULL OR p_sort NOT IN ('-updated_at', 'updated_at', 'name')
-     OR length(v_q) > 100 OR p_limit > 101 THEN
+     OR length(v_q) > 100 OR p_limit > 201 THEN
     RAISE EXCEPTION 'search_page: sort, q or limit out of range' USING ERRCODE = '22023';
   END IF;
   IF v_q IS NULL OR length(v_q) < 2 OR p_limit IS NULL OR p_limit < 1 THEN

@@ -562,8 +562,8 @@ SELECT is(pg_temp.ids(pg_temp.list(p_limit => 1, p_q => 'ta'))
   '... and with the default sort -updated_at');
 SELECT throws_ok($$ SELECT cust.search_page('id; --', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'ta', NULL, NULL, '1 day', 10) $$,
   '22023', NULL, 'search_page refuses a sort that is not the list''s');
-SELECT throws_ok($$ SELECT cust.search_page('name', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'ta', NULL, NULL, '1 day', 102) $$,
-  '22023', NULL, '... and a limit above a page and one');
+SELECT throws_ok($$ SELECT cust.search_page('name', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'ta', NULL, NULL, '1 day', 202) $$,
+  '22023', NULL, '... and a limit above the largest page (200) and one');
 -- The longest names (100 + 200 characters) of the widest characters make the longest bigram arrays,
 -- which customers_updated_idx holds (0012): created, then undone, whatever the characters.
 CREATE FUNCTION pg_temp.creates(p_name text, p_company text) RETURNS text LANGUAGE plpgsql AS $$

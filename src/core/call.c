@@ -32,6 +32,24 @@ static bool matches(const char *s, size_t max, const char *extra)
   return n > 0;
 }
 
+int tx_call_if_match(struct tx_req *r, char version[16])
+{
+  const char *h = u_map_get_case(r->u->map_header, "If-Match");
+  if (!h)
+    return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
+                            "Send If-Match with the ETag you read, so that no update is lost.", NULL);
+  /* `*` matches whatever is there: the blind overwrite If-Match is required to prevent. */
+  const char *t = h + strspn(h, " \t");
+  if (t[0] == '*' && !t[1 + strspn(t + 1, " \t")])
+    return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
+                            "If-Match: * would overwrite any version: send the ETag you read.", NULL);
+  /* Versions are PostgreSQL integers: more than nine digits cannot match any. */
+  int end = 0;
+  if (sscanf(h, " \"%9[0-9]\"%n", version, &end) != 1 || !end)
+    return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.", NULL);
+  return 0;
+}
+
 const char *tx_call_path_uuid(struct tx_req *r, const char *name)
 {
   const char *v = tx_req_param(r, name);
@@ -75,16 +93,9 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
     *value = *own;
     return 0;
   case TX_ARG_IF_MATCH: {
-    const char *h = u_map_get_case(r->u->map_header, "If-Match");
-    if (!h)
-      return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
-                              "Send If-Match with the ETag you read, so that no update is lost.", NULL);
-    /* Versions are PostgreSQL integers: more than nine digits cannot match any. */
     char digits[16];
-    int end = 0;
-    if (sscanf(h, " \"%9[0-9]\"%n", digits, &end) != 1 || !end)
-      return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.",
-                              NULL);
+    if (tx_call_if_match(r, digits))
+      return r->status;
     *value = *own = strdup(digits);
     return 0;
   }

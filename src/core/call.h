@@ -50,6 +50,14 @@ struct tx_call {
 /** @brief The path parameter @p name when it is a UUID; otherwise answers 404 and gives NULL. */
 const char *tx_call_path_uuid(struct tx_req *r, const char *name);
 
+/**
+ * @brief The version the request's If-Match names (`"N"`, N of at most nine digits) into
+ * @p version. Otherwise answers the problem and returns -1: 428 without If-Match or with `*`
+ * (it matches any version, the blind overwrite If-Match is there to prevent: C4.2), 412 when it
+ * names no version that can exist (weak, several, malformed).
+ */
+int tx_call_if_match(struct tx_req *r, char version[16]);
+
 /** @brief Runs @p call for @p r and answers. */
 int tx_call_run(struct tx_req *r, const struct tx_call *call);
 

@@ -603,10 +603,13 @@ describe('find: filters, sort, keyset pages, search (C2.1)', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('keep current: If-Match, verification, the review queue (C4.1, C4.2)', () => {
-  test('PATCH: 428 without If-Match, 412 stale or malformed, 200 with the new ETag; only sent fields change', async () => {
+  test('PATCH: 428 without If-Match or with *, 412 stale or malformed, 200 with the new ETag; only sent fields change', async () => {
     const { body: c, etag } = await create(as.a1, { name: '謝文傑', company_name: '南平竹木製品廠', needs: '竹地板出口' });
     const url = `/v1/customers/${c.id}`;
     assertProblem(await as.a1.patch(url, { needs: '竹地板內銷' }), 428, 'precondition_required');
+    for (const star of ['*', ' * ']) {
+      assertProblem(await as.a1.patch(url, { needs: '竹地板內銷' }, ifMatch(star)), 428, 'precondition_required');
+    }
     assertProblem(await as.a1.patch(url, { needs: '竹地板內銷' }, ifMatch(`"${c.version + 1}"`)), 412, 'precondition_failed');
     for (const bad of ['abc', `W/"${c.version}"`, '"99999999999"', `"${c.version}`]) {
       assertProblem(await as.a1.patch(url, { needs: '竹地板內銷' }, ifMatch(bad)), 412, 'precondition_failed');

@@ -230,12 +230,13 @@ describe('creates, updates and validation (admin)', () => {
     assert.equal(pg(`SELECT count(*) FROM org.employees WHERE username = 'ok.user'`, { db: DB }), '0');
   });
 
-  test('PATCH: 428 without If-Match, 412 when stale or malformed, 200 with the new ETag', async () => {
+  test('PATCH: 428 without If-Match or with *, 412 when stale or malformed, 200 with the new ETag', async () => {
     const url = `/v1/departments/${DEPT.B}`;
     const r0 = await as.admin.get(url);
     const v = ok(r0).version;
     assert.equal(etagOf(r0), `"${v}"`);
     assertProblem(await as.admin.patch(url, { name: 'B renamed' }), 428, 'precondition_required');
+    assertProblem(await as.admin.patch(url, { name: 'B renamed' }, { headers: { 'If-Match': '*' } }), 428, 'precondition_required');
     assertProblem(await as.admin.patch(url, { name: 'B renamed' }, { headers: { 'If-Match': `"${v + 5}"` } }), 412, 'precondition_failed');
     for (const bad of ['abc', `W/"${v}"`, '"99999999999"', '"2147483648"', `"${v}`]) {
       assertProblem(await as.admin.patch(url, { name: 'B renamed' }, { headers: { 'If-Match': bad } }), 412, 'precondition_failed');

@@ -88,14 +88,9 @@ int tx_cust_update(struct tx_req *r)
   const char *id = tx_call_path_uuid(r, "id");
   if (!id || tx_cust_require_keys(r))
     return r->status;
-  const char *if_match = u_map_get_case(r->u->map_header, "If-Match");
   char version[16];
-  int end = 0;
-  if (!if_match)
-    return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
-                            "Send If-Match with the ETag you read, so that no update is lost.", NULL);
-  if (sscanf(if_match, " \"%9[0-9]\"%n", version, &end) != 1 || !end)
-    return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.", NULL);
+  if (tx_call_if_match(r, version))
+    return r->status;
 
   unsigned char dek[TX_DEK_LEN];
   if (fetch_dek(r, id, dek))
