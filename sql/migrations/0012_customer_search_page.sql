@@ -98,7 +98,8 @@ BEGIN
      OR length(v_q) > 100 OR p_limit > 201 THEN
     RAISE EXCEPTION 'search_page: sort, q or limit out of range' USING ERRCODE = '22023';
   END IF;
-  IF v_q IS NULL OR length(v_q) < 2 OR p_limit IS NULL OR p_limit < 1 THEN
+  IF v_q IS NULL OR length(v_q) < 2 OR p_limit IS NULL OR p_limit < 1
+     OR cardinality(cust.bigrams(v_q)) = 0 THEN
     RETURN '{}';
   END IF;
   v_where := cust.list_conditions(p_sort, p_after_id IS NOT NULL, p_owner_id IS NOT NULL,
@@ -169,6 +170,10 @@ BEGIN
   END IF;
   IF p_q IS NOT NULL AND (length(v_q) < 2 OR length(v_q) > 100) THEN
     PERFORM api.fail('TXVAL', 'q', 'must be 2 to 100 characters');
+  END IF;
+  -- "a b": no two characters in a row, so no term of the index; it would read every customer.
+  IF p_q IS NOT NULL AND cardinality(cust.bigrams(lower(v_q))) = 0 THEN
+    PERFORM api.fail('TXVAL', 'q', 'must hold two characters in a row that are not spaces');
   END IF;
   IF p_tag IS NOT NULL AND (btrim(p_tag) = '' OR length(p_tag) > 50) THEN
     PERFORM api.fail('TXVAL', 'tag', 'must be 1 to 50 characters');

@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(199);
+SELECT plan(200);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -486,6 +486,8 @@ SELECT is(pg_temp.ids(pg_temp.list(p_q => 'abcb')), '{}'::uuid[],
   'every bigram of q present (ab, bc, cb in "abc cb") but not in a row: the recheck drops it');
 SELECT is(pg_temp.ids(pg_temp.list(p_q => 'Beta')), '{}'::uuid[], 'the search finds visible customers only');
 SELECT throws_ok($$ SELECT pg_temp.list(p_q => '天') $$, 'TXVAL', 'q: must be 2 to 100 characters', 'a one-character q is TXVAL');
+SELECT throws_ok($$ SELECT pg_temp.list(p_q => 'a b c') $$, 'TXVAL', 'q: must hold two characters in a row that are not spaces',
+  'a q without two characters in a row (no index term: it would read every customer) is TXVAL');
 SELECT pg_temp.be('hr', 'hr');
 SELECT is(pg_temp.ids(pg_temp.list(p_q => 'beta')), ARRAY[pg_temp.c(3)], 'hr: searches all customers');
 -- The index. As the runtime role, row-level security keeps the planner from using the GIN index

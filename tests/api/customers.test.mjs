@@ -578,6 +578,7 @@ describe('find: filters, sort, keyset pages, search (C2.1)', () => {
     assertFieldError(await as.admin.get(`/v1/customers?q=${q('天')}`), 'q');
     assertFieldError(await as.admin.get(`/v1/customers?q=${q(' 天 ')}`), 'q');
     assertFieldError(await as.admin.get(`/v1/customers?q=${q('天'.repeat(101))}`), 'q');
+    assertFieldError(await as.admin.get(`/v1/customers?q=${q('天 星')}`), 'q'); // no two characters in a row
     // search combines with the filters
     assert.deepEqual(sorted((await allPages(as.admin, `/v1/customers?q=${q('天星')}&owner_id=${EMP.staffB1.id}`, 200)).items.map((x) => x.id)), ids('s5', 's6'));
   });
