@@ -15,12 +15,14 @@
 --     owner, department, status), so the walk seldom touches the table;
 --   * a rare term: the GIN index finds the few candidates, which are then sorted.
 -- It has to run as the owner (SECURITY DEFINER): as the runtime role, row-level security keeps
--- the planner from using the GIN index at all (0006, top). So it restates the visibility rule of
--- the policy customers_read (C2.3) in its WHERE clause, for the LIMIT must count visible rows
--- only: a page cut before the policy would come back short. The restated rule only narrows what
--- the function returns (ids, nothing else); api.customer_list still reads the rows themselves
--- under the caller's row-level security, and sql/tests/customers.sql checks for every role that
--- the function and the policy agree.
+-- the planner from using the GIN index at all (0006, top). The LIMIT must count visible rows only
+-- (a page cut before the policy would come back short), so it adds the caller's visibility to its
+-- WHERE clause: not a copy of the rule, but the read policies of cust.customers themselves, taken
+-- from the catalog (pg_policy) on each call and combined as PostgreSQL combines them (permissive
+-- ones OR-ed, restrictive ones AND-ed) for the connection's role. A later migration that changes
+-- who sees what changes the search with it. The function returns ids only; api.customer_list
+-- still reads the rows under the caller's row-level security, and sql/tests/customers.sql checks
+-- for every role that both agree.
 
 -- The conditions of the customer list, as SQL text over `cust.customers c` and the parameters
 -- $1..$12 of api.customer_list's and cust.search_page's dynamic queries (same numbering):
@@ -74,6 +76,26 @@ DROP INDEX cust.customers_updated_idx;
 CREATE INDEX customers_updated_idx ON cust.customers (updated_at, id)
   INCLUDE (owner_id, department_id, status, search_bigrams);
 
+-- The read policies of cust.customers that apply to the connection's role (session_user: the
+-- service's runtime role; inside cust.search_page current_user is the owner), as one
+-- SQL condition: permissive ones OR-ed, restrictive ones AND-ed, none permissive: false. Column
+-- names in it are cust.customers' own, unqualified; functions and tables come out schema-
+-- qualified (search_path pg_catalog).
+CREATE FUNCTION cust.read_policy_condition() RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT coalesce('(' || string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'false') || ')', ' OR ')
+                           FILTER (WHERE p.polpermissive) || ')', 'false')
+         || coalesce(' AND ' || string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'false') || ')', ' AND ')
+                                  FILTER (WHERE NOT p.polpermissive), '')
+    FROM pg_policy p
+   WHERE p.polrelid = 'cust.customers'::regclass AND p.polcmd IN ('r', '*')
+     AND (p.polroles = '{0}'
+          OR EXISTS (SELECT FROM unnest(p.polroles) r WHERE pg_has_role(session_user, r, 'MEMBER')))
+$$;
+REVOKE ALL ON FUNCTION cust.read_policy_condition() FROM PUBLIC;
+
 -- One page of the search (see the top): up to p_limit ids in the list's order. The arguments are
 -- api.customer_list's, already checked there (sort, status, q of 2 to 100 characters).
 CREATE FUNCTION cust.search_page(p_sort text, p_after_text text, p_after_ts timestamptz,
@@ -108,15 +130,8 @@ BEGIN
                                   p_phone_bidx IS NOT NULL, p_email_bidx IS NOT NULL)
     -- Every bigram of q (the index's terms) ...
     || 'c.search_bigrams @> cust.bigrams($9)'::text
-    -- ... the policy customers_read of 0006, restated (see the top) ...
-    || $v$((SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor'))
-           OR (SELECT tx.has_role('hr')) OR (SELECT tx.has_role('risk_officer'))
-           OR (((SELECT tx.has_role('staff')) OR (SELECT tx.has_role('supervisor')))
-               AND (c.owner_id = (SELECT tx.user_id())
-                    OR c.id IN (SELECT t.customer_id FROM cust.team t
-                                 WHERE t.employee_id = (SELECT tx.user_id()))))
-           OR ((SELECT tx.has_role('supervisor'))
-               AND c.department_id = (SELECT tx.department_id())))$v$::text;
+    -- ... what the read policies let the caller see (see the top) ...
+    || cust.read_policy_condition();
   -- ... and, unless q is one bigram (then having it is containing q), q itself in a row.
   IF length(v_q) > 2 OR v_q ~ '[[:space:]]' THEN
     v_where := v_where

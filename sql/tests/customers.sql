@@ -516,7 +516,7 @@ SELECT is(ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest
                  WHERE i.indexrelid = 'cust.customers_updated_idx'::regclass ORDER BY k.o),
   ARRAY['updated_at', 'id', 'owner_id', 'department_id', 'status', 'search_bigrams'],
   'customers_updated_idx: (updated_at, id) including what the search and the visibility rule read');
--- cust.search_page restates the policy customers_read (0012): for every role and every query
+-- cust.search_page adds the read policies taken from the catalog (0012): for every role and every query
 -- below, the page it returns is exactly the visible customers containing q, in the list's order.
 CREATE FUNCTION pg_temp.search_agrees(p_q text, p_sort text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE expected uuid[];
