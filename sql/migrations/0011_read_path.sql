@@ -97,6 +97,42 @@ CREATE TRIGGER pii_reads_append_only BEFORE UPDATE OR DELETE ON cust.pii_reads
 CREATE TRIGGER pii_reads_no_truncate BEFORE TRUNCATE ON cust.pii_reads
   FOR EACH STATEMENT EXECUTE FUNCTION cust.ledger_refuse_change();
 
+-- The completeness with the review period given: a customer read has it already, and each
+-- org.policy_value is a query. The one-argument form (contracts, GET .../completeness) reads it.
+CREATE FUNCTION cust.completeness(c cust.customers, p_period interval) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE
+  v_req jsonb := org.policy_value('customer_required_fields');
+  v_total int := 0;
+  v_missing text[] := '{}';
+  f text;
+BEGIN
+  IF v_req IS NULL OR jsonb_typeof(v_req) <> 'array' THEN
+    v_req := '[]';
+  END IF;
+  FOR f IN SELECT e #>> '{}' FROM jsonb_array_elements(v_req) WITH ORDINALITY AS a(e, i)
+            WHERE jsonb_typeof(e) = 'string' ORDER BY i LOOP
+    v_total := v_total + 1;
+    IF NOT cust.field_present(c, f) THEN
+      v_missing := v_missing || f;
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object(
+    'score', CASE WHEN v_total = 0 THEN 100
+                  ELSE (100 * (v_total - cardinality(v_missing))) / v_total END,
+    'missing', to_jsonb(v_missing),
+    'unverified', CASE WHEN c.last_verified_at IS NULL
+                            OR c.last_verified_at < now() - p_period
+                       THEN '["last_verified_at"]'::jsonb ELSE '[]'::jsonb END);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION cust.completeness(c cust.customers) RETURNS jsonb
+  LANGUAGE sql STABLE
+  AS $$ SELECT cust.completeness(c, cust.review_period()) $$;
+GRANT EXECUTE ON FUNCTION cust.completeness(cust.customers, interval) TO tianxing_app;
+
 -- The review period as a variable: with a function call for p_period (used twice in its body),
 -- PostgreSQL would not inline cust.customer_item and would plan it on every read instead.
 CREATE OR REPLACE FUNCTION cust.customer_json(c cust.customers) RETURNS json
@@ -112,7 +148,7 @@ BEGIN
     || jsonb_build_object(
          'business_scope', c.business_scope, 'needs', c.needs, 'concerns', c.concerns,
          'pii_access', v_access,
-         'completeness', cust.completeness(c),
+         'completeness', cust.completeness(c, v_period),
          'contacts', (SELECT coalesce(jsonb_agg(
                         jsonb_build_object('id', k.id, 'name', k.name, 'position', k.position)
                         || CASE WHEN v_pii THEN jsonb_build_object(

@@ -209,16 +209,18 @@ BEGIN
     END IF;
   END IF;
 
-  v_where := cust.list_conditions(v_sort, p_cursor IS NOT NULL, p_owner_id IS NOT NULL,
-                                  p_department_id IS NOT NULL, p_tag IS NOT NULL,
-                                  p_status IS NOT NULL, p_stale IS NOT NULL,
-                                  p_phone_bidx IS NOT NULL, p_email_bidx IS NOT NULL);
   IF p_q IS NOT NULL THEN
-    -- One more than a page: the extra id tells whether there is a next page.
+    -- The page itself, one more than asked for (the extra id tells whether there is a next
+    -- page): the cursor and every filter are applied there already.
     v_ids := cust.search_page(v_sort, v_after_text, v_after_ts, v_after_id, p_owner_id,
                               p_department_id, p_tag, p_status, p_stale, v_q, p_phone_bidx,
                               p_email_bidx, v_period, v_limit + 1);
-    v_where := v_where || 'c.id = ANY ($15)'::text;
+    v_where := ARRAY['c.id = ANY ($15)'];
+  ELSE
+    v_where := cust.list_conditions(v_sort, p_cursor IS NOT NULL, p_owner_id IS NOT NULL,
+                                    p_department_id IS NOT NULL, p_tag IS NOT NULL,
+                                    p_status IS NOT NULL, p_stale IS NOT NULL,
+                                    p_phone_bidx IS NOT NULL, p_email_bidx IS NOT NULL);
   END IF;
 
   EXECUTE format($q$

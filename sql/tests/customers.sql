@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(200);
+SELECT plan(202);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -545,6 +545,42 @@ END $$;
 SELECT is(ARRAY(SELECT who FROM search_agreement WHERE ok IS NOT TRUE), '{}'::text[],
   'search_page agrees with the row-level-security policy for every role, query and sort (staff.b1 via the team)');
 SELECT cmp_ok((SELECT count(*) FROM search_agreement), '=', 300::bigint, '... 300 cases checked');
+-- With filters: the list with q is the list without q, keeping the customers that contain q (the
+-- filters are applied by search_page alone, 0012).
+CREATE FUNCTION pg_temp.q_filters_agree(p_q text, p_owner uuid, p_tag text, p_status text, p_stale boolean, p_sort text)
+  RETURNS int LANGUAGE plpgsql AS $$
+DECLARE got uuid[]; expected uuid[];
+BEGIN
+  got := pg_temp.ids(pg_temp.list(p_limit => 200, p_owner => p_owner, p_tag => p_tag, p_status => p_status,
+                                  p_stale => p_stale, p_q => p_q, p_sort => p_sort));
+  expected := ARRAY(SELECT u.x FROM unnest(pg_temp.ids(pg_temp.list(p_limit => 200, p_owner => p_owner, p_tag => p_tag,
+                                                                      p_status => p_status, p_stale => p_stale, p_sort => p_sort)))
+                                     WITH ORDINALITY u(x, i)
+                      JOIN cust.customers c ON c.id = u.x
+                     WHERE position(lower(p_q) IN lower(c.name || ' ' || coalesce(c.company_name, ''))) > 0 ORDER BY u.i);
+  RETURN CASE WHEN got = expected THEN cardinality(got) ELSE -1 END;
+END $$;
+CREATE TEMP TABLE filter_agreement (who text, n int);
+DO $$
+DECLARE u text[]; q text; f int;
+BEGIN
+  FOREACH u SLICE 1 IN ARRAY ARRAY[['hr', 'hr'], ['sup.a', 'supervisor'], ['staff.a1', 'staff']] LOOP
+    PERFORM pg_temp.be(u[1], u[2]);
+    FOREACH q IN ARRAY ARRAY['天星', 'ta', 'be', 'ab', 'ep'] LOOP
+      FOR f IN 1..6 LOOP
+        INSERT INTO filter_agreement
+        SELECT u[1] || ' ' || q || ' filter ' || f,
+               pg_temp.q_filters_agree(q, CASE WHEN f = 1 THEN pg_temp.emp('staff.a1') END,
+                                       CASE WHEN f = 2 THEN 'vip' END, CASE WHEN f = 3 THEN 'active' END,
+                                       CASE f WHEN 4 THEN true WHEN 5 THEN false END,
+                                       CASE WHEN f = 6 THEN 'name' ELSE '-updated_at' END);
+      END LOOP;
+    END LOOP;
+  END LOOP;
+END $$;
+SELECT is(ARRAY(SELECT who FROM filter_agreement WHERE n < 0), '{}'::text[],
+  'with q, every filter (owner, tag, status, stale) and sort gives the list without q minus what does not contain q');
+SELECT cmp_ok((SELECT sum(n) FROM filter_agreement), '>', 10::bigint, '... over 90 cases, not all of them empty');
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(cust.search_page('-updated_at', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'Beta', NULL, NULL, '180 days', 10),
   '{}'::uuid[], 'search_page returns no id of a customer the caller cannot see');

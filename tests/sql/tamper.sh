@@ -151,6 +151,18 @@ tamper() { # SQL done with the triggers bypassed; prints "first_broken_id|reason
 }
 check "the append-only triggers stop even a superuser" "refused" \
 	"$(q "UPDATE audit.log SET changes = '{}' WHERE id = $mid" 2>/dev/null && echo accepted || echo refused)"
+# The PII read log (0011: outside the chain, append-only by its own triggers). A superuser passes
+# row-level security and every grant: only the triggers stand in the way. One row to refuse
+# (put in with the foreign keys skipped, all rolled back).
+pii_log() {
+	q "BEGIN; SET LOCAL session_replication_role = replica;
+	   INSERT INTO cust.pii_reads (customer_id, reader_id) VALUES (gen_random_uuid(), gen_random_uuid());
+	   SET LOCAL session_replication_role = origin; $1; ROLLBACK" 2>&1 | grep -o 'append-only' | head -n 1
+}
+check "the PII read log refuses DELETE even from a superuser" "append-only" "$(pii_log "DELETE FROM cust.pii_reads")"
+check "... and UPDATE" "append-only" "$(pii_log "UPDATE cust.pii_reads SET request_id = 'forged'")"
+check "... and TRUNCATE" "append-only" \
+	"$(q "TRUNCATE cust.pii_reads" 2>&1 | grep -o 'append-only' | head -n 1)"
 check "an edited entry is reported by id" "$mid|hash does not match the entry's content" \
 	"$(tamper "UPDATE audit.log SET changes = jsonb_set(changes, '{name}', '\"forged\"') WHERE id = $mid")"
 check "an edited actor is reported" "$mid|hash does not match the entry's content" \
