@@ -13,16 +13,6 @@
 #include <string.h>
 #include <ulfius.h>
 
-static bool is_uuid(const char *s)
-{
-  if (!s || strlen(s) != 36)
-    return false;
-  for (int i = 0; i < 36; i++)
-    if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-      return false;
-  return true;
-}
-
 static bool matches(const char *s, size_t max, const char *extra)
 {
   size_t n = 0;
@@ -53,7 +43,7 @@ int tx_call_if_match(struct tx_req *r, char version[16])
 const char *tx_call_path_uuid(struct tx_req *r, const char *name)
 {
   const char *v = tx_req_param(r, name);
-  if (is_uuid(v))
+  if (tx_uuid_valid(v))
     return v;
   tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
   return NULL;
@@ -126,18 +116,11 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
       return bad_query(r, a->name, "1 to 1000 characters");
     return 0;
   case TX_ARG_QUERY_UUID:
-    return is_uuid(q) ? 0 : bad_query(r, a->name, "a UUID");
+    return tx_uuid_valid(q) ? 0 : bad_query(r, a->name, "a UUID");
   case TX_ARG_QUERY_BOOL:
     return !strcmp(q, "true") || !strcmp(q, "false") ? 0 : bad_query(r, a->name, "true or false");
-  case TX_ARG_QUERY_DATE: {
-    struct tx_field f = {.name = a->name, .type = TX_J_DATE};
-    json_t *j_obj = json_pack("{ss}", a->name, q);
-    json_t *j_errors = j_obj ? tx_json_check(j_obj, &f, 1, false) : NULL;
-    bool ok = j_errors && json_array_size(j_errors) == 0;
-    json_decref(j_errors);
-    json_decref(j_obj);
-    return ok ? 0 : bad_query(r, a->name, "a date like 2024-01-31");
-  }
+  case TX_ARG_QUERY_DATE:
+    return tx_date_valid(q) ? 0 : bad_query(r, a->name, "a date like 2024-01-31");
   case TX_ARG_QUERY_TIME:
     return tx_rfc3339_valid(q) ? 0
                                : bad_query(r, a->name, "an RFC 3339 timestamp like 2024-01-31T08:00:00Z");

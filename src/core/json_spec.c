@@ -19,10 +19,10 @@ size_t tx_utf8_length(const char *s)
   return n;
 }
 
-static bool is_uuid(const char *s)
+bool tx_uuid_valid(const char *s)
 {
   static const int dashes[] = {8, 13, 18, 23};
-  if (strlen(s) != 36)
+  if (!s || strlen(s) != 36)
     return false;
   for (int i = 0, d = 0; i < 36; i++) {
     if (d < 4 && i == dashes[d]) {
@@ -160,7 +160,7 @@ static void check_field(json_t *j_errors, const struct tx_field *f, const json_t
   case TX_J_DECIMAL:
     if (!s)
       break;
-    if (!(f->type == TX_J_UUID ? is_uuid(s) : f->type == TX_J_DATE ? tx_date_valid(s) : is_decimal(s)))
+    if (!(f->type == TX_J_UUID ? tx_uuid_valid(s) : f->type == TX_J_DATE ? tx_date_valid(s) : is_decimal(s)))
       add(j_errors, f, "format", "%s must be %s", f->name, type_name(f->type));
     return;
   case TX_J_INTEGER:

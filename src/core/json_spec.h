@@ -48,6 +48,9 @@ json_t *tx_json_check(const json_t *j_body, const struct tx_field *spec, size_t 
 /** @brief A real calendar date YYYY-MM-DD. */
 bool tx_date_valid(const char *s);
 
+/** @brief True for a UUID in its 8-4-4-4-12 hex form (either case); false for NULL. */
+bool tx_uuid_valid(const char *s);
+
 /** @brief An RFC 3339 timestamp: date, 'T', hh:mm:ss, optional fraction, 'Z' or ±hh:mm. */
 bool tx_rfc3339_valid(const char *s);
 

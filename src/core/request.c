@@ -81,8 +81,9 @@ bool tx_prefers_chinese(const char *al)
       tag_len--;
     double q = 1.0;
     if (semi) {
-      const char *qs = strstr(semi, "q=");
-      if (qs && qs < p + len)
+      /* Within this item only: strstr would scan the rest of the header for every item. */
+      const char *qs = memmem(semi, (size_t)(p + len - semi), "q=", 2);
+      if (qs)
         q = atof(qs + 2);
     }
     bool zh = tag_len >= 2 && !strncasecmp(p, "zh", 2) && (tag_len == 2 || p[2] == '-');

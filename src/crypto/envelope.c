@@ -63,7 +63,12 @@ int tx_envelope_load(const char *master_file, const char *index_file, char *err,
     if (!*line || *line == '#')
       continue;
     char *eq = strchr(line, '=');
-    keys = realloc(keys, (n + 1) * sizeof *keys);
+    struct master_key *grown = realloc(keys, (n + 1) * sizeof *keys);
+    if (!grown) { /* the old block stays in keys: the exit path wipes and frees it */
+      snprintf(err, errlen, "out of memory");
+      goto out;
+    }
+    keys = grown;
     if (!eq || eq == line || (size_t)(eq - line) >= TX_KEY_ID_MAX ||
         decode_key(eq + 1, keys[n].key)) {
       snprintf(err, errlen, "TIANXING_MASTER_KEYS_FILE: %s: each line is KEYID=<base64 of 32 bytes>",

@@ -45,9 +45,10 @@ static int search_index(struct tx_req *r, const char *name, char **hex_out)
   if (tx_blind_index(name, norm, bidx))
     return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
   json_t *j_hex = tx_cust_hex(bidx, sizeof bidx);
-  *hex_out = strdup(json_string_value(j_hex));
+  *hex_out = j_hex ? strdup(json_string_value(j_hex)) : NULL;
   json_decref(j_hex);
-  return 0;
+  /* Never run the list without the filter asked for. */
+  return *hex_out ? 0 : tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
 }
 
 int tx_cust_list(struct tx_req *r)
@@ -118,18 +119,11 @@ int tx_cust_create(struct tx_req *r)
     return tx_idem_lost_race(r, &idem, &out, "/v1/customers/", tx_cust_reply_created)
              ? r->status
              : tx_reply_db_error(r, &out);
-  json_t *j_cust = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-  char location[80], etag[24];
+  char location[80];
   snprintf(location, sizeof location, "/v1/customers/%s", id);
-  snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(res, 0, 1));
-  PQclear(res);
-  if (!j_cust)
-    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-  tx_cust_open(j_cust);
   tx_reply_header(r, "Location", location);
-  tx_reply_header(r, "ETag", etag);
-  tx_reply_json(r, 201, j_cust);
-  json_decref(j_cust);
+  tx_cust_reply_document(r, res, 201);
+  PQclear(res);
   return r->status;
 }
 

@@ -90,8 +90,9 @@ int tx_cust_merge(struct tx_req *r)
     tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
     goto out;
   }
-  if (strcmp(json_string_value(json_object_get(j_t, "pii_access")), "full") != 0 ||
-      strcmp(json_string_value(json_object_get(j_s, "pii_access")), "full") != 0) {
+  const char *access_t = json_string_value(json_object_get(j_t, "pii_access"));
+  const char *access_s = json_string_value(json_object_get(j_s, "pii_access"));
+  if (!access_t || !access_s || strcmp(access_t, "full") || strcmp(access_s, "full")) {
     tx_reply_problem(r, TX_E_FORBIDDEN, "Merging needs full access to both customers.", NULL);
     goto out;
   }
