@@ -70,6 +70,32 @@ tx_ensure_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# The test tooling from npm (tests/package.json): tests/run and tests/bench/run both need it.
+# npm ci wipes node_modules and reinstalls, which costs time on every local run:
+# skip it while package.json and the lock are unchanged since the last install.
+# Runs from the project root ($TX_ROOT).
+tx_ensure_node_modules() {
+	if [[ ! -f tests/package.json ]]; then
+		tx_note "tests/package.json does not exist yet: skipping npm ci"
+		return 0
+	fi
+	local stamp=tests/node_modules/.tx-installed want
+	want=$({
+		cat tests/package.json
+		cat tests/package-lock.json 2>/dev/null || true
+	} | sha256sum)
+	if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return 0; fi
+	if [[ -f tests/package-lock.json ]]; then
+		npm ci --prefix tests --no-audit --no-fund
+	else
+		# npm ci needs the lock; install without writing one into the tree.
+		tx_note "tests/package-lock.json missing: npm install without a lock"
+		npm install --prefix tests --no-audit --no-fund --no-save --no-package-lock
+	fi
+	mkdir -p tests/node_modules
+	printf '%s\n' "$want" >"$stamp"
+}
+
 # ---------------------------------------------------------------------------
 # Build
 
