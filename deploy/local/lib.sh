@@ -8,7 +8,10 @@
 # PostgreSQL refuses to run as root. When the caller is root, each cluster
 # directory belongs to the `postgres` OS user and initdb/pg_ctl run through
 # `runuser -u postgres --`; otherwise they run as the caller. psql is a client
-# and runs as the caller in both cases (local connections are `trust`).
+# and runs as the caller in both cases. Local connections use `peer` with a map
+# that lets only the caller (and, when root, the postgres user) be the
+# cluster's roles, through a socket directory only the cluster's owner can
+# enter (see tx_pg_secure).
 
 # Repository root, from this file's location, so callers may run from anywhere.
 TX_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -216,7 +219,7 @@ tx_pg_init() {
 	tx_pg_as_owner mkdir -p -- "$real/data" "$real/run"
 	tx_pg_as_owner chmod 0700 -- "$real/data"
 	if ! tx_pg_as_owner "$TX_PG_BIN/initdb" -D "$real/data" -E UTF8 --locale=C.UTF-8 \
-		-U "$su" --auth-local=trust --auth-host=scram-sha-256 >"$real/initdb.log" 2>&1; then
+		-U "$su" --auth-local=peer --auth-host=scram-sha-256 >"$real/initdb.log" 2>&1; then
 		cat -- "$real/initdb.log" >&2
 		tx_note "initdb failed in $real/data"
 		return 1
@@ -228,10 +231,42 @@ tx_pg_init() {
 		printf "listen_addresses = '127.0.0.1'\n"
 		printf 'port = %s\n' "$port"
 		printf "unix_socket_directories = '%s'\n" "$real/run"
+		printf 'unix_socket_permissions = 0700\n'
 		local s
 		for s in "$@"; do printf '%s\n' "$s"; done
 	} >>"$real/data/postgresql.conf"
 	printf '%s\n' "$port" >"$real/port"
+}
+
+# tx_pg_secure BASE: who may connect on the socket. Only the OS users that run
+# these scripts (the caller; when root, root and postgres) may log in, and only
+# as the cluster superuser or the service's two roles (peer + pg_ident map);
+# other local users cannot even enter the socket directory. TCP (loopback)
+# needs a password. Re-applied at every start, so clusters made with the older
+# `trust` setting are closed too.
+tx_pg_secure() {
+	local real su
+	real=$(tx_pg_real "$1")
+	su=$(tx_pg_superuser)
+	local -a os_users=("$(id -un)")
+	if tx_is_root; then os_users+=(postgres); fi
+	local ident="" u role
+	for u in "${os_users[@]}"; do
+		for role in "$su" tianxing_owner tianxing_app; do
+			ident+="tianxing $u $role"$'\n'
+		done
+	done
+	tx_pg_as_owner tee -- "$real/data/pg_ident.conf" >/dev/null <<<"# Written by deploy/local/lib.sh (tx_pg_secure)
+# MAPNAME SYSTEM-USERNAME PG-USERNAME
+$ident"
+	tx_pg_as_owner tee -- "$real/data/pg_hba.conf" >/dev/null <<'EOF'
+# Written by deploy/local/lib.sh (tx_pg_secure): never `trust`.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 peer map=tianxing
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+EOF
+	tx_pg_as_owner chmod 0700 -- "$real/run"
 }
 
 # tx_pg_status BASE: pg_ctl's code: 0 running, 3 stopped, 4 no data directory.
@@ -259,6 +294,7 @@ tx_pg_start() {
 		;;
 	esac
 	port=$(tx_pg_port "$1")
+	tx_pg_secure "$1"
 	if ! tx_port_free "$port"; then
 		tx_note "TCP port $port is taken by another program (cluster $real)"
 		return 1

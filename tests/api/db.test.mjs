@@ -2,6 +2,7 @@
 // coming back (503 database_unavailable, then ready again without a restart), the connections'
 // identity, and pending migrations (503 migrations_pending).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -160,3 +161,23 @@ test('the service stops cleanly after the outage', async () => {
 });
 
 commonHeadersTest();
+
+// Issue 10 item 18: the local and test clusters were `trust` on a socket any local user could reach.
+test('the cluster socket admits only the scripts\' own OS users, never by trust', () => {
+  const rules = pg(`SELECT type || ' ' || auth_method FROM pg_hba_file_rules ORDER BY line_number`);
+  assert.doesNotMatch(rules, /trust/, rules);
+  assert.match(rules, /^local peer$/m, rules);
+  const mode = fs.statSync(env.pghost).mode & 0o777;
+  assert.equal(mode.toString(8), '700', 'a socket directory only the cluster owner enters');
+  if (process.getuid() !== 0) return; // only root can act as another local user here
+  let refused;
+  try {
+    execFileSync('runuser', ['-u', 'nobody', '--', 'psql', '-h', env.pghost, '-p', String(env.pgport),
+      '-U', 'postgres', '-d', 'postgres', '-X', '-c', 'SELECT 1'], { stdio: 'pipe', cwd: '/' });
+    refused = false;
+  } catch (e) {
+    refused = String(e.stderr);
+  }
+  assert.ok(refused, 'another local user connected as the superuser');
+  assert.match(refused, /Permission denied|authentication failed|No such file/, refused);
+});
