@@ -283,6 +283,11 @@ int tx_server_run(const struct tx_config *cfg)
     tx_log(TX_LOG_ERROR, "bad bind address %s", cfg->bind_address);
     return 1;
   }
+  /* A series per registered route: the table is complete by now. */
+  if (tx_metrics_init(tx_routes_count)) {
+    tx_log(TX_LOG_ERROR, "out of memory for the metrics of %zu routes", tx_routes_count);
+    return 1;
+  }
   /* The signals are taken by sigwait() below: block them before any thread starts. */
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -363,5 +368,6 @@ int tx_server_run(const struct tx_config *cfg)
   rc = 0;
 out:
   ulfius_clean_instance(&inst);
+  tx_metrics_shutdown();
   return rc;
 }

@@ -1,7 +1,8 @@
 /* Unit tests: the registries that grow with the code (issue 9 item 6). The statements a
- * connection has prepared and the idempotent wraps of create statements used to live in fixed
- * arrays (256 and 32): past them, a statement was prepared again on each use and failed (42P05,
- * answered 500), and a create silently lost its Idempotency-Key. Each test registers more. */
+ * connection has prepared, the idempotent wraps of create statements and the metrics series of
+ * routes used to live in fixed arrays (256, 32 and 128): past them, a statement was prepared again
+ * on each use and failed (42P05, answered 500), a create silently lost its Idempotency-Key, and
+ * a route's requests were counted as unmatched. Each test registers more. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +13,14 @@
 #include <string.h>
 
 #include "core/idempotency.h"
+#include "core/metrics.h"
+#include "core/module.h"
 #include "db/pool.h"
 #include "db/tx.h"
 
 #define NSTATEMENTS 300 /* more than the 256 prepared statements a connection could remember */
 #define NCREATES 40     /* more than the 32 idempotent wraps there were */
+#define NROUTES 200     /* more than the 128 routes metrics had series for */
 
 static struct tx_sql statements[NSTATEMENTS];
 static char names[NSTATEMENTS][32], texts[NSTATEMENTS][64];
@@ -102,12 +106,42 @@ static void every_create_keeps_its_idempotency(void **state)
   assert_string_not_equal(nobody->name, wrapped[0]->name);
 }
 
+static int answer(struct tx_req *r)
+{
+  return 0;
+}
+
+static void every_route_has_its_metrics(void **state)
+{
+  static struct tx_route rows[NROUTES];
+  static char paths[NROUTES][32];
+  for (int k = 0; k < NROUTES; k++) {
+    snprintf(paths[k], sizeof paths[k], "/v1/generated/%d", k);
+    rows[k] = (struct tx_route){"GET", paths[k], "", "G3", .handler = answer};
+  }
+  const struct tx_module m = {"generated", rows, NROUTES, NULL, 0, NULL, 0};
+  char err[256];
+  assert_int_equal(tx_module_register(&m, err, sizeof err), 0);
+  assert_int_equal(tx_routes_count, NROUTES);
+  assert_int_equal(tx_metrics_init(tx_routes_count), 0);
+  tx_metrics_observe(tx_route_index(&tx_routes[NROUTES - 1]), 200, 0.01);
+  tx_metrics_observe(tx_route_index(NULL), 404, 0.01);
+  size_t len;
+  char *text = tx_metrics_render(&len);
+  assert_non_null(strstr(text, "tianxing_http_requests_total{route=\"GET /v1/generated/199\",status=\"200\"} 1"));
+  assert_non_null(strstr(text, "tianxing_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));
+  free(text);
+  tx_metrics_shutdown();
+  tx_modules_reset();
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(prepared_set_remembers_every_statement),
     cmocka_unit_test(pool_runs_more_statements_than_the_old_limit),
     cmocka_unit_test(every_create_keeps_its_idempotency),
+    cmocka_unit_test(every_route_has_its_metrics),
   };
   return cmocka_run_group_tests(tests, make_statements, NULL);
 }
