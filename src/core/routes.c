@@ -55,6 +55,13 @@ static const char *row_problem(const struct tx_route *rt)
       return "a call answers 200 or 201";
     if (!c->body_spec != !c->body_nspec)
       return "body_spec and body_nspec go together";
+    /* One argument per parameter, and none beyond: a forgotten one would be sent as NULL. */
+    for (int i = 0; i < TX_CALL_MAX_ARGS; i++) {
+      const struct tx_arg *a = &c->args[i];
+      bool unnamed = a->kind == TX_ARG_BODY || a->kind == TX_ARG_IF_MATCH;
+      if (i < c->sql->nparams ? !a->name && !unnamed : a->name || a->kind != 0)
+        return "the call's args do not match its statement's parameters";
+    }
   }
   for (size_t i = 0; i < tx_routes_count; i++)
     if (!strcmp(tx_routes[i].method, rt->method) && !strcmp(tx_routes[i].path, rt->path))

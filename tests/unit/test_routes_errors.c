@@ -131,6 +131,11 @@ static void registration_refuses_bad_modules(void **state)
    * both code and call */
   static const struct tx_sql sql = {"t_x6", "SELECT 1", 0};
   static const struct tx_call call = {&sql, true, 200, NULL, NULL, 0, {{0, NULL}}};
+  static const struct tx_sql sql2 = {"t_x7", "SELECT $1, $2", 2};
+  static const struct tx_call too_few = {&sql2, true, 200, NULL, NULL, 0, {{TX_ARG_QUERY_INT, "a"}}};
+  static const struct tx_call too_many = {
+    &sql, true, 200, NULL, NULL, 0, {{TX_ARG_QUERY_INT, "a"}}};
+  static const struct tx_call bad_status = {&sql, true, 204, NULL, NULL, 0, {{0, NULL}}};
   static const struct tx_route bad[][1] = {
     {{"GET", "/v1/x1", "", "G3", .handler = NULL}},
     {{"GET", "/v1/x2", "", "", .handler = noop}},
@@ -138,10 +143,14 @@ static void registration_refuses_bad_modules(void **state)
     {{"FETCH", "/v1/x4", "", "G3", .handler = noop}},
     {{"GET", "/v1/x5", "a, b", "G3", .handler = noop}},
     {{"GET", "/v1/x6", "", "G3", .handler = noop, .call = &call}},
+    {{"GET", "/v1/x7", "", "G3", .call = &too_few}},
+    {{"GET", "/v1/x8", "", "G3", .call = &too_many}},
+    {{"GET", "/v1/x9", "", "G3", .call = &bad_status}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct tx_module m = {"bad", bad[i], 1, NULL, 0, NULL, 0};
-    assert_int_equal(tx_module_register(&m, err, sizeof err), -1);
+    if (tx_module_register(&m, err, sizeof err) != -1)
+      fail_msg("%s was accepted", bad[i][0].path);
   }
   /* a command name taken */
   static const struct tx_command cmds[] = {{"rotate-master-key", "", tx_cust_rotate_master_key}};
@@ -150,6 +159,11 @@ static void registration_refuses_bad_modules(void **state)
   assert_int_equal(tx_routes_count, before); /* nothing of a refused module stays */
   assert_non_null(tx_command_find("rotate-master-key"));
   assert_null(tx_command_find("no-such-command"));
+  /* and a well-formed call row is accepted */
+  static const struct tx_route good[] = {{"GET", "/v1/x10", "", "G3", .call = &call}};
+  static const struct tx_module m_good = {"good", good, 1, NULL, 0, NULL, 0};
+  assert_int_equal(tx_module_register(&m_good, err, sizeof err), 0);
+  assert_int_equal(tx_routes_count, before + 1);
 }
 
 static void registry_is_consistent(void **state)

@@ -1,6 +1,6 @@
 /**
  * @file modules/auth/routes.c
- * @brief Identity: sign-in, tokens, the caller, the public keys (G2). Every route of the module is a row here;
+ * @brief Identity: sign-in, tokens, the caller, the public keys (G2).
  * main.c registers tx_module_auth.
  */
 #include "core/module.h"

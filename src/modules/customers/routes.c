@@ -1,6 +1,6 @@
 /**
  * @file modules/customers/routes.c
- * @brief Module C: customer information (docs/customers.md). Every route of the module is a row here;
+ * @brief Module C: customer information (docs/customers.md).
  * main.c registers tx_module_customers.
  */
 #include "core/call.h"
@@ -14,34 +14,40 @@ static const struct tx_sql sql_cust_completeness = {
 static const struct tx_sql sql_cust_follow_ups = {
   "cust_follow_ups", "SELECT api.follow_up_list($1::uuid, $2::int, $3)::text", 3};
 static const struct tx_sql sql_cust_follow_up_create = {
-  "cust_follow_up_create", "SELECT j::text, NULL, j->>'id' FROM api.follow_up_create($1::uuid, $2::jsonb) j", 2};
+  "cust_follow_up_create",
+  "SELECT j::text, NULL, j->>'id' FROM api.follow_up_create($1::uuid, $2::jsonb) j", 2};
 static const struct tx_sql sql_cust_contract_create = {
-  "cust_contract_create", "SELECT j::text, NULL, j->>'id' FROM api.contract_create($1::uuid, $2::jsonb) j", 2};
+  "cust_contract_create",
+  "SELECT j::text, NULL, j->>'id' FROM api.contract_create($1::uuid, $2::jsonb) j", 2};
 static const struct tx_sql sql_cust_contract_close = {
-  "cust_contract_close", "SELECT j::text, j->>'version', j->>'id' FROM api.contract_close($1::uuid) j", 1};
+  "cust_contract_close",
+  "SELECT j::text, j->>'version', j->>'id' FROM api.contract_close($1::uuid) j", 1};
 static const struct tx_sql sql_cust_history = {
   "cust_history", "SELECT api.customer_history($1::uuid, $2::int, $3)::text", 3};
 static const struct tx_sql sql_cust_review_queue = {
   "cust_review_queue", "SELECT api.customer_review_queue($1::int, $2)::text", 2};
 static const struct tx_sql sql_cust_legal_hold = {
-  "cust_legal_hold", "SELECT j::text, j->>'version' FROM api.customer_set_legal_hold($1::uuid, $2) j", 2};
-static const struct tx_field lifecycle_hold_spec[] = {
+  "cust_legal_hold",
+  "SELECT j::text, j->>'version' FROM api.customer_set_legal_hold($1::uuid, $2) j", 2};
+static const struct tx_field hold_spec[] = {
   {.name = "reason", .type = TX_J_STRING, .required = true, .nullable = true, .min_len = 1,
    .max_len = 2000, .multiline = true},
 };
-static const struct tx_sql sql_cust_team = {"cust_team", "SELECT api.customer_team($1::uuid)::text", 1};
+static const struct tx_sql sql_cust_team = {
+  "cust_team",
+  "SELECT api.customer_team($1::uuid)::text", 1};
 static const struct tx_sql sql_cust_team_set = {
   "cust_team_set", "SELECT api.customer_team_set($1::uuid, $2::jsonb)::text", 2};
 static const struct tx_sql sql_cust_recipients = {
   "cust_recipients", "SELECT api.recipient_list($1::int, $2)::text", 2};
 static const struct tx_sql sql_cust_recipient_create = {
-  "cust_recipient_create", "SELECT j::text, NULL, j->>'id' FROM " "api.recipient_create($1::jsonb) j", 1};
+  "cust_recipient_create", TX_CALL_ROW_UNVERSIONED "api.recipient_create($1::jsonb) j", 1};
 static const struct tx_sql sql_cust_nda_create = {
-  "cust_nda_create", "SELECT j::text, NULL, j->>'id' FROM " "api.nda_create($1::uuid, $2::jsonb) j", 2};
+  "cust_nda_create", TX_CALL_ROW_UNVERSIONED "api.nda_create($1::uuid, $2::jsonb) j", 2};
 static const struct tx_sql sql_cust_consents = {
   "cust_consents", "SELECT api.consent_list($1::uuid)::text", 1};
 static const struct tx_sql sql_cust_consent_create = {
-  "cust_consent_create", "SELECT j::text, NULL, j->>'id' FROM " "api.consent_create($1::uuid, $2::jsonb) j", 2};
+  "cust_consent_create", TX_CALL_ROW_UNVERSIONED "api.consent_create($1::uuid, $2::jsonb) j", 2};
 static const struct tx_sql sql_cust_consent_revoke = {
   "cust_consent_revoke", "SELECT api.consent_revoke($1::uuid)::text", 1};
 static const struct tx_sql sql_cust_disclosures = {
@@ -49,70 +55,81 @@ static const struct tx_sql sql_cust_disclosures = {
 
 static const struct tx_route routes[] = {
   /* Module C: customer information (docs/customers.md) */
-  {"GET", "/v1/customers", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3", .handler = tx_cust_list},
-  {"POST", "/v1/customers", "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3", .handler = tx_cust_create},
+  {"GET", "/v1/customers", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3",
+   .handler = tx_cust_list},
+  {"POST", "/v1/customers", "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3",
+   .handler = tx_cust_create},
   {"GET", "/v1/customers/review-queue", "staff,supervisor,admin", "C4.1",
-   .call = &(const struct tx_call){&sql_cust_review_queue, true, 200, NULL, NULL, 0,
-     {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}}}},
-  {"GET", "/v1/customers/{id}", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.3", .handler = tx_cust_get},
-  {"PATCH", "/v1/customers/{id}", "staff,supervisor,admin", "C2.1,C2.3,C4.1,C4.2", .handler = tx_cust_update},
+   .call = TX_CALL(.sql = &sql_cust_review_queue, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}})},
+  {"GET", "/v1/customers/{id}", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.3",
+   .handler = tx_cust_get},
+  {"PATCH", "/v1/customers/{id}", "staff,supervisor,admin", "C2.1,C2.3,C4.1,C4.2",
+   .handler = tx_cust_update},
   /* GET /v1/customers/{id}/history (C4.2): who changed what and when, PII never shown. */
   {"GET", "/v1/customers/{id}/history", "staff,supervisor,admin,auditor", "C4.2",
-   .call = &(const struct tx_call){&sql_cust_history, true, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"},
-     {TX_ARG_QUERY_INT, "limit"},
-     {TX_ARG_QUERY_TEXT, "cursor"}}}},
+   .call = TX_CALL(.sql = &sql_cust_history, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
   {"GET", "/v1/customers/{id}/team", "staff,supervisor,admin,auditor", "C2.3",
-   .call = &(const struct tx_call){&sql_cust_team, true, 200, NULL, NULL, 0, {{TX_ARG_PATH_UUID, "id"}}}},
+   .call = TX_CALL(.sql = &sql_cust_team, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
   {"PUT", "/v1/customers/{id}/team", "staff,supervisor,admin", "C2.3",
-   .call = &(const struct tx_call){&sql_cust_team_set, false, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}}},
+   .call = TX_CALL(.sql = &sql_cust_team_set, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
   {"POST", "/v1/customers/{id}/merge", "staff,supervisor,admin", "C2.1", .handler = tx_cust_merge},
   {"GET", "/v1/customers/{id}/completeness", "staff,supervisor,admin,auditor", "C1.3",
-   .call = &(const struct tx_call){&sql_cust_completeness, true, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}}}},
+   .call = TX_CALL(.sql = &sql_cust_completeness, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
   {"GET", "/v1/customers/{id}/follow-ups", "staff,supervisor,admin,auditor", "C1.2",
-   .call = &(const struct tx_call){&sql_cust_follow_ups, true, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"},
-     {TX_ARG_QUERY_INT, "limit"},
-     {TX_ARG_QUERY_TEXT, "cursor"}}}},
+   .call = TX_CALL(.sql = &sql_cust_follow_ups, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
   {"POST", "/v1/customers/{id}/follow-ups", "staff,supervisor,admin", "C1.2",
-   .call = &(const struct tx_call){&sql_cust_follow_up_create, false, 201, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}}},
+   .call = TX_CALL(.sql = &sql_cust_follow_up_create, .status = 201,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
   {"POST", "/v1/customers/{id}/contracts", "staff,supervisor,admin", "C1.3",
-   .call = &(const struct tx_call){&sql_cust_contract_create, false, 201, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}}},
+   .call = TX_CALL(.sql = &sql_cust_contract_create, .status = 201,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
   {"GET", "/v1/customers/{id}/consents", "staff,supervisor,admin,auditor", "C3.2",
-   .call = &(const struct tx_call){&sql_cust_consents, true, 200, NULL, NULL, 0, {{TX_ARG_PATH_UUID, "id"}}}},
+   .call = TX_CALL(.sql = &sql_cust_consents, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
   {"POST", "/v1/customers/{id}/consents", "staff,supervisor,admin", "C3.2",
-   .call = &(const struct tx_call){&sql_cust_consent_create, false, 201, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}}},
+   .call = TX_CALL(.sql = &sql_cust_consent_create, .status = 201,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
   {"POST", "/v1/consents/{id}/revoke", "staff,supervisor,admin", "C3.2",
-   .call = &(const struct tx_call){&sql_cust_consent_revoke, false, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}}}},
+   .call = TX_CALL(.sql = &sql_cust_consent_revoke, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
   {"GET", "/v1/customers/{id}/disclosures", "staff,supervisor,admin,auditor", "C3.1",
-   .call = &(const struct tx_call){&sql_cust_disclosures, true, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"},
-     {TX_ARG_QUERY_INT, "limit"},
-     {TX_ARG_QUERY_TEXT, "cursor"}}}},
-  {"POST", "/v1/customers/{id}/disclosures", "staff,supervisor,admin", "C3.1,C3.2,C3.3", .handler = tx_cust_disclose},
+   .call = TX_CALL(.sql = &sql_cust_disclosures, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+  {"POST", "/v1/customers/{id}/disclosures", "staff,supervisor,admin", "C3.1,C3.2,C3.3",
+   .handler = tx_cust_disclose},
   {"GET", "/v1/recipients", "*", "C3.3",
-   .call = &(const struct tx_call){&sql_cust_recipients, true, 200, NULL, NULL, 0,
-     {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}}}},
+   .call = TX_CALL(.sql = &sql_cust_recipients, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}})},
   {"POST", "/v1/recipients", "supervisor,admin", "C3.3",
-   .call = &(const struct tx_call){&sql_cust_recipient_create, false, 201, "/v1/recipients/", NULL, 0,
-     {{TX_ARG_BODY, NULL}}}},
+   .call = TX_CALL(.sql = &sql_cust_recipient_create, .status = 201, .location = "/v1/recipients/",
+                   .args = {{TX_ARG_BODY, NULL}})},
   {"POST", "/v1/recipients/{id}/ndas", "supervisor,admin", "C3.3",
-   .call = &(const struct tx_call){&sql_cust_nda_create, false, 201, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}}},
-  {"POST", "/v1/customers/{id}/deactivate", "staff,supervisor,admin", "C4.3", .handler = tx_cust_deactivate},
+   .call = TX_CALL(.sql = &sql_cust_nda_create, .status = 201,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
+  {"POST", "/v1/customers/{id}/deactivate", "staff,supervisor,admin", "C4.3",
+   .handler = tx_cust_deactivate},
   {"PUT", "/v1/customers/{id}/legal-hold", "admin,risk_officer", "C4.3",
-   .call = &(const struct tx_call){&sql_cust_legal_hold, false, 200, NULL, lifecycle_hold_spec, 1,
-     {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_MEMBER, "reason"}}}},
+   .call = TX_CALL(.sql = &sql_cust_legal_hold,
+                   .status = 200,
+                   .body_spec = hold_spec,
+                   .body_nspec = 1,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_MEMBER, "reason"}})},
   {"POST", "/v1/customers/{id}/dispose", "admin", "C4.3", .handler = tx_cust_dispose},
   {"POST", "/v1/contracts/{id}/close", "staff,supervisor,admin", "C4.3",
-   .call = &(const struct tx_call){&sql_cust_contract_close, false, 200, NULL, NULL, 0,
-     {{TX_ARG_PATH_UUID, "id"}}}},
+   .call = TX_CALL(.sql = &sql_cust_contract_close, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
 };
 
 static const struct tx_command commands[] = {

@@ -1,6 +1,6 @@
 /**
  * @file modules/ops/routes.c
- * @brief Operations: health, readiness, metrics, the contract and the version (G1, G3). Every route of the module is a row here;
+ * @brief Operations: health, readiness, metrics, the contract and the version (G1, G3).
  * main.c registers tx_module_ops.
  */
 #include "core/module.h"
