@@ -21,6 +21,7 @@ int tx_module_register(const struct tx_module *m, char *err, size_t errlen)
   char why[400];
   const struct tx_module **grown = NULL;
   size_t routes_before = tx_routes_count;
+  int rc = -1;
   for (size_t i = 0; i < m->ncommands; i++) {
     const char *name = m->commands[i].name;
     bool twice = false;
@@ -29,30 +30,30 @@ int tx_module_register(const struct tx_module *m, char *err, size_t errlen)
     if (!m->commands[i].run || twice || command_taken(name)) {
       snprintf(err, errlen, "module %s: command %s is registered twice or has no function", m->name,
                name);
-      goto fail;
+      goto out;
     }
   }
   for (size_t i = 0; i < m->ndetail_forms; i++)
     if (tx_detail_adapter_find(m->detail_forms[i].sqlstate)) {
       snprintf(err, errlen, "module %s: SQLSTATE %s has an adapter already", m->name,
                m->detail_forms[i].sqlstate);
-      goto fail;
+      goto out;
     }
   if (tx_routes_add(m->routes, m->nroutes, why, sizeof why)) {
     snprintf(err, errlen, "module %s: %s", m->name, why);
-    goto fail;
+    goto out;
   }
   grown = realloc(modules, (nmodules + 1) * sizeof *modules);
   if (!grown) {
     snprintf(err, errlen, "module %s: out of memory", m->name);
     tx_routes_count = routes_before;
-    goto fail;
+    goto out;
   }
   modules = grown;
   modules[nmodules++] = m;
-  return 0;
-fail:
-  return -1;
+  rc = 0;
+out:
+  return rc;
 }
 
 const struct tx_command *tx_command_find(const char *name)
