@@ -1,17 +1,23 @@
 /**
  * @file main.c
- * @brief tianxingd: configuration, then one subcommand (serve, migrate, routes, errors, version).
+ * @brief tianxingd: configuration, then one subcommand (serve, migrate, routes, errors, version,
+ * and the commands modules register). Adding a module is one line in `modules` below.
  */
+#include "base/errors.h"
+#include "base/log.h"
 #include "core/app.h"
-#include "core/errors.h"
 #include "core/jwt.h"
-#include "crypto/envelope.h"
-#include "modules/customers/customers.h"
-#include "crypto/password.h"
-#include "core/log.h"
+#include "core/module.h"
 #include "core/routes.h"
+#include "crypto/envelope.h"
+#include "crypto/password.h"
 #include "db/migrate.h"
 #include "db/pool.h"
+#include "modules/audit/audit.h"
+#include "modules/auth/auth.h"
+#include "modules/customers/customers.h"
+#include "modules/ops/ops.h"
+#include "modules/org/org.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,14 +40,35 @@ static void usage(FILE *f)
         "            mint an access token with the configured signing key\n"
         "  audit-verify\n"
         "            walk the audit hash chain (owner connection); exit 1 at the first broken row\n"
-        "  rotate-master-key\n"
-        "            re-wrap every customer data key with the current (last) master key\n"
         "  hash-password\n"
-        "            read a password on stdin, print its scrypt hash (for seeding accounts)\n"
-        "\n"
+        "            read a password on stdin, print its scrypt hash (for seeding accounts)\n",
+        f);
+  tx_commands_usage(f);
+  fputs("\n"
         "Settings come from TIANXING_* environment variables over the config file (--config,\n"
         "$TIANXING_CONFIG, or ./.local/tianxing.conf when present). See README.md.\n",
         f);
+}
+
+/* The modules, in the order their routes are listed and matched: one line each. */
+static const struct tx_module *const modules[] = {
+  &tx_module_ops,
+  &tx_module_auth,
+  &tx_module_org,
+  &tx_module_customers,
+  &tx_module_audit,
+};
+
+/* Registers every module; a malformed or clashing one keeps the process from starting. */
+static int register_modules(void)
+{
+  char err[512];
+  for (size_t i = 0; i < TX_COUNT(modules); i++)
+    if (tx_module_register(modules[i], err, sizeof err)) {
+      fprintf(stderr, "tianxingd: %s\n", err);
+      return -1;
+    }
+  return 0;
 }
 
 static int print_json(json_t *j_doc)
@@ -206,107 +233,6 @@ static int cmd_audit_verify(const struct tx_config *cfg)
   return rc;
 }
 
-/* Re-wraps data keys in batches, each its own transaction: a crash leaves every key wrapped by
- * one master key or the other, both still listed in the key file, so nothing is ever unreadable.
- * The data itself is untouched (C2.3): only the 60-byte wrapped keys change. */
-static int cmd_rotate_master_key(const struct tx_config *cfg)
-{
-  char err[512];
-  if (!cfg->master_keys_file ||
-      tx_envelope_load(cfg->master_keys_file, cfg->blind_index_key_file, err, sizeof err)) {
-    fprintf(stderr, "tianxingd: rotate-master-key: %s\n",
-            cfg->master_keys_file ? err : "TIANXING_MASTER_KEYS_FILE is not set");
-    return 2;
-  }
-  const char *url = cfg->migrate_database_url ? cfg->migrate_database_url : cfg->database_url;
-  PGconn *pg = tx_db_connect(url, "tianxingd-rotate", cfg->db_connect_timeout, 0, err, sizeof err);
-  if (!pg) {
-    fprintf(stderr, "tianxingd: rotate-master-key: cannot connect: %s\n", err);
-    return 2;
-  }
-  long total = 0;
-  int rc = 0;
-  for (;;) {
-    /* Row-level security applies to the owner too: act as an administrator, and name the
-     * operation in the audit trail's request id. */
-    PGresult *res = PQexec(pg, "BEGIN; SELECT set_config('tx.roles', 'admin', true),"
-                               " set_config('tx.request_id', 'rotate-master-key', true)");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-      fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(res));
-      PQclear(res);
-      rc = 1;
-      break;
-    }
-    PQclear(res);
-    char current[TX_KEY_ID_MAX];
-    tx_envelope_current_key_id(current);
-    const char *p1[] = {current};
-    /* The rows FOR UPDATE can lock must be every row that needs it, or a policy hides some. */
-    PGresult *all = PQexecParams(pg, "SELECT count(*) FROM cust.data_keys WHERE key_id <> $1", 1, NULL,
-                                 p1, NULL, NULL, 0);
-    long pending = PQresultStatus(all) == PGRES_TUPLES_OK ? atol(PQgetvalue(all, 0, 0)) : -1;
-    PQclear(all);
-    res = PQexecParams(pg,
-                       "SELECT customer_id::text, key_id, encode(wrapped, 'hex') FROM cust.data_keys"
-                       " WHERE key_id <> $1 ORDER BY customer_id LIMIT 500 FOR UPDATE",
-                       1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-      fprintf(stderr, "tianxingd: rotate-master-key: %s", PQresultErrorMessage(res));
-      PQclear(res);
-      rc = 1;
-      break;
-    }
-    int n = PQntuples(res);
-    if (pending < 0 || (n == 0 && pending > 0)) {
-      fprintf(stderr, "tianxingd: rotate-master-key: %ld data keys need re-wrapping but cannot be "
-                      "locked for update (row-level security?)\n", pending);
-      PQclear(res);
-      PQclear(PQexec(pg, "ROLLBACK"));
-      rc = 1;
-      break;
-    }
-    for (int i = 0; i < n && rc == 0; i++) {
-      const char *id = PQgetvalue(res, i, 0);
-      json_t *j_dek = json_pack("{ss ss+}", "key_id", PQgetvalue(res, i, 1), "wrapped", "\\x",
-                                PQgetvalue(res, i, 2));
-      unsigned char dek[TX_DEK_LEN], *nw = NULL;
-      size_t nlen;
-      char kid[TX_KEY_ID_MAX];
-      rc = tx_cust_unwrap(j_dek, id, dek) || tx_dek_rewrap(dek, id, kid, &nw, &nlen) ? 1 : 0;
-      json_decref(j_dek);
-      if (rc) {
-        fprintf(stderr, "tianxingd: rotate-master-key: data key of customer %s cannot be unwrapped "
-                        "with the keys in TIANXING_MASTER_KEYS_FILE\n", id);
-        break;
-      }
-      json_t *j_hex = tx_cust_hex(nw, nlen);
-      free(nw);
-      const char *p2[] = {id, kid, json_string_value(j_hex) + 2};
-      PGresult *u = PQexecParams(pg, "UPDATE cust.data_keys SET key_id = $2, wrapped = decode($3, 'hex')"
-                                     " WHERE customer_id = $1::uuid", 3, NULL, p2, NULL, NULL, 0);
-      if (PQresultStatus(u) != PGRES_COMMAND_OK || strcmp(PQcmdTuples(u), "1") != 0) {
-        /* Zero rows would mean a policy hid the key: never report a rotation that did not happen. */
-        fprintf(stderr, "tianxingd: rotate-master-key: data key of customer %s not updated%s%s\n", id,
-                PQresultStatus(u) == PGRES_COMMAND_OK ? "" : ": ", PQresultErrorMessage(u));
-        rc = 1;
-      }
-      PQclear(u);
-      json_decref(j_hex);
-    }
-    PQclear(res);
-    res = PQexec(pg, rc ? "ROLLBACK" : "COMMIT");
-    PQclear(res);
-    total += rc ? 0 : n;
-    if (rc || n == 0)
-      break;
-  }
-  PQfinish(pg);
-  tx_envelope_shutdown();
-  if (rc == 0)
-    printf("{\"rewrapped\":%ld}\n", total);
-  return rc;
-}
-
 static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
@@ -341,37 +267,47 @@ int main(int argc, char **argv)
 {
   const char *config_file = NULL;
   int i = 1;
+  int rc = 2;
+  if (register_modules())
+    goto out;
   if (i + 1 < argc && !strcmp(argv[i], "--config")) {
     config_file = argv[i + 1];
     i += 2;
   }
   if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
     usage(i >= argc ? stderr : stdout);
-    return i >= argc ? 2 : 0;
+    rc = i >= argc ? 2 : 0;
+    goto out;
   }
   const char *cmd = argv[i];
+  const struct tx_command *module_cmd = tx_command_find(cmd);
   bool as_json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
-  bool takes_options = !strcmp(cmd, "token");
+  /* token and the modules' commands read their own arguments. */
+  bool takes_options = !strcmp(cmd, "token") || module_cmd;
   if (!takes_options && i + 1 + (as_json ? 1 : 0) < argc) {
     fprintf(stderr, "tianxingd: unexpected argument '%s'\n", argv[i + 1 + (as_json ? 1 : 0)]);
-    return 2;
+    goto out;
   }
 
   /* Commands that describe the build need no configuration. */
-  if (!strcmp(cmd, "routes"))
-    return cmd_routes(as_json);
-  if (!strcmp(cmd, "errors"))
-    return cmd_errors(as_json);
+  if (!strcmp(cmd, "routes")) {
+    rc = cmd_routes(as_json);
+    goto out;
+  }
+  if (!strcmp(cmd, "errors")) {
+    rc = cmd_errors(as_json);
+    goto out;
+  }
   if (!strcmp(cmd, "version")) {
     printf("tianxingd %s (api %s, %s, %s)\n", TX_VERSION, TX_API_VERSION, TX_COMMIT, TX_BUILD_TYPE);
-    return 0;
+    rc = 0;
+    goto out;
   }
   if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 &&
-      strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0 &&
-      strcmp(cmd, "rotate-master-key") != 0) {
+      strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0 && !module_cmd) {
     fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
     usage(stderr);
-    return 2;
+    goto out;
   }
 
   struct tx_config cfg;
@@ -379,27 +315,32 @@ int main(int argc, char **argv)
   if (tx_config_load(&cfg, config_file, environ, err, sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);
     tx_config_free(&cfg);
-    return 2;
+    goto out;
   }
   tx_log_set_level(cfg.log_level);
-  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify") ||
-      !strcmp(cmd, "rotate-master-key")) {
-    int rc = !strcmp(cmd, "token")           ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
-             : !strcmp(cmd, "hash-password") ? cmd_hash_password(&cfg)
-             : !strcmp(cmd, "audit-verify")  ? cmd_audit_verify(&cfg)
-                                             : cmd_rotate_master_key(&cfg);
+  if (module_cmd) {
+    rc = module_cmd->run(&cfg, argc - i - 1, argv + i + 1);
     tx_config_free(&cfg);
-    return rc;
+    goto out;
+  }
+  if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify")) {
+    rc = !strcmp(cmd, "token")           ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
+         : !strcmp(cmd, "hash-password") ? cmd_hash_password(&cfg)
+                                         : cmd_audit_verify(&cfg);
+    tx_config_free(&cfg);
+    goto out;
   }
   tx_app.cfg = &cfg;
   if (tx_migrations_load(cfg.migrations_dir, &tx_app.migrations, err, sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);
     tx_config_free(&cfg);
-    return 2;
+    goto out;
   }
 
-  int rc = !strcmp(cmd, "migrate") ? run_migrations(&cfg) : cmd_serve(&cfg);
+  rc = !strcmp(cmd, "migrate") ? run_migrations(&cfg) : cmd_serve(&cfg);
   tx_migrations_free(&tx_app.migrations);
   tx_config_free(&cfg);
+out:
+  tx_modules_reset();
   return rc;
 }

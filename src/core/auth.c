@@ -4,7 +4,7 @@
  * employee's current roles) are the database's: tx.begin_request and row-level security.
  */
 #include "core/auth.h"
-#include "core/log.h"
+#include "base/log.h"
 
 #include <stdio.h>
 #include <string.h>

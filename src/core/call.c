@@ -147,6 +147,10 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   const struct tx_sql *sql = call->sql;
   if (idem.key) {
     sql = tx_idem_sql(call->sql, true);
+    if (!sql) {
+      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+      goto out;
+    }
     params[n] = idem.key;
     params[n + 1] = idem.route;
     params[n + 2] = idem.hash;
@@ -160,6 +164,7 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
     if (!tx_idem_lost_race(r, &idem, &outcome, call->location, NULL))
       tx_reply_db_error(r, &outcome);
+    tx_db_outcome_free(&outcome);
     goto out;
   }
   if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {

@@ -35,6 +35,14 @@ struct tx_arg {
   const char *name;
 };
 
+/** A route row's declarative call (core/routes.h), e.g.
+ * TX_CALL(.sql = &s, .status = 200, .args = {{TX_ARG_PATH_UUID, "id"}}). */
+#define TX_CALL(...) (&(const struct tx_call){__VA_ARGS__})
+
+/* The select lists of a row-returning API function j, versioned (ETag) or not. */
+#define TX_CALL_ROW "SELECT j::text, j->>'version', j->>'id' FROM "
+#define TX_CALL_ROW_UNVERSIONED "SELECT j::text, NULL, j->>'id' FROM "
+
 #define TX_CALL_MAX_ARGS 12
 
 struct tx_call {

@@ -4,7 +4,7 @@
  * same way and a bad one is named in the message that stops start-up.
  */
 #include "core/config.h"
-#include "core/log.h"
+#include "base/log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -8,7 +8,7 @@
 #ifndef TX_CORE_HTTP_H
 #define TX_CORE_HTTP_H
 
-#include "core/errors.h"
+#include "core/problem.h"
 #include "core/jwt.h"
 
 #include <jansson.h>
@@ -54,14 +54,26 @@ int tx_reply_raw(struct tx_req *r, int status, const char *content_type, const v
                  size_t len);
 /** @brief Answers with a problem document; @p j_errors is stolen (may be NULL). */
 int tx_reply_problem(struct tx_req *r, enum tx_code code, const char *detail, json_t *j_errors);
+/** @brief Answers with problem document @p j_p (stolen, from tx_problem_new), at its status. */
+int tx_reply_problem_doc(struct tx_req *r, json_t *j_p);
 /** @brief Adds a response header. */
 void tx_reply_header(struct tx_req *r, const char *name, const char *value);
 
 struct tx_db_outcome;
 struct tx_claims;
 
-/** @brief Answers with the problem a failed database run calls for (db/tx.h). */
-int tx_reply_db_error(struct tx_req *r, const struct tx_db_outcome *out);
+/**
+ * @brief Answers with the problem a failed database run calls for (db/tx.h), and releases what
+ * @p out holds (tx_db_outcome_free). A DETAIL our SQL gives (SQLSTATE TXxxx) is shown only when it
+ * is a JSON object: its `errors` (array of {field, code, message}) join the problem's `errors`,
+ * its other members become extension members, except the problem's own (type, title, status,
+ * detail, code, request_id, instance, errors).
+ */
+int tx_reply_db_error(struct tx_req *r, struct tx_db_outcome *out);
+
+/** @brief The problem document tx_reply_db_error answers with (new reference; unit-tested). */
+json_t *tx_problem_from_db(const struct tx_db_outcome *out, int zh, const char *request_id,
+                           const char *instance);
 
 /** @brief The claims of this request for the transaction runner. */
 void tx_req_claims(const struct tx_req *r, struct tx_claims *c);

@@ -112,37 +112,66 @@ int tx_idem_lost_race(struct tx_req *r, struct tx_idem *st, const struct tx_db_o
   return rc == 0 ? 0 : r->status;
 }
 
-/* Wrapped statements, made once per original and kept for the life of the process. */
-static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+/* Wrapped statements, made once per original and kept for the life of the process. The list grows
+ * with the code: a create whose wrap were missing would silently lose its idempotency. Entries
+ * are allocated one by one, since the transaction runner knows a statement by its address. */
+struct wrap {
   const struct tx_sql *orig;
   struct tx_sql wrapped;
-} wraps[32];
-static size_t nwraps;
+  bool store_body;
+};
+static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wrap **wraps;
+static size_t nwraps, wraps_cap;
+
+/* A new wrap of @p orig, or NULL when memory ran out. */
+static struct wrap *wrap_new(const struct tx_sql *orig, bool store_body)
+{
+  struct wrap *w = calloc(1, sizeof *w);
+  char *name = NULL, *text = NULL;
+  int n = orig->nparams;
+  /* asprintf leaves its pointer undefined on failure: keep only what it made. */
+  if (asprintf(&name, "%s_idem%s", orig->name, store_body ? "" : "_nobody") < 0)
+    name = NULL;
+  if (asprintf(&text,
+               "SELECT w.j, w.v, w.id FROM (%s) AS w(j, v, id)"
+               " WHERE tx.idempotency_store($%d, $%d, $%d, 201, %s, w.id)",
+               orig->text, n + 1, n + 2, n + 3, store_body ? "w.j" : "NULL") < 0)
+    text = NULL;
+  if (!w || !name || !text) {
+    free(w);
+    free(name);
+    free(text);
+    w = NULL;
+    goto out;
+  }
+  *w = (struct wrap){orig, {name, text, n + 3}, store_body};
+out:
+  return w;
+}
 
 const struct tx_sql *tx_idem_sql(const struct tx_sql *orig, bool store_body)
 {
   const struct tx_sql *found = NULL;
   pthread_mutex_lock(&wrap_lock);
   for (size_t i = 0; i < nwraps && !found; i++)
-    if (wraps[i].orig == orig)
-      found = &wraps[i].wrapped;
-  if (!found && nwraps < sizeof wraps / sizeof wraps[0]) {
-    char *name = NULL, *text = NULL;
-    int n = orig->nparams;
-    if (asprintf(&name, "%s_idem", orig->name) >= 0 &&
-        asprintf(&text,
-                 "SELECT w.j, w.v, w.id FROM (%s) AS w(j, v, id)"
-                 " WHERE tx.idempotency_store($%d, $%d, $%d, 201, %s, w.id)",
-                 orig->text, n + 1, n + 2, n + 3, store_body ? "w.j" : "NULL") >= 0) {
-      wraps[nwraps].orig = orig;
-      wraps[nwraps].wrapped = (struct tx_sql){name, text, n + 3};
-      found = &wraps[nwraps++].wrapped;
-    } else {
-      free(name);
-      free(text);
+    if (wraps[i]->orig == orig && wraps[i]->store_body == store_body)
+      found = &wraps[i]->wrapped;
+  if (!found && nwraps == wraps_cap) {
+    size_t cap = wraps_cap ? 2 * wraps_cap : 32;
+    struct wrap **grown = realloc(wraps, cap * sizeof *grown);
+    if (grown) {
+      wraps = grown;
+      wraps_cap = cap;
+    }
+  }
+  if (!found && nwraps < wraps_cap) {
+    struct wrap *w = wrap_new(orig, store_body);
+    if (w) {
+      wraps[nwraps++] = w;
+      found = &w->wrapped;
     }
   }
   pthread_mutex_unlock(&wrap_lock);
-  return found ? found : orig;
+  return found;
 }

@@ -35,6 +35,8 @@ int tx_idem_begin(struct tx_req *r, struct tx_idem *st, const char *location, tx
  * @brief The statement that runs @p orig (which selects json text, version, id) and records the
  * key in the same statement; it takes orig's parameters followed by key, route and hash.
  * @param store_body false where the answer holds data that must not be kept (it is rebuilt)
+ * @return the statement (made once, kept for the process), or NULL when memory ran out: the create
+ *         must then fail rather than run without its key
  */
 const struct tx_sql *tx_idem_sql(const struct tx_sql *orig, bool store_body);
 

@@ -3,7 +3,7 @@
  * @brief Declarative body checks (see core/json_spec.h).
  */
 #include "core/json_spec.h"
-#include "core/errors.h"
+#include "core/problem.h"
 
 #include <ctype.h>
 #include <stdarg.h>

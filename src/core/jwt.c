@@ -3,7 +3,7 @@
  * @brief Token verification, the verified-token cache, and minting (see core/jwt.h).
  */
 #include "core/jwt.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "core/request.h"
 #include "crypto/encoding.h"
 

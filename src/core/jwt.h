@@ -11,7 +11,7 @@
 #define TX_CORE_JWT_H
 
 #include "core/config.h"
-#include "crypto/keys.h"
+#include "core/jwt_keys.h"
 
 #include <jansson.h>
 #include <stdbool.h>

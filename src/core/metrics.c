@@ -1,7 +1,8 @@
 /**
  * @file core/metrics.c
- * @brief Lock-free counters: the route table is fixed at build time, so every series is a slot in a
- * static array and recording a request is a handful of relaxed atomic adds on the hot path.
+ * @brief Lock-free counters: the route table is fixed once the modules are registered, so every
+ * series is a slot in an array sized then, and recording a request is a handful of relaxed atomic
+ * adds on the hot path.
  */
 #include "core/metrics.h"
 #include "core/routes.h"
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROUTES 128
 static const int statuses[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413,
                                414, 415, 422, 428, 429, 431, 500, 501, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
@@ -20,29 +20,56 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5, 10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
-/* One more slot than routes: requests that matched no route. One more status: any other. */
-static uint64_t requests[MAX_ROUTES + 1][NSTATUS + 1];
-static uint64_t hist[MAX_ROUTES + 1][NBUCKETS + 1];
-static uint64_t hist_sum_us[MAX_ROUTES + 1];
+/* The series of one route. */
+struct series {
+  uint64_t requests[NSTATUS + 1]; /* one more status: any other */
+  uint64_t hist[NBUCKETS + 1];
+  uint64_t sum_us;
+};
+/* One per route of the merged table, and one more for requests that matched no route; sized at
+ * start-up from the table, so that every route has its own series however many there are. */
+static struct series *series;
+static size_t nroutes;
+
+int tx_metrics_init(size_t routes)
+{
+  struct series *s = calloc(routes + 1, sizeof *s);
+  if (!s)
+    return -1;
+  free(series);
+  series = s;
+  nroutes = routes;
+  return 0;
+}
+
+void tx_metrics_shutdown(void)
+{
+  free(series);
+  series = NULL;
+  nroutes = 0;
+}
 
 void tx_metrics_observe(size_t route_index, int status, double seconds)
 {
-  if (route_index >= tx_routes_count || route_index >= MAX_ROUTES)
-    route_index = MAX_ROUTES; /* the "unmatched" series */
+  if (!series)
+    return;
+  if (route_index > nroutes)
+    route_index = nroutes; /* the "unmatched" series */
+  struct series *sr = &series[route_index];
   size_t s = 0;
   while (s < NSTATUS && statuses[s] != status)
     s++;
-  __atomic_add_fetch(&requests[route_index][s], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&sr->requests[s], 1, __ATOMIC_RELAXED);
   size_t b = 0;
   while (b < NBUCKETS && seconds > buckets[b])
     b++;
-  __atomic_add_fetch(&hist[route_index][b], 1, __ATOMIC_RELAXED);
-  __atomic_add_fetch(&hist_sum_us[route_index], (uint64_t)(seconds * 1e6), __ATOMIC_RELAXED);
+  __atomic_add_fetch(&sr->hist[b], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&sr->sum_us, (uint64_t)(seconds * 1e6), __ATOMIC_RELAXED);
 }
 
 static const char *route_label(size_t i, char *buf, size_t len)
 {
-  if (i >= tx_routes_count || i >= MAX_ROUTES)
+  if (i >= nroutes || i >= tx_routes_count)
     return "unmatched";
   snprintf(buf, len, "%s %s", tx_routes[i].method, tx_routes[i].path);
   return buf;
@@ -56,14 +83,14 @@ char *tx_metrics_render(size_t *len)
   if (!f)
     return NULL;
   char label[256];
-  size_t nroutes = tx_routes_count < MAX_ROUTES ? tx_routes_count : MAX_ROUTES;
+  /* Before tx_metrics_init there is nothing counted: no series to render. */
+  size_t nseries = series ? nroutes + 1 : 0;
 
   fputs("# HELP tianxing_http_requests_total HTTP requests answered, by route and status.\n"
         "# TYPE tianxing_http_requests_total counter\n", f);
-  for (size_t r = 0; r <= nroutes; r++) {
-    size_t ri = r == nroutes ? MAX_ROUTES : r;
+  for (size_t r = 0; r < nseries; r++) {
     for (size_t s = 0; s <= NSTATUS; s++) {
-      uint64_t n = __atomic_load_n(&requests[ri][s], __ATOMIC_RELAXED);
+      uint64_t n = __atomic_load_n(&series[r].requests[s], __ATOMIC_RELAXED);
       if (!n)
         continue;
       char status[8];
@@ -78,17 +105,16 @@ char *tx_metrics_render(size_t *len)
 
   fputs("# HELP tianxing_http_request_duration_seconds Time from request start to answer.\n"
         "# TYPE tianxing_http_request_duration_seconds histogram\n", f);
-  for (size_t r = 0; r <= nroutes; r++) {
-    size_t ri = r == nroutes ? MAX_ROUTES : r;
+  for (size_t r = 0; r < nseries; r++) {
     uint64_t cum = 0;
     const char *lbl = route_label(r, label, sizeof label);
     uint64_t total = 0;
     for (size_t b = 0; b <= NBUCKETS; b++)
-      total += __atomic_load_n(&hist[ri][b], __ATOMIC_RELAXED);
+      total += __atomic_load_n(&series[r].hist[b], __ATOMIC_RELAXED);
     if (!total)
       continue;
     for (size_t b = 0; b <= NBUCKETS; b++) {
-      cum += __atomic_load_n(&hist[ri][b], __ATOMIC_RELAXED);
+      cum += __atomic_load_n(&series[r].hist[b], __ATOMIC_RELAXED);
       if (b < NBUCKETS)
         fprintf(f, "tianxing_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n", lbl,
                 buckets[b], (unsigned long)cum);
@@ -97,7 +123,7 @@ char *tx_metrics_render(size_t *len)
                 (unsigned long)cum);
     }
     fprintf(f, "tianxing_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", lbl,
-            (double)__atomic_load_n(&hist_sum_us[ri], __ATOMIC_RELAXED) / 1e6);
+            (double)__atomic_load_n(&series[r].sum_us, __ATOMIC_RELAXED) / 1e6);
     fprintf(f, "tianxing_http_request_duration_seconds_count{route=\"%s\"} %lu\n", lbl,
             (unsigned long)cum);
   }

@@ -7,6 +7,15 @@
 
 #include <stddef.h>
 
+/**
+ * @brief Makes a series for each of @p nroutes routes and one for unmatched requests; before
+ * serving, after the modules are registered. -1 when memory ran out.
+ */
+int tx_metrics_init(size_t nroutes);
+
+/** @brief Releases the series. */
+void tx_metrics_shutdown(void);
+
 /** @brief Counts one finished request; @p route_index from tx_route_index(). */
 void tx_metrics_observe(size_t route_index, int status, double seconds);
 

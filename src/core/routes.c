@@ -1,93 +1,112 @@
 /**
  * @file core/routes.c
- * @brief The route table. `tianxingd routes` prints it and tests/contract/routes.mjs compares it
- * with openapi.yaml both ways: a route added here must be added to the contract, and back.
+ * @brief The merged route table (see core/routes.h). Core knows no module: the rows come from
+ * tx_module_register. tests/contract/routes.mjs compares `tianxingd routes --json` with
+ * openapi.yaml both ways: a route added to a module must be added to the contract, and back.
  */
 #include "core/routes.h"
-#include "modules/audit/audit.h"
-#include "modules/auth/auth.h"
-#include "modules/customers/customers.h"
-#include "modules/org/org.h"
-#include "modules/ops/ops.h"
+#include "core/call.h"
 
-const struct tx_route tx_routes[] = {
-  /* Operations (G3 effectiveness: the service can be run and watched) */
-  {"GET", "/healthz", tx_ops_healthz, "", "G3"},
-  {"GET", "/readyz", tx_ops_readyz, "", "G3"},
-  {"GET", "/metrics", tx_ops_metrics, "", "G3"},
-  {"GET", "/openapi.yaml", tx_ops_openapi, "", "G1"},
-  {"GET", "/v1/version", tx_ops_version, "", "G1"},
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-  /* Identity (G2: the regulations apply to every employee, so every employee signs in) */
-  {"POST", "/v1/auth/login", tx_auth_login, "", "G2"},
-  {"POST", "/v1/auth/refresh", tx_auth_refresh, "", "G2"},
-  {"POST", "/v1/auth/logout", tx_auth_logout, "", "G2"},
-  {"GET", "/v1/me", tx_auth_me, "*", "G2"},
-  {"GET", "/.well-known/jwks.json", tx_auth_jwks, "", "G2"},
+static struct tx_route *table;
+static size_t cap;
+const struct tx_route *tx_routes;
+size_t tx_routes_count;
 
-  /* Module G: the organization (G2: applies to all employees and departments) */
-  {"GET", "/v1/departments", tx_org_departments_list, "*", "G2"},
-  {"POST", "/v1/departments", tx_org_departments_create, "admin", "G2"},
-  {"GET", "/v1/departments/{id}", tx_org_department_get, "*", "G2"},
-  {"PATCH", "/v1/departments/{id}", tx_org_department_update, "admin", "G2"},
-  {"GET", "/v1/employees", tx_org_employees_list, "*", "G2"},
-  {"POST", "/v1/employees", tx_org_employees_create, "admin", "G2"},
-  {"GET", "/v1/employees/{id}", tx_org_employee_get, "*", "G2"},
-  {"PATCH", "/v1/employees/{id}", tx_org_employee_update, "admin", "G2"},
-  {"POST", "/v1/employees/{id}/deactivate", tx_org_employee_deactivate, "admin", "G2"},
-  {"POST", "/v1/employees/{id}/activate", tx_org_employee_activate, "admin", "G2"},
-  {"PUT", "/v1/employees/{id}/password", tx_org_employee_password, "admin", "G2"},
+static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 
-  /* Module G: the regulations (S1: HR interprets and publishes; G2: everyone acknowledges) */
-  {"GET", "/v1/regulations", tx_org_regulations_list, "*", "G1,G2"},
-  {"POST", "/v1/regulations", tx_org_regulations_create, "hr", "S1"},
-  {"GET", "/v1/regulations/current", tx_org_regulation_current, "*", "G1,G2"},
-  {"GET", "/v1/regulations/{id}", tx_org_regulation_get, "*", "G1,G2"},
-  {"POST", "/v1/regulations/{id}/publish", tx_org_regulation_publish, "hr", "S1"},
-  {"POST", "/v1/regulations/{id}/acknowledge", tx_org_regulation_acknowledge, "*", "G2"},
-  {"GET", "/v1/regulations/{id}/acknowledgements", tx_org_regulation_acknowledgements,
-   "hr,admin,auditor", "G2,S1"},
+/* A comma-separated list of non-empty items without spaces; @p may_be_empty for public routes. */
+static bool csv_valid(const char *s, bool may_be_empty)
+{
+  if (!s || (!*s && !may_be_empty))
+    return false;
+  for (const char *p = s; *p; p++)
+    if (*p == ' ' || (*p == ',' && (p == s || p[1] == ',' || !p[1])))
+      return false;
+  return true;
+}
 
-  /* Module G: policy parameters the regulations leave to the company (G3: reasonable, effective) */
-  {"GET", "/v1/policy-parameters", tx_org_policy_parameters_list, "*", "G3"},
-  {"GET", "/v1/policy-parameters/{name}", tx_org_policy_parameter_get, "*", "G3"},
-  {"POST", "/v1/policy-parameters/{name}/proposals", tx_org_policy_propose, "hr", "G3,S1"},
-  {"POST", "/v1/policy-proposals/{id}/approve", tx_org_policy_approve, "admin", "G3"},
-  {"POST", "/v1/policy-proposals/{id}/reject", tx_org_policy_reject, "admin", "G3"},
+/* Why @p rt cannot be served, or NULL. */
+static const char *row_problem(const struct tx_route *rt)
+{
+  bool known = false;
+  for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+    known = known || (rt->method && !strcmp(rt->method, methods[m]));
+  if (!known)
+    return "unknown method";
+  if (!rt->path || rt->path[0] != '/')
+    return "the path must start with /";
+  if (!csv_valid(rt->roles, true))
+    return "roles must be a comma-separated list (\"\" for public)";
+  if (!csv_valid(rt->clauses, false))
+    return "clauses must name at least one clause ID, comma-separated";
+  if (!rt->handler == !rt->call)
+    return "exactly one of handler and call must be set";
+  if (rt->call) {
+    const struct tx_call *c = rt->call;
+    if (!c->sql || !c->sql->name || !c->sql->text)
+      return "the call has no statement";
+    if (c->sql->nparams < 0 || c->sql->nparams > TX_CALL_MAX_ARGS)
+      return "the call's statement takes more parameters than a call can give";
+    if (c->status != 200 && c->status != 201)
+      return "a call answers 200 or 201";
+    if (!c->body_spec != !c->body_nspec)
+      return "body_spec and body_nspec go together";
+    /* One argument per parameter, and none beyond: a forgotten one would be sent as NULL. */
+    for (int i = 0; i < TX_CALL_MAX_ARGS; i++) {
+      const struct tx_arg *a = &c->args[i];
+      bool unnamed = a->kind == TX_ARG_BODY || a->kind == TX_ARG_IF_MATCH;
+      if (i < c->sql->nparams ? !a->name && !unnamed : a->name || a->kind != 0)
+        return "the call's args do not match its statement's parameters";
+    }
+  }
+  for (size_t i = 0; i < tx_routes_count; i++)
+    if (!strcmp(tx_routes[i].method, rt->method) && !strcmp(tx_routes[i].path, rt->path))
+      return "this method and path are registered already";
+  return NULL;
+}
 
-  /* Module C: customer information (docs/customers.md) */
-  {"GET", "/v1/customers", tx_cust_list, "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3"},
-  {"POST", "/v1/customers", tx_cust_create, "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3"},
-  {"GET", "/v1/customers/review-queue", tx_cust_review_queue, "staff,supervisor,admin", "C4.1"},
-  {"GET", "/v1/customers/{id}", tx_cust_get, "staff,supervisor,admin,auditor,hr,risk_officer", "C2.3"},
-  {"PATCH", "/v1/customers/{id}", tx_cust_update, "staff,supervisor,admin", "C2.1,C2.3,C4.1,C4.2"},
-  {"GET", "/v1/customers/{id}/history", tx_cust_history, "staff,supervisor,admin,auditor", "C4.2"},
-  {"GET", "/v1/customers/{id}/team", tx_cust_team, "staff,supervisor,admin,auditor", "C2.3"},
-  {"PUT", "/v1/customers/{id}/team", tx_cust_team_set, "staff,supervisor,admin", "C2.3"},
-  {"POST", "/v1/customers/{id}/merge", tx_cust_merge, "staff,supervisor,admin", "C2.1"},
-  {"GET", "/v1/customers/{id}/completeness", tx_cust_completeness, "staff,supervisor,admin,auditor",
-   "C1.3"},
-  {"GET", "/v1/customers/{id}/follow-ups", tx_cust_follow_ups_list, "staff,supervisor,admin,auditor",
-   "C1.2"},
-  {"POST", "/v1/customers/{id}/follow-ups", tx_cust_follow_ups_create, "staff,supervisor,admin", "C1.2"},
-  {"POST", "/v1/customers/{id}/contracts", tx_cust_contracts_create, "staff,supervisor,admin", "C1.3"},
-  {"GET", "/v1/customers/{id}/consents", tx_cust_consents_list, "staff,supervisor,admin,auditor", "C3.2"},
-  {"POST", "/v1/customers/{id}/consents", tx_cust_consents_create, "staff,supervisor,admin", "C3.2"},
-  {"POST", "/v1/consents/{id}/revoke", tx_cust_consent_revoke, "staff,supervisor,admin", "C3.2"},
-  {"GET", "/v1/customers/{id}/disclosures", tx_cust_disclosures_list, "staff,supervisor,admin,auditor",
-   "C3.1"},
-  {"POST", "/v1/customers/{id}/disclosures", tx_cust_disclose, "staff,supervisor,admin",
-   "C3.1,C3.2,C3.3"},
-  {"GET", "/v1/recipients", tx_cust_recipients_list, "*", "C3.3"},
-  {"POST", "/v1/recipients", tx_cust_recipients_create, "supervisor,admin", "C3.3"},
-  {"POST", "/v1/recipients/{id}/ndas", tx_cust_ndas_create, "supervisor,admin", "C3.3"},
-  {"POST", "/v1/customers/{id}/deactivate", tx_cust_deactivate, "staff,supervisor,admin", "C4.3"},
-  {"PUT", "/v1/customers/{id}/legal-hold", tx_cust_legal_hold, "admin,risk_officer", "C4.3"},
-  {"POST", "/v1/customers/{id}/dispose", tx_cust_dispose, "admin", "C4.3"},
-  {"POST", "/v1/contracts/{id}/close", tx_cust_contract_close, "staff,supervisor,admin", "C4.3"},
+int tx_routes_add(const struct tx_route *rows, size_t n, char *err, size_t errlen)
+{
+  size_t before = tx_routes_count;
+  if (before + n > cap) {
+    size_t ncap = cap ? cap : 64;
+    while (ncap < before + n)
+      ncap *= 2;
+    struct tx_route *grown = realloc(table, ncap * sizeof *grown);
+    if (!grown) {
+      snprintf(err, errlen, "out of memory for %zu routes", before + n);
+      return -1;
+    }
+    table = grown;
+    cap = ncap;
+    tx_routes = table;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *why = row_problem(&rows[i]);
+    if (why) {
+      snprintf(err, errlen, "route %s %s: %s", rows[i].method ? rows[i].method : "(null)",
+               rows[i].path ? rows[i].path : "(null)", why);
+      tx_routes_count = before; /* all or nothing */
+      return -1;
+    }
+    table[tx_routes_count++] = rows[i];
+  }
+  return 0;
+}
 
-  /* Audit trail (G3: effective control the company can prove) */
-  {"GET", "/v1/audit", tx_audit_list, "auditor,admin", "G3"},
-  {"GET", "/v1/audit/verify", tx_audit_verify, "auditor,admin", "G3"},
-};
-const size_t tx_routes_count = sizeof tx_routes / sizeof tx_routes[0];
+void tx_routes_reset(void)
+{
+  free(table);
+  table = NULL;
+  tx_routes = NULL;
+  cap = tx_routes_count = 0;
+}
+
+int tx_route_serve(const struct tx_route *route, struct tx_req *r)
+{
+  return route->handler ? route->handler(r) : tx_call_run(r, route->call);
+}

@@ -1,22 +1,47 @@
 /**
  * @file core/routes.h
- * @brief The one route table: method, path template, handler, roles and clauses.
+ * @brief The merged route table: the rows every module registers (core/module.h), in registration
+ * order. `tianxingd routes` prints it, the dispatcher serves it.
  */
 #ifndef TX_CORE_ROUTES_H
 #define TX_CORE_ROUTES_H
 
 #include "core/http.h"
 
+#include <stddef.h>
+
+struct tx_call;
+
+/**
+ * One row: who may call what, which regulation clauses it serves, and what answers it. Exactly one
+ * of handler and call is set: a route that is one SQL API function is data (a struct tx_call, see
+ * core/call.h), anything else is a handler.
+ */
 struct tx_route {
   const char *method;  /* GET, POST, PUT, PATCH, DELETE */
   const char *path;    /* OpenAPI template, e.g. /v1/customers/{id} */
+  const char *roles;   /* comma-separated roles allowed; "*" any signed-in; "" no authentication */
+  const char *clauses; /* comma-separated clause IDs the route enforces (REGULATIONS.md) */
   tx_handler handler;
-  const char *roles;   /* comma-separated roles allowed; "" = no authentication */
-  const char *clauses; /* comma-separated clause IDs the route enforces */
+  const struct tx_call *call;
 };
 
-extern const struct tx_route tx_routes[];
-extern const size_t tx_routes_count;
+/* The merged table; fixed once the modules are registered (before serving). */
+extern const struct tx_route *tx_routes;
+extern size_t tx_routes_count;
+
+/**
+ * @brief Appends @p n rows to the merged table after checking each (method, path, roles, clauses,
+ * exactly one of handler and call, the call's arguments) and that no (method, path) is taken.
+ * @return 0, or -1 with the offending row named in @p err; nothing is added then
+ */
+int tx_routes_add(const struct tx_route *rows, size_t n, char *err, size_t errlen);
+
+/** @brief Empties the merged table (tests, and the end of the process). */
+void tx_routes_reset(void);
+
+/** @brief Runs the route's handler or its declarative call for @p r. */
+int tx_route_serve(const struct tx_route *route, struct tx_req *r);
 
 enum tx_match { TX_MATCH_NONE, TX_MATCH_PATH_ONLY, TX_MATCH_OK };
 

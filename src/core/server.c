@@ -11,7 +11,7 @@
 #include "core/auth.h"
 #include "core/http.h"
 #include "core/jwt.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "core/metrics.h"
 #include "core/request.h"
 #include "core/routes.h"
@@ -70,10 +70,14 @@ int tx_reply_json(struct tx_req *r, int status, const json_t *j_body)
 
 int tx_reply_problem(struct tx_req *r, enum tx_code code, const char *detail, json_t *j_errors)
 {
-  json_t *j_p = tx_problem_new(code, r->zh, detail, r->request_id, r->path, j_errors);
+  return tx_reply_problem_doc(r, tx_problem_new(code, r->zh, detail, r->request_id, r->path, j_errors));
+}
+
+int tx_reply_problem_doc(struct tx_req *r, json_t *j_p)
+{
   char *s = json_dumps(j_p, JSON_COMPACT);
+  int status = (int)json_integer_value(json_object_get(j_p, "status"));
   json_decref(j_p);
-  int status = tx_error_info(code)->status;
   if (status == 503 && !u_map_has_key_case(r->resp->map_header, "Retry-After"))
     tx_reply_header(r, "Retry-After", "1");
   tx_reply_raw(r, status, "application/problem+json", s, s ? strlen(s) : 0);
@@ -228,7 +232,7 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
   }
   if (tx_auth_gate(&r, route))
     goto done;
-  route->handler(&r);
+  tx_route_serve(route, &r);
   if (!r.status) /* a handler that forgot to answer is a bug; never send an empty 200 */
     tx_reply_problem(&r, TX_E_INTERNAL_ERROR, NULL, NULL);
 
@@ -277,6 +281,11 @@ int tx_server_run(const struct tx_config *cfg)
   tx_app.cfg = cfg;
   if (make_sockaddr(cfg, &ss, &sslen, &v6)) {
     tx_log(TX_LOG_ERROR, "bad bind address %s", cfg->bind_address);
+    return 1;
+  }
+  /* A series per registered route: the table is complete by now. */
+  if (tx_metrics_init(tx_routes_count)) {
+    tx_log(TX_LOG_ERROR, "out of memory for the metrics of %zu routes", tx_routes_count);
     return 1;
   }
   /* The signals are taken by sigwait() below: block them before any thread starts. */
@@ -359,5 +368,6 @@ int tx_server_run(const struct tx_config *cfg)
   rc = 0;
 out:
   ulfius_clean_instance(&inst);
+  tx_metrics_shutdown();
   return rc;
 }

@@ -5,7 +5,7 @@
  * random nonces start to risk collisions.
  */
 #include "crypto/envelope.h"
-#include "core/files.h"
+#include "base/files.h"
 #include "crypto/encoding.h"
 
 #include <openssl/crypto.h>

@@ -3,9 +3,9 @@
  * @brief Migrations: loading, checksums, and applying them under an advisory lock.
  */
 #include "db/migrate.h"
-#include "core/embedded.h"
-#include "core/files.h"
-#include "core/log.h"
+#include "base/embedded.h"
+#include "base/files.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -3,7 +3,7 @@
  * @brief Connection pool: a mutex and a condition variable around a fixed array of slots.
  */
 #include "db/pool.h"
-#include "core/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -69,12 +69,59 @@ int tx_pool_init(const char *url, int size, int wait_ms, int connect_timeout_s,
   return 0;
 }
 
-static void reset_conn(struct tx_conn *c)
+/* Slot of @p sql in a set of @p cap (a power of two) slots: where it is, or the empty one where
+ * it belongs. Pointers are 8-aligned, so the low bits carry no information. */
+static size_t slot_of(const struct tx_sql **set, size_t cap, const struct tx_sql *sql)
+{
+  size_t i = (size_t)(((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+  while (set[i] && set[i] != sql)
+    i = (i + 1) & (cap - 1);
+  return i;
+}
+
+bool tx_conn_is_prepared(const struct tx_conn *c, const struct tx_sql *sql)
+{
+  return c->prepared_cap && c->prepared[slot_of(c->prepared, c->prepared_cap, sql)] == sql;
+}
+
+int tx_conn_mark_prepared(struct tx_conn *c, const struct tx_sql *sql)
+{
+  if (tx_conn_is_prepared(c, sql))
+    return 0;
+  /* At most half full, so that probes stay short and always end at an empty slot. */
+  if (2 * (c->nprepared + 1) > c->prepared_cap) {
+    size_t cap = c->prepared_cap ? 2 * c->prepared_cap : 256;
+    const struct tx_sql **set = calloc(cap, sizeof *set);
+    if (!set)
+      return -1;
+    for (size_t i = 0; i < c->prepared_cap; i++)
+      if (c->prepared[i])
+        set[slot_of(set, cap, c->prepared[i])] = c->prepared[i];
+    free(c->prepared);
+    c->prepared = set;
+    c->prepared_cap = cap;
+  }
+  c->prepared[slot_of(c->prepared, c->prepared_cap, sql)] = sql;
+  c->nprepared++;
+  return 0;
+}
+
+void tx_conn_reset(struct tx_conn *c)
 {
   if (c->pg)
     PQfinish(c->pg);
   c->pg = NULL;
+  if (c->prepared_cap)
+    memset(c->prepared, 0, c->prepared_cap * sizeof *c->prepared);
   c->nprepared = 0;
+}
+
+void tx_conn_free(struct tx_conn *c)
+{
+  tx_conn_reset(c);
+  free(c->prepared);
+  c->prepared = NULL;
+  c->prepared_cap = 0;
 }
 
 enum tx_pool_rc tx_pool_acquire(struct tx_conn **out)
@@ -115,7 +162,7 @@ enum tx_pool_rc tx_pool_acquire(struct tx_conn **out)
 
   /* Connecting happens outside the lock: it can take up to connect_timeout. */
   if (c->pg && PQstatus(c->pg) != CONNECTION_OK)
-    reset_conn(c);
+    tx_conn_reset(c);
   if (!c->pg) {
     char err[512];
     c->pg = tx_db_connect(pool.url, "tianxingd", pool.connect_timeout, pool.statement_timeout, err,
@@ -134,7 +181,7 @@ enum tx_pool_rc tx_pool_acquire(struct tx_conn **out)
 void tx_pool_release(struct tx_conn *c, bool broken)
 {
   if (broken)
-    reset_conn(c);
+    tx_conn_reset(c);
   pthread_mutex_lock(&pool.lock);
   c->in_use = false;
   pool.in_use--;
@@ -158,7 +205,7 @@ void tx_pool_shutdown(void)
   pthread_mutex_lock(&pool.lock);
   for (int i = 0; i < pool.size; i++)
     if (!pool.conns[i].in_use)
-      reset_conn(&pool.conns[i]);
+      tx_conn_free(&pool.conns[i]);
   pthread_mutex_unlock(&pool.lock);
   free(pool.conns);
   free(pool.url);

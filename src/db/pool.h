@@ -16,15 +16,27 @@
 
 struct tx_sql;
 
-#define TX_MAX_PREPARED 256
-
 struct tx_conn {
   PGconn *pg;
-  /* Statements already prepared on this connection; reset when it is re-established. */
-  const struct tx_sql *prepared[TX_MAX_PREPARED];
-  int nprepared;
+  /* Statements already prepared on this connection, an open-addressing set of pointers that grows
+   * with the code (no fixed limit: a statement forgotten here would be prepared again and fail
+   * with 42P05). Emptied when the connection is re-established. */
+  const struct tx_sql **prepared;
+  size_t nprepared, prepared_cap;
   bool in_use;
 };
+
+/** @brief Whether @p sql is prepared on @p c. */
+bool tx_conn_is_prepared(const struct tx_conn *c, const struct tx_sql *sql);
+
+/** @brief Records @p sql as prepared on @p c; -1 when memory ran out (then close @p c). */
+int tx_conn_mark_prepared(struct tx_conn *c, const struct tx_sql *sql);
+
+/** @brief Closes @p c's connection and forgets its prepared statements (keeps the memory). */
+void tx_conn_reset(struct tx_conn *c);
+
+/** @brief Releases everything @p c holds. */
+void tx_conn_free(struct tx_conn *c);
 
 enum tx_pool_rc { TX_POOL_OK, TX_POOL_BUSY, TX_POOL_UNAVAILABLE };
 

@@ -1,7 +1,7 @@
 /**
  * @file db/sqlstate.c
  * @brief SQLSTATE -> problem code. The table is the whole policy: a class or code not listed is
- * an internal error, answered without detail.
+ * an internal error, answered without detail. What a TXxxx DETAIL may carry: core/reply_db.c.
  */
 #include "db/tx.h"
 
@@ -17,8 +17,8 @@ static const struct {
   {"TXCON", TX_E_CONFLICT},             /* state conflict */
   {"TXVAL", TX_E_VALIDATION_FAILED},    /* invalid input; the message names the field */
   {"TXDEN", TX_E_FORBIDDEN},            /* refused by a rule; the message says which (C3) */
-  {"TXDUP", TX_E_CONFLICT},             /* a duplicate; DETAIL is the existing record's id */
-  {"TXINC", TX_E_CUSTOMER_INCOMPLETE},  /* C1.3; DETAIL is the JSON array of missing fields */
+  {"TXDUP", TX_E_CONFLICT},             /* a duplicate; DETAIL {existing_id, errors} */
+  {"TXINC", TX_E_CUSTOMER_INCOMPLETE},  /* C1.3; DETAIL {errors}: every missing field */
   {"23505", TX_E_CONFLICT},             /* unique_violation */
   {"23P01", TX_E_CONFLICT},             /* exclusion_violation */
   {"23503", TX_E_REFERENCE_NOT_FOUND},  /* foreign_key_violation */

@@ -3,7 +3,7 @@
  * @brief The pipelined transaction runner (see db/tx.h for the shape and the guarantees).
  */
 #include "db/tx.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "db/pool.h"
 
 #include <stdio.h>
@@ -34,18 +34,18 @@ struct slot {
   int query_index; /* -1 for BEGIN, claims, COMMIT */
 };
 
-static bool is_prepared(const struct tx_conn *c, const struct tx_sql *sql)
+void tx_db_outcome_free(struct tx_db_outcome *out)
 {
-  for (int i = 0; i < c->nprepared; i++)
-    if (c->prepared[i] == sql)
-      return true;
-  return false;
+  free(out->extra);
+  out->extra = NULL;
 }
 
-static void mark_prepared(struct tx_conn *c, const struct tx_sql *sql)
+/* Starts @p out afresh: nothing from an earlier attempt may leak or be reported. */
+static void outcome_reset(struct tx_db_outcome *out)
 {
-  if (c->nprepared < TX_MAX_PREPARED && !is_prepared(c, sql))
-    c->prepared[c->nprepared++] = sql;
+  tx_db_outcome_free(out);
+  memset(out, 0, sizeof *out);
+  out->failed_index = -1;
 }
 
 /* Queues (prepare if needed and) execute; returns 0 or -1 when libpq could not queue it. */
@@ -56,7 +56,7 @@ static int queue(struct tx_conn *c, struct slot *slots, size_t *nslots, const st
   bool pending = false;
   for (size_t i = 0; i < *nslots && !pending; i++)
     pending = slots[i].kind == SLOT_PREPARE && slots[i].sql == sql;
-  if (!pending && !is_prepared(c, sql)) {
+  if (!pending && !tx_conn_is_prepared(c, sql)) {
     if (!PQsendPrepare(c->pg, sql->name, sql->text, sql->nparams, NULL))
       return -1;
     slots[(*nslots)++] = (struct slot){SLOT_PREPARE, sql, query_index};
@@ -83,7 +83,7 @@ static void record_error(struct tx_db_outcome *out, const PGresult *res, const s
     const char *extra = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
     snprintf(out->detail, sizeof out->detail, "%s", msg ? msg : "");
     snprintf(out->field, sizeof out->field, "%s", col ? col : "");
-    snprintf(out->extra, sizeof out->extra, "%s", extra ? extra : "");
+    out->extra = extra && *extra ? strdup(extra) : NULL;
   }
   if (out->code == TX_E_INTERNAL_ERROR) {
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -103,8 +103,7 @@ static int attempt(struct tx_conn *c, const struct tx_claims *claims, bool read_
                                  claims->request_id};
   int rc = -1;
 
-  memset(out, 0, sizeof *out);
-  out->failed_index = -1;
+  outcome_reset(out);
   for (size_t i = 0; i < n; i++)
     results[i] = NULL;
 
@@ -140,7 +139,10 @@ static int attempt(struct tx_conn *c, const struct tx_claims *claims, bool read_
     } else if (st == PGRES_PIPELINE_ABORTED || !s) {
       /* skipped after an earlier error */
     } else if (s->kind == SLOT_PREPARE) {
-      mark_prepared(c, s->sql);
+      /* Unrecorded, the statement would be prepared again on its next use and fail (42P05):
+       * a connection that cannot remember is closed instead. */
+      if (tx_conn_mark_prepared(c, s->sql))
+        *broken = true;
     } else if (s->query_index >= 0) {
       PQclear(results[s->query_index]);
       results[s->query_index] = res;
@@ -188,10 +190,10 @@ int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_qu
               size_t n, PGresult **results, struct tx_db_outcome *out)
 {
   bool retried_connection = false;
+  memset(out, 0, sizeof *out);
+  out->failed_index = -1;
   if (n > TX_DB_MAX_QUERIES) {
-    memset(out, 0, sizeof *out);
     out->code = TX_E_INTERNAL_ERROR;
-    out->failed_index = -1;
     return -1;
   }
   for (int a = 1; a <= MAX_ATTEMPTS; a++) {
@@ -200,14 +202,12 @@ int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_qu
     case TX_POOL_OK:
       break;
     case TX_POOL_BUSY:
-      memset(out, 0, sizeof *out);
+      outcome_reset(out);
       out->code = TX_E_SERVICE_BUSY;
-      out->failed_index = -1;
       return -1;
     case TX_POOL_UNAVAILABLE:
-      memset(out, 0, sizeof *out);
+      outcome_reset(out);
       out->code = TX_E_DATABASE_UNAVAILABLE;
-      out->failed_index = -1;
       return -1;
     }
     bool broken = false;

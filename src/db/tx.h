@@ -12,7 +12,7 @@
 #ifndef TX_DB_TX_H
 #define TX_DB_TX_H
 
-#include "core/errors.h"
+#include "base/errors.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -52,12 +52,19 @@ struct tx_db_outcome {
    * field it is about (RAISE ... USING COLUMN = 'field'). Empty otherwise. */
   char detail[256];
   char field[64];
-  char extra[512]; /* their DETAIL: e.g. the existing record's id (TXDUP), missing fields (TXINC) */
+  /* Their DETAIL, whole (allocated; NULL when there is none): data for the client, a JSON object
+   * by convention (core/reply_db.c). tx_db_outcome_free releases it. */
+  char *extra;
 };
+
+/** @brief Releases what @p out holds; it may be called again, and on a zeroed outcome. */
+void tx_db_outcome_free(struct tx_db_outcome *out);
 
 /**
  * @brief Runs @p n queries in one transaction.
  * @param[out] results n results (caller PQclear()s each) on success
+ * @param[out] out     filled on failure; the caller releases it with tx_db_outcome_free (after
+ *                     success too: it is then empty)
  * @return 0 on success; -1 with @p out filled
  */
 int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "core/errors.h"
+#include "core/problem.h"
 #include "core/json_spec.h"
 
 static const char *const kinds[] = {"business", "support", NULL};

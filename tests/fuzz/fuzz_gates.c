@@ -5,9 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/module.h"
 #include "core/request.h"
 #include "core/routes.h"
 #include "crypto/encoding.h"
+#include "modules/audit/audit.h"
+#include "modules/auth/auth.h"
+#include "modules/customers/customers.h"
+#include "modules/ops/ops.h"
+#include "modules/org/org.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* The matcher is fuzzed against the real table: the modules main.c registers. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  static const struct tx_module *const modules[] = {&tx_module_ops, &tx_module_auth, &tx_module_org,
+                                                    &tx_module_customers, &tx_module_audit};
+  char err[512];
+  for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
+    if (tx_module_register(modules[i], err, sizeof err))
+      abort();
+  return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

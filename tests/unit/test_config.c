@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/log.h"
+#include "base/log.h"
 
 static void defaults_are_valid(void **state)
 {

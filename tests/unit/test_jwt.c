@@ -14,7 +14,7 @@
 #include "core/config.h"
 #include "core/jwt.h"
 #include "crypto/encoding.h"
-#include "crypto/keys.h"
+#include "core/jwt_keys.h"
 #include "crypto/password.h"
 
 static const struct tx_claim_rules base_rules = {

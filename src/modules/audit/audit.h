@@ -6,8 +6,9 @@
 #define TX_MODULES_AUDIT_H
 
 #include "core/http.h"
+#include "core/module.h"
 
-int tx_audit_list(struct tx_req *r);
-int tx_audit_verify(struct tx_req *r);
+/** @brief The module: its routes (routes.c); main.c registers it. */
+extern const struct tx_module tx_module_audit;
 
 #endif

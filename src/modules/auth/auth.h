@@ -7,6 +7,7 @@
 #define TX_MODULES_AUTH_H
 
 #include "core/http.h"
+#include "core/module.h"
 
 int tx_auth_login(struct tx_req *r);
 int tx_auth_refresh(struct tx_req *r);
@@ -22,5 +23,8 @@ int tx_auth_refresh_hash(const char *token, char hash_hex[65]);
 int tx_auth_reply_tokens(struct tx_req *r, const char *me_json, const char *refresh_token);
 /* Every role: tx.begin_request intersects it with the employee's own. */
 #define TX_ALL_ROLES "staff,supervisor,hr,risk_officer,auditor,admin"
+
+/** @brief The module: its routes (routes.c); main.c registers it. */
+extern const struct tx_module tx_module_auth;
 
 #endif

@@ -47,9 +47,12 @@ int tx_auth_refresh(struct tx_req *r)
 
   struct tx_claims claims = {.sub = employee_id, .roles = TX_ALL_ROLES, .request_id = r->request_id};
   struct tx_query me = {&sql_me, NULL};
-  if (tx_db_run(&claims, true, &me, 1, &res, &out))
-    return out.code == TX_E_UNAUTHORIZED ? tx_reply_problem(r, TX_E_INVALID_REFRESH_TOKEN, NULL, NULL)
-                                         : tx_reply_db_error(r, &out);
+  if (tx_db_run(&claims, true, &me, 1, &res, &out)) {
+    if (out.code != TX_E_UNAUTHORIZED)
+      return tx_reply_db_error(r, &out);
+    tx_db_outcome_free(&out);
+    return tx_reply_problem(r, TX_E_INVALID_REFRESH_TOKEN, NULL, NULL);
+  }
   tx_auth_reply_tokens(r, PQgetvalue(res, 0, 0), refresh);
   PQclear(res);
   return r->status;

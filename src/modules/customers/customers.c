@@ -22,8 +22,6 @@ static const struct tx_sql sql_list = {
   11};
 static const struct tx_sql sql_create = {
   "cust_create", "SELECT j::text, j->>'version', j->>'id' FROM api.customer_create($1::jsonb) j", 1};
-static const struct tx_sql sql_review = {
-  "cust_review_queue", "SELECT api.customer_review_queue($1::int, $2)::text", 2};
 
 /* ?phone= / ?email=: normalized like stored values, then searched by blind index only. */
 static int search_index(struct tx_req *r, const char *name, char **hex_out)
@@ -111,14 +109,20 @@ int tx_cust_create(struct tx_req *r)
    * must die with the customer); a replay reads the customer again. */
   const char *params[] = {payload, idem.key, idem.route, idem.hash};
   struct tx_query q = {idem.key ? tx_idem_sql(&sql_create, false) : &sql_create, params};
+  if (!q.sql) {
+    free(payload);
+    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  }
   PGresult *res;
   struct tx_db_outcome out;
   int failed = tx_db_run(&claims, false, &q, 1, &res, &out);
   free(payload);
-  if (failed)
-    return tx_idem_lost_race(r, &idem, &out, "/v1/customers/", tx_cust_reply_created)
-             ? r->status
-             : tx_reply_db_error(r, &out);
+  if (failed) {
+    if (!tx_idem_lost_race(r, &idem, &out, "/v1/customers/", tx_cust_reply_created))
+      tx_reply_db_error(r, &out);
+    tx_db_outcome_free(&out);
+    return r->status;
+  }
   char location[80];
   snprintf(location, sizeof location, "/v1/customers/%s", id);
   tx_reply_header(r, "Location", location);
@@ -127,9 +131,3 @@ int tx_cust_create(struct tx_req *r)
   return r->status;
 }
 
-int tx_cust_review_queue(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_review, true, 200, NULL, NULL, 0,
-                                   {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}}};
-  return tx_call_run(r, &c);
-}

@@ -7,6 +7,7 @@
 #define TX_MODULES_CUSTOMERS_H
 
 #include "core/http.h"
+#include "core/module.h"
 #include "crypto/envelope.h"
 
 #include <libpq-fe.h>
@@ -15,26 +16,9 @@ int tx_cust_list(struct tx_req *r);
 int tx_cust_create(struct tx_req *r);
 int tx_cust_get(struct tx_req *r);
 int tx_cust_update(struct tx_req *r);
-int tx_cust_completeness(struct tx_req *r);
-int tx_cust_review_queue(struct tx_req *r);
-int tx_cust_follow_ups_list(struct tx_req *r);
-int tx_cust_follow_ups_create(struct tx_req *r);
-int tx_cust_contracts_create(struct tx_req *r);
-int tx_cust_contract_close(struct tx_req *r);
-int tx_cust_history(struct tx_req *r);
-int tx_cust_team(struct tx_req *r);
-int tx_cust_team_set(struct tx_req *r);
 int tx_cust_merge(struct tx_req *r);
-int tx_cust_recipients_list(struct tx_req *r);
-int tx_cust_recipients_create(struct tx_req *r);
-int tx_cust_ndas_create(struct tx_req *r);
-int tx_cust_consents_list(struct tx_req *r);
-int tx_cust_consents_create(struct tx_req *r);
-int tx_cust_consent_revoke(struct tx_req *r);
-int tx_cust_disclosures_list(struct tx_req *r);
 int tx_cust_disclose(struct tx_req *r);
 int tx_cust_deactivate(struct tx_req *r);
-int tx_cust_legal_hold(struct tx_req *r);
 int tx_cust_dispose(struct tx_req *r);
 
 /*
@@ -77,5 +61,17 @@ int tx_cust_unwrap(const json_t *j_dek, const char *customer_id, unsigned char d
 
 /** @brief "\\x" + hex of @p len bytes, as the SQL API takes and gives bytea (new reference). */
 json_t *tx_cust_hex(const unsigned char *data, size_t len);
+
+/** @brief `tianxingd rotate-master-key` (rotate.c): re-wraps every data key with the current
+ * master key. */
+int tx_cust_rotate_master_key(const struct tx_config *cfg, int argc, char **argv);
+
+/* TEMPORARY: the legacy DETAIL forms of TXINC and TXDUP (legacy_detail.c, which says when to
+ * delete them). */
+json_t *tx_cust_legacy_incomplete(const struct tx_db_outcome *out, const char **detail);
+json_t *tx_cust_legacy_duplicate(const struct tx_db_outcome *out, const char **detail);
+
+/** @brief The module: its routes (routes.c); main.c registers it. */
+extern const struct tx_module tx_module_customers;
 
 #endif

@@ -12,15 +12,8 @@
 
 static const struct tx_sql sql_deactivate = {
   "cust_deactivate", "SELECT j::text, j->>'version' FROM api.customer_deactivate($1::uuid) j", 1};
-static const struct tx_sql sql_hold = {
-  "cust_legal_hold", "SELECT j::text, j->>'version' FROM api.customer_set_legal_hold($1::uuid, $2) j", 2};
 static const struct tx_sql sql_dispose = {"cust_dispose",
                                           "SELECT api.customer_dispose($1::uuid)::text", 1};
-
-static const struct tx_field hold_spec[] = {
-  {.name = "reason", .type = TX_J_STRING, .required = true, .nullable = true, .min_len = 1,
-   .max_len = 2000, .multiline = true},
-};
 
 int tx_cust_deactivate(struct tx_req *r)
 {
@@ -38,13 +31,6 @@ int tx_cust_deactivate(struct tx_req *r)
   tx_cust_reply_document(r, res, 200);
   PQclear(res);
   return r->status;
-}
-
-int tx_cust_legal_hold(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_hold, false, 200, NULL, hold_spec, 1,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_MEMBER, "reason"}}};
-  return tx_call_run(r, &c);
 }
 
 int tx_cust_dispose(struct tx_req *r)

@@ -18,27 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct tx_sql sql_team = {"cust_team", "SELECT api.customer_team($1::uuid)::text", 1};
-static const struct tx_sql sql_team_set = {
-  "cust_team_set", "SELECT api.customer_team_set($1::uuid, $2::jsonb)::text", 2};
 static const struct tx_sql sql_read = {
   "cust_merge_read", "SELECT j::text, j->>'version' FROM api.customer_get($1::uuid) j", 1};
 static const struct tx_sql sql_merge = {
   "cust_merge",
   "SELECT j::text, j->>'version' FROM api.customer_merge($1::uuid, $2::uuid, $3::jsonb) j", 3};
-
-int tx_cust_team(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_team, true, 200, NULL, NULL, 0, {{TX_ARG_PATH_UUID, "id"}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_team_set(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_team_set, false, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}};
-  return tx_call_run(r, &c);
-}
 
 /* Opens a sealed hex field of @p from and seals it for @p to_id under @p to_dek into @p j_out. */
 static int reseal(json_t *j_out, const char *key, const json_t *j_from, const char *from_id,

@@ -9,74 +9,8 @@
 
 #include <string.h>
 
-#define ROW "SELECT j::text, NULL, j->>'id' FROM "
-
-static const struct tx_sql sql_recipients = {
-  "cust_recipients", "SELECT api.recipient_list($1::int, $2)::text", 2};
-static const struct tx_sql sql_recipient_create = {
-  "cust_recipient_create", ROW "api.recipient_create($1::jsonb) j", 1};
-static const struct tx_sql sql_nda_create = {
-  "cust_nda_create", ROW "api.nda_create($1::uuid, $2::jsonb) j", 2};
-static const struct tx_sql sql_consents = {
-  "cust_consents", "SELECT api.consent_list($1::uuid)::text", 1};
-static const struct tx_sql sql_consent_create = {
-  "cust_consent_create", ROW "api.consent_create($1::uuid, $2::jsonb) j", 2};
-static const struct tx_sql sql_consent_revoke = {
-  "cust_consent_revoke", "SELECT api.consent_revoke($1::uuid)::text", 1};
-static const struct tx_sql sql_disclosures = {
-  "cust_disclosures", "SELECT api.disclosure_list($1::uuid, $2::int, $3)::text", 3};
 static const struct tx_sql sql_disclose = {
   "cust_disclose", "SELECT api.disclosure_create($1::uuid, $2::uuid, $3)::text", 3};
-
-int tx_cust_recipients_list(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_recipients, true, 200, NULL, NULL, 0,
-                                   {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_recipients_create(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_recipient_create, false, 201, "/v1/recipients/", NULL, 0,
-                                   {{TX_ARG_BODY, NULL}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_ndas_create(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_nda_create, false, 201, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_consents_list(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_consents, true, 200, NULL, NULL, 0, {{TX_ARG_PATH_UUID, "id"}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_consents_create(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_consent_create, false, 201, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_consent_revoke(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_consent_revoke, false, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_cust_disclosures_list(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_disclosures, true, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"},
-                                    {TX_ARG_QUERY_INT, "limit"},
-                                    {TX_ARG_QUERY_TEXT, "cursor"}}};
-  return tx_call_run(r, &c);
-}
 
 /* Keeps, of the opened customer, only the fields the consent allows (C3.2: explicit scope). */
 static json_t *allowed_view(const json_t *j_cust, const json_t *j_allowed)

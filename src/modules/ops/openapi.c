@@ -2,7 +2,7 @@
  * @file modules/ops/openapi.c
  * @brief GET /openapi.yaml: the contract this binary was built with (embedded at build time).
  */
-#include "core/embedded.h"
+#include "base/embedded.h"
 #include "modules/ops/ops.h"
 
 int tx_ops_openapi(struct tx_req *r)

@@ -26,9 +26,11 @@ int tx_ops_readyz(struct tx_req *r)
   struct tx_query q = {&sql_ledger, NULL};
   PGresult *res;
   struct tx_db_outcome out;
-  if (tx_db_run(&claims, true, &q, 1, &res, &out))
+  if (tx_db_run(&claims, true, &q, 1, &res, &out)) {
+    tx_db_outcome_free(&out);
     return tx_reply_problem(r, out.code == TX_E_INTERNAL_ERROR ? TX_E_DATABASE_UNAVAILABLE : out.code,
                             NULL, NULL); /* e.g. a schema too old to have the ledger */
+  }
 
   size_t applied;
   int cmp = tx_migrations_compare(&tx_app.migrations, PQgetvalue(res, 0, 0), &applied);

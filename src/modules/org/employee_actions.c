@@ -11,26 +11,8 @@
 
 #include <stdlib.h>
 
-#define ROW "SELECT j::text, j->>'version', j->>'id' FROM "
-
-static const struct tx_sql sql_set_active = {
-  "org_employee_set_active", ROW "api.employee_set_active($1::uuid, $2::boolean) j", 2};
 static const struct tx_sql sql_password = {
   "org_employee_password", "SELECT auth.set_password($1::uuid, $2)", 2};
-
-int tx_org_employee_deactivate(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_set_active, false, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_CONST, "false"}}};
-  return tx_call_run(r, &c);
-}
-
-int tx_org_employee_activate(struct tx_req *r)
-{
-  static const struct tx_call c = {&sql_set_active, false, 200, NULL, NULL, 0,
-                                   {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_CONST, "true"}}};
-  return tx_call_run(r, &c);
-}
 
 static const struct tx_field password_spec[] = {
   {.name = "password", .type = TX_J_STRING, .required = true, .min_len = TX_PASSWORD_MIN,

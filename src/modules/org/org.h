@@ -7,32 +7,11 @@
 #define TX_MODULES_ORG_H
 
 #include "core/http.h"
+#include "core/module.h"
 
-int tx_org_departments_list(struct tx_req *r);
-int tx_org_departments_create(struct tx_req *r);
-int tx_org_department_get(struct tx_req *r);
-int tx_org_department_update(struct tx_req *r);
-
-int tx_org_employees_list(struct tx_req *r);
-int tx_org_employees_create(struct tx_req *r);
-int tx_org_employee_get(struct tx_req *r);
-int tx_org_employee_update(struct tx_req *r);
-int tx_org_employee_deactivate(struct tx_req *r);
-int tx_org_employee_activate(struct tx_req *r);
 int tx_org_employee_password(struct tx_req *r);
 
-int tx_org_regulations_list(struct tx_req *r);
-int tx_org_regulations_create(struct tx_req *r);
-int tx_org_regulation_current(struct tx_req *r);
-int tx_org_regulation_get(struct tx_req *r);
-int tx_org_regulation_publish(struct tx_req *r);
-int tx_org_regulation_acknowledge(struct tx_req *r);
-int tx_org_regulation_acknowledgements(struct tx_req *r);
-
-int tx_org_policy_parameters_list(struct tx_req *r);
-int tx_org_policy_parameter_get(struct tx_req *r);
-int tx_org_policy_propose(struct tx_req *r);
-int tx_org_policy_approve(struct tx_req *r);
-int tx_org_policy_reject(struct tx_req *r);
+/** @brief The module: its routes (routes.c); main.c registers it. */
+extern const struct tx_module tx_module_org;
 
 #endif

@@ -1,9 +1,9 @@
 /**
- * @file core/log.c
+ * @file base/log.c
  * @brief Structured logs. Lines are written with one locked fwrite so that lines from pool threads
  * never interleave, and flushed at once so a crash loses nothing already logged.
  */
-#include "core/log.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

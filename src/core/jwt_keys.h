@@ -1,10 +1,10 @@
 /**
- * @file crypto/keys.h
+ * @file core/jwt_keys.h
  * @brief The keys that verify tokens (from configuration and JWKS files) and the service's own
  * ES256 signing key, with its public JWKS for other services.
  */
-#ifndef TX_CRYPTO_KEYS_H
-#define TX_CRYPTO_KEYS_H
+#ifndef TX_CORE_JWT_KEYS_H
+#define TX_CORE_JWT_KEYS_H
 
 #include <jansson.h>
 #include <jwt.h>

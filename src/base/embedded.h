@@ -1,9 +1,9 @@
 /**
- * @file core/embedded.h
+ * @file base/embedded.h
  * @brief Files built into the binary by cmake/embed.cmake: the contract and the SQL migrations.
  */
-#ifndef TX_CORE_EMBEDDED_H
-#define TX_CORE_EMBEDDED_H
+#ifndef TX_BASE_EMBEDDED_H
+#define TX_BASE_EMBEDDED_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /**
- * @file core/files.c
- * @brief Whole-file reads (see core/files.h).
+ * @file base/files.c
+ * @brief Whole-file reads (see base/files.h).
  */
-#include "core/files.h"
+#include "base/files.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /**
- * @file core/log.h
+ * @file base/log.h
  * @brief Structured logs: one JSON object per line. Access log on stdout, the rest on stderr.
  */
-#ifndef TX_CORE_LOG_H
-#define TX_CORE_LOG_H
+#ifndef TX_BASE_LOG_H
+#define TX_BASE_LOG_H
 
 #include <jansson.h>
 

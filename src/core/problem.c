@@ -1,34 +1,11 @@
 /**
- * @file core/errors.c
- * @brief The problem-code registry and problem documents (RFC 9457).
+ * @file core/problem.c
+ * @brief Problem documents (RFC 9457) from registry codes.
  */
-#include "core/errors.h"
+#include "core/problem.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const struct tx_error_info registry[TX_E__COUNT] = {
-#define X(e, code, status, en, zh) [TX_E_##e] = {code, status, en, zh},
-#include "core/error_codes.def"
-#undef X
-};
-
-const struct tx_error_info *tx_error_info(enum tx_code c)
-{
-  if ((int)c < 0 || c >= TX_E__COUNT)
-    c = TX_E_INTERNAL_ERROR;
-  return &registry[c];
-}
-
-json_t *tx_errors_json(void)
-{
-  json_t *j_all = json_array();
-  for (int i = 0; i < TX_E__COUNT; i++)
-    json_array_append_new(j_all, json_pack("{sssiss ss}", "code", registry[i].code, "status",
-                                           registry[i].status, "title", registry[i].title_en,
-                                           "title_zh", registry[i].title_zh));
-  return j_all;
-}
 
 json_t *tx_problem_new(enum tx_code c, int zh, const char *detail, const char *request_id,
                        const char *instance, json_t *j_errors)
@@ -87,4 +64,26 @@ void tx_problem_add_field(json_t *j_errors, const char *field, const char *code,
   json_object_set_new(j_e, "code", utf8_string(code));
   json_object_set_new(j_e, "message", utf8_string(message));
   json_array_append_new(j_errors, j_e);
+}
+
+static const char *const reserved[] = {"type",       "title",    "status", "detail",
+                                       "code",       "request_id", "instance", "errors"};
+
+int tx_problem_member_reserved(const char *name)
+{
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+    if (!strcmp(name, reserved[i]))
+      return 1;
+  return 0;
+}
+
+void tx_problem_extend(json_t *j_p, const json_t *j_ext)
+{
+  const char *name;
+  json_t *j_v;
+  if (!json_is_object(j_ext))
+    return;
+  /* jansson's foreach takes a non-const object; it does not change it. */
+  json_object_foreach((json_t *)j_ext, name, j_v) if (!tx_problem_member_reserved(name))
+    json_object_set(j_p, name, j_v);
 }

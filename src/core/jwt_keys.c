@@ -1,14 +1,14 @@
 /**
- * @file crypto/keys.c
- * @brief Key loading for token verification and signing (see crypto/keys.h).
+ * @file core/jwt_keys.c
+ * @brief Key loading for token verification and signing (see core/jwt_keys.h).
  *
  * libjwt 1.10 verifies with PEM keys, so JWKS entries (RSA n/e, EC x/y) are turned into PEM here
  * with OpenSSL 3's EVP_PKEY_fromdata. Each key is bound to exactly one algorithm: libjwt checks a
  * signature with whatever algorithm the token's header names, so the caller must compare.
  */
-#include "crypto/keys.h"
+#include "core/jwt_keys.h"
 #include "crypto/encoding.h"
-#include "core/files.h"
+#include "base/files.h"
 
 #include <errno.h>
 #include <openssl/bn.h>

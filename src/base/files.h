@@ -1,9 +1,9 @@
 /**
- * @file core/files.h
+ * @file base/files.h
  * @brief Reading a whole (small) file: keys, migrations, configuration inputs.
  */
-#ifndef TX_CORE_FILES_H
-#define TX_CORE_FILES_H
+#ifndef TX_BASE_FILES_H
+#define TX_BASE_FILES_H
 
 #include <stddef.h>
 
