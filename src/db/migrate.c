@@ -598,8 +598,13 @@ int tx_migrate(PGconn *pg, const struct tx_migration_set *set, int *applied, cha
 
   if (exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen, "advisory lock"))
     return -1;
+  /* One transaction for everything, the ledgers' creation included: a failure or a refusal
+   * anywhere leaves the database as it was. */
+  if (exec_ok(pg, "BEGIN", err, errlen, "migrate"))
+    goto out;
+  open = true;
   if (exec_ok(pg,
-              "SET client_min_messages = warning;"
+              "SET LOCAL client_min_messages = warning;"
               "CREATE SCHEMA IF NOT EXISTS tx_meta;"
               "CREATE TABLE IF NOT EXISTS tx_meta.schema_migrations ("
               " version integer PRIMARY KEY,"
@@ -614,10 +619,6 @@ int tx_migrate(PGconn *pg, const struct tx_migration_set *set, int *applied, cha
               " applied_by text NOT NULL DEFAULT current_user)",
               err, errlen, "creating the migration ledger"))
     goto out;
-  /* One transaction for everything: a failure anywhere leaves the database as it was. */
-  if (exec_ok(pg, "BEGIN", err, errlen, "migrate"))
-    goto out;
-  open = true;
   if (apply_migrations(pg, set, applied, err, errlen) || apply_code(pg, set, err, errlen))
     goto out;
   if (exec_ok(pg, "COMMIT", err, errlen, "migrate: commit"))
