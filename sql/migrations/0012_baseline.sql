@@ -741,9 +741,10 @@ GRANT UPDATE (status, decided_by, decided_at, decision_reason) ON org.policy_val
 -- as text "\x<hex>" both ways.
 --
 -- Errors, besides those of 0002 (TXVAL, TXPRE, P0002, 42501, TXAUT):
---   TXDUP  MESSAGE "<field>: duplicate", DETAIL = the existing customer's id, COLUMN = field
---          (credit_code, contacts[i].phone, contacts[i].email)                    -> 409
---   TXINC  DETAIL = JSON array of the fields that keep a contract from being signed -> 422
+--   TXDUP  a duplicate credit code, phone or e-mail                                 -> 409
+--   TXINC  the fields that keep a contract from being signed (C1.3)                 -> 422
+--   Both carry a JSON object in DETAIL (errors[] and extension members): see api.field_error in
+--   sql/code/kit/010_errors.sql.
 --
 -- The owner role and FORCE ROW LEVEL SECURITY: as in 0003, the few SECURITY DEFINER functions
 -- below (owned by tianxing_owner, fixed search_path) read across row-level security for one

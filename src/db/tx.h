@@ -52,7 +52,7 @@ struct tx_db_outcome {
    * field it is about (RAISE ... USING COLUMN = 'field'). Empty otherwise. */
   char detail[256];
   char field[64];
-  char extra[512]; /* their DETAIL: e.g. the existing record's id (TXDUP), missing fields (TXINC) */
+  char extra[4096]; /* their DETAIL: a JSON object of field errors and more (api.field_error) */
 };
 
 /**

@@ -506,7 +506,9 @@ $$;
 REVOKE ALL ON FUNCTION cust.read_contacts(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.read_contacts(jsonb) TO tianxing_app;
 
--- TXDUP for the first blind index that another customer (than p_except) holds already.
+-- TXDUP for the first blind index that another customer (than p_except) holds already: DETAIL
+-- {"existing_id": id, "errors": [{field, code: "duplicate", message}]} (api.field_error). The id
+-- is given though the caller may not be allowed to read that customer (issue 4).
 CREATE OR REPLACE FUNCTION cust.check_duplicates(p_credit_code_bidx bytea, p_contacts cust.contact_input[],
                                       p_except uuid)
   RETURNS void
@@ -535,8 +537,11 @@ BEGIN
     END LOOP;
   END IF;
   IF v IS NOT NULL THEN
-    RAISE EXCEPTION USING ERRCODE = 'TXDUP', MESSAGE = v_field || ': duplicate',
-      DETAIL = v::text, COLUMN = v_field;
+    RAISE EXCEPTION USING ERRCODE = 'TXDUP',
+      MESSAGE = 'A record with the same identifying data exists.',
+      DETAIL = jsonb_build_object('existing_id', v, 'errors',
+                                  jsonb_build_array(api.field_error(v_field, 'duplicate', v_field || ': duplicate')))::text,
+      COLUMN = v_field;
   END IF;
 END
 $$;
@@ -985,7 +990,8 @@ GRANT EXECUTE ON FUNCTION cust.contract_json(cust.contracts) TO tianxing_app;
 -- POST /v1/customers/{id}/contracts (owner, team, the department's supervisor, admin):
 -- {amount: "12000.00", currency: "CNY", prepayment_ratio?: 0.3, term_months?: 12,
 -- signed_on: "YYYY-MM-DD"}. Refused while the customer is incomplete or unverified (C1.3):
--- TXINC, DETAIL = JSON array of the missing fields (and "last_verified_at").
+-- TXINC, DETAIL {"errors": [{field, code: "missing", message}]}, one per missing field (and
+-- "last_verified_at"; api.field_error).
 CREATE OR REPLACE FUNCTION api.contract_create(p_customer_id uuid, p jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -1048,7 +1054,9 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'TXINC',
       MESSAGE = 'the customer''s information is incomplete or unverified: '
                 || array_to_string(ARRAY(SELECT jsonb_array_elements_text(v_missing)), ', '),
-      DETAIL = v_missing::text;
+      DETAIL = jsonb_build_object('errors',
+                 (SELECT jsonb_agg(api.field_error(f, 'missing', 'is missing or not verified') ORDER BY i)
+                    FROM jsonb_array_elements_text(v_missing) WITH ORDINALITY AS m(f, i)))::text;
   END IF;
   INSERT INTO cust.contracts (customer_id, amount, currency, prepayment_ratio, term_months,
                               signed_on, created_by)

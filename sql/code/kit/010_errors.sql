@@ -70,3 +70,13 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.check_version(integer,integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.check_version(integer,integer) TO tianxing_app;
+
+-- One entry of a problem document's errors[]: {field, code, message}. An error that says more
+-- than its message (TXINC, TXDUP) sends as DETAIL a JSON object: its member "errors" is an array
+-- of these, and every other member (e.g. existing_id) becomes a member of the problem document.
+-- The service renders it without knowing the error (core/reply_db.c); MESSAGE is the detail.
+CREATE OR REPLACE FUNCTION api.field_error(p_field text, p_code text, p_message text) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT jsonb_build_object('field', p_field, 'code', p_code, 'message', p_message) $$;
+REVOKE ALL ON FUNCTION api.field_error(text,text,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.field_error(text,text,text) TO tianxing_app;
