@@ -7,8 +7,7 @@
 
 -- ===== from 0001_foundation.sql =====
 -- 0001 foundation: the claims helpers every policy reads, and read access to the migration ledger.
--- Runs as tianxing_owner (see sql/bootstrap.sql) inside one transaction opened by `tianxingd migrate`.
--- Migrations are immutable once landed: change behaviour with a new numbered file.
+-- Runs as tianxing_owner (see sql/bootstrap.sql) inside the transaction of `tianxingd migrate`.
 
 -- Refuse to build on a runtime role that could bypass row-level security (DESIGN.md, security model).
 DO $$
@@ -751,13 +750,7 @@ GRANT UPDATE (status, decided_by, decided_at, decision_reason) ON org.policy_val
 -- narrow purpose each, through the policies "TO tianxing_owner"; none returns more than ids or
 -- an owner/department pair.
 --
--- Why the name search goes through a SECURITY DEFINER function (cust.search_ids): `@>` on arrays
--- (arraycontains) is not LEAKPROOF, and PostgreSQL evaluates a query's non-leakproof conditions
--- only after the row-level-security conditions, so it never uses them as index conditions on a
--- table with policies: as the runtime role, `search_bigrams @> ...` is always a filter, the GIN
--- index unused (sql/tests/customers.sql shows both). cust.search_ids runs the GIN look-up as the
--- owner, whose read policy is a constant true, and hands back ids only; the list then applies
--- the caller's row-level security to those ids.
+-- The name search and its page: sql/code/customers/060_search.sql.
 
 CREATE SCHEMA cust;
 REVOKE ALL ON SCHEMA cust FROM PUBLIC;
@@ -799,7 +792,12 @@ COMMENT ON TABLE cust.customers IS
 -- The last line of defence against duplicates (the API reports TXDUP before). When disposal
 -- (C4.3) arrives, this becomes unique among customers not disposed of.
 CREATE UNIQUE INDEX customers_credit_code_bidx_key ON cust.customers (credit_code_bidx);
-CREATE INDEX customers_updated_idx ON cust.customers (updated_at, id);
+-- The walk of the default sort reads these columns from the index alone (cust.search_page).
+-- search_bigrams in a B-tree entry: at most 299 bigrams (name 100 + company 200 characters), 12
+-- bytes each at worst, compressed below the 2704-byte entry limit (sql/tests/customers.sql
+-- creates the worst cases); a database refusing a value answers 422, never 500.
+CREATE INDEX customers_updated_idx ON cust.customers (updated_at, id)
+  INCLUDE (owner_id, department_id, status, search_bigrams);
 CREATE INDEX customers_name_idx ON cust.customers (name, id);
 CREATE INDEX customers_owner_idx ON cust.customers (owner_id);
 CREATE INDEX customers_department_idx ON cust.customers (department_id);
@@ -903,7 +901,6 @@ SELECT audit.attach('cust.team');
 SELECT audit.attach('cust.data_keys', '{wrapped}');
 SELECT audit.attach('cust.follow_ups');
 SELECT audit.attach('cust.contracts');
-SELECT audit.attach('cust.pii_reads');
 
 -- Row-level security ------------------------------------------------------------------------
 ALTER TABLE cust.customers ENABLE ROW LEVEL SECURITY;
@@ -1149,22 +1146,6 @@ CREATE INDEX customers_merged_into_idx ON cust.customers (merged_into) WHERE mer
 GRANT UPDATE (merged_into) ON cust.customers TO tianxing_app;
 GRANT UPDATE (customer_id) ON cust.follow_ups, cust.contracts, cust.consents TO tianxing_app;
 
--- ===== from 0011_read_path.sql =====
-
--- The PII read log: its own append-only log, outside the chain (see the top of this file).
-DROP TRIGGER audit_row ON cust.pii_reads;
-DROP TRIGGER audit_truncate ON cust.pii_reads;
-
--- ===== from 0012_customer_search_page.sql =====
-
--- The walk of the default sort reads these columns from the index alone (see the top). Rebuilt
--- in the migration's transaction: customers wait for it (seconds at a million rows).
--- search_bigrams in a B-tree entry: at most 299 bigrams (name 100 + company 200 characters), 12
--- bytes each at worst, compressed below the 2704-byte entry limit (sql/tests/customers.sql
--- creates the worst cases); a database refusing a value answers 422, never 500.
-DROP INDEX cust.customers_updated_idx;
-CREATE INDEX customers_updated_idx ON cust.customers (updated_at, id)
-  INCLUDE (owner_id, department_id, status, search_bigrams);
 
 -- Who may execute the functions above (the catalog of a database at 0012).
 REVOKE ALL ON FUNCTION audit.append(text,text,text,jsonb) FROM PUBLIC;
