@@ -331,7 +331,8 @@ int main(int argc, char **argv)
     goto out;
   }
   tx_app.cfg = &cfg;
-  if (tx_migrations_load(cfg.migrations_dir, &tx_app.migrations, err, sizeof err)) {
+  if (tx_migrations_load(cfg.migrations_dir, cfg.code_dir, &tx_app.migrations, err,
+                         sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);
     tx_config_free(&cfg);
     goto out;

@@ -47,7 +47,8 @@ CREATE FUNCTION pg_temp.body(n int, name text, more jsonb DEFAULT '{}') RETURNS 
   SELECT jsonb_build_object('id', pg_temp.c(n), 'name', name,
                             'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', pg_temp.hx(pg_temp.ct(60, 'dek' || n))))
          || more $$;
--- The error a statement raises: {state, message, detail, column}.
+-- The error a statement raises: {state, message, detail, column}; a JSON object in DETAIL (TXDUP,
+-- TXINC: api.field_error) comes back as that object.
 CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text; d text; c text;
 BEGIN
@@ -55,8 +56,17 @@ BEGIN
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, c = COLUMN_NAME;
-  RETURN jsonb_build_object('state', s, 'message', m, 'detail', d, 'column', c);
+  RETURN jsonb_build_object('state', s, 'message', m, 'column', c,
+                            'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(d) END);
 END $$;
+-- The DETAIL of TXDUP and of TXINC, written out (not through api.field_error).
+CREATE FUNCTION pg_temp.dup(existing uuid, field text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('existing_id', existing, 'errors', jsonb_build_array(
+    jsonb_build_object('field', field, 'code', 'duplicate', 'message', field || ': duplicate'))) $$;
+CREATE FUNCTION pg_temp.inc(fields text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('errors', jsonb_agg(
+    jsonb_build_object('field', f, 'code', 'missing', 'message', 'is missing or not verified') ORDER BY i))
+    FROM unnest(fields) WITH ORDINALITY AS u(f, i) $$;
 -- The ids of a list's items, in order.
 CREATE FUNCTION pg_temp.ids(j json) RETURNS uuid[] LANGUAGE sql IMMUTABLE AS $$
   SELECT coalesce(array_agg((e ->> 'id')::uuid ORDER BY i), '{}') FROM json_array_elements(j -> 'items') WITH ORDINALITY AS a(e, i) $$;
@@ -310,20 +320,23 @@ SELECT is_empty($$ UPDATE cust.customers SET name = 'x' RETURNING id $$, 'audito
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'credit_code_enc', pg_temp.hx(pg_temp.ct(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi('cc1')))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'credit_code: duplicate', 'detail', pg_temp.c(1), 'column', 'credit_code'),
+  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'credit_code',
+    'detail', pg_temp.dup(pg_temp.c(1), 'credit_code')),
   'the same credit code: TXDUP with the existing id, though staff.b1 cannot see that customer');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', '+8613900000090', NULL), pg_temp.contact(91, NULL, '+8613812345678', NULL)))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'contacts[1].phone: duplicate', 'detail', pg_temp.c(1), 'column', 'contacts[1].phone'),
+  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'contacts[1].phone',
+    'detail', pg_temp.dup(pg_temp.c(1), 'contacts[1].phone')),
   'a phone of another customer: TXDUP naming the contact');
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', NULL, 'jo@beta.test')))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'contacts[0].email: duplicate', 'detail', pg_temp.c(3), 'column', 'contacts[0].email'),
+  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'contacts[0].email',
+    'detail', pg_temp.dup(pg_temp.c(3), 'contacts[0].email')),
   'an e-mail of another department''s customer: TXDUP with its id');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_update(%L, 1, %L) $$, pg_temp.c(4),
-            jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(40, NULL, '+8613900000005', NULL)))))->>'detail',
-  pg_temp.c(5)::text, 'customer_update: a phone of another customer is a duplicate too');
+            jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(40, NULL, '+8613900000005', NULL)))))->'detail',
+  pg_temp.dup(pg_temp.c(5), 'contacts[0].phone'), 'customer_update: a phone of another customer is a duplicate too');
 SELECT pg_temp.be('admin', 'admin');
 SELECT throws_ok($$ INSERT INTO cust.contacts (id, customer_id, seq, phone_enc, phone_bidx)
                     VALUES (pg_temp.k(97), pg_temp.c(4), 0, pg_temp.ct(41, 'x'), pg_temp.bi('phone:+8613812345678')) $$,
@@ -392,14 +405,14 @@ SELECT is(api.customer_completeness(pg_temp.c(2))::jsonb,
   '{"score": 20, "missing": ["company_name", "business_scope", "contacts", "credit_code"], "unverified": ["last_verified_at"]}'::jsonb,
   'completeness: a contact without phone or e-mail does not count; 1 of 5 present is 20');
 SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(2), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$),
-  jsonb_build_object('state', 'TXINC', 'detail', '["company_name", "business_scope", "contacts", "credit_code", "last_verified_at"]',
+  jsonb_build_object('state', 'TXINC', 'detail', pg_temp.inc(ARRAY['company_name', 'business_scope', 'contacts', 'credit_code', 'last_verified_at']),
                      'column', '', 'message',
                      'the customer''s information is incomplete or unverified: company_name, business_scope, contacts, credit_code, last_verified_at'),
-  'contract_create: TXINC, DETAIL = exactly the missing fields, and last_verified_at while never verified');
+  'contract_create: TXINC, DETAIL = an error for exactly each missing field, and last_verified_at while never verified');
 SELECT is(api.customer_completeness(pg_temp.c(5))::jsonb ->> 'score', '40', 'completeness rounds down (2 of 5)');
 SELECT pg_temp.be('staff.b1', 'staff');
-SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(3), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$) ->> 'detail',
-  '["last_verified_at"]', 'complete but never verified: TXINC lists last_verified_at only');
+SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(3), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$) -> 'detail',
+  pg_temp.inc(ARRAY['last_verified_at']), 'complete but never verified: TXINC lists last_verified_at only');
 SELECT is(api.customer_completeness(pg_temp.c(2))::jsonb, NULL, 'completeness of an invisible customer: NULL');
 SELECT throws_ok($$ SELECT api.contract_create(pg_temp.c(2), '{"amount": "1.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$,
   'P0002', NULL, 'contract_create: an invisible customer is P0002');
@@ -468,8 +481,8 @@ SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(pg_temp.ids(api.customer_review_queue(NULL, NULL)), ARRAY[pg_temp.c(4), pg_temp.c(1)], 'staff.a1: their own due customers only');
 SELECT is(api.customer_completeness(pg_temp.c(1))::jsonb -> 'unverified', '["last_verified_at"]'::jsonb,
   'verified 100 days ago, period 90: unverified again');
-SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(1), '{"amount": "1.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$) ->> 'detail',
-  '["last_verified_at"]', '... and no contract until it is verified again');
+SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(1), '{"amount": "1.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$) -> 'detail',
+  pg_temp.inc(ARRAY['last_verified_at']), '... and no contract until it is verified again');
 SELECT throws_ok($$ SELECT api.customer_review_queue(NULL, 'bm90IGEgY3Vyc29y') $$, 'TXVAL', 'cursor: is not a cursor of this list', 'a bad cursor: TXVAL');
 
 -- Name search: bigrams, the GIN index ------------------------------------------------------------

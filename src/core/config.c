@@ -43,6 +43,7 @@ static const struct setting settings[] = {
   {"TIANXING_DB_STATEMENT_TIMEOUT_MS", K_INT, OFF(db_statement_timeout_ms), 1, 3600000},
   {"TIANXING_MIGRATE_ON_START", K_BOOL, OFF(migrate_on_start), 0, 0},
   {"TIANXING_MIGRATIONS_DIR", K_STR_OPT, OFF(migrations_dir), 0, 0},
+  {"TIANXING_CODE_DIR", K_STR_OPT, OFF(code_dir), 0, 0},
   {"TIANXING_SHUTDOWN_GRACE", K_INT, OFF(shutdown_grace), 0, 3600},
   {"TIANXING_LOG_LEVEL", K_LOG_LEVEL, OFF(log_level), 0, 0},
   {"TIANXING_ACCESS_LOG", K_BOOL, OFF(access_log), 0, 0},
@@ -322,6 +323,7 @@ void tx_config_free(struct tx_config *c)
   free(c->database_url);
   free(c->migrate_database_url);
   free(c->migrations_dir);
+  free(c->code_dir);
   free(c->jwt_keys);
   free(c->jwt_issuer);
   free(c->jwt_accepted_issuers);

@@ -25,6 +25,7 @@ struct tx_config {
   int db_statement_timeout_ms;
   bool migrate_on_start;
   char *migrations_dir; /* NULL: the migrations built into the binary */
+  char *code_dir;       /* NULL: the SQL code (sql/code) built into the binary */
   int shutdown_grace;
   int log_level; /* TX_LOG_* */
   bool access_log;

@@ -33,12 +33,6 @@ int tx_module_register(const struct tx_module *m, char *err, size_t errlen)
       goto out;
     }
   }
-  for (size_t i = 0; i < m->ndetail_forms; i++)
-    if (tx_detail_adapter_find(m->detail_forms[i].sqlstate)) {
-      snprintf(err, errlen, "module %s: SQLSTATE %s has an adapter already", m->name,
-               m->detail_forms[i].sqlstate);
-      goto out;
-    }
   if (tx_routes_add(m->routes, m->nroutes, why, sizeof why)) {
     snprintf(err, errlen, "module %s: %s", m->name, why);
     goto out;
@@ -70,15 +64,6 @@ void tx_commands_usage(FILE *f)
   for (size_t i = 0; i < nmodules; i++)
     for (size_t j = 0; j < modules[i]->ncommands; j++)
       fputs(modules[i]->commands[j].usage, f);
-}
-
-tx_detail_adapter tx_detail_adapter_find(const char *sqlstate)
-{
-  for (size_t i = 0; i < nmodules; i++)
-    for (size_t j = 0; j < modules[i]->ndetail_forms; j++)
-      if (!strcmp(modules[i]->detail_forms[j].sqlstate, sqlstate))
-        return modules[i]->detail_forms[j].adapt;
-  return NULL;
 }
 
 void tx_modules_reset(void)

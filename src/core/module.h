@@ -26,26 +26,12 @@ struct tx_command {
   int (*run)(const struct tx_config *cfg, int argc, char **argv); /* argv after the name */
 };
 
-/**
- * @brief Turns the DETAIL of an SQL error in a form older than the JSON object (core/reply_db.c)
- * into that object; may replace the problem's @p detail text. New reference, or NULL to show no
- * DETAIL. Only for SQL that has not been moved to the JSON form yet.
- */
-typedef json_t *(*tx_detail_adapter)(const struct tx_db_outcome *out, const char **detail);
-
-struct tx_detail_form {
-  const char *sqlstate; /* the TXxxx code whose DETAIL this adapter reads */
-  tx_detail_adapter adapt;
-};
-
 struct tx_module {
   const char *name;
   const struct tx_route *routes;
   size_t nroutes;
   const struct tx_command *commands;
   size_t ncommands;
-  const struct tx_detail_form *detail_forms;
-  size_t ndetail_forms;
 };
 
 /** Element count of a static array, for the n* members. */
@@ -63,9 +49,6 @@ const struct tx_command *tx_command_find(const char *name);
 
 /** @brief Writes every registered command's usage lines to @p f. */
 void tx_commands_usage(FILE *f);
-
-/** @brief The adapter a module registered for @p sqlstate, or NULL. */
-tx_detail_adapter tx_detail_adapter_find(const char *sqlstate);
 
 /** @brief Forgets every registration (tests, and the end of the process). */
 void tx_modules_reset(void);

@@ -6,26 +6,19 @@
  * Errors our SQL raises (SQLSTATE TXxxx) carry their data for the client as a DETAIL that is a
  * JSON object; core renders it without knowing any module's codes: its `errors` join the problem's
  * `errors[]`, its other members become extension members (e.g. `existing_id`). A DETAIL in any
- * other form is shown only through an adapter its module registered (core/module.h); otherwise
- * never, since it was not written for clients.
+ * other form is never shown, since it was not written for clients.
  */
 #include "core/http.h"
-#include "core/module.h"
 #include "db/tx.h"
 
 #include <string.h>
 
 /* The DETAIL of @p out as an object for the client (new reference), or NULL. */
-static json_t *detail_data(const struct tx_db_outcome *out, const char **detail)
+static json_t *detail_data(const struct tx_db_outcome *out)
 {
   if (strncmp(out->sqlstate, "TX", 2) != 0 || !out->extra)
     return NULL;
   json_t *j_data = json_loads(out->extra, JSON_REJECT_DUPLICATES, NULL);
-  if (!json_is_object(j_data)) {
-    json_decref(j_data);
-    tx_detail_adapter adapt = tx_detail_adapter_find(out->sqlstate);
-    j_data = adapt ? adapt(out, detail) : NULL;
-  }
   if (!json_is_object(j_data)) {
     json_decref(j_data);
     j_data = NULL;
@@ -53,7 +46,7 @@ json_t *tx_problem_from_db(const struct tx_db_outcome *out, int zh, const char *
 {
   /* Messages of our own SQL errors (TXxxx) are written for clients; nothing else is shown. */
   const char *detail = out->detail[0] ? out->detail : NULL;
-  json_t *j_data = detail_data(out, &detail);
+  json_t *j_data = detail_data(out);
   json_t *j_errors = json_array();
   if (out->code == TX_E_VALIDATION_FAILED && detail)
     tx_problem_add_field(j_errors, out->field[0] ? out->field : "body", "invalid", detail);

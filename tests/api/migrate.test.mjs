@@ -1,5 +1,7 @@
 // `tianxingd migrate`: the ledger, idempotence, concurrency, immutability of applied migrations,
-// unknown ledger rows, atomic failure, and that the runtime role cannot write the ledger.
+// unknown ledger rows, atomic failure, and that the runtime role cannot write the ledger; the code
+// files of sql/code, re-applied when (and only when) they change. The move of a database at the
+// original 0012 onto the baseline: upgrade.test.mjs.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -39,6 +41,17 @@ function migrationsCopy(edit) {
 
 const migrate = (db, extra = {}) => runBin(['migrate'], { db, env: extra });
 
+const CODE = () => path.join(env.sourceDir, 'sql', 'code');
+/** A temp copy of sql/code, changed by `edit(dir)`. */
+function codeCopy(edit) {
+  const dir = tempDir('tx-code-');
+  fs.cpSync(CODE(), dir, { recursive: true });
+  edit?.(dir);
+  return dir;
+}
+const codeLedger = (db) => pg("SELECT string_agg(path || '@' || checksum || '@' || applied_at, ',' ORDER BY path) FROM tx_meta.schema_code", { db });
+const codeFiles = () => fs.readFileSync(path.join(CODE(), 'ORDER'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+
 test('a fresh database: migrate exits 0 and records one row per file with its sha256', async () => {
   freshDatabase(DB);
   const r = await migrate(DB);
@@ -57,13 +70,85 @@ test('a fresh database: migrate exits 0 and records one row per file with its sh
   for (const m of want) assert.ok(lines.some((l) => l.msg.includes(`applied migration ${m.name}`)), m.name);
 });
 
+test('a fresh database: every code file is applied once, in ORDER, and recorded with its sha256', async () => {
+  const files = codeFiles();
+  assert.ok(files.length >= 4);
+  const got = pg("SELECT string_agg(path || ' ' || checksum || ' ' || applied_by, ',' ORDER BY path) FROM tx_meta.schema_code", { db: DB });
+  const want = files.map((f) => `${f} ${crypto.createHash('sha256').update(fs.readFileSync(path.join(CODE(), f))).digest('hex')} tianxing_owner`);
+  assert.equal(got, want.sort().join(','));
+});
+
 test('a second run applies nothing and changes nothing', async () => {
   const before = pg("SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM tx_meta.schema_migrations", { db: DB });
   const r = await migrate(DB);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /0 applied/);
-  assert.doesNotMatch(r.stderr, /applied migration /);
+  assert.doesNotMatch(r.stderr, /applied migration |applied code file /);
   assert.equal(pg("SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM tx_meta.schema_migrations", { db: DB }), before);
+});
+
+test('a changed code file is applied again, and only that one; the built-in one puts it back', async () => {
+  const file = 'kit/030_paging.sql';
+  assert.equal(pg('SELECT api.page_limit(NULL)', { db: DB }), '50');
+  const dir = codeCopy((d) => {
+    const p = path.join(d, file);
+    const text = fs.readFileSync(p, 'utf8');
+    assert.ok(text.includes('RETURN 50;'));
+    fs.writeFileSync(p, text.replace('RETURN 50;', 'RETURN 49;'));
+  });
+  const before = codeLedger(DB);
+  const migrationsBefore = ledger(DB);
+  const r = await migrate(DB, { TIANXING_CODE_DIR: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const appliedLines = r.stderr.split('\n').filter((l) => l.includes('applied code file '));
+  assert.equal(appliedLines.length, 1, appliedLines.join('\n'));
+  assert.ok(appliedLines[0].includes(file));
+  assert.equal(pg('SELECT api.page_limit(NULL)', { db: DB }), '49', 'the new definition is in force');
+  const after = codeLedger(DB).split(',');
+  const old = before.split(',');
+  for (let i = 0; i < after.length; i++) {
+    if (after[i].startsWith(`${file}@`)) assert.notEqual(after[i], old[i], 'its row has the new checksum');
+    else assert.equal(after[i], old[i], `${after[i].split('@')[0]} was left alone`);
+  }
+  assert.deepEqual(ledger(DB), migrationsBefore, 'no migration ran');
+  const back = await migrate(DB);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(back.stderr.split('\n').filter((l) => l.includes('applied code file ')).length, 1);
+  assert.equal(pg('SELECT api.page_limit(NULL)', { db: DB }), '50');
+});
+
+test('a failing code file exits 1 naming it and leaves no trace', async () => {
+  const dir = codeCopy((d) => fs.appendFileSync(path.join(d, 'kit/030_paging.sql'),
+    '\nCREATE TABLE tx.code_made_me();\nSELECT 1/0;\n'));
+  const before = codeLedger(DB);
+  const r = await migrate(DB, { TIANXING_CODE_DIR: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /code file kit\/030_paging\.sql failed/);
+  assert.match(r.stderr, /division by zero/);
+  assert.equal(pg("SELECT to_regclass('tx.code_made_me') IS NULL", { db: DB }), 't');
+  assert.equal(codeLedger(DB), before);
+});
+
+test('a code file not listed in sql/code/ORDER is refused before touching the database', async () => {
+  const dir = codeCopy((d) => fs.writeFileSync(path.join(d, 'kit', '099_stray.sql'), 'SELECT 1;\n'));
+  const r = await migrate(DB, { TIANXING_CODE_DIR: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /kit\/099_stray\.sql is not listed in sql\/code\/ORDER/);
+});
+
+test('a migration after the baseline is applied once, then refused when its file changes', async () => {
+  const add = (d, text) => fs.writeFileSync(path.join(d, '0900_after_baseline.sql'), text);
+  const dir = migrationsCopy((d) => add(d, 'CREATE TABLE tx.after_baseline (id int PRIMARY KEY);\n'));
+  const r = await migrate(DB, { TIANXING_MIGRATIONS_DIR: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /applied migration 0900_after_baseline\.sql/);
+  add(dir, 'CREATE TABLE tx.after_baseline (id int PRIMARY KEY, edited int);\n');
+  const again = await migrate(DB, { TIANXING_MIGRATIONS_DIR: dir });
+  assert.equal(again.code, 1, again.stderr);
+  assert.match(again.stderr, /0900_after_baseline\.sql was changed after it was applied/);
+  assert.match(again.stderr, /checksum/);
+  // Leave DB as the other tests expect it.
+  pg('DROP TABLE tx.after_baseline; DELETE FROM tx_meta.schema_migrations WHERE version = 900', { db: DB });
 });
 
 test('two concurrent migrate processes on a fresh database both succeed, each version once', async () => {

@@ -1,4 +1,8 @@
-/* Unit tests: migration loading, ordering, checksums and ledger comparison (db/migrate.c). */
+/**
+ * @file test_migrate.c
+ * @brief Unit tests: loading migrations, the baseline's legacy list and the code files, ordering,
+ * checksums and ledger comparison (db/migrate.c).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,11 @@ static void write_file(const char *name, const char *text)
 {
   char path[256];
   snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (strchr(name, '/')) { /* code files live in module directories */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/%.*s", dir, (int)(strrchr(name, '/') - name), name);
+    assert_int_equal(system(cmd), 0);
+  }
   FILE *f = fopen(path, "w");
   fputs(text, f);
   fclose(f);
@@ -47,11 +56,23 @@ static void embedded_set_is_ordered(void **state)
 {
   struct tx_migration_set set;
   char err[256];
-  assert_int_equal(tx_migrations_load(NULL, &set, err, sizeof err), 0);
+  assert_int_equal(tx_migrations_load(NULL, NULL, &set, err, sizeof err), 0);
   assert_true(set.count >= 1);
-  assert_int_equal(set.items[0].version, 1);
+  /* The first migration is the baseline, with the twelve it replaced. */
+  assert_int_equal(set.items[0].version, 12);
+  assert_string_equal(set.items[0].name, "0012_baseline.sql");
+  assert_int_equal(set.baseline_version, 12);
+  assert_int_equal(set.legacy_count, 12);
+  for (size_t i = 0; i < set.legacy_count; i++)
+    assert_int_equal(set.legacy[i].version, (int)i + 1);
+  assert_string_equal(set.legacy[0].name, "0001_foundation.sql");
   for (size_t i = 1; i < set.count; i++)
     assert_true(set.items[i].version > set.items[i - 1].version);
+  /* The code, in ORDER's order: the shared kit first. */
+  assert_true(set.code_count >= 4);
+  assert_string_equal(set.code[0].path, "kit/010_errors.sql");
+  for (size_t i = 0; i < set.code_count; i++)
+    assert_int_equal(strlen(set.code[i].checksum), 64);
   tx_migrations_free(&set);
 }
 
@@ -62,7 +83,7 @@ static void dir_loading_and_rules(void **state)
   write_file("0002_b.sql", "SELECT 2;");
   write_file("0001_a.sql", "SELECT 1;");
   write_file("README.txt", "ignored");
-  assert_int_equal(tx_migrations_load(dir, &set, err, sizeof err), 0);
+  assert_int_equal(tx_migrations_load(dir, NULL, &set, err, sizeof err), 0);
   assert_int_equal(set.count, 2);
   assert_string_equal(set.items[0].name, "0001_a.sql");
   assert_string_equal(set.items[1].sql, "SELECT 2;");
@@ -82,7 +103,7 @@ static void dir_loading_and_rules(void **state)
   tx_migrations_free(&set);
 
   write_file("0002_dup.sql", "SELECT 3;");
-  assert_int_equal(tx_migrations_load(dir, &set, err, sizeof err), -1);
+  assert_int_equal(tx_migrations_load(dir, NULL, &set, err, sizeof err), -1);
   assert_non_null(strstr(err, "0002"));
   tx_migrations_free(&set);
   char path[256];
@@ -90,8 +111,63 @@ static void dir_loading_and_rules(void **state)
   unlink(path);
 
   write_file("3_bad.sql", "SELECT 4;");
-  assert_int_equal(tx_migrations_load(dir, &set, err, sizeof err), -1);
+  assert_int_equal(tx_migrations_load(dir, NULL, &set, err, sizeof err), -1);
   assert_non_null(strstr(err, "NNNN"));
+  tx_migrations_free(&set);
+}
+
+/* The code directory: ORDER decides the order and must name every .sql file exactly once. */
+static void code_dir_rules(void **state)
+{
+  struct tx_migration_set set;
+  char err[256], mig[128], code[128];
+  snprintf(mig, sizeof mig, "%s/m", dir);
+  snprintf(code, sizeof code, "%s/c", dir);
+  write_file("m/0001_a.sql", "SELECT 1;");
+  write_file("c/b/020_b.sql", "SELECT 2;");
+  write_file("c/a/010_a.sql", "SELECT 1;");
+  write_file("c/ORDER", "# comment\nb/020_b.sql\n\na/010_a.sql\n");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), 0);
+  assert_int_equal(set.code_count, 2);
+  assert_string_equal(set.code[0].path, "b/020_b.sql"); /* ORDER, not the names, decides */
+  assert_string_equal(set.code[1].sql, "SELECT 1;");
+  assert_int_equal(set.baseline_version, 0);
+  tx_migrations_free(&set);
+
+  write_file("c/a/030_unlisted.sql", "SELECT 3;");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), -1);
+  assert_non_null(strstr(err, "a/030_unlisted.sql is not listed"));
+  tx_migrations_free(&set);
+
+  write_file("c/ORDER", "b/020_b.sql\na/010_a.sql\na/030_unlisted.sql\na/040_missing.sql\n");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), -1);
+  assert_non_null(strstr(err, "a/040_missing.sql"));
+  tx_migrations_free(&set);
+
+  write_file("c/ORDER", "b/020_b.sql\na/010_a.sql\na/030_unlisted.sql\nb/020_b.sql\n");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), -1);
+  assert_non_null(strstr(err, "twice"));
+  tx_migrations_free(&set);
+
+  /* A baseline's legacy list: parsed, and refused when malformed or beside no migration. */
+  write_file("c/ORDER", "b/020_b.sql\na/010_a.sql\na/030_unlisted.sql\n");
+  char legacy[300];
+  snprintf(legacy, sizeof legacy, "# old\n0001_x.sql %064d\n", 7);
+  write_file("m/0001_a.legacy", legacy);
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), 0);
+  assert_int_equal(set.baseline_version, 1);
+  assert_int_equal(set.legacy_count, 1);
+  assert_string_equal(set.legacy[0].name, "0001_x.sql");
+  tx_migrations_free(&set);
+  write_file("m/0001_a.legacy", "0001_x.sql not-a-checksum\n");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), -1);
+  assert_non_null(strstr(err, "bad line"));
+  tx_migrations_free(&set);
+  snprintf(legacy, sizeof legacy, "%s/m/0001_a.legacy", dir);
+  unlink(legacy);
+  write_file("m/0002_none.legacy", "");
+  assert_int_equal(tx_migrations_load(mig, code, &set, err, sizeof err), -1);
+  assert_non_null(strstr(err, "no migration 0002_none.sql"));
   tx_migrations_free(&set);
 }
 
@@ -101,6 +177,7 @@ int main(void)
     cmocka_unit_test(sha256_known_vector),
     cmocka_unit_test(embedded_set_is_ordered),
     cmocka_unit_test_setup_teardown(dir_loading_and_rules, setup, teardown),
+    cmocka_unit_test_setup_teardown(code_dir_rules, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,31 +278,6 @@ static void db_detail_not_an_object_is_never_shown(void **state)
   json_decref(j_p);
 }
 
-/* TEMPORARY, with modules/customers/legacy_detail.c: the older TXINC and TXDUP forms. */
-static void db_detail_legacy_customer_forms(void **state)
-{
-  json_t *j_p = db_problem("TXINC", "incomplete: phone", "", "[\"phone\",\"last_verified_at\"]");
-  assert_int_equal(json_integer_value(json_object_get(j_p, "status")), 422);
-  json_t *j_errors = json_object_get(j_p, "errors");
-  assert_int_equal(json_array_size(j_errors), 2);
-  assert_string_equal(member(json_array_get(j_errors, 1), "field"), "last_verified_at");
-  assert_string_equal(member(json_array_get(j_errors, 1), "code"), "missing");
-  json_decref(j_p);
-  j_p = db_problem("TXDUP", "credit_code: duplicate", "credit_code", "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b");
-  assert_int_equal(json_integer_value(json_object_get(j_p, "status")), 409);
-  assert_string_equal(member(j_p, "existing_id"), "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b");
-  assert_string_equal(member(j_p, "detail"), "A record with the same identifying data exists.");
-  assert_string_equal(member(json_array_get(json_object_get(j_p, "errors"), 0), "code"), "duplicate");
-  json_decref(j_p);
-  /* the new form passes through the same way */
-  j_p = db_problem("TXDUP", "A record with the same identifying data exists.", "",
-                   "{\"existing_id\":\"e2\",\"errors\":[{\"field\":\"credit_code\",\"code\":\"duplicate\","
-                   "\"message\":\"is taken\"}]}");
-  assert_string_equal(member(j_p, "existing_id"), "e2");
-  assert_string_equal(member(json_array_get(json_object_get(j_p, "errors"), 0), "message"), "is taken");
-  json_decref(j_p);
-}
-
 static void sqlstate_mapping(void **state)
 {
   assert_int_equal(tx_db_map_sqlstate("23505"), TX_E_CONFLICT);
@@ -332,7 +307,6 @@ int main(void)
     cmocka_unit_test(registry_is_consistent),  cmocka_unit_test(problem_document),
     cmocka_unit_test(db_detail_object_becomes_members),
     cmocka_unit_test(db_detail_not_an_object_is_never_shown),
-    cmocka_unit_test(db_detail_legacy_customer_forms),
     cmocka_unit_test(sqlstate_mapping),
   };
   return cmocka_run_group_tests(tests, register_all, forget_all);

@@ -66,11 +66,6 @@ json_t *tx_cust_hex(const unsigned char *data, size_t len);
  * master key. */
 int tx_cust_rotate_master_key(const struct tx_config *cfg, int argc, char **argv);
 
-/* TEMPORARY: the legacy DETAIL forms of TXINC and TXDUP (legacy_detail.c, which says when to
- * delete them). */
-json_t *tx_cust_legacy_incomplete(const struct tx_db_outcome *out, const char **detail);
-json_t *tx_cust_legacy_duplicate(const struct tx_db_outcome *out, const char **detail);
-
 /** @brief The module: its routes (routes.c); main.c registers it. */
 extern const struct tx_module tx_module_customers;
 

@@ -139,18 +139,10 @@ static const struct tx_command commands[] = {
    tx_cust_rotate_master_key},
 };
 
-/* TEMPORARY: delete with legacy_detail.c once sql/ raises TXINC and TXDUP with a JSON object. */
-static const struct tx_detail_form legacy_detail_forms[] = {
-  {"TXINC", tx_cust_legacy_incomplete},
-  {"TXDUP", tx_cust_legacy_duplicate},
-};
-
 const struct tx_module tx_module_customers = {
   .name = "customers",
   .routes = routes,
   .nroutes = TX_COUNT(routes),
   .commands = commands,
   .ncommands = TX_COUNT(commands),
-  .detail_forms = legacy_detail_forms,
-  .ndetail_forms = TX_COUNT(legacy_detail_forms),
 };

@@ -1,0 +1,91 @@
+-- sql/code/audit/010_trail.sql: the audit trail: verification, append-only triggers, read policies.
+-- One current definition per object; `tianxingd migrate` re-applies this file when it changes
+-- (sql/code/ORDER, docs/architecture.md).
+
+SET LOCAL ROLE tianxing_audit;
+-- Append-only: no UPDATE, DELETE or TRUNCATE of the trail, whoever asks.
+CREATE OR REPLACE FUNCTION audit.refuse_change() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  RAISE EXCEPTION 'audit.%: % is not allowed: the audit trail is append-only', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = '42501';
+END
+$$;
+REVOKE ALL ON FUNCTION audit.refuse_change() FROM PUBLIC;
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+-- Walks the chain in id order: the first entry whose prev_hash is not its predecessor's hash, or
+-- whose hash is not the hash of its content, is reported; then the head must point at the last
+-- entry. first_broken_id is NULL when the chain is intact; `checked` counts the entries examined
+-- (up to and including the broken one).
+-- SECURITY INVOKER: what it sees is what the caller may read (api.audit_verify() admits auditor
+-- and admin, who see every entry; tianxing_audit's members and superusers see all).
+CREATE OR REPLACE FUNCTION audit.verify()
+  RETURNS TABLE (checked bigint, first_broken_id bigint, reason text)
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_total bigint;
+  v_last_id bigint;
+  v_last_hash bytea;
+  v_head audit.head%ROWTYPE;
+BEGIN
+  SELECT s.id, s.why INTO first_broken_id, reason
+    FROM (SELECT l.id,
+                 CASE WHEN l.prev_hash IS DISTINCT FROM
+                           coalesce(lag(l.hash) OVER (ORDER BY l.id), audit.genesis())
+                        THEN 'prev_hash does not match the hash of the previous entry'
+                      WHEN l.hash IS DISTINCT FROM
+                           audit.entry_hash(l.prev_hash, l.id, l.at, l.actor_id, l.actor_roles,
+                                            l.request_id, l.table_name, l.row_key, l.op,
+                                            l.changes)
+                        THEN 'hash does not match the entry''s content'
+                 END AS why
+            FROM audit.log l) s
+   WHERE s.why IS NOT NULL
+   ORDER BY s.id
+   LIMIT 1;
+  IF first_broken_id IS NOT NULL THEN
+    SELECT count(*) INTO checked FROM audit.log l WHERE l.id <= first_broken_id;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  SELECT count(*) INTO v_total FROM audit.log;
+  checked := v_total;
+  SELECT l.id, l.hash INTO v_last_id, v_last_hash FROM audit.log l ORDER BY l.id DESC LIMIT 1;
+  SELECT * INTO v_head FROM audit.head h WHERE h.singleton;
+  IF FOUND AND (v_head.last_id IS DISTINCT FROM v_last_id
+                OR v_head.last_hash IS DISTINCT FROM coalesce(v_last_hash, audit.genesis())) THEN
+    first_broken_id := coalesce(v_head.last_id, v_last_id);
+    reason := 'the chain head does not match the last entry (entries removed at the tail?)';
+  END IF;
+  RETURN NEXT;
+END
+$$;
+REVOKE ALL ON FUNCTION audit.verify() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.verify() TO tianxing_app;
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+CREATE OR REPLACE TRIGGER log_append_only BEFORE UPDATE OR DELETE ON audit.log
+  FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+CREATE OR REPLACE TRIGGER log_no_truncate BEFORE TRUNCATE ON audit.log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+CREATE OR REPLACE TRIGGER head_keep BEFORE INSERT OR DELETE ON audit.head
+  FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+CREATE OR REPLACE TRIGGER head_no_truncate BEFORE TRUNCATE ON audit.head
+  FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+RESET ROLE;

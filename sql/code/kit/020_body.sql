@@ -1,0 +1,127 @@
+-- sql/code/kit/020_body.sql: checks of request bodies (api.body_*): unknown keys, types, lengths.
+-- One current definition per object; `tianxingd migrate` re-applies this file when it changes
+-- (sql/code/ORDER, docs/architecture.md).
+
+-- Request bodies: an object whose keys are all in p_allowed.
+CREATE OR REPLACE FUNCTION api.body_keys(p_body jsonb, p_allowed text[]) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE k text;
+BEGIN
+  IF p_body IS NULL OR jsonb_typeof(p_body) <> 'object' THEN
+    PERFORM api.fail('TXVAL', 'body', 'must be a JSON object');
+  END IF;
+  SELECT x INTO k FROM jsonb_object_keys(p_body) x WHERE NOT x = ANY (p_allowed) ORDER BY x LIMIT 1;
+  IF k IS NOT NULL THEN
+    PERFORM api.fail('TXVAL', k, 'unknown field');
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_keys(jsonb,text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_keys(jsonb,text[]) TO tianxing_app;
+
+-- A string field: absent or null gives NULL (TXVAL when required); no empty strings, at most
+-- p_max characters.
+CREATE OR REPLACE FUNCTION api.body_text(p_body jsonb, p_field text, p_required boolean, p_max int DEFAULT 200)
+  RETURNS text
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE v jsonb := p_body -> p_field;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'string' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be a string');
+  END IF;
+  IF btrim(v #>> '{}') = '' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must not be empty');
+  END IF;
+  IF length(v #>> '{}') > p_max THEN
+    PERFORM api.fail('TXVAL', p_field, format('must be at most %s characters', p_max));
+  END IF;
+  RETURN v #>> '{}';
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_text(jsonb,text,boolean,integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_text(jsonb,text,boolean,integer) TO tianxing_app;
+
+-- A uuid given as a string.
+CREATE OR REPLACE FUNCTION api.body_uuid(p_body jsonb, p_field text, p_required boolean) RETURNS uuid
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE v jsonb := p_body -> p_field;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'string'
+     OR (v #>> '{}') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be a UUID');
+  END IF;
+  RETURN (v #>> '{}')::uuid;
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_uuid(jsonb,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_uuid(jsonb,text,boolean) TO tianxing_app;
+
+-- A calendar date as "YYYY-MM-DD".
+CREATE OR REPLACE FUNCTION api.body_date(p_body jsonb, p_field text, p_required boolean) RETURNS date
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE
+  v jsonb := p_body -> p_field;
+  d date;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'string' OR (v #>> '{}') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be a date YYYY-MM-DD');
+  END IF;
+  BEGIN
+    d := to_date(v #>> '{}', 'YYYY-MM-DD');
+    IF to_char(d, 'YYYY-MM-DD') <> v #>> '{}' THEN
+      RAISE EXCEPTION 'not a calendar date';
+    END IF;
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be a date YYYY-MM-DD');
+  END;
+  RETURN d;
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_date(jsonb,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_date(jsonb,text,boolean) TO tianxing_app;
+
+-- An array of strings (duplicates removed, order kept).
+CREATE OR REPLACE FUNCTION api.body_text_array(p_body jsonb, p_field text, p_required boolean)
+  RETURNS text[]
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE v jsonb := p_body -> p_field;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'array'
+     OR EXISTS (SELECT FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be an array of strings');
+  END IF;
+  RETURN ARRAY(SELECT e FROM jsonb_array_elements_text(v) WITH ORDINALITY AS a(e, i)
+                GROUP BY e ORDER BY min(i));
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_text_array(jsonb,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_text_array(jsonb,text,boolean) TO tianxing_app;
