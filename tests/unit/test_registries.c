@@ -119,7 +119,7 @@ static void every_route_has_its_metrics(void **state)
     snprintf(paths[k], sizeof paths[k], "/v1/generated/%d", k);
     rows[k] = (struct tx_route){"GET", paths[k], "", "G3", .handler = answer};
   }
-  const struct tx_module m = {"generated", rows, NROUTES, NULL, 0, NULL, 0};
+  const struct tx_module m = {.name = "generated", .routes = rows, .nroutes = NROUTES};
   char err[256];
   assert_int_equal(tx_module_register(&m, err, sizeof err), 0);
   assert_int_equal(tx_routes_count, NROUTES);
