@@ -124,7 +124,7 @@ static void registration_refuses_bad_modules(void **state)
   size_t before = tx_routes_count;
   /* a method and path another module has */
   static const struct tx_route taken[] = {{"GET", "/healthz", "", "G3", .handler = noop}};
-  static const struct tx_module m_taken = {"taken", taken, 1, NULL, 0, NULL, 0};
+  static const struct tx_module m_taken = {.name = "taken", .routes = taken, .nroutes = 1};
   assert_int_equal(tx_module_register(&m_taken, err, sizeof err), -1);
   assert_non_null(strstr(err, "GET /healthz"));
   /* neither code nor call; no clause; a path that is no path; no method; roles with a space;
@@ -148,20 +148,20 @@ static void registration_refuses_bad_modules(void **state)
     {{"GET", "/v1/x9", "", "G3", .call = &bad_status}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    struct tx_module m = {"bad", bad[i], 1, NULL, 0, NULL, 0};
+    struct tx_module m = {.name = "bad", .routes = bad[i], .nroutes = 1};
     if (tx_module_register(&m, err, sizeof err) != -1)
       fail_msg("%s was accepted", bad[i][0].path);
   }
   /* a command name taken */
   static const struct tx_command cmds[] = {{"rotate-master-key", "", tx_cust_rotate_master_key}};
-  static const struct tx_module m_cmd = {"cmd", NULL, 0, cmds, 1, NULL, 0};
+  static const struct tx_module m_cmd = {.name = "cmd", .commands = cmds, .ncommands = 1};
   assert_int_equal(tx_module_register(&m_cmd, err, sizeof err), -1);
   assert_int_equal(tx_routes_count, before); /* nothing of a refused module stays */
   assert_non_null(tx_command_find("rotate-master-key"));
   assert_null(tx_command_find("no-such-command"));
   /* and a well-formed call row is accepted */
   static const struct tx_route good[] = {{"GET", "/v1/x10", "", "G3", .call = &call}};
-  static const struct tx_module m_good = {"good", good, 1, NULL, 0, NULL, 0};
+  static const struct tx_module m_good = {.name = "good", .routes = good, .nroutes = 1};
   assert_int_equal(tx_module_register(&m_good, err, sizeof err), 0);
   assert_int_equal(tx_routes_count, before + 1);
 }
