@@ -57,13 +57,19 @@ test('GET /v1/version names the build, the API version of openapi.yaml and the c
   assert.equal(r.json.api_version, info[1]);
 });
 
-test('GET /openapi.yaml serves the bytes of the repository openapi.yaml', async () => {
+test('GET /openapi.yaml serves the bytes of the bundled contract, one document', async () => {
   const r = await request(svc, { path: '/openapi.yaml' });
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /^application\/yaml\b/);
-  const want = fs.readFileSync(path.join(env.sourceDir, 'openapi.yaml'));
+  // openapi.yaml refers to the module files under contract/; the binary embeds their bundle.
+  const want = fs.readFileSync(path.join(env.sourceDir, 'contract', 'openapi.bundled.yaml'));
   assert.equal(Number(r.headers['content-length']), want.length);
-  assert.ok(r.body.equals(want), 'served openapi.yaml differs from the repository file (stale build?)');
+  assert.ok(r.body.equals(want), 'served openapi.yaml differs from contract/openapi.bundled.yaml (stale build?)');
+  // A client loading it from the service cannot follow a reference to another file.
+  const refs = [...r.body.toString('utf8').matchAll(/^[ \t-]*\$ref:[ \t]*['"]?([^'"\s]*)/gm)];
+  assert.ok(refs.length > 0, 'no $ref found in the served contract');
+  const external = refs.map((m) => m[1]).filter((ref) => !ref.startsWith('#'));
+  assert.deepEqual(external, [], 'served contract has external $refs');
 });
 
 test('HEAD /healthz answers like GET without a body', async () => {

@@ -62,7 +62,7 @@ const bin = toMap('the binary registry',
 // --- the contract
 const doc = loadContract();
 const P = doc?.components?.schemas?.Problem;
-if (!P) fatal('openapi.yaml has no components.schemas.Problem');
+if (!P) fatal('the contract has no components.schemas.Problem');
 
 const enumCodes = P.properties?.code?.enum;
 if (!Array.isArray(enumCodes) || enumCodes.length === 0) {
@@ -105,4 +105,60 @@ function walk(node, where) {
 walk(doc.components?.responses ?? {}, '#/components/responses');
 walk(doc.paths ?? {}, '#/paths');
 
-finish(`${bin.size} codes in the binary, ${en.size} in the contract`);
+// --- every error response is a problem document (RFC 9457, interfaces.md "Every response")
+// Redocly's operation-4xx-problem-details-rfc7807 is not used for this: client generators built
+// on Redocly 1.x (openapi-typescript reads redocly.yaml) apply it to each allOf branch of a
+// narrowed Problem and refuse the contract (issue 10 item 22). This check is stricter: every 4xx
+// and 5xx response offers application/problem+json only, with the Problem schema itself or an
+// allOf that starts with it, and Problem requires the RFC's members.
+const PROBLEM_REF = '#/components/schemas/Problem';
+for (const m of ['type', 'title', 'status', 'detail', 'instance']) {
+  if (!P.properties?.[m]) problem(`Problem lacks the RFC 9457 member ${m}`);
+  if (!(P.required ?? []).includes(m)) problem(`Problem does not require ${m}`);
+}
+function resolveResponse(r) {
+  const ref = r?.$ref;
+  if (typeof ref !== 'string') return r;
+  const m = /^#\/components\/responses\/([^/]+)$/.exec(ref);
+  return m ? doc.components?.responses?.[m[1]] : undefined;
+}
+function checkProblemResponse(where, response) {
+  const r = resolveResponse(response);
+  if (!r) return problem(`${where}: unresolved response ${response?.$ref}`);
+  const types = Object.keys(r.content ?? {});
+  if (types.length !== 1 || types[0] !== 'application/problem+json') {
+    return problem(`${where}: an error response must offer application/problem+json only, ` +
+      `not [${types.join(', ')}]`);
+  }
+  const schema = r.content['application/problem+json'].schema;
+  const isProblem = (s) => s?.$ref === PROBLEM_REF;
+  if (!isProblem(schema) && !(Array.isArray(schema?.allOf) && isProblem(schema.allOf[0]))) {
+    problem(`${where}: the problem+json schema is neither ${PROBLEM_REF} nor an allOf starting with it`);
+  }
+}
+let errorResponses = 0;
+const isError = (status) => /^[45]([0-9]{2}|XX)$/.test(status);
+for (const [name, r] of Object.entries(doc.components?.responses ?? {})) {
+  // A named response is an error response when an operation uses it under a 4xx/5xx status;
+  // checking them all here catches one that no operation uses yet only through its name.
+  if (r?.content?.['application/problem+json']) {
+    errorResponses++;
+    checkProblemResponse(`#/components/responses/${name}`, r);
+  }
+}
+for (const [p, item] of Object.entries(doc.paths ?? {})) {
+  for (const [m, op] of Object.entries(item ?? {})) {
+    for (const [status, r] of Object.entries(op?.responses ?? {})) {
+      if (!isError(status)) continue;
+      errorResponses++;
+      checkProblemResponse(`${m.toUpperCase()} ${p} ${status}`, r);
+    }
+  }
+}
+if (doc['x-unmatched-route']?.response) {
+  checkProblemResponse('x-unmatched-route', doc['x-unmatched-route'].response);
+}
+if (errorResponses === 0) problem('the contract documents no error response');
+
+finish(`${bin.size} codes in the binary, ${en.size} in the contract, ` +
+  `${errorResponses} error responses checked`);

@@ -1,5 +1,9 @@
 // Shared by the contract-tier scripts: where the contract is, how to read it, how to run the
 // binary, and one way to report problems and exit.
+//
+// The scripts read the bundle, contract/openapi.bundled.yaml: the one document (openapi.yaml
+// with the module files of contract/ inlined, no external $refs) that GET /openapi.yaml serves.
+// contract_bundle (tests/contract/bundle --check) fails when it is stale.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,7 +13,7 @@ import YAML from 'yaml';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = process.env.TX_TEST_SOURCE_DIR || path.resolve(HERE, '..', '..');
-export const CONTRACT = path.join(ROOT, 'openapi.yaml');
+export const CONTRACT = path.join(ROOT, 'contract', 'openapi.bundled.yaml');
 
 // A reporter for one script: problem() collects, fatal() stops at once, finish() prints and exits.
 export function reporter(name) {
