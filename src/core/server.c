@@ -38,6 +38,9 @@
 
 struct tx_app tx_app;
 static int inflight;
+/* Longest request line and header fields answered normally: room for the largest accepted token
+ * (TIANXING_JWT_MAX_BYTES) and 16 KiB of everything else. Set by tx_server_run. */
+static size_t header_limit;
 
 #define EXPOSED_HEADERS "ETag, Location, Retry-After, X-Request-Id"
 #define ALLOWED_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, " \
@@ -187,7 +190,14 @@ static void access_log(const struct tx_req *r, double seconds)
   json_decref(j_line);
 }
 
-static void dispatch(const struct _u_request *u, struct _u_response *resp, enum tx_framing framing)
+/* One early refusal, decided from the header alone before any body is read; the connection is
+ * closed after it (Connection: close). */
+struct early {
+  enum tx_code code;
+  const char *detail;
+};
+
+static void dispatch(const struct _u_request *u, struct _u_response *resp, const struct early *early)
 {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -202,21 +212,8 @@ static void dispatch(const struct _u_request *u, struct _u_response *resp, enum 
   r.zh = tx_prefers_chinese(header(&r, "Accept-Language"));
   common_headers(&r);
 
-  /* Framing first: nothing of a body whose length is ambiguous or too large has been read, and
-   * the connection closes after this answer (the access handler adds Connection: close). */
-  if (framing != TX_FRAMING_OK) {
-    if (framing == TX_FRAMING_TOO_LARGE) {
-      char detail[96];
-      snprintf(detail, sizeof detail, "The request body exceeds %ld bytes.", tx_app.cfg->body_limit);
-      tx_reply_problem(&r, TX_E_PAYLOAD_TOO_LARGE, detail, NULL);
-    } else {
-      tx_reply_problem(&r, TX_E_BAD_REQUEST,
-                       framing == TX_FRAMING_AMBIGUOUS
-                         ? "The request has both Content-Length and Transfer-Encoding, or two "
-                           "Content-Length values: its end is ambiguous (RFC 9112 §6.3)."
-                         : "The only Transfer-Encoding accepted is chunked.",
-                       NULL);
-    }
+  if (early) {
+    tx_reply_problem(&r, early->code, early->detail, NULL);
     tx_reply_header(&r, "Connection", "close");
     goto done;
   }
@@ -335,8 +332,8 @@ static enum MHD_Result fill_map(void *cls, enum MHD_ValueKind kind, const char *
   return rc == U_OK ? MHD_YES : MHD_NO;
 }
 
-/* Runs the dispatcher and queues its answer. */
-static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, enum tx_framing framing)
+/* Runs the dispatcher (or answers @p early) and queues the answer. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const struct early *early)
 {
   struct _u_response resp;
   enum MHD_Result ret = MHD_NO;
@@ -344,7 +341,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, enum 
   p->answered = true;
   if (ulfius_init_response(&resp) != U_OK)
     return MHD_NO;
-  dispatch(p->u, &resp, framing);
+  dispatch(p->u, &resp, early);
   m = MHD_create_response_from_buffer(resp.binary_body_length, resp.binary_body,
                                       MHD_RESPMEM_MUST_COPY);
   if (!m)
@@ -359,6 +356,45 @@ out:
     MHD_destroy_response(m);
   ulfius_clean_response(&resp);
   return ret;
+}
+
+/* The header is complete, the body not read: refuse here what must not get that far. */
+static enum MHD_Result early_gates(struct MHD_Connection *c, struct pending *p)
+{
+  char detail[200];
+  struct early e = {TX_E_BAD_REQUEST, detail};
+  /* libmicrohttpd refuses headers over its memory pool itself, with an HTML page; the pool is
+   * sized well above this limit so that what exceeds it gets our problem document. */
+  const union MHD_ConnectionInfo *hs = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  if (hs && hs->header_size > header_limit) {
+    e.code = TX_E_HEADER_TOO_LARGE;
+    snprintf(detail, sizeof detail, "The request line and header fields exceed %zu bytes.",
+             header_limit);
+    return answer(c, p, &e);
+  }
+  /* Presence from libmicrohttpd itself (a value left out of the map still frames the body); the
+   * length from the map, where two Content-Length fields are joined and so detected. */
+  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  if (cl && u_map_get_case(p->u->map_header, "Content-Length"))
+    cl = u_map_get_case(p->u->map_header, "Content-Length");
+  switch (tx_request_framing(cl, te, tx_app.cfg->body_limit)) {
+  case TX_FRAMING_OK:
+    return MHD_YES;
+  case TX_FRAMING_TOO_LARGE:
+    e.code = TX_E_PAYLOAD_TOO_LARGE;
+    snprintf(detail, sizeof detail, "The request body exceeds %ld bytes.", tx_app.cfg->body_limit);
+    break;
+  case TX_FRAMING_AMBIGUOUS:
+    snprintf(detail, sizeof detail, "The request has both Content-Length and Transfer-Encoding, "
+                                    "or two Content-Length values: its end is ambiguous (RFC 9112 "
+                                    "section 6.3).");
+    break;
+  case TX_FRAMING_BAD_ENCODING:
+    snprintf(detail, sizeof detail, "The only Transfer-Encoding accepted is chunked.");
+    break;
+  }
+  return answer(c, p, &e);
 }
 
 /* libmicrohttpd's access handler: called once when the header is complete, once per piece of
@@ -383,14 +419,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         MHD_get_connection_values(c, MHD_HEADER_KIND, fill_map, u->map_header) < 0 ||
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, fill_map, u->map_url) < 0)
       return MHD_NO;
-    /* Presence from libmicrohttpd itself (a value left out of the map still frames the body);
-     * the length from the map, where two Content-Length fields are joined and so detected. */
-    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && u_map_get_case(u->map_header, "Content-Length"))
-      cl = u_map_get_case(u->map_header, "Content-Length");
-    enum tx_framing framing = tx_request_framing(cl, te, tx_app.cfg->body_limit);
-    return framing == TX_FRAMING_OK ? MHD_YES : answer(c, p, framing);
+    return early_gates(c, p);
   }
   if (*upload_data_size) {
     /* Kept up to one byte over the limit, which tells a cut body from one that fits exactly
@@ -408,7 +437,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     *upload_data_size = 0;
     return MHD_YES;
   }
-  return p->answered ? MHD_YES : answer(c, p, TX_FRAMING_OK);
+  return p->answered ? MHD_YES : answer(c, p, NULL);
 }
 
 static int make_sockaddr(const struct tx_config *cfg, struct sockaddr_storage *ss, socklen_t *len,
@@ -457,8 +486,15 @@ int tx_server_run(const struct tx_config *cfg)
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  header_limit = 16384 + (size_t)cfg->jwt_max_bytes;
+  /* libmicrohttpd keeps a connection's header, its parsed form and the answer's header in one
+   * pool; twice the limit plus 16 KiB lets every header up to the limit and well beyond arrive
+   * whole, so that our 431 answers it rather than libmicrohttpd's HTML (64 KiB by default). */
+  size_t pool = 2 * header_limit + 16384;
+
   /* The address, limits and callbacks all go in ops (PITFALLS: never every address). */
   struct MHD_OptionItem ops[] = {
+    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)pool, NULL},
     {MHD_OPTION_SOCK_ADDR, 0, &ss},
     {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
     {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout, NULL},
