@@ -415,7 +415,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     tx_conn_guard_busy(c);
     u->http_verb = strdup(method);
     u->http_protocol = strdup(version);
-    if (!u->http_verb || !u->http_protocol ||
+    /* The peer's address, whole (Ulfius copied only sizeof(struct sockaddr), cutting IPv6). */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+      size_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                          : sizeof(struct sockaddr_in);
+      u->client_address = calloc(1, sizeof(struct sockaddr_storage));
+      if (u->client_address)
+        memcpy(u->client_address, ci->client_addr, len);
+    }
+    if (!u->http_verb || !u->http_protocol || !u->client_address ||
         MHD_get_connection_values(c, MHD_HEADER_KIND, fill_map, u->map_header) < 0 ||
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, fill_map, u->map_url) < 0)
       return MHD_NO;
