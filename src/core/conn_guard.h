@@ -9,8 +9,9 @@
  * knows whether it is waiting for a request header or serving a request. A thread closes
  *  - any connection whose header is not complete TIANXING_HEADER_TIMEOUT seconds after it opened
  *    or after its previous answer: a deadline that activity does not extend;
- *  - when the open connections come near the limit, the connections that have waited longest for
- *    a header, until a tenth of the slots is free again: a new client is then accepted at once.
+ *  - every 100 ms, when the open connections reach nine tenths of the limit, the connections that
+ *    have waited longest for a header, until eight tenths remain: a new client then finds a free
+ *    slot at once, ahead of the attacker's reconnections in the listen queue.
  * A connection whose header is complete (its request is being read or answered) is never touched.
  * Closing is shutdown(2) of the socket, which libmicrohttpd notices like a client hang-up.
  */
