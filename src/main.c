@@ -162,8 +162,10 @@ static int cmd_token(const struct tx_config *cfg, int argc, char **argv)
       return 2;
     }
   }
-  if (!sub || argc % 2 || ttl < 1 || ttl > 366 * 86400) {
-    fprintf(stderr, "usage: tianxingd token --sub ID --roles a,b [--ttl SECONDS]\n");
+  if (!sub || argc % 2 || ttl < 1 || ttl > cfg->jwt_max_ttl) {
+    /* A longer token would be refused by every verifier (TIANXING_JWT_MAX_TTL). */
+    fprintf(stderr, "usage: tianxingd token --sub ID --roles a,b [--ttl SECONDS, at most %d]\n",
+            cfg->jwt_max_ttl);
     return 2;
   }
   if (!cfg->signing_key_file) {

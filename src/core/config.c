@@ -31,6 +31,7 @@ static const struct setting settings[] = {
   {"TIANXING_PORT", K_INT, OFF(port), 1, 65535},
   {"TIANXING_THREADS", K_INT, OFF(threads), 1, 256},
   {"TIANXING_CONNECTION_TIMEOUT", K_INT, OFF(connection_timeout), 1, 3600},
+  {"TIANXING_HEADER_TIMEOUT", K_INT, OFF(header_timeout), 1, 3600},
   {"TIANXING_MAX_CONNECTIONS", K_INT, OFF(max_connections), 1, 100000},
   {"TIANXING_MAX_CONNECTIONS_PER_IP", K_INT, OFF(max_connections_per_ip), 0, 100000},
   {"TIANXING_BODY_LIMIT", K_LONG, OFF(body_limit), 1024, 64L * 1024 * 1024},
@@ -54,6 +55,7 @@ static const struct setting settings[] = {
   {"TIANXING_JWT_LEEWAY", K_INT, OFF(jwt_leeway), 0, 300},
   {"TIANXING_JWT_ROLES_CLAIM", K_STR, OFF(jwt_roles_claim), 0, 0},
   {"TIANXING_JWT_MAX_BYTES", K_INT, OFF(jwt_max_bytes), 512, 65536},
+  {"TIANXING_JWT_MAX_TTL", K_INT, OFF(jwt_max_ttl), 60, 31 * 86400},
   {"TIANXING_TOKEN_CACHE_SIZE", K_INT, OFF(token_cache_size), 0, 1000000},
   {"TIANXING_SIGNING_KEY_FILE", K_STR_OPT, OFF(signing_key_file), 0, 0},
   {"TIANXING_ACCESS_TOKEN_TTL", K_INT, OFF(access_token_ttl), 30, 86400},
@@ -87,6 +89,7 @@ void tx_config_defaults(struct tx_config *c)
   c->port = 8080;
   c->threads = 4;
   c->connection_timeout = 30;
+  c->header_timeout = 10;
   c->max_connections = 1024;
   c->max_connections_per_ip = 256;
   c->body_limit = 1048576;
@@ -107,6 +110,7 @@ void tx_config_defaults(struct tx_config *c)
   c->jwt_leeway = 30;
   set_str(&c->jwt_roles_claim, "roles");
   c->jwt_max_bytes = 8192;
+  c->jwt_max_ttl = 86400;
   c->token_cache_size = 4096;
   c->access_token_ttl = 900;
   c->refresh_token_ttl = 14 * 86400;
@@ -271,6 +275,12 @@ int tx_config_validate(const struct tx_config *c, char *err, size_t errlen)
   if (!*c->jwt_issuer || !*c->jwt_roles_claim) {
     snprintf(err, errlen, "config: %s: must not be empty",
              *c->jwt_issuer ? "TIANXING_JWT_ROLES_CLAIM" : "TIANXING_JWT_ISSUER");
+    return -1;
+  }
+  /* The service's own tokens are checked against the same ceiling as everyone else's. */
+  if (c->access_token_ttl > c->jwt_max_ttl) {
+    snprintf(err, errlen, "config: TIANXING_ACCESS_TOKEN_TTL: must not exceed TIANXING_JWT_MAX_TTL (%d)",
+             c->jwt_max_ttl);
     return -1;
   }
   if (!c->master_keys_file != !c->blind_index_key_file) {

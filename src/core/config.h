@@ -13,6 +13,7 @@ struct tx_config {
   int port;
   int threads;
   int connection_timeout;
+  int header_timeout; /* seconds to receive a whole request header; activity does not extend it */
   int max_connections;
   int max_connections_per_ip;
   long body_limit;
@@ -37,6 +38,7 @@ struct tx_config {
   int jwt_leeway;
   char *jwt_roles_claim; /* dotted path, e.g. roles or realm_access.roles */
   int jwt_max_bytes;
+  int jwt_max_ttl; /* longest lifetime (exp - iat, or exp - now) of any accepted token */
   int token_cache_size;
   char *signing_key_file; /* PEM EC P-256 private key; NULL: an ephemeral key per process */
   int access_token_ttl;

@@ -7,7 +7,11 @@
 #include "core/request.h"
 #include "crypto/encoding.h"
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <strings.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,10 +90,15 @@ const char *tx_jwt_check_claims(const json_t *j_claims, const struct tx_claim_ru
   /* Written so that no sum can overflow, whatever integers a token carries. */
   if (r->now - r->leeway >= exp)
     return "token expired";
-  if (nbf && nbf - r->leeway > r->now)
+  if (nbf && nbf > r->now + r->leeway)
     return "token not yet valid";
-  if (iat && iat - r->leeway > r->now)
+  if (iat && iat > r->now + r->leeway)
     return "token issued in the future";
+  /* A ceiling on the lifetime whoever issued the token: a stolen long-lived token is a permanent
+   * credential. iat <= now + leeway here, so iat + max_ttl cannot overflow; exp - now cannot
+   * either (now > 0). */
+  if (iat ? exp > iat + r->max_ttl : exp - r->now > r->max_ttl + r->leeway)
+    return "token lifetime exceeds the maximum";
 
   const char *iss = json_string_value(json_object_get(j_claims, "iss"));
   if (r->required_issuer && (!iss || strcmp(iss, r->required_issuer) != 0))
@@ -265,6 +274,13 @@ const char *tx_jwt_verify(const char *token, struct tx_principal *out)
     reason = "algorithm not accepted";
     goto out;
   }
+  /* Only access tokens: a document signed with the same key for another purpose (a disposal
+   * certificate, typ TX_JWT_TYP_DISPOSAL) is never a credential, whatever libjwt would do. */
+  const json_t *j_typ = json_object_get(j_h, "typ");
+  if (j_typ && (!json_is_string(j_typ) || strcasecmp(json_string_value(j_typ), "JWT") != 0)) {
+    reason = "token type not accepted";
+    goto out;
+  }
 
   pthread_rwlock_rdlock(&keys_lock);
   pthread_mutex_lock(&cache_lock);
@@ -291,6 +307,7 @@ const char *tx_jwt_verify(const char *token, struct tx_principal *out)
     .audience = cfg->jwt_audience,
     /* Our own tokens carry "roles" (tx_jwt_mint) whatever path other issuers use. */
     .roles_claim = used && used->own ? "roles" : cfg->jwt_roles_claim,
+    .max_ttl = cfg->jwt_max_ttl,
   };
   pthread_rwlock_unlock(&keys_lock);
   if (!used) {
@@ -334,13 +351,67 @@ static char *sign_locked(const json_t *j_claims)
   return token;
 }
 
-char *tx_jwt_sign(json_t *j_payload)
+/* ES256 over "header.payload" with the own key; the signature as JWS wants it (raw R||S, RFC 7518
+ * §3.4), not OpenSSL's DER. The caller holds keys_lock for reading. */
+static char *es256_sign_locked(const char *signing_input)
 {
+  char *sig_b64 = NULL;
+  unsigned char der[80], raw[64];
+  size_t der_len = sizeof der;
+  BIO *bio = BIO_new_mem_buf(keys.sign_pem, -1);
+  EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  ECDSA_SIG *sig = NULL;
+  if (!pkey || !md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+      EVP_DigestSign(md, der, &der_len, (const unsigned char *)signing_input,
+                     strlen(signing_input)) != 1)
+    goto out;
+  const unsigned char *p = der;
+  sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+  if (!sig || BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32) != 32 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32) != 32)
+    goto out;
+  sig_b64 = tx_b64_encode(raw, sizeof raw, true);
+out:
+  ECDSA_SIG_free(sig);
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pkey);
+  BIO_free(bio);
+  return sig_b64;
+}
+
+char *tx_jwt_sign(json_t *j_payload, const char *typ)
+{
+  char *token = NULL, *header = NULL, *payload = NULL, *h64 = NULL, *p64 = NULL, *s64 = NULL;
+  char *input = NULL;
+  /* libjwt 1.10 always writes typ "JWT" (jwt_encode_str replaces any other), so documents of
+   * another type are assembled here. */
   pthread_rwlock_rdlock(&keys_lock);
   json_object_set_new(j_payload, "iss", json_string(cfg->jwt_issuer));
   json_object_set_new(j_payload, "iat", json_integer((json_int_t)time(NULL)));
-  char *token = sign_locked(j_payload);
+  json_t *j_header = json_pack("{ssssss}", "alg", "ES256", "typ", typ, "kid", keys.sign_kid);
+  header = j_header ? json_dumps(j_header, JSON_COMPACT) : NULL;
+  json_decref(j_header);
+  payload = json_dumps(j_payload, JSON_COMPACT);
+  if (!header || !payload)
+    goto out;
+  h64 = tx_b64_encode((const unsigned char *)header, strlen(header), true);
+  p64 = tx_b64_encode((const unsigned char *)payload, strlen(payload), true);
+  if (!h64 || !p64 || asprintf(&input, "%s.%s", h64, p64) < 0) {
+    input = NULL;
+    goto out;
+  }
+  s64 = es256_sign_locked(input);
+  if (s64 && asprintf(&token, "%s.%s", input, s64) < 0)
+    token = NULL;
+out:
   pthread_rwlock_unlock(&keys_lock);
+  free(header);
+  free(payload);
+  free(h64);
+  free(p64);
+  free(s64);
+  free(input);
   return token;
 }
 

@@ -35,6 +35,7 @@ struct tx_claim_rules {
   const char *accepted_issuers; /* other keys: comma list, "" = any */
   const char *audience;         /* "" = not checked */
   const char *roles_claim;      /* dotted path */
+  long long max_ttl;            /* exp - iat (or exp - now without iat) may not exceed it */
 };
 
 /**
@@ -66,13 +67,18 @@ json_t *tx_jwt_jwks(void);
  */
 char *tx_jwt_mint(const char *sub, const char *roles, int ttl, const json_t *j_extra);
 
+/** @brief The header `typ` of disposal certificates: never "JWT", so no verifier takes one for a
+ * token (tx_jwt_verify refuses any typ but JWT, and libjwt does too). */
+#define TX_JWT_TYP_DISPOSAL "tianxing-disposal+jwt"
+
 /**
- * @brief Signs a JSON document with the own key as a compact JWS (ES256, kid of the JWKS), e.g. a
- * disposal certificate anyone can verify with /.well-known/jwks.json. Adds "iss" and "iat" to
- * @p j_payload first, so that the document the caller shows is exactly the signed payload.
+ * @brief Signs a JSON document with the own key as a compact JWS (ES256, kid of the JWKS, header
+ * typ @p typ), e.g. a disposal certificate anyone can verify with /.well-known/jwks.json. Adds
+ * "iss" and "iat" to @p j_payload first, so that the document the caller shows is exactly the
+ * signed payload.
  * @return malloc'ed JWS or NULL
  */
-char *tx_jwt_sign(json_t *j_payload);
+char *tx_jwt_sign(json_t *j_payload, const char *typ);
 
 void tx_jwt_shutdown(void);
 

@@ -108,3 +108,60 @@ long long tx_parse_content_length(const char *v)
   }
   return n;
 }
+
+bool tx_utf8_valid(const char *s)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p;
+    size_t n;
+    unsigned cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+      n = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+      n = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+      n = 3, cp = c & 0x07;
+    else
+      return false;
+    for (size_t i = 1; i <= n; i++) {
+      if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+        return false;
+      cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+enum tx_framing tx_request_framing(const char *content_length, const char *transfer_encoding,
+                                   long body_limit)
+{
+  if (transfer_encoding && content_length)
+    return TX_FRAMING_AMBIGUOUS;
+  if (transfer_encoding) {
+    /* libmicrohttpd reads any Transfer-Encoding as chunked; only "chunked" itself means that. */
+    while (*transfer_encoding == ' ' || *transfer_encoding == '\t')
+      transfer_encoding++;
+    size_t len = strcspn(transfer_encoding, " \t");
+    if (len != 7 || strncasecmp(transfer_encoding, "chunked", 7) != 0 ||
+        transfer_encoding[len + strspn(transfer_encoding + len, " \t")] != '\0')
+      return TX_FRAMING_BAD_ENCODING;
+    return TX_FRAMING_OK;
+  }
+  if (!content_length)
+    return TX_FRAMING_OK;
+  /* Two Content-Length fields arrive joined by a comma: which one frames the body is exactly
+   * what a smuggler wants to be ambiguous. */
+  if (content_length[strspn(content_length, "0123456789")] != '\0')
+    return TX_FRAMING_AMBIGUOUS;
+  long long n = tx_parse_content_length(content_length); /* -1: more digits than any limit */
+  return n < 0 || n > body_limit ? TX_FRAMING_TOO_LARGE : TX_FRAMING_OK;
+}

@@ -1,14 +1,21 @@
 /**
  * @file core/server.c
- * @brief The HTTP core: Ulfius/libmicrohttpd set-up, the request lifecycle every route shares, and
+ * @brief The HTTP core: libmicrohttpd set-up, the request lifecycle every route shares, and
  * graceful shutdown.
  *
- * All requests enter through one Ulfius default endpoint and this file's dispatcher, so that the
- * gates (request id, CORS, body limit, media type, JSON syntax, 404/405) run in one known order
+ * All requests enter through this file's access handler and dispatcher, so that the gates
+ * (framing, request id, CORS, body limit, media type, JSON syntax, 404/405) run in one known order
  * for every path, and the access log and metrics see every answer, routed or not.
+ *
+ * libmicrohttpd is driven directly, not through Ulfius's dispatcher, because that one reads the
+ * whole body before any code of ours runs: a request declaring 2 GB was read to the end before
+ * its 413, and a request framed by both Content-Length and Transfer-Encoding could not be refused
+ * before its body (issue 10 items 12, 13). Ulfius's request and response structures are kept, so
+ * handlers see what they saw before.
  */
 #include "core/app.h"
 #include "core/auth.h"
+#include "core/conn_guard.h"
 #include "core/http.h"
 #include "core/jwt.h"
 #include "base/log.h"
@@ -25,11 +32,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <microhttpd.h>
 #include <ulfius.h>
 #include <unistd.h>
 
 struct tx_app tx_app;
 static int inflight;
+/* Longest request line and header fields answered normally: room for the largest accepted token
+ * (TIANXING_JWT_MAX_BYTES) and 16 KiB of everything else. Set by tx_server_run. */
+static size_t header_limit;
 
 #define EXPOSED_HEADERS "ETag, Location, Retry-After, X-Request-Id"
 #define ALLOWED_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, " \
@@ -183,7 +194,14 @@ static void access_log(const struct tx_req *r, double seconds)
   json_decref(j_line);
 }
 
-static int dispatch(const struct _u_request *u, struct _u_response *resp, void *unused)
+/* One early refusal, decided from the header alone before any body is read; the connection is
+ * closed after it (Connection: close). */
+struct early {
+  enum tx_code code;
+  const char *detail;
+};
+
+static void dispatch(const struct _u_request *u, struct _u_response *resp, const struct early *early)
 {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -197,6 +215,12 @@ static int dispatch(const struct _u_request *u, struct _u_response *resp, void *
     tx_uuid_v4(r.request_id);
   r.zh = tx_prefers_chinese(header(&r, "Accept-Language"));
   common_headers(&r);
+
+  if (early) {
+    tx_reply_problem(&r, early->code, early->detail, NULL);
+    tx_reply_header(&r, "Connection", "close");
+    goto done;
+  }
 
   char allow[64];
   const struct tx_route *route = NULL;
@@ -244,7 +268,189 @@ done:
   tx_route_params_free(&r);
   json_decref(r.j_body);
   __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
-  return U_CALLBACK_COMPLETE;
+}
+
+/* One request, from its request line (request_started) to its end (request_completed). */
+struct pending {
+  struct _u_request *u;
+  bool headers_done;
+  bool answered;
+};
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line is in. The raw target is kept as the path (before
+ * libmicrohttpd decodes it), as Ulfius did. */
+static void *request_started(void *cls, const char *uri, struct MHD_Connection *c)
+{
+  (void)cls;
+  (void)c;
+  struct pending *p = calloc(1, sizeof *p);
+  struct _u_request *u = malloc(sizeof *u);
+  if (!p || !u || ulfius_init_request(u) != U_OK)
+    goto fail;
+  p->u = u;
+  u->http_url = strdup(uri);
+  u->url_path = strndup(uri, strcspn(uri, "?"));
+  if (!u->http_url || !u->url_path)
+    goto fail;
+  return p;
+fail:
+  if (p && p->u)
+    ulfius_clean_request_full(u);
+  else
+    free(u);
+  free(p);
+  return NULL; /* the access handler then refuses the request and libmicrohttpd closes */
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+  (void)cls;
+  (void)toe;
+  struct pending *p = *con_cls;
+  if (p) {
+    ulfius_clean_request_full(p->u);
+    free(p);
+    *con_cls = NULL;
+  }
+  tx_conn_guard_idle(c);
+}
+
+/* Headers and query arguments into Ulfius maps as Ulfius filled them: a name or value that is not
+ * UTF-8 is left out, repeated names are joined with a comma. */
+static enum MHD_Result fill_map(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+  (void)kind;
+  struct _u_map *map = cls;
+  if (!key || !tx_utf8_valid(key) || (value && !tx_utf8_valid(value)))
+    return MHD_YES;
+  const char *old = u_map_get(map, key);
+  if (!old)
+    return u_map_put(map, key, value ? value : "") == U_OK ? MHD_YES : MHD_NO;
+  char *joined = NULL;
+  if (asprintf(&joined, "%s,%s", old, value ? value : "") < 0)
+    return MHD_NO;
+  int rc = u_map_put(map, key, joined);
+  free(joined);
+  return rc == U_OK ? MHD_YES : MHD_NO;
+}
+
+/* Runs the dispatcher (or answers @p early) and queues the answer. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const struct early *early)
+{
+  struct _u_response resp;
+  enum MHD_Result ret = MHD_NO;
+  struct MHD_Response *m = NULL;
+  p->answered = true;
+  if (ulfius_init_response(&resp) != U_OK)
+    return MHD_NO;
+  dispatch(p->u, &resp, early);
+  m = MHD_create_response_from_buffer(resp.binary_body_length, resp.binary_body,
+                                      MHD_RESPMEM_MUST_COPY);
+  if (!m)
+    goto out;
+  const char **keys = u_map_enum_keys(resp.map_header);
+  for (size_t i = 0; keys && keys[i]; i++)
+    if (MHD_add_response_header(m, keys[i], u_map_get(resp.map_header, keys[i])) != MHD_YES)
+      goto out;
+  ret = MHD_queue_response(c, (unsigned)resp.status, m);
+out:
+  if (m)
+    MHD_destroy_response(m);
+  ulfius_clean_response(&resp);
+  return ret;
+}
+
+/* The header is complete, the body not read: refuse here what must not get that far. */
+static enum MHD_Result early_gates(struct MHD_Connection *c, struct pending *p)
+{
+  char detail[200];
+  struct early e = {TX_E_BAD_REQUEST, detail};
+  /* libmicrohttpd refuses headers over its memory pool itself, with an HTML page; the pool is
+   * sized well above this limit so that what exceeds it gets our problem document. */
+  const union MHD_ConnectionInfo *hs = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  if (hs && hs->header_size > header_limit) {
+    e.code = TX_E_HEADER_TOO_LARGE;
+    snprintf(detail, sizeof detail, "The request line and header fields exceed %zu bytes.",
+             header_limit);
+    return answer(c, p, &e);
+  }
+  /* Presence from libmicrohttpd itself (a value left out of the map still frames the body); the
+   * length from the map, where two Content-Length fields are joined and so detected. */
+  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  if (cl && u_map_get_case(p->u->map_header, "Content-Length"))
+    cl = u_map_get_case(p->u->map_header, "Content-Length");
+  switch (tx_request_framing(cl, te, tx_app.cfg->body_limit)) {
+  case TX_FRAMING_OK:
+    return MHD_YES;
+  case TX_FRAMING_TOO_LARGE:
+    e.code = TX_E_PAYLOAD_TOO_LARGE;
+    snprintf(detail, sizeof detail, "The request body exceeds %ld bytes.", tx_app.cfg->body_limit);
+    break;
+  case TX_FRAMING_AMBIGUOUS:
+    snprintf(detail, sizeof detail, "The request has both Content-Length and Transfer-Encoding, "
+                                    "or two Content-Length values: its end is ambiguous (RFC 9112 "
+                                    "section 6.3).");
+    break;
+  case TX_FRAMING_BAD_ENCODING:
+    snprintf(detail, sizeof detail, "The only Transfer-Encoding accepted is chunked.");
+    break;
+  }
+  return answer(c, p, &e);
+}
+
+/* libmicrohttpd's access handler: called once when the header is complete, once per piece of
+ * body, and once more at the end. */
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+  (void)cls;
+  (void)url;
+  struct pending *p = *con_cls;
+  if (!p)
+    return MHD_NO;
+  struct _u_request *u = p->u;
+  if (!p->headers_done) {
+    p->headers_done = true;
+    tx_conn_guard_busy(c);
+    u->http_verb = strdup(method);
+    u->http_protocol = strdup(version);
+    /* The peer's address, whole (Ulfius copied only sizeof(struct sockaddr), cutting IPv6). */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+      size_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                          : sizeof(struct sockaddr_in);
+      u->client_address = calloc(1, sizeof(struct sockaddr_storage));
+      if (u->client_address)
+        memcpy(u->client_address, ci->client_addr, len);
+    }
+    if (!u->http_verb || !u->http_protocol || !u->client_address ||
+        MHD_get_connection_values(c, MHD_HEADER_KIND, fill_map, u->map_header) < 0 ||
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, fill_map, u->map_url) < 0)
+      return MHD_NO;
+    return early_gates(c, p);
+  }
+  if (*upload_data_size) {
+    /* Kept up to one byte over the limit, which tells a cut body from one that fits exactly
+     * (chunked bodies have no declared length); the rest is read and dropped. */
+    size_t keep = (size_t)tx_app.cfg->body_limit + 1, have = u->binary_body_length;
+    size_t take = have >= keep ? 0 : *upload_data_size < keep - have ? *upload_data_size : keep - have;
+    if (take && !p->answered) {
+      char *grown = realloc(u->binary_body, have + take);
+      if (!grown)
+        return MHD_NO;
+      memcpy(grown + have, upload_data, take);
+      u->binary_body = grown;
+      u->binary_body_length = have + take;
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  return p->answered ? MHD_YES : answer(c, p, NULL);
 }
 
 static int make_sockaddr(const struct tx_config *cfg, struct sockaddr_storage *ss, socklen_t *len,
@@ -272,7 +478,8 @@ static int make_sockaddr(const struct tx_config *cfg, struct sockaddr_storage *s
 
 int tx_server_run(const struct tx_config *cfg)
 {
-  struct _u_instance inst;
+  struct MHD_Daemon *daemon = NULL;
+  MHD_socket listen_fd = MHD_INVALID_SOCKET;
   struct sockaddr_storage ss;
   socklen_t sslen;
   bool v6;
@@ -297,29 +504,34 @@ int tx_server_run(const struct tx_config *cfg)
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (ulfius_init_instance(&inst, (unsigned)cfg->port, NULL, NULL) != U_OK) {
-    tx_log(TX_LOG_ERROR, "ulfius_init_instance failed");
-    return 1;
-  }
-  /* One byte over the limit tells a cut body from one that fits exactly. */
-  inst.max_post_body_size = (size_t)cfg->body_limit + 1;
-  inst.allowed_post_processor = U_POST_PROCESS_NONE;
-  ulfius_set_default_endpoint(&inst, dispatch, NULL);
+  header_limit = 16384 + (size_t)cfg->jwt_max_bytes;
+  /* libmicrohttpd keeps a connection's header, its parsed form and the answer's header in one
+   * pool; twice the limit plus 16 KiB lets every header up to the limit and well beyond arrive
+   * whole, so that our 431 answers it rather than libmicrohttpd's HTML (64 KiB by default). */
+  size_t pool = 2 * header_limit + 16384;
 
-  /* Ulfius ignores the instance's address and timeout in this call: everything goes in ops. */
+  /* The address, limits and callbacks all go in ops (PITFALLS: never every address). */
   struct MHD_OptionItem ops[] = {
+    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)pool, NULL},
     {MHD_OPTION_SOCK_ADDR, 0, &ss},
     {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
     {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout, NULL},
     {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
     {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_connections_per_ip, NULL},
-    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tx_conn_guard_notify, NULL},
+    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, NULL},
+    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)request_started, NULL},
     {MHD_OPTION_END, 0, NULL},
   };
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-  if (ulfius_start_framework_with_mhd_options(&inst, flags, ops) != U_OK) {
+  if (tx_conn_guard_start(cfg)) {
+    tx_log(TX_LOG_ERROR, "cannot start the connection guard");
+    goto out;
+  }
+  daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, access_handler, NULL,
+                            MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+  if (!daemon) {
     tx_log(TX_LOG_ERROR, "cannot listen on %s port %d", cfg->bind_address, cfg->port);
     goto out;
   }
@@ -343,7 +555,7 @@ int tx_server_run(const struct tx_config *cfg)
    * would still complete handshakes nobody serves: shut it down (not close: pool threads may
    * still poll it until MHD_stop_daemon) so new connections are refused at once. Connections
    * already open may still finish what they sent. */
-  MHD_socket listen_fd = MHD_quiesce_daemon(inst.mhd_daemon);
+  listen_fd = MHD_quiesce_daemon(daemon);
   if (listen_fd != MHD_INVALID_SOCKET)
     shutdown(listen_fd, SHUT_RDWR);
   /* Drained means no request running for a quiet moment: a request already sent on a kept-alive
@@ -361,13 +573,15 @@ int tx_server_run(const struct tx_config *cfg)
     tx_log(TX_LOG_WARN, "grace period over with %d requests still running", left);
     _exit(1);
   }
-  ulfius_stop_framework(&inst);
-  if (listen_fd != MHD_INVALID_SOCKET)
-    close(listen_fd);
-  tx_log(TX_LOG_INFO, "stopped");
   rc = 0;
 out:
-  ulfius_clean_instance(&inst);
+  tx_conn_guard_stop();
+  if (daemon)
+    MHD_stop_daemon(daemon);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    close(listen_fd);
   tx_metrics_shutdown();
+  if (!rc)
+    tx_log(TX_LOG_INFO, "stopped");
   return rc;
 }

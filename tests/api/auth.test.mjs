@@ -194,6 +194,46 @@ describe('refused tokens: 401 unauthorized with a Bearer challenge', () => {
     ok(await me(svc, own(sub, { roles: ['staff'], extra: { exp: t - 1, nbf: t + 3, iat: t + 3 } })));
   });
 
+  // Issue 10 item 17: an exp of 2^63-1 passed; now every token has a lifetime ceiling,
+  // TIANXING_JWT_MAX_TTL (default 86400): exp - iat, or exp - now when there is no iat.
+  test('lifetime over TIANXING_JWT_MAX_TTL (default one day): exp 2^63-1, exp - iat, exp - now', async () => {
+    const t = now();
+    const hs = { key: hsSecret };
+    const header = b64u({ alg: 'HS256', kid: 'hs1' });
+    // 2^63-1 is not a JavaScript number: the payload text is written by hand
+    const text = JSON.stringify(claims('staff.a1', ['staff'], { iss: IDP, aud: AUD, extra: { exp: 0 } }))
+      .replace('"exp":0', '"exp":9223372036854775807');
+    assert.match(text, /"exp":9223372036854775807[,}]/);
+    const data = `${header}.${b64u(text)}`;
+    const huge = `${data}.${crypto.createHmac('sha256', hsSecret).update(data).digest('base64url')}`;
+    assertUnauthorized(await me(svc, huge));
+    const ext = (extra) => external({ alg: 'HS256', kid: 'hs1' }, 'staff.a1', ['staff'], hs, { extra });
+    assertUnauthorized(await me(svc, ext({ iat: t, exp: t + 86401 })));
+    assertUnauthorized(await me(svc, ext({ iat: t - 86400, nbf: t - 86400, exp: t + 60 })));
+    assertUnauthorized(await me(svc, ext({ iat: undefined, exp: t + 86400 + 60 })));
+    // the service's own kind of token is held to the same ceiling
+    assertUnauthorized(await me(svc, own(EMP.staffA1, { extra: { iat: t, exp: t + 2 * 86400 } })));
+    // exactly a day is accepted, with and without iat
+    ok(await me(svc, ext({ iat: t, exp: t + 86400 })));
+    ok(await me(svc, ext({ iat: undefined, exp: t + 86400 })));
+  });
+
+  test('`tianxingd token --ttl` over TIANXING_JWT_MAX_TTL is refused', async () => {
+    const r = await runBin(['token', '--sub', EMP.auditor.id, '--roles', 'auditor', '--ttl', '86401'], {
+      db: DB, env: { TIANXING_SIGNING_KEY_FILE: key.file },
+    });
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /at most 86400/);
+  });
+
+  test('TIANXING_ACCESS_TOKEN_TTL over TIANXING_JWT_MAX_TTL stops start-up', async () => {
+    const r = await runBin(['token', '--sub', EMP.auditor.id], {
+      db: DB, env: { TIANXING_JWT_MAX_TTL: '600', TIANXING_ACCESS_TOKEN_TTL: '900' },
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /TIANXING_ACCESS_TOKEN_TTL: must not exceed TIANXING_JWT_MAX_TTL \(600\)/);
+  });
+
   test('issuer: own key with another iss; external key with an issuer not accepted or none', async () => {
     assertUnauthorized(await me(svc, own(EMP.staffA1, { iss: IDP })));
     assertUnauthorized(await me(svc, own(EMP.staffA1, { iss: 'tianxingd-other' })));

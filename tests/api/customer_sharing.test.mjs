@@ -9,8 +9,8 @@ import { before, describe, test } from 'node:test';
 
 import { assertProblem, freshDatabase, lit, pg, request, runBin } from './lib/harness.mjs';
 import {
-  EMP, assertFieldError, client, commonHeadersTestExceptJwks, dbDay, loadFixtures, newSigningKey, ok,
-  ownToken,
+  EMP, assertFieldError, assertUnauthorized, call, client, commonHeadersTestExceptJwks, dbDay,
+  loadFixtures, newSigningKey, ok, ownToken,
 } from './lib/identity.mjs';
 import {
   count, customerKeys, keyEnv, newCreditCode, newEmail, newMobile, rawCustomer, rows,
@@ -333,6 +333,8 @@ describe('disposal by crypto-shredding (C4.3)', () => {
     const jwks = ok(await request(svc, { path: '/.well-known/jwks.json' }));
     const { header, payload } = verifyEs256(sig, jwks);
     assert.equal(header.kid, key.kid);
+    // issue 10 item 17: signed with the access-token key, but of its own type (never "JWT")
+    assert.equal(header.typ, 'tianxing-disposal+jwt');
     for (const [k, v] of Object.entries(cert)) assert.deepEqual(payload[k], v, `payload.${k}`);
     // a changed certificate does not verify
     const [h, , s] = sig.split('.');
@@ -356,6 +358,25 @@ describe('disposal by crypto-shredding (C4.3)', () => {
   test('the signature\'s payload is exactly the certificate', () => {
     assert.ok(cert && sig, 'disposed by the previous test');
     assert.deepEqual(JSON.parse(Buffer.from(sig.split('.')[1], 'base64url').toString('utf8')), cert);
+  });
+
+  // Issue 10 item 17: the certificate is signed with the key that signs access tokens; no
+  // verifier may take it for one, even with the claims a token would need added.
+  test('the certificate sent as a bearer token is 401, and so is one re-signed with a token\'s claims', async () => {
+    assert.ok(sig, 'disposed by the previous test');
+    assertUnauthorized(await call(svc, 'GET', '/v1/me', { token: sig }));
+    assertUnauthorized(await call(svc, 'GET', `/v1/customers/${cust.id}`, { token: sig }));
+    // a document with typ tianxing-disposal+jwt and every claim of a valid admin token, signed
+    // with the service key: refused for its type alone
+    const t = Math.floor(Date.now() / 1000);
+    const claims = { iss: 'tianxingd', sub: EMP.admin.id, iat: t, nbf: t, exp: t + 300, roles: ['admin'] };
+    const data = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'tianxing-disposal+jwt', kid: key.kid })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const s = crypto.sign('sha256', Buffer.from(data), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    assertUnauthorized(await call(svc, 'GET', '/v1/me', { token: `${data}.${s.toString('base64url')}` }));
+    // the same claims with typ JWT are a valid token: the refusal above is the type's
+    const data2 = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: key.kid })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const s2 = crypto.sign('sha256', Buffer.from(data2), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    ok(await call(svc, 'GET', '/v1/me', { token: `${data2}.${s2.toString('base64url')}` }));
   });
 
   test('afterwards: PII null, data key and sealed columns gone, the business record kept', async () => {

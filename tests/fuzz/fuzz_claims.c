@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   for (size_t i = 0; i < 3; i++) {
     struct tx_claim_rules rules = {.now = 1700000000, .leeway = 30, .required_issuer = i ? NULL : "tianxingd",
                                    .accepted_issuers = i == 2 ? "x,y" : "", .audience = i == 1 ? "tianxing" : "",
-                                   .roles_claim = paths[i]};
+                                   .roles_claim = paths[i], .max_ttl = 86400};
     struct tx_principal p;
     if (!tx_jwt_check_claims(j_claims, &rules, &p)) {
       /* What a valid token yields must be safe to pass on: bounded, no separators in sub. */

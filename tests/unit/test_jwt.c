@@ -19,7 +19,7 @@
 
 static const struct tx_claim_rules base_rules = {
   .now = 1000000, .leeway = 30, .required_issuer = NULL, .accepted_issuers = "",
-  .audience = "", .roles_claim = "roles"};
+  .audience = "", .roles_claim = "roles", .max_ttl = 86400};
 
 static const char *check(const char *claims_json, const struct tx_claim_rules *rules,
                          struct tx_principal *p)
@@ -45,6 +45,27 @@ static void claims_time_rules(void **state)
   assert_null(check("{\"sub\":\"u1\",\"exp\":1000100,\"nbf\":1000029}", &base_rules, &p));
   assert_non_null(check("{\"sub\":\"u1\",\"exp\":1000100,\"iat\":1000500}", &base_rules, &p));
   assert_non_null(check("{\"sub\":\"u1\",\"exp\":1000100,\"nbf\":\"x\"}", &base_rules, &p));
+}
+
+/* Issue 10 item 17: no token lives longer than max_ttl, whoever issued it. */
+static void claims_max_lifetime(void **state)
+{
+  struct tx_principal p;
+  /* exp - iat: exactly the maximum passes, one second more does not */
+  assert_null(check("{\"sub\":\"u1\",\"iat\":999000,\"exp\":1085400}", &base_rules, &p));
+  assert_string_equal(check("{\"sub\":\"u1\",\"iat\":999000,\"exp\":1085401}", &base_rules, &p),
+                      "token lifetime exceeds the maximum");
+  /* an old iat with a near exp still declares a lifetime over the maximum */
+  assert_non_null(check("{\"sub\":\"u1\",\"iat\":900000,\"exp\":1000100}", &base_rules, &p));
+  /* without iat: exp - now (leeway allowed) */
+  assert_null(check("{\"sub\":\"u1\",\"exp\":1086430}", &base_rules, &p));
+  assert_non_null(check("{\"sub\":\"u1\",\"exp\":1086431}", &base_rules, &p));
+  /* the largest exp a JSON integer holds, with and without iat, and with the smallest iat */
+  assert_non_null(check("{\"sub\":\"u1\",\"exp\":9223372036854775807}", &base_rules, &p));
+  assert_non_null(
+    check("{\"sub\":\"u1\",\"iat\":1000000,\"exp\":9223372036854775807}", &base_rules, &p));
+  assert_non_null(check("{\"sub\":\"u1\",\"iat\":-9223372036854775807,\"exp\":1000100}",
+                        &base_rules, &p));
 }
 
 static void claims_identity_rules(void **state)
@@ -205,7 +226,11 @@ static void keys_and_confusion(void **state)
   assert_int_equal(alg, JWT_ALG_ES256);
   jwt_t *jwt;
   jwt_new(&jwt);
-  jwt_add_grants_json(jwt, "{\"sub\":\"u1\",\"exp\":9999999999,\"iss\":\"tianxingd\"}");
+  /* exp within TIANXING_JWT_MAX_TTL, so that only what each case tests can refuse the token */
+  char grants[160];
+  long long exp = (long long)time(NULL) + 600;
+  snprintf(grants, sizeof grants, "{\"sub\":\"u1\",\"exp\":%lld,\"iss\":\"tianxingd\"}", exp);
+  jwt_add_grants_json(jwt, grants);
   jwt_set_alg(jwt, JWT_ALG_HS256, (unsigned char *)pem, (int)strlen(pem));
   char *confused = jwt_encode_str(jwt);
   jwt_free(jwt);
@@ -215,7 +240,8 @@ static void keys_and_confusion(void **state)
   /* HS256 with the configured secret and kid: accepted; HS384 with the same secret: refused
    * (libjwt alone would accept it). */
   jwt_new(&jwt);
-  jwt_add_grants_json(jwt, "{\"sub\":\"svc-a\",\"exp\":9999999999,\"roles\":[\"admin\"]}");
+  snprintf(grants, sizeof grants, "{\"sub\":\"svc-a\",\"exp\":%lld,\"roles\":[\"admin\"]}", exp);
+  jwt_add_grants_json(jwt, grants);
   jwt_add_header(jwt, "kid", "svc");
   jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret));
   char *hs = jwt_encode_str(jwt);
@@ -224,7 +250,8 @@ static void keys_and_confusion(void **state)
   assert_string_equal(p.roles, "admin");
   free(hs);
   jwt_new(&jwt);
-  jwt_add_grants_json(jwt, "{\"sub\":\"svc-a\",\"exp\":9999999999}");
+  snprintf(grants, sizeof grants, "{\"sub\":\"svc-a\",\"exp\":%lld}", exp);
+  jwt_add_grants_json(jwt, grants);
   jwt_add_header(jwt, "kid", "svc");
   jwt_set_alg(jwt, JWT_ALG_HS384, (const unsigned char *)secret, (int)strlen(secret));
   char *hs384 = jwt_encode_str(jwt);
@@ -235,6 +262,17 @@ static void keys_and_confusion(void **state)
   /* A flipped signature byte: refused. */
   own[strlen(own) - 3] = own[strlen(own) - 3] == 'A' ? 'B' : 'A';
   assert_non_null(tx_jwt_verify(own, &p));
+
+  /* Issue 10 item 17: a disposal certificate is signed with the same key, but its typ is not
+   * JWT: never a token, even carrying every claim a token needs. */
+  json_t *j_doc = json_pack("{sssIs[s]}", "sub", "u1", "exp", (json_int_t)exp, "roles", "admin");
+  char *cert = tx_jwt_sign(j_doc, TX_JWT_TYP_DISPOSAL);
+  assert_non_null(cert);
+  assert_non_null(strstr(cert, ".")); /* compact JWS */
+  assert_string_equal(tx_jwt_verify(cert, &p), "token type not accepted");
+  assert_non_null(json_object_get(j_doc, "iss")); /* the signed payload is the document shown */
+  free(cert);
+  json_decref(j_doc);
 
   /* Oversized: refused before anything else. */
   char *big = malloc(9000);
@@ -255,7 +293,7 @@ static void keys_and_confusion(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(claims_time_rules), cmocka_unit_test(claims_identity_rules),
+    cmocka_unit_test(claims_time_rules), cmocka_unit_test(claims_max_lifetime), cmocka_unit_test(claims_identity_rules),
     cmocka_unit_test(claims_roles),      cmocka_unit_test(base64_round_trip), cmocka_unit_test(hex_round_trip),
     cmocka_unit_test(passwords),         cmocka_unit_test(keys_and_confusion),
   };

@@ -86,12 +86,41 @@ static void content_length(void **state)
   assert_int_equal(tx_parse_content_length("99999999999999999999999"), -1);
 }
 
+/* Issue 10 items 12 and 13: framing judged from the headers, before any body is read. */
+static void framing(void **state)
+{
+  assert_int_equal(tx_request_framing(NULL, NULL, 1024), TX_FRAMING_OK);
+  assert_int_equal(tx_request_framing("1024", NULL, 1024), TX_FRAMING_OK);
+  assert_int_equal(tx_request_framing("1025", NULL, 1024), TX_FRAMING_TOO_LARGE);
+  assert_int_equal(tx_request_framing("2147483648", NULL, 1048576), TX_FRAMING_TOO_LARGE);
+  assert_int_equal(tx_request_framing("99999999999999999999", NULL, 1024), TX_FRAMING_TOO_LARGE);
+  assert_int_equal(tx_request_framing("5,5", NULL, 1024), TX_FRAMING_AMBIGUOUS);
+  assert_int_equal(tx_request_framing("5", "chunked", 1024), TX_FRAMING_AMBIGUOUS);
+  assert_int_equal(tx_request_framing(NULL, "chunked", 1024), TX_FRAMING_OK);
+  assert_int_equal(tx_request_framing(NULL, "Chunked ", 1024), TX_FRAMING_OK);
+  assert_int_equal(tx_request_framing(NULL, "gzip, chunked", 1024), TX_FRAMING_BAD_ENCODING);
+  assert_int_equal(tx_request_framing(NULL, "identity", 1024), TX_FRAMING_BAD_ENCODING);
+  assert_int_equal(tx_request_framing(NULL, "chunked, chunked", 1024), TX_FRAMING_BAD_ENCODING);
+}
+
+static void utf8(void **state)
+{
+  assert_true(tx_utf8_valid(""));
+  assert_true(tx_utf8_valid("abc \xe5\xa4\xa9\xe8\xa1\x8c \xf0\x9f\x98\x80"));
+  assert_false(tx_utf8_valid("\xff"));
+  assert_false(tx_utf8_valid("\xc0\xaf"));         /* overlong */
+  assert_false(tx_utf8_valid("\xed\xa0\x80"));     /* surrogate */
+  assert_false(tx_utf8_valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
+  assert_false(tx_utf8_valid("\xe5\xa4"));         /* cut */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(request_id_rules), cmocka_unit_test(uuid_shape),
     cmocka_unit_test(json_media_types), cmocka_unit_test(cors_exact_match),
     cmocka_unit_test(language),         cmocka_unit_test(content_length),
+    cmocka_unit_test(framing),          cmocka_unit_test(utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

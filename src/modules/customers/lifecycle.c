@@ -51,8 +51,9 @@ int tx_cust_dispose(struct tx_req *r)
     return tx_reply_problem(r, TX_E_NOT_FOUND, "No such resource.", NULL);
   /* The certificate is signed after the commit: the destruction it attests has happened. Anyone
    * can verify it with /.well-known/jwks.json; its payload is exactly the certificate shown (with
-   * the issuer and signing time that tx_jwt_sign adds to both). */
-  char *jws = tx_jwt_sign(j_cert);
+   * the issuer and signing time that tx_jwt_sign adds to both). Its header typ is not "JWT", so no
+   * token verifier (ours refuses any other typ) takes it for an access token. */
+  char *jws = tx_jwt_sign(j_cert, TX_JWT_TYP_DISPOSAL);
   json_t *j_body = json_pack("{sOss?}", "certificate", j_cert, "signature", jws);
   free(jws);
   json_decref(j_cert);
