@@ -9,7 +9,7 @@
  * holding the lock, so the lock cannot deadlock with the library's.
  */
 #include "core/conn_guard.h"
-#include "core/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <pthread.h>
