@@ -25,6 +25,22 @@ int tx_reply_db_error(struct tx_req *r, const struct tx_db_outcome *out)
     json_array_foreach(j_missing, i, j_f) if (json_is_string(j_f))
       tx_problem_add_field(j_errors, json_string_value(j_f), "missing", "is missing or not verified");
     json_decref(j_missing);
+  } else if (out->code == TX_E_INVALID_TRANSITION) {
+    /* Stopgap until core renders JSON DETAIL objects generically (issue 9): the state machine's
+     * DETAIL {state, allowed_actions, guard?} becomes members of the problem. */
+    json_t *j_p = tx_problem_new(out->code, r->zh, detail, r->request_id, r->path, NULL);
+    json_t *j_extra = json_loads(out->extra, 0, NULL);
+    static const char *const members[] = {"state", "allowed_actions", "guard"};
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+      json_t *j_v = json_object_get(j_extra, members[i]);
+      if (j_v)
+        json_object_set(j_p, members[i], j_v);
+    }
+    json_decref(j_extra);
+    tx_reply_json(r, 409, j_p);
+    tx_reply_header(r, "Content-Type", "application/problem+json");
+    json_decref(j_p);
+    return r->status;
   } else if (!strcmp(out->sqlstate, "TXDUP")) {
     j_errors = json_array();
     tx_problem_add_field(j_errors, out->field[0] ? out->field : "body", "duplicate", detail ? detail : "duplicate");

@@ -47,6 +47,7 @@ const struct tx_route tx_routes[] = {
   {"POST", "/v1/regulations/{id}/acknowledge", tx_org_regulation_acknowledge, "*", "G2"},
   {"GET", "/v1/regulations/{id}/acknowledgements", tx_org_regulation_acknowledgements,
    "hr,admin,auditor", "G2,S1"},
+  {"GET", "/v1/regulations/{id}/transitions", tx_org_regulation_transitions, "*", "S1"},
 
   /* Module G: policy parameters the regulations leave to the company (G3: reasonable, effective) */
   {"GET", "/v1/policy-parameters", tx_org_policy_parameters_list, "*", "G3"},

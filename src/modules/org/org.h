@@ -28,6 +28,7 @@ int tx_org_regulation_get(struct tx_req *r);
 int tx_org_regulation_publish(struct tx_req *r);
 int tx_org_regulation_acknowledge(struct tx_req *r);
 int tx_org_regulation_acknowledgements(struct tx_req *r);
+int tx_org_regulation_transitions(struct tx_req *r);
 
 int tx_org_policy_parameters_list(struct tx_req *r);
 int tx_org_policy_parameter_get(struct tx_req *r);

@@ -1,8 +1,9 @@
 /**
  * @file modules/org/regulation_actions.c
  * @brief POST /v1/regulations/{id}/publish (S1: only HR), POST /v1/regulations/{id}/acknowledge
- * (G2: every employee acknowledges the version in force) and GET
- * /v1/regulations/{id}/acknowledgements (HR sees who has not).
+ * (G2: every employee acknowledges the version in force), GET
+ * /v1/regulations/{id}/acknowledgements (HR sees who has not) and GET
+ * /v1/regulations/{id}/transitions (who published or superseded a version, when: fsm.log).
  */
 #include "core/call.h"
 #include "modules/org/org.h"
@@ -17,6 +18,8 @@ static const struct tx_sql sql_acknowledgements = {
   "org_regulation_acknowledgements",
   "SELECT api.regulation_acknowledgements($1::uuid, coalesce($2::boolean, false), $3::int, $4)::text",
   4};
+static const struct tx_sql sql_transitions = {
+  "org_regulation_transitions", "SELECT api.regulation_transitions($1::uuid, $2::int, $3)::text", 3};
 
 static const struct tx_field publish_spec[] = {
   {.name = "effective_from", .type = TX_J_DATE},
@@ -41,6 +44,15 @@ int tx_org_regulation_acknowledgements(struct tx_req *r)
   static const struct tx_call c = {&sql_acknowledgements, true, 200, NULL, NULL, 0,
                                    {{TX_ARG_PATH_UUID, "id"},
                                     {TX_ARG_QUERY_BOOL, "pending"},
+                                    {TX_ARG_QUERY_INT, "limit"},
+                                    {TX_ARG_QUERY_TEXT, "cursor"}}};
+  return tx_call_run(r, &c);
+}
+
+int tx_org_regulation_transitions(struct tx_req *r)
+{
+  static const struct tx_call c = {&sql_transitions, true, 200, NULL, NULL, 0,
+                                   {{TX_ARG_PATH_UUID, "id"},
                                     {TX_ARG_QUERY_INT, "limit"},
                                     {TX_ARG_QUERY_TEXT, "cursor"}}};
   return tx_call_run(r, &c);
