@@ -5,9 +5,11 @@
 // in GET /v1/regulations/{id}/transitions and in the audited, append-only fsm.log.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, lit, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, env, freshDatabase, lit, pg } from './lib/harness.mjs';
 import {
   EMP, ROLES, BY_ROLE, assertFieldError, client, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
@@ -36,6 +38,25 @@ before(async () => {
   svc = await startIdentityService(DB, key);
   loadFixtures(DB);
   for (const r of ROLES) as[r] = client(svc, ownToken(key, BY_ROLE[r]));
+});
+
+describe('the code part of 0014 is re-runnable (it becomes sql/code, re-applied when changed)', () => {
+  test('applying it again to a migrated database changes nothing; the tests below run on it', () => {
+    const file = path.join(env.sourceDir, 'sql', 'migrations', '0014_state_machines.sql');
+    const marker = '-- ==== code: moves to sql/code/kit/ (and org/) when the schema/code split lands ====';
+    const text = fs.readFileSync(file, 'utf8');
+    assert.equal(text.split(marker).length, 2, 'one marker line');
+    const code = text.split(marker)[1];
+    const shape = () => pg(`SELECT (SELECT count(*) FROM pg_policy WHERE polrelid::regclass::text LIKE 'fsm.%')
+        || '/' || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal
+                    AND tgrelid IN ('fsm.log'::regclass, 'org.regulations'::regclass))
+        || '/' || (SELECT count(*) FROM pg_proc WHERE pronamespace = 'fsm'::regnamespace)
+        || '/' || (SELECT count(*) FROM fsm.transitions)`, { db: DB });
+    const before = shape();
+    for (let i = 0; i < 2; i++) pg(code, { db: DB, user: 'tianxing_owner' });
+    assert.equal(shape(), before);
+    assert.equal(pg('SELECT count(*) FROM fsm.lint()', { db: DB }), '0');
+  });
 });
 
 describe('publishing a regulation version moves it through its state machine', () => {
