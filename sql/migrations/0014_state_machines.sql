@@ -291,8 +291,8 @@ $$;
 -- THE way to change a state: moves the entity by p_action, also setting the columns of p_set
 -- (a JSON object: column -> value, read with jsonb_populate_record, e.g. {"published_at": ...})
 -- in the same UPDATE, so that CHECK constraints tying state and columns hold. p_reason goes to
--- the log. Returns the new state. The UPDATE runs as the caller: the table's policies apply (no
--- row updated: 42501). The trigger fsm.enforce() checks the move again and logs it.
+-- the log. Returns the new state. It runs as the caller: the table's policies apply. The
+-- trigger fsm.enforce() checks the move again and logs it.
 CREATE OR REPLACE FUNCTION fsm.move(p_machine text, p_id uuid, p_action text,
                                     p_reason text DEFAULT NULL, p_set jsonb DEFAULT NULL)
   RETURNS text
@@ -303,9 +303,22 @@ DECLARE
   v_from text := fsm.state(p_machine, p_id);
   t fsm.transitions := fsm.transition(p_machine, v_from, p_action);
   v_sets text := '';
+  v_locked text;
   k text;
   n bigint;
 BEGIN
+  -- Lock the row (the table's UPDATE policy applies: a row the caller sees but may not change is
+  -- 42501), so that of two moves at once the second decides on the state the first left.
+  EXECUTE format('SELECT x.%I FROM %s x WHERE x.id = $1 FOR UPDATE', m.state_column, m.entity)
+    INTO v_locked USING p_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n = 0 THEN
+    RAISE EXCEPTION 'this % cannot be changed by the caller', p_machine USING ERRCODE = '42501';
+  END IF;
+  IF v_locked IS DISTINCT FROM v_from THEN
+    v_from := v_locked;
+    t := fsm.transition(p_machine, v_from, p_action);
+  END IF;
   IF p_set IS NOT NULL AND jsonb_typeof(p_set) <> 'object' THEN
     RAISE EXCEPTION 'fsm.move: p_set must be a JSON object' USING ERRCODE = '42703';
   END IF;

@@ -4,12 +4,13 @@
 // state and the actions the caller may take from there; a refusing guard is named; every move is
 // in GET /v1/regulations/{id}/transitions and in the audited, append-only fsm.log.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, env, freshDatabase, lit, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, env, freshDatabase, lit, pg, sleep } from './lib/harness.mjs';
 import {
   EMP, ROLES, BY_ROLE, assertFieldError, client, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
@@ -29,6 +30,19 @@ SELECT set_config('tx.user_id', ${lit(EMP.hr.id)}, true), set_config('tx.roles',
        set_config('tx.request_id', 'api-test', true);
 ${sql}
 COMMIT;`, { db: DB, user: 'tianxing_owner' });
+}
+/** asHr's SQL in a psql of its own, not waiting for it: resolves to {code, stdout, stderr}. */
+function asHrAsync(sql) {
+  const args = ['-h', env.pghost, '-p', String(env.pgport), '-U', 'tianxing_owner', '-d', DB,
+    '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-c', `BEGIN;
+SELECT set_config('tx.user_id', ${lit(EMP.hr.id)}, true), set_config('tx.roles', 'hr', true),
+       set_config('tx.request_id', 'api-test', true);
+${sql}
+COMMIT;`];
+  return new Promise((resolve) => {
+    execFile('psql', args, { encoding: 'utf8', timeout: 30000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
+  });
 }
 const logCount = () => Number(pg('SELECT count(*) FROM fsm.log', { db: DB }));
 
@@ -127,6 +141,26 @@ describe('publishing a regulation version moves it through its state machine', (
       assertProblem(await as[role].post(`/v1/regulations/${draft.id}/publish`), 403, 'forbidden');
     }
     assertProblem(await as.hr.post(`/v1/regulations/${crypto.randomUUID()}/publish`), 404, 'not_found');
+  });
+
+  test('two moves at once: the second decides on the state the first left (409)', async () => {
+    const id = crypto.randomUUID();
+    asHr(`INSERT INTO org.regulations (id, code, version, title, created_by)
+          VALUES (${lit(id)}, 'race-rules', 1, 'Race', ${lit(EMP.hr.id)});
+          INSERT INTO org.regulation_clauses (regulation_id, clause_id, module, text_zh, position)
+          VALUES (${lit(id)}, 'G1', 'G', '條文。', 1);`);
+    const publish = `SELECT fsm.move('regulation', ${lit(id)}, 'publish', NULL,
+      jsonb_build_object('effective_from', current_date, 'published_at', now(), 'published_by', ${lit(EMP.hr.id)}));`;
+    // the first holds the row (moved, uncommitted) for a while; the second reads 'draft' (the
+    // first has not committed), then waits for the row's lock
+    const first = asHrAsync(`${publish} SELECT pg_sleep(1.5);`);
+    await sleep(500);
+    const second = asHrAsync(publish);
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.notEqual(b.code, 0, 'the second move failed');
+    assert.match(b.stderr, /ERROR: +TXTRN: publish is not possible: the regulation is published\n/, b.stderr);
+    assert.equal(pg(`SELECT count(*) FROM fsm.log WHERE entity_id = ${lit(id)}`, { db: DB }), '1', 'one move logged');
   });
 
   test('the state column cannot be changed around the machine, even by the owner', () => {
