@@ -67,7 +67,7 @@ SELECT throws_ok($$ INSERT INTO org.regulations (code, version, title, created_b
   'hr cannot create a draft in someone else''s name');
 SELECT throws_ok($$ INSERT INTO org.regulations (code, version, title, status, effective_from, published_at, created_by)
                     VALUES ('x-reg', 1, 'X', 'published', '2024-01-01', now(), '20000000-0000-4000-8000-000000000002') $$,
-  '42501', NULL, 'hr cannot insert a published version directly');
+  '55000', NULL, 'hr cannot insert a published version directly (0014: the state machine refuses it before row-level security)');
 
 -- Validation of a new draft
 SELECT throws_ok($$ SELECT api.regulation_create('{"code": "x-reg", "title": "X"}') $$, 'TXVAL', 'clauses: is required', 'clauses required');
@@ -193,13 +193,14 @@ SELECT results_eq($$ SELECT version, status FROM org.regulations WHERE code = 'b
   $$ VALUES (1, 'superseded'::text), (2, 'published'::text), (3, 'draft'::text) $$, 'version 1 is superseded');
 SELECT is((SELECT count(*)::int FROM org.regulations WHERE code = 'business-management' AND status = 'published'), 1,
   'exactly one published version per code');
-SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v2')), 'TXCON', NULL, 'publishing twice is a conflict');
-SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v1')), 'TXCON', NULL,
+SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v2')), 'TXTRN', NULL, 'publishing twice is an invalid transition (0014)');
+SELECT throws_ok(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v1')), 'TXTRN', NULL,
   'a superseded version cannot be published again');
 SELECT throws_ok($$ SELECT api.regulation_publish('5e9a0c1d-0000-4000-8000-0000000000ff', NULL) $$, 'P0002', NULL, 'publish: missing is P0002');
-SELECT throws_ok($$ UPDATE org.regulations SET status = 'published' WHERE version = 1 AND code = 'business-management' $$, 'TXCON', NULL,
+-- (0014: the status changes through fsm.move only; sql/tests/state_machines.sql)
+SELECT throws_ok($$ UPDATE org.regulations SET status = 'published' WHERE version = 1 AND code = 'business-management' $$, '55000', NULL,
   'superseded cannot go back to published');
-SELECT throws_ok($$ UPDATE org.regulations SET status = 'draft' WHERE version = 1 AND code = 'business-management' $$, 'TXCON', NULL,
+SELECT throws_ok($$ UPDATE org.regulations SET status = 'draft' WHERE version = 1 AND code = 'business-management' $$, '55000', NULL,
   'nor to draft');
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT is((api.regulation_current(NULL)::jsonb ->> 'regulation_version'), '2', 'everyone sees version 2 as current');

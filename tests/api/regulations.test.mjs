@@ -168,8 +168,14 @@ describe('drafts and publication (S1: only hr)', () => {
     ok(await as.risk_officer.get(`/v1/regulations/${draft.id}`));
     const list = ok(await as.staff.get('/v1/regulations')).items;
     assert.deepEqual(list.filter((x) => x.code === 'business-management').map((x) => x.regulation_version), [2, 1]);
-    assertProblem(await as.hr.post(`/v1/regulations/${draft.id}/publish`), 409, 'conflict');
-    assertProblem(await as.hr.post(`/v1/regulations/${SEED_ID}/publish`), 409, 'conflict');
+    // Since issue 9 (state machines, 0014) the code is invalid_transition (was conflict), with
+    // the version's state and the actions the caller may take from there.
+    const twice = assertProblem(await as.hr.post(`/v1/regulations/${draft.id}/publish`), 409, 'invalid_transition');
+    assert.equal(twice.state, 'published');
+    assert.deepEqual(twice.allowed_actions, []);
+    const old2 = assertProblem(await as.hr.post(`/v1/regulations/${SEED_ID}/publish`), 409, 'invalid_transition');
+    assert.equal(old2.state, 'superseded');
+    assert.deepEqual(old2.allowed_actions, []);
     assertProblem(await as.hr.post(`/v1/regulations/${crypto.randomUUID()}/publish`), 404, 'not_found');
   });
 

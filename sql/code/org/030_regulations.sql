@@ -23,7 +23,17 @@ END
 $$;
 REVOKE ALL ON FUNCTION org.touch_row_version() FROM PUBLIC;
 
--- Life cycle: draft -> published -> superseded; nothing else changes once published.
+-- Guard of publish.
+CREATE OR REPLACE FUNCTION org.regulation_has_clauses(p_id uuid) RETURNS boolean
+  LANGUAGE sql STABLE
+  AS $$ SELECT EXISTS (SELECT FROM org.regulation_clauses c WHERE c.regulation_id = p_id) $$;
+COMMENT ON FUNCTION org.regulation_has_clauses(uuid) IS
+  'a regulation without clauses cannot be published';
+REVOKE ALL ON FUNCTION org.regulation_has_clauses(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION org.regulation_has_clauses(uuid) TO tianxing_app;
+
+-- Published and superseded versions are read-only. (Which status follows which is no longer
+-- written here: fsm.transitions says it, zz_state_machine enforces it.)
 CREATE OR REPLACE FUNCTION org.regulations_lifecycle() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
@@ -36,12 +46,6 @@ BEGIN
           OLD.published_by, OLD.created_by) THEN
     RAISE EXCEPTION 'regulation % version % is % and cannot change', OLD.code, OLD.version,
       OLD.status USING ERRCODE = 'TXCON';
-  END IF;
-  IF NEW.status IS DISTINCT FROM OLD.status
-     AND NOT ((OLD.status = 'draft' AND NEW.status = 'published')
-              OR (OLD.status = 'published' AND NEW.status = 'superseded')) THEN
-    RAISE EXCEPTION 'regulation status cannot go from % to %', OLD.status, NEW.status
-      USING ERRCODE = 'TXCON';
   END IF;
   RETURN NEW;
 END
@@ -278,8 +282,10 @@ REVOKE ALL ON FUNCTION api.regulation_create(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.regulation_create(jsonb) TO tianxing_app;
 
 -- POST /v1/regulations/{id}/publish (hr, S1): the draft becomes the published version from
--- p_effective_from (default today); the version published before is superseded. TXCON when it is
--- not a draft or has no clauses; TXVAL when it would take effect before the current version.
+-- p_effective_from (default today); the version published before is superseded. TXTRN (409
+-- invalid_transition) when it is not a draft or has no clauses (guard), checked before the date
+-- so that a second publish answers 409 whatever the body; TXVAL when it would take effect in the
+-- future or before the current version.
 CREATE OR REPLACE FUNCTION api.regulation_publish(p_id uuid, p_effective_from date) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -293,13 +299,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no such regulation' USING ERRCODE = 'P0002';
   END IF;
-  IF r.status <> 'draft' THEN
-    RAISE EXCEPTION 'regulation % version % is already %', r.code, r.version, r.status
-      USING ERRCODE = 'TXCON';
-  END IF;
-  IF NOT EXISTS (SELECT FROM org.regulation_clauses c WHERE c.regulation_id = r.id) THEN
-    RAISE EXCEPTION 'a regulation without clauses cannot be published' USING ERRCODE = 'TXCON';
-  END IF;
+  PERFORM fsm.check('regulation', r.id, 'publish');
   -- Publishing puts the version in force and supersedes the previous one at once, so it cannot
   -- take effect later: HR publishes on the day a version takes effect (or with an earlier date).
   IF v_from > current_date THEN
@@ -313,19 +313,35 @@ BEGIN
                        format('must not be before %s, when the current version took effect',
                               v_prev.effective_from));
     END IF;
-    UPDATE org.regulations x SET status = 'superseded', superseded_at = now()
-     WHERE x.id = v_prev.id;
+    PERFORM fsm.move('regulation', v_prev.id, 'supersede',
+                     format('version %s was published', r.version),
+                     jsonb_build_object('superseded_at', now()));
   END IF;
-  UPDATE org.regulations x
-     SET status = 'published', effective_from = v_from, published_at = now(),
-         published_by = tx.user_id()
-   WHERE x.id = r.id
-  RETURNING * INTO r;
+  PERFORM fsm.move('regulation', r.id, 'publish', NULL,
+                   jsonb_build_object('effective_from', v_from, 'published_at', now(),
+                                      'published_by', tx.user_id()));
+  SELECT * INTO r FROM org.regulations x WHERE x.id = p_id;
   RETURN api.regulation_json(r, true);
 END
 $$;
 REVOKE ALL ON FUNCTION api.regulation_publish(uuid,date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.regulation_publish(uuid,date) TO tianxing_app;
+
+-- GET /v1/regulations/{id}/transitions (whoever may read the version): its moves, oldest first.
+CREATE OR REPLACE FUNCTION api.regulation_transitions(p_id uuid, p_limit int, p_cursor text)
+  RETURNS json
+  LANGUAGE plpgsql STABLE
+  AS $$
+BEGIN
+  PERFORM api.require_user();
+  IF NOT EXISTS (SELECT FROM org.regulations x WHERE x.id = p_id) THEN
+    RAISE EXCEPTION 'no such regulation' USING ERRCODE = 'P0002';
+  END IF;
+  RETURN fsm.history('regulation', p_id, p_limit, p_cursor);
+END
+$$;
+REVOKE ALL ON FUNCTION api.regulation_transitions(uuid, int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.regulation_transitions(uuid, int, text) TO tianxing_app;
 
 CREATE OR REPLACE FUNCTION api.regulation_ack_json(a org.regulation_acknowledgements) RETURNS json
   LANGUAGE sql STABLE
@@ -418,6 +434,10 @@ CREATE OR REPLACE TRIGGER regulations_touch BEFORE UPDATE ON org.regulations
 
 CREATE OR REPLACE TRIGGER regulations_lifecycle BEFORE UPDATE ON org.regulations
   FOR EACH ROW EXECUTE FUNCTION org.regulations_lifecycle();
+
+-- Which status follows which: the machine `regulation` (fsm.transitions, migration 0014).
+CREATE OR REPLACE TRIGGER zz_state_machine BEFORE INSERT OR UPDATE ON org.regulations
+  FOR EACH ROW EXECUTE FUNCTION fsm.enforce('regulation');
 
 -- From here on, published clauses are frozen (the seed above was written before).
 CREATE OR REPLACE TRIGGER regulation_clauses_frozen BEFORE INSERT OR UPDATE OR DELETE

@@ -68,6 +68,8 @@ static const struct tx_sql sql_org_regulation_acknowledgements = {
 static const struct tx_field publish_spec[] = {
   {.name = "effective_from", .type = TX_J_DATE},
 };
+static const struct tx_sql sql_org_regulation_transitions = {
+  "org_regulation_transitions", "SELECT api.regulation_transitions($1::uuid, $2::int, $3)::text", 3};
 static const struct tx_sql sql_org_regulations_list = {
   "org_regulations_list", "SELECT api.regulation_list($1::int, $2)::text", 2};
 static const struct tx_sql sql_org_regulations_create = {
@@ -149,6 +151,12 @@ static const struct tx_route routes[] = {
    .call = TX_CALL(.sql = &sql_org_regulation_acknowledgements, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_BOOL, "pending"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+  /* Who published or superseded a version, when and why: the state machine's log (S1). */
+  {"GET", "/v1/regulations/{id}/transitions", "*", "S1",
+   .call = TX_CALL(.sql = &sql_org_regulation_transitions, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}})},
 
