@@ -635,6 +635,27 @@ out:
   return rc;
 }
 
+int tx_code_compare(const struct tx_migration_set *set, const char *ledger_json, size_t *current)
+{
+  json_t *j_ledger = json_loads(ledger_json, 0, NULL);
+  *current = 0;
+  for (size_t i = 0; i < set->code_count; i++) {
+    size_t k;
+    json_t *j_row;
+    json_array_foreach(j_ledger, k, j_row)
+    {
+      const char *path = json_string_value(json_array_get(j_row, 0));
+      const char *sum = json_string_value(json_array_get(j_row, 1));
+      if (path && sum && !strcmp(path, set->code[i].path) && !strcmp(sum, set->code[i].checksum)) {
+        (*current)++;
+        break;
+      }
+    }
+  }
+  json_decref(j_ledger);
+  return *current == set->code_count ? 0 : 1;
+}
+
 int tx_migrations_compare(const struct tx_migration_set *set, const char *ledger_json,
                           size_t *applied)
 {

@@ -70,6 +70,13 @@ int tx_migrate(PGconn *pg, const struct tx_migration_set *set, int *applied, cha
 int tx_migrations_compare(const struct tx_migration_set *set, const char *ledger_json,
                           size_t *applied);
 
+/**
+ * @brief Compares the set's code files with the code ledger as seen by a JSON array of
+ * [path, checksum] pairs (what /readyz reads). Returns 0 when every file is applied as it is in
+ * the set, 1 otherwise; @p current counts the files that are.
+ */
+int tx_code_compare(const struct tx_migration_set *set, const char *ledger_json, size_t *current);
+
 /** @brief SHA-256 hex of @p data into @p hex (65 bytes). */
 void tx_sha256_hex(const void *data, size_t len, char hex[65]);
 

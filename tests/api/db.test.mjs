@@ -143,6 +143,27 @@ test('migrations pending: a build that knows one more migration is not ready', a
   assert.equal(await other.stop(), 0, other.stderrText());
 });
 
+test('SQL code differing from the build: not ready, nothing applied behind our back', async () => {
+  const dir = tempDir('tx-code-');
+  fs.cpSync(path.join(env.sourceDir, 'sql', 'code'), dir, { recursive: true });
+  const file = path.join(dir, 'kit', '030_paging.sql');
+  fs.appendFileSync(file, '\n-- a build whose paging helpers differ\n');
+  const ledgerBefore = pg('SELECT string_agg(path || checksum, \',\' ORDER BY path) FROM tx_meta.schema_code', { db: DB });
+  const other = await startService({
+    db: DB, env: { TIANXING_MIGRATE_ON_START: 'false', TIANXING_CODE_DIR: dir },
+  });
+  try {
+    const r = await request(other, { path: '/readyz' });
+    const p = assertProblem(r, 503, 'migrations_pending');
+    const files = fs.readFileSync(path.join(dir, 'ORDER'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.match(p.detail, new RegExp(`^${files.length - 1} of ${files.length} SQL code files`), p.detail);
+  } finally {
+    assert.equal(await other.stop(), 0, other.stderrText());
+  }
+  assert.equal(pg('SELECT string_agg(path || checksum, \',\' ORDER BY path) FROM tx_meta.schema_code', { db: DB }), ledgerBefore);
+  assert.equal((await request(svc, { path: '/readyz' })).status, 200, 'the build whose code is in force is ready');
+});
+
 test('migrations differing from the build: not ready either', async () => {
   // A ledger row the build does not know (as the superuser; removed afterwards).
   pg(`INSERT INTO tx_meta.schema_migrations (version, name, checksum) VALUES (9998, '9998_future.sql', ${lit('0'.repeat(64))})`, { db: DB });

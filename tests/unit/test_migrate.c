@@ -70,7 +70,7 @@ static void embedded_set_is_ordered(void **state)
     assert_true(set.items[i].version > set.items[i - 1].version);
   /* The code, in ORDER's order: the shared kit first. */
   assert_true(set.code_count >= 4);
-  assert_string_equal(set.code[0].path, "kit/010_errors.sql");
+  assert_string_equal(set.code[0].path, "kit/000_ledger.sql");
   for (size_t i = 0; i < set.code_count; i++)
     assert_int_equal(strlen(set.code[i].checksum), 64);
   tx_migrations_free(&set);

@@ -12,8 +12,10 @@
 
 static const struct tx_sql sql_ledger = {
   "ops_readyz_ledger",
-  "SELECT coalesce(json_agg(json_build_array(version, checksum) ORDER BY version), '[]')::text"
-  " FROM tx_meta.schema_migrations",
+  "SELECT (SELECT coalesce(json_agg(json_build_array(version, checksum) ORDER BY version), '[]')"
+  "          FROM tx_meta.schema_migrations)::text,"
+  "       (SELECT coalesce(json_agg(json_build_array(path, checksum)), '[]')"
+  "          FROM tx_meta.schema_code)::text",
   0};
 
 int tx_ops_readyz(struct tx_req *r)
@@ -34,6 +36,9 @@ int tx_ops_readyz(struct tx_req *r)
 
   size_t applied;
   int cmp = tx_migrations_compare(&tx_app.migrations, PQgetvalue(res, 0, 0), &applied);
+  /* sql/code too: functions, policies and triggers of another build are not this build's rules. */
+  size_t code_current;
+  int code_cmp = tx_code_compare(&tx_app.migrations, PQgetvalue(res, 0, 1), &code_current);
   PQclear(res);
   if (cmp != 0) {
     char detail[160];
@@ -41,6 +46,12 @@ int tx_ops_readyz(struct tx_req *r)
              cmp > 0 ? "%zu of %zu migrations applied." : "The applied migrations differ from "
                                                          "this build's (%zu matched of %zu).",
              applied, tx_app.migrations.count);
+    return tx_reply_problem(r, TX_E_MIGRATIONS_PENDING, detail, NULL);
+  }
+  if (code_cmp != 0) {
+    char detail[160];
+    snprintf(detail, sizeof detail, "%zu of %zu SQL code files applied as this build has them.",
+             code_current, tx_app.migrations.code_count);
     return tx_reply_problem(r, TX_E_MIGRATIONS_PENDING, detail, NULL);
   }
   json_t *j_body = json_pack("{sssss{sIsI}}", "status", "ready", "database", "ok", "migrations",
