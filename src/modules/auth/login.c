@@ -3,7 +3,8 @@
  * @brief POST /v1/auth/login: username + password -> access token (ES256, short-lived) and an
  * opaque refresh token.
  *
- * Failures never say whether the username exists (docs/identity.md, "Sign-in throttling"):
+ * Failures never say whether the username exists (docs/identity.md, "Sign-in throttling and
+ * usernames"):
  *   - every attempt that is not refused by the throttle costs one scrypt (a dummy one for an
  *     unknown name) and one write of the failure;
  *   - failures are counted per (username as typed, source address), known name or not: from the
