@@ -239,6 +239,7 @@ static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
   tx_password_set_dummy_ln(cfg->password_scrypt_ln);
+  tx_password_set_concurrency(cfg->password_hash_concurrency);
   if (tx_jwt_load(cfg, err, sizeof err)) {
     fprintf(stderr, "tianxingd: %s\n", err);
     return 2;

@@ -61,6 +61,7 @@ static const struct setting settings[] = {
   {"TIANXING_ACCESS_TOKEN_TTL", K_INT, OFF(access_token_ttl), 30, 86400},
   {"TIANXING_REFRESH_TOKEN_TTL", K_INT, OFF(refresh_token_ttl), 60, 90 * 86400},
   {"TIANXING_PASSWORD_SCRYPT_LN", K_INT, OFF(password_scrypt_ln), 10, 20},
+  {"TIANXING_PASSWORD_HASH_CONCURRENCY", K_INT, OFF(password_hash_concurrency), 0, 256},
   {"TIANXING_MASTER_KEYS_FILE", K_STR_OPT, OFF(master_keys_file), 0, 0},
   {"TIANXING_BLIND_INDEX_KEY_FILE", K_STR_OPT, OFF(blind_index_key_file), 0, 0},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
@@ -115,6 +116,7 @@ void tx_config_defaults(struct tx_config *c)
   c->access_token_ttl = 900;
   c->refresh_token_ttl = 14 * 86400;
   c->password_scrypt_ln = 15;
+  c->password_hash_concurrency = 0; /* half the CPUs (crypto/password.c) */
 }
 
 static int parse_long(const char *v, long *out)

@@ -44,6 +44,7 @@ struct tx_config {
   int access_token_ttl;
   int refresh_token_ttl;
   int password_scrypt_ln;
+  int password_hash_concurrency; /* hashes at once; 0: half the CPUs, at least 1 */
   /* Customer PII encryption (docs/customers.md) */
   char *master_keys_file;      /* lines KEYID=base64; the last one wraps new data keys */
   char *blind_index_key_file;  /* one base64 line */

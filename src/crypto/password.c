@@ -11,10 +11,12 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SALT_LEN 16
 #define HASH_LEN 32
@@ -26,6 +28,31 @@
 static int dummy_ln = 15;
 
 void tx_password_set_dummy_ln(int log2_n) { dummy_ln = log2_n; }
+
+/* Free hashing slots: a counter, not a semaphore, because an excess caller never waits (it is
+ * answered 503 at once, so that it holds neither a core nor a request thread). */
+static atomic_int slots_free = 1;
+
+void tx_password_set_concurrency(int n)
+{
+  if (n <= 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    n = cpus >= 2 ? (int)(cpus / 2) : 1;
+  }
+  atomic_store(&slots_free, n);
+}
+
+bool tx_password_slot_take(void)
+{
+  int free_now = atomic_load(&slots_free);
+  while (free_now > 0) {
+    if (atomic_compare_exchange_weak(&slots_free, &free_now, free_now - 1))
+      return true;
+  }
+  return false;
+}
+
+void tx_password_slot_give(void) { atomic_fetch_add(&slots_free, 1); }
 
 static int scrypt(const char *password, const unsigned char *salt, size_t salt_len, uint64_t n,
                   uint32_t r, uint32_t p, unsigned char *out, size_t out_len)

@@ -15,6 +15,22 @@
 /** @brief The cost of the dummy hash spent for unknown users: the one new hashes use. */
 void tx_password_set_dummy_ln(int log2_n);
 
+/**
+ * @brief How many password hashes may run at once (sign-in): @p n, or half the online CPUs (at
+ * least 1) when @p n is 0. Each hash takes a core for tens of milliseconds and 32 MiB; without a
+ * bound, a storm of sign-ins (valid names or not) starves every other route.
+ */
+void tx_password_set_concurrency(int n);
+
+/**
+ * @brief Takes a hashing slot without waiting: true when one was free (give it back with
+ * tx_password_slot_give), false when all are taken and the caller should answer "busy" at once.
+ */
+bool tx_password_slot_take(void);
+
+/** @brief Gives back a slot taken by tx_password_slot_take. */
+void tx_password_slot_give(void);
+
 /** @brief Hashes @p password with fresh salt; malloc'ed string or NULL on failure. */
 char *tx_password_hash(const char *password, int log2_n);
 

@@ -427,10 +427,12 @@ describe('sign-in', () => {
     assert.deepEqual(Object.keys(wrong).sort(), Object.keys(unknown).sort());
     assert.equal(wrong.title, unknown.title);
     assert.equal(wrong.detail, unknown.detail);
-    // the failure was counted for the existing account only
-    assert.equal(pg(`SELECT failed_count FROM auth.credentials WHERE employee_id = ${lit(EMP.supB.id)}`, { db: DB }), '1');
+    // the failure was counted for both names alike, per (name, source address)
+    const count = (name) => pg(`SELECT coalesce(max(failed_count), 0) FROM auth.login_throttle WHERE username = ${lit(name)} AND source = '127.0.0.1'`, { db: DB });
+    assert.equal(count('sup.b'), '1');
+    assert.equal(count('no.such.user'), '1');
     ok(await login(svc, { username: 'sup.b', password: EMP.supB.password }));
-    assert.equal(pg(`SELECT failed_count FROM auth.credentials WHERE employee_id = ${lit(EMP.supB.id)}`, { db: DB }), '0', 'success clears the count');
+    assert.equal(count('sup.b'), '0', 'success clears the count');
   });
 
   test('a deactivated employee cannot sign in, even with the right password', async () => {
@@ -441,9 +443,12 @@ describe('sign-in', () => {
     // auth.login_failed: from the 3rd consecutive failure on a wait of 2^(n-2) s (at most 30 s),
     // at login_lock_threshold failures the lock for login_lock_seconds; both answer 429 with
     // Retry-After before the password is looked at, and attempts refused so are not counted.
+    // Counted per (username, source address): here all from 127.0.0.1 (login_throttle.test.mjs
+    // signs in from elsewhere).
     const u = { username: 'risk', password: EMP.risk.password };
-    const state = () => pg(`SELECT failed_count || ' ' || coalesce((locked_until > now())::text, 'none') FROM auth.credentials WHERE employee_id = ${lit(EMP.risk.id)}`, { db: DB });
-    const expire = () => pg(`UPDATE auth.credentials SET locked_until = now() - interval '1 second' WHERE employee_id = ${lit(EMP.risk.id)}`, { db: DB });
+    const where = `username = 'risk' AND source = '127.0.0.1'`;
+    const state = () => pg(`SELECT coalesce(max(failed_count || ' ' || coalesce((locked_until > now())::text, 'none')), '0 none') FROM auth.login_throttle WHERE ${where}`, { db: DB });
+    const expire = () => pg(`UPDATE auth.login_throttle SET locked_until = now() - interval '1 second' WHERE ${where}`, { db: DB });
     const retryAfter = (r, max) => {
       const v = Number(r.headers['retry-after']);
       // login.c computes it from extract(epoch FROM locked_until)::bigint, which rounds to the

@@ -238,6 +238,11 @@ BEGIN
       PERFORM api.fail('TXVAL', 'username',
                        'must be 2 to 64 lower-case letters, digits, dots, _ or -');
     END IF;
+    -- A UUID-shaped name would stand for another employee's id in a token's sub (tx.begin_request;
+    -- the CHECK employees_username_not_uuid of migration 0015 is the last line).
+    IF replace(username, '-', '') ~ '^[0-9a-f]{32}$' THEN
+      PERFORM api.fail('TXVAL', 'username', 'must not have the form of an id (UUID)');
+    END IF;
   END IF;
   display_name := api.body_text(p_body, 'display_name', p_create, 200);
   IF NOT p_create AND p_body ? 'display_name' AND display_name IS NULL THEN

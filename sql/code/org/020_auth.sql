@@ -60,35 +60,61 @@ GRANT EXECUTE ON FUNCTION tx.begin_request(text,text,text) TO tianxing_app;
 
 -- Authentication (SECURITY DEFINER, owner; the C auth core is the only caller) ----------------
 
--- The login candidate: zero rows when the username or its credentials do not exist. Inactive
--- employees are returned (active = false) so that the caller answers them like a wrong password.
-CREATE OR REPLACE FUNCTION auth.login_lookup(p_username text)
-  RETURNS TABLE (employee_id uuid, password_hash text, failed_count int,
-                 locked_until timestamptz, active boolean)
+-- Sign-in throttling (docs/identity.md, "Sign-in throttling"; migration 0015): failures are
+-- counted per (username as typed, source address), whether the username exists or not, so that
+-- an attacker elsewhere cannot lock the owner out and a throttled name does not tell a real
+-- account from an unknown one. IPv6 sources count by their /64 (one host usually holds a whole
+-- /64); IPv4 by the address.
+-- (SECURITY DEFINER only to be like every auth function, sql/tests/auth.sql: it reads nothing.)
+CREATE OR REPLACE FUNCTION auth.login_source(p_source inet) RETURNS inet
+  LANGUAGE sql IMMUTABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT CASE WHEN family(p_source) = 6 THEN network(set_masklen(p_source, 64))
+              ELSE host(p_source)::inet END
+$$;
+REVOKE ALL ON FUNCTION auth.login_source(inet) FROM PUBLIC;
+
+-- The sign-in candidate: always one row. employee_id and password_hash are NULL when the username
+-- or its credentials do not exist; inactive employees are returned (active = false) so that the
+-- caller answers them like a wrong password. failed_count and locked_until are the pair's
+-- (username, source) throttle state, the same for a real and an unknown name.
+CREATE OR REPLACE FUNCTION auth.login_lookup(p_username text, p_source inet)
+  RETURNS TABLE (employee_id uuid, password_hash text, active boolean, failed_count int,
+                 locked_until timestamptz)
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT e.id, c.password_hash, c.failed_count, c.locked_until, e.active
-    FROM org.employees e
-    JOIN auth.credentials c ON c.employee_id = e.id
-   WHERE e.username = lower(p_username)
+  SELECT e.id, c.password_hash, coalesce(e.active, false), coalesce(t.failed_count, 0),
+         t.locked_until
+    FROM (SELECT lower(p_username) AS username, auth.login_source(p_source) AS source) k
+    LEFT JOIN org.employees e ON e.username = k.username
+    LEFT JOIN auth.credentials c ON c.employee_id = e.id
+    LEFT JOIN auth.login_throttle t ON t.username = k.username AND t.source = k.source
 $$;
-REVOKE ALL ON FUNCTION auth.login_lookup(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION auth.login_lookup(text) TO tianxing_app;
+REVOKE ALL ON FUNCTION auth.login_lookup(text,inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.login_lookup(text,inet) TO tianxing_app;
 
--- One more failed attempt. Zero rows when the employee has no credentials.
---   * at p_lock_threshold consecutive failures the account locks for p_lock_seconds and the
+-- One more failed attempt of the pair (p_username, p_source), known username or not:
+--   * at p_lock_threshold consecutive failures the pair locks for p_lock_seconds and the
 --     counter starts again (failed_count 0 with locked_until set: "account_locked");
 --   * from the third failure below the threshold, a short wait is imposed (throttling):
 --     locked_until = now() + least(2^(n-2), 30, p_lock_seconds) seconds after the n-th failure
 --     (2, 4, 8, 16, 30 s), with failed_count kept (non-zero count with a lock: "login_throttled").
 --     A longer lock already running is never shortened.
--- The caller does not count attempts made while locked_until is in the future.
-CREATE OR REPLACE FUNCTION auth.login_failed(p_employee_id uuid, p_lock_threshold int, p_lock_seconds int)
+-- The caller does not count attempts made while locked_until is in the future. Pairs without a
+-- failure for a day are forgotten here (the table would otherwise keep every name ever tried).
+CREATE OR REPLACE FUNCTION auth.login_failed(p_username text, p_source inet,
+                                             p_lock_threshold int, p_lock_seconds int)
   RETURNS TABLE (failed_count int, locked_until timestamptz)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
+#variable_conflict use_column
+DECLARE
+  v_username text := lower(p_username);
+  v_source inet := auth.login_source(p_source);
+  v_count int;
 BEGIN
   IF p_lock_threshold IS NULL OR p_lock_threshold < 1 THEN
     RAISE EXCEPTION 'p_lock_threshold must be at least 1' USING ERRCODE = '22023';
@@ -96,38 +122,45 @@ BEGIN
   IF p_lock_seconds IS NULL OR p_lock_seconds < 0 THEN
     RAISE EXCEPTION 'p_lock_seconds must not be negative' USING ERRCODE = '22023';
   END IF;
+  IF v_username IS NULL OR v_source IS NULL THEN
+    RAISE EXCEPTION 'p_username and p_source are required' USING ERRCODE = '22023';
+  END IF;
+  DELETE FROM auth.login_throttle t
+   WHERE t.last_failed_at < now() - interval '1 day'
+     AND (t.locked_until IS NULL OR t.locked_until < now());
+  INSERT INTO auth.login_throttle AS t (username, source) VALUES (v_username, v_source)
+  ON CONFLICT (username, source) DO NOTHING;
+  SELECT t.failed_count + 1 INTO v_count FROM auth.login_throttle t
+   WHERE t.username = v_username AND t.source = v_source FOR UPDATE;
   RETURN QUERY
-  UPDATE auth.credentials c
-     SET failed_count = CASE WHEN c.failed_count + 1 >= p_lock_threshold THEN 0
-                             ELSE c.failed_count + 1 END,
+  UPDATE auth.login_throttle t
+     SET failed_count = CASE WHEN v_count >= p_lock_threshold THEN 0 ELSE v_count END,
          locked_until = CASE
-           WHEN c.failed_count + 1 >= p_lock_threshold
+           WHEN v_count >= p_lock_threshold
              THEN now() + make_interval(secs => p_lock_seconds)
-           WHEN c.failed_count + 1 >= 3 AND p_lock_seconds > 0
-             THEN greatest(c.locked_until,
-                           now() + make_interval(secs => least(power(2, least(c.failed_count - 1, 10))::int,
+           WHEN v_count >= 3 AND p_lock_seconds > 0
+             THEN greatest(t.locked_until,
+                           now() + make_interval(secs => least(power(2, least(v_count - 2, 10))::int,
                                                                30, p_lock_seconds)))
-           ELSE c.locked_until END,
-         last_failed_at = now(),
-         updated_at = now()
-   WHERE c.employee_id = p_employee_id
-  RETURNING c.failed_count, c.locked_until;
+           ELSE t.locked_until END,
+         last_failed_at = now()
+   WHERE t.username = v_username AND t.source = v_source
+  RETURNING t.failed_count, t.locked_until;
 END
 $$;
-REVOKE ALL ON FUNCTION auth.login_failed(uuid,integer,integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION auth.login_failed(uuid,integer,integer) TO tianxing_app;
+REVOKE ALL ON FUNCTION auth.login_failed(text,inet,integer,integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.login_failed(text,inet,integer,integer) TO tianxing_app;
 
--- A successful login clears the counter and any lock (no write when there is nothing to clear).
-CREATE OR REPLACE FUNCTION auth.login_succeeded(p_employee_id uuid) RETURNS void
+-- A successful sign-in clears the pair's count and any wait (no write when there is nothing).
+CREATE OR REPLACE FUNCTION auth.login_succeeded(p_username text, p_source inet) RETURNS void
   LANGUAGE sql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  UPDATE auth.credentials
-     SET failed_count = 0, locked_until = NULL, updated_at = now()
-   WHERE employee_id = p_employee_id AND (failed_count <> 0 OR locked_until IS NOT NULL)
+  DELETE FROM auth.login_throttle
+   WHERE username = lower(p_username) AND source = auth.login_source(p_source)
 $$;
-REVOKE ALL ON FUNCTION auth.login_succeeded(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION auth.login_succeeded(uuid) TO tianxing_app;
+REVOKE ALL ON FUNCTION auth.login_succeeded(text,inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.login_succeeded(text,inet) TO tianxing_app;
 
 -- Stores a new refresh token (its SHA-256) in family p_family_id, or in a new family when NULL;
 -- returns the family id. TXAUT when the employee is missing or inactive.
@@ -235,8 +268,8 @@ REVOKE ALL ON FUNCTION auth.refresh_revoke(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth.refresh_revoke(bytea) TO tianxing_app;
 
 -- Admin sets a password (PUT /v1/employees/{id}/password): stores the hash made by the C side
--- ($scrypt$...), clears the lockout and ends the employee's sessions (a reset password must not
--- leave old refresh tokens working). 42501 without the admin claim; P0002 when there is no such
+-- ($scrypt$...), clears the sign-in throttle of the employee's username (from every address) and
+-- ends the employee's sessions (a reset password must not leave old refresh tokens working). 42501 without the admin claim; P0002 when there is no such
 -- employee.
 CREATE OR REPLACE FUNCTION auth.set_password(p_employee_id uuid, p_hash text) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
@@ -257,6 +290,8 @@ BEGIN
   ON CONFLICT (employee_id) DO UPDATE
     SET password_hash = EXCLUDED.password_hash, failed_count = 0, locked_until = NULL,
         updated_at = now();
+  DELETE FROM auth.login_throttle t
+   WHERE t.username = (SELECT e.username FROM org.employees e WHERE e.id = p_employee_id);
   UPDATE auth.refresh_tokens r SET revoked_at = now()
    WHERE r.employee_id = p_employee_id AND r.revoked_at IS NULL;
 END
@@ -275,4 +310,8 @@ CREATE POLICY credentials_definer ON auth.credentials FOR ALL TO tianxing_owner
 
 DROP POLICY IF EXISTS refresh_tokens_definer ON auth.refresh_tokens;
 CREATE POLICY refresh_tokens_definer ON auth.refresh_tokens FOR ALL TO tianxing_owner
+  USING (true) WITH CHECK (true);
+
+DROP POLICY IF EXISTS login_throttle_definer ON auth.login_throttle;
+CREATE POLICY login_throttle_definer ON auth.login_throttle FOR ALL TO tianxing_owner
   USING (true) WITH CHECK (true);

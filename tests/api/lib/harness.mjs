@@ -328,11 +328,12 @@ function record(entry) {
 /**
  * One HTTP request over node:http (a fresh connection each time, unless `agent` is a keep-alive
  * http.Agent). `body` is a string, Buffer or
- * object (sent as JSON); `chunked` sends it in chunks without Content-Length. Resolves
+ * object (sent as JSON); `chunked` sends it in chunks without Content-Length; `localAddress`
+ * (127.0.0.2, ...) makes the request come from another loopback address. Resolves
  * { status, headers (lower-case), text, body (Buffer), json, ms }.
  */
 export function request(svc, { method = 'GET', path: p = '/', headers = {}, body, chunked = false,
-  record: doRecord = true, timeout = 15000, agent = false } = {}) {
+  record: doRecord = true, timeout = 15000, agent = false, localAddress } = {}) {
   let payload;
   const h = { ...headers };
   if (body !== undefined) {
@@ -348,7 +349,7 @@ export function request(svc, { method = 'GET', path: p = '/', headers = {}, body
   return new Promise((resolve, reject) => {
     let settled = false;
     const req = http.request({
-      host: '127.0.0.1', port: svc.port, method, path: p, headers: h, agent, timeout,
+      host: '127.0.0.1', port: svc.port, method, path: p, headers: h, agent, timeout, localAddress,
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
