@@ -9,9 +9,15 @@
 #include "modules/customers/customers.h"
 #include "crypto/password.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/routes.h"
 #include "db/migrate.h"
 #include "db/pool.h"
+#include "jobs/jobs.h"
+#include "modules/jobs/jobs_api.h"
+
+#include <pthread.h>
+#include <signal.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +44,10 @@ static void usage(FILE *f)
         "            re-wrap every customer data key with the current (last) master key\n"
         "  hash-password\n"
         "            read a password on stdin, print its scrypt hash (for seeding accounts)\n"
+        "  jobs [--json]\n"
+        "            list the jobs that are due, running or dead (owner connection)\n"
+        "  jobs retry ID\n"
+        "            give a dead job its attempts back and make it due now\n"
         "\n"
         "Settings come from TIANXING_* environment variables over the config file (--config,\n"
         "$TIANXING_CONFIG, or ./.local/tianxing.conf when present). See README.md.\n",
@@ -307,6 +317,71 @@ static int cmd_rotate_master_key(const struct tx_config *cfg)
   return rc;
 }
 
+/* Operators' view of the queue, through the owner connection: it needs no token and sees every
+ * job (the owner's policy), like audit-verify. */
+static int cmd_jobs(const struct tx_config *cfg, int argc, char **argv)
+{
+  bool as_json = argc == 1 && !strcmp(argv[0], "--json");
+  bool retry = argc == 2 && !strcmp(argv[0], "retry");
+  if (argc != 0 && !as_json && !retry) {
+    fprintf(stderr, "usage: tianxingd jobs [--json] | tianxingd jobs retry ID\n");
+    return 2;
+  }
+  char err[512];
+  const char *url = cfg->migrate_database_url ? cfg->migrate_database_url : cfg->database_url;
+  PGconn *pg = tx_db_connect(url, "tianxingd-jobs-cli", cfg->db_connect_timeout, 0, err, sizeof err);
+  if (!pg) {
+    fprintf(stderr, "tianxingd: jobs: cannot connect: %s\n", err);
+    return 2;
+  }
+  int rc = 1;
+  PGresult *res = NULL;
+  if (retry) {
+    /* The audit trail names the operation; the owner acts as an administrator would. */
+    const char *p[] = {argv[1]};
+    PQclear(PQexec(pg, "BEGIN; SELECT set_config('tx.roles', 'admin', true),"
+                       " set_config('tx.request_id', 'tianxingd jobs retry', true)"));
+    res = PQexecParams(pg,
+                       "SELECT jobs.retry(id) FROM (SELECT CASE WHEN $1 ~* '^[0-9a-f]{8}-[0-9a-f]{4}-"
+                       "[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN $1::uuid END AS id) x",
+                       1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+      bool done = !strcmp(PQgetvalue(res, 0, 0), "t");
+      PQclear(PQexec(pg, "COMMIT"));
+      printf("{\"retried\":%s}\n", done ? "true" : "false");
+      if (!done)
+        fprintf(stderr, "tianxingd: jobs retry: %s is not a dead job\n", argv[1]);
+      rc = done ? 0 : 1;
+    } else {
+      fprintf(stderr, "tianxingd: jobs retry: %s", PQresultErrorMessage(res));
+      PQclear(PQexec(pg, "ROLLBACK"));
+    }
+    goto out;
+  }
+  res = PQexec(pg, "SELECT coalesce(json_agg(json_build_object('id', j.id, 'state', j.state,"
+                   " 'kind', j.kind, 'due_at', j.due_at, 'attempts', j.attempts, 'max_attempts',"
+                   " j.max_attempts, 'locked_by', j.locked_by, 'last_error', j.last_error)"
+                   " ORDER BY j.state, j.due_at), '[]')::text,"
+                   " string_agg(format('%s %-7s %-28s due %s attempts %s%s', j.id, j.state, j.kind,"
+                   " to_char(j.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                   " j.attempts, coalesce(' last error: ' || j.last_error, '')),"
+                   " E'\\n' ORDER BY j.state, j.due_at)"
+                   " FROM jobs.jobs j WHERE j.state IN ('due', 'running', 'dead')");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    fprintf(stderr, "tianxingd: jobs: %s", PQresultErrorMessage(res));
+    goto out;
+  }
+  if (as_json)
+    puts(PQgetvalue(res, 0, 0));
+  else if (!PQgetisnull(res, 0, 1))
+    puts(PQgetvalue(res, 0, 1));
+  rc = 0;
+out:
+  PQclear(res);
+  PQfinish(pg);
+  return rc;
+}
+
 static int cmd_serve(const struct tx_config *cfg)
 {
   char err[512];
@@ -330,7 +405,34 @@ static int cmd_serve(const struct tx_config *cfg)
     tx_log(TX_LOG_ERROR, "cannot create the database pool");
     return 1;
   }
+  /* Jobs: registered always (GET /metrics says whether they run), started unless
+   * TIANXING_JOBS=off. The workers must not take SIGTERM: block it before they start (the server
+   * takes it with sigwait and sets tx_app.draining, which they watch). */
+  if (tx_jobs_housekeeping_register() || tx_metrics_add_source(tx_jobs_metrics_render)) {
+    tx_log(TX_LOG_ERROR, "cannot register the job kinds");
+    tx_pool_shutdown();
+    return 1;
+  }
+  if (cfg->jobs) {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct tx_jobs_options jo = {cfg->database_url, cfg->job_workers, cfg->job_poll_ms,
+                                 cfg->db_connect_timeout, cfg->db_statement_timeout_ms,
+                                 &tx_app.draining};
+    if (tx_jobs_start(&jo)) {
+      tx_log(TX_LOG_ERROR, "cannot start the job scheduler");
+      tx_pool_shutdown();
+      return 1;
+    }
+  } else {
+    tx_log(TX_LOG_INFO, "jobs: off (TIANXING_JOBS): this instance runs no jobs");
+  }
   int rc = tx_server_run(cfg);
+  tx_jobs_stop(cfg->shutdown_grace);
   tx_pool_shutdown();
   tx_jwt_shutdown();
   tx_envelope_shutdown();
@@ -351,7 +453,7 @@ int main(int argc, char **argv)
   }
   const char *cmd = argv[i];
   bool as_json = i + 1 < argc && !strcmp(argv[i + 1], "--json");
-  bool takes_options = !strcmp(cmd, "token");
+  bool takes_options = !strcmp(cmd, "token") || !strcmp(cmd, "jobs");
   if (!takes_options && i + 1 + (as_json ? 1 : 0) < argc) {
     fprintf(stderr, "tianxingd: unexpected argument '%s'\n", argv[i + 1 + (as_json ? 1 : 0)]);
     return 2;
@@ -368,7 +470,7 @@ int main(int argc, char **argv)
   }
   if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 &&
       strcmp(cmd, "hash-password") != 0 && strcmp(cmd, "audit-verify") != 0 &&
-      strcmp(cmd, "rotate-master-key") != 0) {
+      strcmp(cmd, "rotate-master-key") != 0 && strcmp(cmd, "jobs") != 0) {
     fprintf(stderr, "tianxingd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
@@ -383,8 +485,9 @@ int main(int argc, char **argv)
   }
   tx_log_set_level(cfg.log_level);
   if (!strcmp(cmd, "token") || !strcmp(cmd, "hash-password") || !strcmp(cmd, "audit-verify") ||
-      !strcmp(cmd, "rotate-master-key")) {
+      !strcmp(cmd, "rotate-master-key") || !strcmp(cmd, "jobs")) {
     int rc = !strcmp(cmd, "token")           ? cmd_token(&cfg, argc - i - 1, argv + i + 1)
+             : !strcmp(cmd, "jobs")          ? cmd_jobs(&cfg, argc - i - 1, argv + i + 1)
              : !strcmp(cmd, "hash-password") ? cmd_hash_password(&cfg)
              : !strcmp(cmd, "audit-verify")  ? cmd_audit_verify(&cfg)
                                              : cmd_rotate_master_key(&cfg);

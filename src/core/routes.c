@@ -7,6 +7,7 @@
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
+#include "modules/jobs/jobs_api.h"
 #include "modules/org/org.h"
 #include "modules/ops/ops.h"
 
@@ -89,5 +90,9 @@ const struct tx_route tx_routes[] = {
   /* Audit trail (G3: effective control the company can prove) */
   {"GET", "/v1/audit", tx_audit_list, "auditor,admin", "G3"},
   {"GET", "/v1/audit/verify", tx_audit_verify, "auditor,admin", "G3"},
+
+  /* Scheduled work (G3: the company can see that its scheduled controls ran) */
+  {"GET", "/v1/jobs", tx_jobs_api_list, "admin", "G3"},
+  {"GET", "/v1/jobs/{id}", tx_jobs_api_get, "admin", "G3"},
 };
 const size_t tx_routes_count = sizeof tx_routes / sizeof tx_routes[0];
