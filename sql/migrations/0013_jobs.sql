@@ -328,7 +328,7 @@ BEGIN
 
   LOOP
     SELECT * INTO j FROM jobs.jobs x
-     WHERE x.state = 'running' AND x.lease_until < now() AND x.kind = ANY (v_kinds)
+     WHERE x.state = 'running' AND x.lease_until <= now() AND x.kind = ANY (v_kinds)
      ORDER BY x.lease_until LIMIT 1
      FOR UPDATE SKIP LOCKED;
     EXIT WHEN NOT FOUND;
@@ -518,7 +518,7 @@ DROP POLICY IF EXISTS idempotency_purge_delete ON tx_meta.idempotency;
 CREATE POLICY idempotency_purge_delete ON tx_meta.idempotency FOR DELETE TO tianxing_owner
   USING (created_at < now() - interval '24 hours');
 
-CREATE OR REPLACE FUNCTION tx.idempotency_purge(p_payload jsonb) RETURNS int
+CREATE OR REPLACE FUNCTION jobs.idempotency_purge(p_payload jsonb) RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -636,7 +636,7 @@ END
 $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA jobs FROM PUBLIC;
-REVOKE ALL ON FUNCTION tx.idempotency_purge(jsonb), auth.refresh_tokens_purge(jsonb),
+REVOKE ALL ON FUNCTION jobs.idempotency_purge(jsonb), auth.refresh_tokens_purge(jsonb),
                        api.job_json(jobs.jobs), api.job_list(text, text, int, text), api.job_get(uuid)
   FROM PUBLIC;
 -- The scheduler's functions, and enqueue/cancel for module SQL that runs as the runtime role.
@@ -645,7 +645,7 @@ GRANT EXECUTE ON FUNCTION jobs.require_system(), jobs.next_occurrence(interval, 
   jobs.enqueue(text, timestamptz, jsonb, int, text), jobs.cancel(text, text),
   jobs.claim(text, jsonb), jobs.begin_run(uuid, bigint), jobs.finish(uuid, bigint),
   jobs.fail(uuid, bigint, text, jsonb), jobs.release(uuid, bigint), jobs.stats(), jobs.purge(jsonb),
-  tx.idempotency_purge(jsonb), auth.refresh_tokens_purge(jsonb),
+  jobs.idempotency_purge(jsonb), auth.refresh_tokens_purge(jsonb),
   api.job_json(jobs.jobs), api.job_list(text, text, int, text), api.job_get(uuid)
   TO tianxing_app;
 

@@ -11,7 +11,7 @@
  * employee reuses the same key. */
 static const struct tx_job_kind idempotency_purge = {
   .name = "idempotency.purge",
-  .sql = "SELECT tx.idempotency_purge($1::jsonb)",
+  .sql = "SELECT jobs.idempotency_purge($1::jsonb)",
   .max_attempts = 3,
   .lease_s = 120,
 };
