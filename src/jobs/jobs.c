@@ -396,8 +396,12 @@ static void run_job(struct worker *w, struct claimed *c)
   set_busy(w, true);
   if (begin_system(w->pg, rid, err, sizeof err))
     goto done;
-  if (exec_params(w->pg, "SELECT set_config('statement_timeout', $1, true)", 1, p_to, NULL, err,
-                  sizeof err, sqlstate) ||
+  /* A C handler may also work outside the database between statements (e.g. a webhook call):
+   * the connection's idle-in-transaction limit (made for requests) must not cut it short. */
+  if (exec_params(w->pg,
+                  "SELECT set_config('statement_timeout', $1, true),"
+                  " set_config('idle_in_transaction_session_timeout', $1, true)",
+                  1, p_to, NULL, err, sizeof err, sqlstate) ||
       exec_params(w->pg, "SELECT jobs.begin_run($1::uuid, $2::bigint)", 2, p_job, NULL, err, sizeof err,
                   sqlstate))
     goto done;

@@ -34,10 +34,13 @@ after(() => ensureClusterRunning());
 test('request connections run as tianxing_app with application_name tianxingd', async () => {
   const r = await request(svc, { path: '/readyz' });
   assert.equal(r.status, 200, r.text);
-  const rows = pg(`SELECT usename || '|' || application_name FROM pg_stat_activity
+  const rows = () => pg(`SELECT usename || '|' || application_name FROM pg_stat_activity
     WHERE datname = ${lit(DB)} AND backend_type = 'client backend' AND pid <> pg_backend_pid()
     ORDER BY 1`, { db: DB });
-  assert.deepEqual(rows.split('\n'), ['tianxing_app|tianxingd'], 'the pooled connection (pool size 1), nothing else');
+  // The job workers (two by default) have connections of their own, as the runtime role too.
+  await waitFor(() => rows().split('\n').length >= 3, { what: 'the job workers connected' });
+  assert.deepEqual(rows().split('\n'), ['tianxing_app|tianxingd', 'tianxing_app|tianxingd-jobs', 'tianxing_app|tianxingd-jobs'],
+    'the pooled connection (pool size 1) and the two job workers\' ones, nothing else');
   // The migration connection (tianxingd-migrate) was closed after start-up.
 });
 
