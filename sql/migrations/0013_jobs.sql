@@ -10,8 +10,8 @@
 -- in a short transaction, so N instances against one database run each job once. It connects as
 -- tianxing_app with the claim roles = 'system' (no employee can hold that role: org.employees'
 -- CHECK, and tokens only keep the roles an employee holds). Every change goes through the
--- SECURITY DEFINER functions of sql/code/jobs, which check that claim; tianxing_app may only read the tables
--- (admins through GET /v1/jobs).
+-- SECURITY DEFINER functions of sql/code/jobs, which check that claim; tianxing_app may only read
+-- the tables (admins through GET /v1/jobs).
 --
 -- This file is the schema (tables, indexes, grants), the audit triggers, the owner's write
 -- policies and the housekeeping schedules (rows). The functions, the read policies and the API

@@ -1,4 +1,5 @@
--- sql/code/jobs/010_queue.sql: the queue: schedules, enqueue and cancel, claim, runs, backoff, leases, stats, the jobs.purge kind.
+-- sql/code/jobs/010_queue.sql: the queue: schedules, enqueue and cancel, claims, runs, backoff,
+-- leases, stats, and the kind jobs.purge.
 -- One current definition per object; `tianxingd migrate` re-applies this file when it changes
 -- (sql/code/ORDER, docs/architecture.md). The tables are sql/migrations/0013_jobs.sql.
 
