@@ -1,24 +1,25 @@
 /**
  * @file main.c
  * @brief tianxingd: configuration, then one subcommand (serve, migrate, routes, errors, version,
- * and the commands modules register). Adding a module is one line in `modules` below.
+ * and the commands modules register). Adding a module is one line in src/modules/modules.c.
  */
 #include "base/errors.h"
 #include "base/log.h"
 #include "core/app.h"
 #include "core/jwt.h"
+#include "core/metrics.h"
 #include "core/module.h"
 #include "core/routes.h"
 #include "crypto/envelope.h"
 #include "crypto/password.h"
 #include "db/migrate.h"
 #include "db/pool.h"
-#include "modules/audit/audit.h"
-#include "modules/auth/auth.h"
-#include "modules/customers/customers.h"
-#include "modules/ops/ops.h"
-#include "modules/org/org.h"
+#include "jobs/jobs.h"
+#include "modules/jobs/jobs.h"
+#include "modules/modules.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,24 +51,15 @@ static void usage(FILE *f)
         f);
 }
 
-/* The modules, in the order their routes are listed and matched: one line each. */
-static const struct tx_module *const modules[] = {
-  &tx_module_ops,
-  &tx_module_auth,
-  &tx_module_org,
-  &tx_module_customers,
-  &tx_module_audit,
-};
-
-/* Registers every module; a malformed or clashing one keeps the process from starting. */
+/* Registers every module (modules/modules.c); a malformed or clashing one keeps the process from
+ * starting. */
 static int register_modules(void)
 {
   char err[512];
-  for (size_t i = 0; i < TX_COUNT(modules); i++)
-    if (tx_module_register(modules[i], err, sizeof err)) {
-      fprintf(stderr, "tianxingd: %s\n", err);
-      return -1;
-    }
+  if (tx_modules_register_all(err, sizeof err)) {
+    fprintf(stderr, "tianxingd: %s\n", err);
+    return -1;
+  }
   return 0;
 }
 
@@ -259,7 +251,34 @@ static int cmd_serve(const struct tx_config *cfg)
     tx_log(TX_LOG_ERROR, "cannot create the database pool");
     return 1;
   }
+  /* Jobs: registered always (GET /metrics says whether they run), started unless
+   * TIANXING_JOBS=off. The workers must not take SIGTERM: block it before they start (the server
+   * takes it with sigwait and sets tx_app.draining, which they watch). */
+  if (tx_jobs_housekeeping_register() || tx_metrics_add_source(tx_jobs_metrics_render)) {
+    tx_log(TX_LOG_ERROR, "cannot register the job kinds");
+    tx_pool_shutdown();
+    return 1;
+  }
+  if (cfg->jobs) {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct tx_jobs_options jo = {cfg->database_url, cfg->job_workers, cfg->job_poll_ms,
+                                 cfg->db_connect_timeout, cfg->db_statement_timeout_ms,
+                                 &tx_app.draining};
+    if (tx_jobs_start(&jo)) {
+      tx_log(TX_LOG_ERROR, "cannot start the job scheduler");
+      tx_pool_shutdown();
+      return 1;
+    }
+  } else {
+    tx_log(TX_LOG_INFO, "jobs: off (TIANXING_JOBS): this instance runs no jobs");
+  }
   int rc = tx_server_run(cfg);
+  tx_jobs_stop(cfg->shutdown_grace);
   tx_pool_shutdown();
   tx_jwt_shutdown();
   tx_envelope_shutdown();

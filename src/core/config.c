@@ -64,6 +64,9 @@ static const struct setting settings[] = {
   {"TIANXING_PASSWORD_HASH_CONCURRENCY", K_INT, OFF(password_hash_concurrency), 0, 256},
   {"TIANXING_MASTER_KEYS_FILE", K_STR_OPT, OFF(master_keys_file), 0, 0},
   {"TIANXING_BLIND_INDEX_KEY_FILE", K_STR_OPT, OFF(blind_index_key_file), 0, 0},
+  {"TIANXING_JOBS", K_BOOL, OFF(jobs), 0, 0},
+  {"TIANXING_JOB_WORKERS", K_INT, OFF(job_workers), 1, 64},
+  {"TIANXING_JOB_POLL_MS", K_INT, OFF(job_poll_ms), 50, 600000},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
 };
@@ -117,6 +120,9 @@ void tx_config_defaults(struct tx_config *c)
   c->refresh_token_ttl = 14 * 86400;
   c->password_scrypt_ln = 15;
   c->password_hash_concurrency = 0; /* half the CPUs (crypto/password.c) */
+  c->jobs = true;
+  c->job_workers = 2;
+  c->job_poll_ms = 1000;
 }
 
 static int parse_long(const char *v, long *out)
@@ -157,12 +163,13 @@ int tx_config_set(struct tx_config *c, const char *key, const char *value, char 
       *(long *)slot = n;
     return 0;
   case K_BOOL:
-    if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+    if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "on"))
       *(bool *)slot = true;
-    else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+    else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no") ||
+             !strcmp(value, "off"))
       *(bool *)slot = false;
     else {
-      snprintf(err, errlen, "config: %s: must be true or false (got \"%s\")", key, value);
+      snprintf(err, errlen, "config: %s: must be true or false, on or off (got \"%s\")", key, value);
       return -1;
     }
     return 0;

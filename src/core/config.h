@@ -48,6 +48,10 @@ struct tx_config {
   /* Customer PII encryption (docs/customers.md) */
   char *master_keys_file;      /* lines KEYID=base64; the last one wraps new data keys */
   char *blind_index_key_file;  /* one base64 line */
+  /* The job scheduler inside serve (src/jobs/jobs.h) */
+  bool jobs;          /* TIANXING_JOBS=on|off */
+  int job_workers;    /* threads, each with its own database connection */
+  int job_poll_ms;    /* an idle worker looks for due work this often */
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */

@@ -49,6 +49,19 @@ void tx_metrics_shutdown(void)
   nroutes = 0;
 }
 
+/* Other layers' series (registered before the server starts, read-only afterwards). */
+#define MAX_SOURCES 8
+static void (*sources[MAX_SOURCES])(FILE *f);
+static size_t nsources;
+
+int tx_metrics_add_source(void (*render)(FILE *f))
+{
+  if (nsources == MAX_SOURCES)
+    return -1;
+  sources[nsources++] = render;
+  return 0;
+}
+
 void tx_metrics_observe(size_t route_index, int status, double seconds)
 {
   if (!series)
@@ -142,6 +155,8 @@ char *tx_metrics_render(size_t *len)
           "# HELP tianxing_db_reconnects_total Connections (re)established by the pool.\n"
           "# TYPE tianxing_db_reconnects_total counter\ntianxing_db_reconnects_total %lu\n",
           ps.size, ps.in_use, ps.waiting, (unsigned long)ps.timeouts, (unsigned long)ps.connects);
+  for (size_t i = 0; i < nsources; i++)
+    sources[i](f);
   fclose(f);
   *len = size;
   return out;

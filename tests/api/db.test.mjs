@@ -40,6 +40,8 @@ test('request connections run as tianxing_app with application_name tianxingd', 
   const rows = pg(`SELECT usename || '|' || application_name FROM pg_stat_activity
     WHERE datname = ${lit(DB)} AND backend_type = 'client backend' AND pid <> pg_backend_pid()
     ORDER BY 1`, { db: DB });
+  // The harness starts services with TIANXING_JOBS=off, so no job worker has a connection here
+  // (jobs.test.mjs checks theirs).
   assert.deepEqual(rows.split('\n'), ['tianxing_app|tianxingd'], 'the pooled connection (pool size 1), nothing else');
   // The migration connection (tianxingd-migrate) was closed after start-up.
 });

@@ -9,23 +9,16 @@
 #include "core/request.h"
 #include "core/routes.h"
 #include "crypto/encoding.h"
-#include "modules/audit/audit.h"
-#include "modules/auth/auth.h"
-#include "modules/customers/customers.h"
-#include "modules/ops/ops.h"
-#include "modules/org/org.h"
+#include "modules/modules.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* The matcher is fuzzed against the real table: the modules main.c registers. */
+/* The matcher is fuzzed against the real table: the modules main.c registers (modules.c). */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-  static const struct tx_module *const modules[] = {&tx_module_ops, &tx_module_auth, &tx_module_org,
-                                                    &tx_module_customers, &tx_module_audit};
   char err[512];
-  for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
-    if (tx_module_register(modules[i], err, sizeof err))
-      abort();
+  if (tx_modules_register_all(err, sizeof err))
+    abort();
   return 0;
 }
 

@@ -16,24 +16,17 @@
 #include "core/http.h"
 #include "core/routes.h"
 #include "db/tx.h"
-#include "modules/audit/audit.h"
-#include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
-#include "modules/ops/ops.h"
-#include "modules/org/org.h"
+#include "modules/modules.h"
 
-/* The modules main.c registers. */
-static const struct tx_module *const modules[] = {&tx_module_ops, &tx_module_auth, &tx_module_org,
-                                                  &tx_module_customers, &tx_module_audit};
-
+/* The modules main.c registers (the one list, modules/modules.c). */
 static int register_all(void **state)
 {
   char err[512];
-  for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
-    if (tx_module_register(modules[i], err, sizeof err)) {
-      print_error("%s\n", err);
-      return -1;
-    }
+  if (tx_modules_register_all(err, sizeof err)) {
+    print_error("%s\n", err);
+    return -1;
+  }
   return 0;
 }
 

@@ -33,3 +33,36 @@ DROP POLICY IF EXISTS idempotency_own ON tx_meta.idempotency;
 CREATE POLICY idempotency_own ON tx_meta.idempotency
   USING (employee_id = (SELECT tx.user_id()))
   WITH CHECK (employee_id = (SELECT tx.user_id()));
+
+-- Kind idempotency.purge (a housekeeping job, src/modules/jobs): Idempotency-Key records are
+-- answered for 24 hours (tx.idempotency_lookup) and then only deleted when the same employee
+-- reuses the same key (tx.idempotency_store); everything else stays forever. The purge
+-- removes expired ones, at most payload.batch (default 5000) per run. The owner may see and delete
+-- expired records only (the table's own policy shows each employee their keys).
+DROP POLICY IF EXISTS idempotency_purge_read ON tx_meta.idempotency;
+CREATE POLICY idempotency_purge_read ON tx_meta.idempotency FOR SELECT TO tianxing_owner
+  USING (created_at < now() - interval '24 hours');
+DROP POLICY IF EXISTS idempotency_purge_delete ON tx_meta.idempotency;
+CREATE POLICY idempotency_purge_delete ON tx_meta.idempotency FOR DELETE TO tianxing_owner
+  USING (created_at < now() - interval '24 hours');
+
+CREATE OR REPLACE FUNCTION jobs.idempotency_purge(p_payload jsonb) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_batch int := coalesce((p_payload ->> 'batch')::int, 5000);
+  v_n int;
+BEGIN
+  PERFORM jobs.require_system();
+  DELETE FROM tx_meta.idempotency i
+   WHERE (i.employee_id, i.key) IN (
+     SELECT x.employee_id, x.key FROM tx_meta.idempotency x
+      WHERE x.created_at < now() - interval '24 hours'
+      ORDER BY x.created_at LIMIT v_batch);
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN v_n;
+END
+$$;
+REVOKE ALL ON FUNCTION jobs.idempotency_purge(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobs.idempotency_purge(jsonb) TO tianxing_app;

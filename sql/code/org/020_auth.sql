@@ -315,3 +315,30 @@ CREATE POLICY refresh_tokens_definer ON auth.refresh_tokens FOR ALL TO tianxing_
 DROP POLICY IF EXISTS login_throttle_definer ON auth.login_throttle;
 CREATE POLICY login_throttle_definer ON auth.login_throttle FOR ALL TO tianxing_owner
   USING (true) WITH CHECK (true);
+
+-- Kind auth.refresh_tokens.purge: refresh tokens are kept after use or revocation so that a
+-- reused one revokes its family (0003). Once every token of a family has been expired for
+-- payload.grace_days (default 1), nothing of it can be exchanged any more and revoking it would
+-- change nothing: the whole family goes, at most payload.batch (default 5000) tokens per run.
+CREATE OR REPLACE FUNCTION auth.refresh_tokens_purge(p_payload jsonb) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_grace int := coalesce((p_payload ->> 'grace_days')::int, 1);
+  v_batch int := coalesce((p_payload ->> 'batch')::int, 5000);
+  v_n int;
+BEGIN
+  PERFORM jobs.require_system();
+  DELETE FROM auth.refresh_tokens t
+   WHERE t.id IN (
+     SELECT r.id FROM auth.refresh_tokens r
+      WHERE r.family_id IN (SELECT f.family_id FROM auth.refresh_tokens f GROUP BY f.family_id
+                             HAVING max(f.expires_at) < now() - make_interval(days => v_grace))
+      ORDER BY r.expires_at LIMIT v_batch);
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN v_n;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.refresh_tokens_purge(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.refresh_tokens_purge(jsonb) TO tianxing_app;

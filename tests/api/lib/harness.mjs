@@ -172,6 +172,10 @@ export function serviceEnv({ db, env: extra = {} } = {}) {
     e.TIANXING_MIGRATE_DATABASE_URL = urls.owner;
   }
   e.TIANXING_BIND_ADDRESS = '127.0.0.1';
+  // No job workers unless the test asks for them (env TIANXING_JOBS: 'on', as jobs.test.mjs
+  // does): the housekeeping schedules run hourly, and a run in the middle of a test would add
+  // audit entries (and connections) that the test did not make, e.g. api_audit's counts.
+  e.TIANXING_JOBS = 'off';
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined || v === null) delete e[k];
     else e[k] = String(v);

@@ -1,0 +1,29 @@
+/**
+ * @file modules/modules.c
+ * @brief The module list (see modules/modules.h): one line per module.
+ */
+#include "modules/modules.h"
+#include "modules/audit/audit.h"
+#include "modules/auth/auth.h"
+#include "modules/customers/customers.h"
+#include "modules/jobs/jobs.h"
+#include "modules/ops/ops.h"
+#include "modules/org/org.h"
+
+const struct tx_module *const tx_modules[] = {
+  &tx_module_ops,
+  &tx_module_auth,
+  &tx_module_org,
+  &tx_module_customers,
+  &tx_module_audit,
+  &tx_module_jobs,
+};
+const size_t tx_modules_count = TX_COUNT(tx_modules);
+
+int tx_modules_register_all(char *err, size_t errlen)
+{
+  for (size_t i = 0; i < tx_modules_count; i++)
+    if (tx_module_register(tx_modules[i], err, errlen))
+      return -1;
+  return 0;
+}
