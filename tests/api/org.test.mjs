@@ -365,4 +365,46 @@ describe('activation and passwords (admin)', () => {
   });
 });
 
+// Issue 10 item 9: one admin could create an hr employee, set their password, sign in as them,
+// propose a policy value and approve it themselves. A privileged role now waits for a second
+// administrator.
+describe('privileged roles need a second administrator (four eyes)', () => {
+  test('an hr role granted by one admin alone is not held: the scenario of the issue fails', async () => {
+    const made = ok(await as.admin.post('/v1/employees', { username: 'puppet.hr', display_name: 'Puppet', roles: ['hr'] }), 201);
+    assert.deepEqual(made.roles, []);
+    assert.deepEqual(made.pending_grants.map((g) => [g.role, g.status, g.proposed_by]), [['hr', 'proposed', EMP.admin.id]]);
+    assert.equal((await as.admin.put(`/v1/employees/${made.id}/password`, { password: 'puppet-password-1' })).status, 204);
+    const login = () => call(svc, 'POST', '/v1/auth/login', { body: { username: 'puppet.hr', password: 'puppet-password-1' } });
+    const signed = ok(await login());
+    assert.ok(!signed.user.roles.includes('hr'), JSON.stringify(signed.user));
+    const puppet = client(svc, signed.access_token);
+    const body = { value: 3, effective_from: '2999-01-01', reason: 'one person' };
+    const pr = await puppet.post('/v1/policy-parameters/login_lock_threshold/proposals', body);
+    assert.ok([401, 403].includes(pr.status), pr.text);
+    assert.equal(pg(`SELECT count(*) FROM org.role_grants WHERE status = 'approved'`, { db: DB }), '0');
+    // a direct PATCH of roles proposes too; nothing is held
+    const cur = ok(await as.admin.get(`/v1/employees/${made.id}`));
+    const patched = ok(await as.admin.patch(`/v1/employees/${made.id}`, { roles: ['hr', 'staff'] }, { headers: { 'If-Match': `"${cur.version}"` } }));
+    assert.deepEqual(patched.roles, ['staff']);
+    assert.equal(patched.pending_grants.length, 1, 'one open proposal per role');
+    // the list; the proposer cannot approve; auditors read; staff cannot
+    const open = ok(await as.admin.get(`/v1/role-grants?status=proposed&employee_id=${made.id}`)).items;
+    assert.equal(open.length, 1);
+    const g = open[0];
+    ok(await as.auditor.get('/v1/role-grants'));
+    assertProblem(await as.staff.get('/v1/role-grants'), 403, 'forbidden');
+    assertFieldError(await as.admin.get('/v1/role-grants?status=maybe'), 'status');
+    assertProblem(await as.admin.post(`/v1/role-grants/${g.id}/approve`), 403, 'forbidden');
+    assertProblem(await as.hr.post(`/v1/role-grants/${g.id}/approve`), 403, 'forbidden');
+    assertFieldError(await as.admin2.post(`/v1/role-grants/${g.id}/reject`, {}), 'reason');
+    // a second administrator approves: from then on the role is held and counts
+    const a = ok(await as.admin2.post(`/v1/role-grants/${g.id}/approve`, { reason: 'Confirmed with HR.' }));
+    assert.equal(a.status, 'approved');
+    assert.equal(a.decided_by, EMP.admin2.id);
+    assertProblem(await as.admin2.post(`/v1/role-grants/${g.id}/approve`), 409, 'conflict');
+    assert.deepEqual(ok(await as.admin.get(`/v1/employees/${made.id}`)).roles, ['hr', 'staff']);
+    assertProblem(await as.admin.post(`/v1/role-grants/${crypto.randomUUID()}/approve`), 404, 'not_found');
+  });
+});
+
 commonHeadersTest();
