@@ -3,7 +3,7 @@
 -- api.employee_* / api.me() functions. Fixtures: sql/tests/fixtures.sql.
 -- Run by tests/sql/run as tianxing_app.
 BEGIN;
-SELECT plan(146);
+SELECT plan(162);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -327,6 +327,32 @@ SELECT is((SELECT roles FROM org.employees WHERE id = pg_temp.emp('staff.b1')), 
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT is(json_array_length(api.role_grant_list(NULL, NULL) -> 'items'), 2, 'an employee reads their own grants');
 
+-- A password set by somebody else is changed first (issue 10 item 9) --------------------------
+SELECT pg_temp.be('admin', 'admin');
+SELECT auth.set_password(pg_temp.emp('staff.a1'), '$scrypt$set-by-admin');
+SELECT is(pg_temp.be('staff.a1', 'staff'), 'staff', 'begin_request still accepts the token');
+SELECT is((api.me()::jsonb - 'department' - 'version') ->> 'must_change_password', 'true', 'me says the password must change');
+SELECT is(api.me()::jsonb -> 'roles', '["staff"]'::jsonb, '... with the token''s roles (a sign-in mints a usable token)');
+SELECT throws_ok($$ SELECT api.employee_list(10, NULL, NULL, NULL) $$, 'TXDEN',
+  'change the password an administrator set first (POST /v1/me/password)', 'every other API function refuses');
+SELECT is_empty($$ SELECT 1 FROM org.departments $$, 'row-level security shows nothing');
+SELECT is(tx.user_id(), NULL, 'no employee claim');
+SELECT is(auth.own_password_hash(), '$scrypt$set-by-admin', 'own_password_hash: the pending employee''s');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', false, false) $$, 'TXVAL',
+  'current_password: is not your current password', 'change: the current password must be right');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', true, true) $$, 'TXVAL',
+  'new_password: must differ from the current password', 'change: a new password');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$other', '$scrypt$mine', true, false) $$, 'TXCON', NULL,
+  'change: a password reset meanwhile is a conflict');
+SELECT lives_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', true, false) $$, 'change: done');
+SELECT is(pg_temp.be('staff.a1', 'staff'), 'staff', 'the next request');
+SELECT is(tx.user_id(), pg_temp.emp('staff.a1'), '... is the employee again');
+SELECT is(api.me()::jsonb ->> 'must_change_password', 'false', '... and me says so');
+SELECT pg_temp.be('admin', 'admin');
+SELECT auth.set_password(pg_temp.emp('admin'), '$scrypt$admin-own');
+SELECT is(pg_temp.be('admin', 'admin'), 'admin', 'one''s own password set as admin needs no change');
+SELECT is(tx.user_id(), pg_temp.emp('admin'), '... the admin stays themselves');
+
 -- api.me ---------------------------------------------------------------------------------
 SELECT pg_temp.be('sup.a', 'supervisor');
 SELECT is(api.me()::jsonb,
@@ -334,7 +360,8 @@ SELECT is(api.me()::jsonb,
                      'department', jsonb_build_object('id', '10000000-0000-4000-8000-00000000000a', 'code', 'A',
                                                       'name', '業務一部 Business A'),
                      'supervisor_id', NULL, 'roles', jsonb_build_array('supervisor'),
-                     'employee_roles', jsonb_build_array('staff', 'supervisor'), 'active', true, 'version', 1),
+                     'employee_roles', jsonb_build_array('staff', 'supervisor'), 'active', true, 'version', 1,
+                     'must_change_password', false),
   'me: effective roles and the roles held');
 SELECT pg_temp.be('admin', 'admin');
 SELECT is(api.me()::jsonb -> 'department', 'null'::jsonb, 'me: no department is null');

@@ -525,12 +525,18 @@ REVOKE ALL ON FUNCTION api.role_grant_decide(uuid,boolean,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.role_grant_decide(uuid,boolean,text) TO tianxing_app;
 
 -- GET /v1/me: the caller, with the effective roles of this request (tx.roles()) and the roles the
--- employee holds.
+-- employee holds. must_change_password: the password was set by somebody else and must be
+-- changed (POST /v1/me/password) before anything else is allowed (tx.begin_request); the roles
+-- are then the token's, so that the answer of a sign-in still mints a usable token.
 CREATE OR REPLACE FUNCTION api.me() RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
 DECLARE
-  v_me uuid := api.require_user();
+  v_pending uuid := tx.claim('password_change_for')::uuid;
+  v_me uuid := coalesce(v_pending, api.require_user());
+  v_roles text[] := CASE WHEN v_pending IS NULL THEN tx.roles()
+                         ELSE string_to_array(coalesce(tx.claim('password_change_roles'), ''), ',')
+                    END;
   v_out json;
 BEGIN
   SELECT json_build_object(
@@ -539,8 +545,9 @@ BEGIN
                               ELSE json_build_object('id', d.id, 'code', d.code, 'name', d.name)
                          END,
            'supervisor_id', e.supervisor_id,
-           'roles', to_json(ARRAY(SELECT r FROM unnest(tx.roles()) r ORDER BY r COLLATE "C")),
-           'employee_roles', to_json(e.roles), 'active', e.active, 'version', e.version)
+           'roles', to_json(ARRAY(SELECT r FROM unnest(v_roles) r ORDER BY r COLLATE "C")),
+           'employee_roles', to_json(e.roles), 'active', e.active, 'version', e.version,
+           'must_change_password', v_pending IS NOT NULL)
     INTO v_out
     FROM org.employees e
     LEFT JOIN org.departments d ON d.id = e.department_id
@@ -577,10 +584,12 @@ CREATE POLICY departments_admin_update ON org.departments FOR UPDATE
   USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
 
 -- Employees: admin, hr and auditor read all; a supervisor reads their department and their
--- direct reports; everyone reads themselves. Admin writes.
+-- direct reports; everyone reads themselves, also while their password must change (api.me
+-- says so; tx.begin_request). Admin writes.
 DROP POLICY IF EXISTS employees_read ON org.employees;
 CREATE POLICY employees_read ON org.employees FOR SELECT
   USING (id = (SELECT tx.user_id())
+         OR id = (SELECT tx.claim('password_change_for')::uuid)
          OR (SELECT tx.has_role('admin'))
          OR (SELECT tx.has_role('hr'))
          OR (SELECT tx.has_role('auditor'))
