@@ -20,14 +20,23 @@ ALTER TABLE org.policy_parameters ADD COLUMN schema jsonb
 -- The definitions' rows are written by migrations only; the owner is subject to the forced
 -- row-level security, whose only owner policy reads: lift it for the seed update.
 ALTER TABLE org.policy_parameters NO FORCE ROW LEVEL SECURITY;
--- version and updated_at are set here because the touch trigger (sql/code) exists on an upgraded
--- database but not yet on a new one; both end at the same version.
+-- Adding the schemas is not a change of the definitions (their version and updated_at stay):
+-- the touch trigger, which exists here on a database that was upgraded and not yet on a new one
+-- (sql/code adds it after the migrations), is off for these updates. The audit trigger stays on.
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'org.policy_parameters'::regclass
+                                      AND tgname = 'policy_parameters_touch') THEN
+    ALTER TABLE org.policy_parameters DISABLE TRIGGER policy_parameters_touch;
+  END IF;
+END
+$$;
 
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{"type": "integer", "minimum": 1, "maximum": 3650}'
+UPDATE org.policy_parameters SET schema = '{"type": "integer", "minimum": 1, "maximum": 3650}'
  WHERE name = 'customer_review_period_days';
 -- The fields cust.field_present() knows; at least one, each once (an empty list would make every
 -- customer complete, C1.3). Secrets such as password_hash are not customer fields at all.
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{
+UPDATE org.policy_parameters SET schema = '{
   "type": "array", "minItems": 1, "uniqueItems": true,
   "items": {"type": "string",
             "enum": ["name", "company_name", "business_scope", "source", "needs", "concerns",
@@ -35,7 +44,7 @@ UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), sche
  WHERE name = 'customer_required_fields';
 -- The five indicators of Q1, each a weight between 0 and 1, summing to 1 ("x-sum": a keyword of
 -- ours, the sum of an object's values).
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{
+UPDATE org.policy_parameters SET schema = '{
   "type": "object", "additionalProperties": false, "x-sum": 1,
   "required": ["completion_rate", "satisfaction", "accuracy", "efficiency", "teamwork"],
   "properties": {
@@ -48,13 +57,13 @@ UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), sche
 -- Grade bands by minimum score, highest first ("x-descending": a keyword of ours, the named member
 -- strictly decreases along the array), each grade once; the last band starts at 0 is not
 -- required (a score below every band has no grade).
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{
+UPDATE org.policy_parameters SET schema = '{
   "type": "array", "minItems": 1, "maxItems": 10, "x-descending": "min",
   "items": {"type": "object", "additionalProperties": false, "required": ["grade", "min"],
             "properties": {"grade": {"type": "string", "minLength": 1, "maxLength": 8},
                            "min": {"type": "number", "minimum": 0, "maximum": 100}}}}'
  WHERE name = 'assessment_grade_bands';
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{
+UPDATE org.policy_parameters SET schema = '{
   "type": "object", "additionalProperties": false,
   "required": ["credit_overdue_days", "prepayment_ratio_min"],
   "properties": {"credit_overdue_days": {"type": "integer", "minimum": 1, "maximum": 3650},
@@ -62,12 +71,20 @@ UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), sche
  WHERE name = 'risk_warning_thresholds';
 -- At least 3: the login throttles from the third failure, and a lock after one or two typos would
 -- let anyone lock anyone out; at most 100.
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{"type": "integer", "minimum": 3, "maximum": 100}'
+UPDATE org.policy_parameters SET schema = '{"type": "integer", "minimum": 3, "maximum": 100}'
  WHERE name = 'login_lock_threshold';
 -- One minute to one day.
-UPDATE org.policy_parameters SET version = version + 1, updated_at = now(), schema = '{"type": "integer", "minimum": 60, "maximum": 86400}'
+UPDATE org.policy_parameters SET schema = '{"type": "integer", "minimum": 60, "maximum": 86400}'
  WHERE name = 'login_lock_seconds';
 
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'org.policy_parameters'::regclass
+                                      AND tgname = 'policy_parameters_touch') THEN
+    ALTER TABLE org.policy_parameters ENABLE TRIGGER policy_parameters_touch;
+  END IF;
+END
+$$;
 ALTER TABLE org.policy_parameters FORCE ROW LEVEL SECURITY;
 -- Every parameter has its schema; a parameter added later comes with one.
 ALTER TABLE org.policy_parameters ALTER COLUMN schema SET NOT NULL;

@@ -44,7 +44,7 @@ SELECT is((api.policy_parameter_list('2024-02-01') -> 'items' -> 3)::jsonb - 'va
   jsonb_build_object('name', 'customer_review_period_days', 'type', 'integer',
                      'description', 'Customer information is reviewed and updated at least this often (C4.1).',
                      'unit', 'days', 'clause', 'C4.1', 'at', '2024-02-01', 'value', 180, 'effective_from', '2024-01-01',
-                     'version', 2),
+                     'version', 1),
   'policy_parameter_list: a parameter with its value in force');
 SELECT is((api.policy_parameter_list('2023-01-01') -> 'items' -> 3 -> 'value')::jsonb, 'null'::jsonb, 'no value before the first one');
 SELECT is(api.policy_parameter_get('nope', NULL)::jsonb, NULL, 'policy_parameter_get: NULL when unknown');
