@@ -3,7 +3,7 @@
 -- api.employee_* / api.me() functions. Fixtures: sql/tests/fixtures.sql.
 -- Run by tests/sql/run as tianxing_app.
 BEGIN;
-SELECT plan(123);
+SELECT plan(162);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -229,7 +229,8 @@ SELECT is((api.employee_create(format('{"username": "new1", "display_name": "New
           - 'id' - 'created_at' - 'updated_at'),
   jsonb_build_object('username', 'new1', 'display_name', 'New One', 'email', NULL,
                      'department_id', '10000000-0000-4000-8000-00000000000b', 'supervisor_id', pg_temp.emp('sup.b'),
-                     'roles', jsonb_build_array('staff'), 'active', true, 'deactivated_at', NULL, 'version', 1),
+                     'roles', jsonb_build_array('staff'), 'active', true, 'deactivated_at', NULL, 'version', 1,
+                     'pending_grants', '[]'::jsonb),
   'employee_create: created (duplicate roles folded)');
 SELECT throws_ok(format($$ SELECT api.employee_update(%L, 1, '{"username": "other"}') $$, pg_temp.emp('staff.a2')),
   'TXVAL', 'username: unknown field', 'employee_update: username cannot change');
@@ -243,7 +244,7 @@ SELECT throws_ok(format($$ SELECT api.employee_update(%L, 1, '{"supervisor_id": 
   'TXVAL', NULL, 'employee_update: nobody supervises themselves');
 SELECT is(api.employee_update(pg_temp.emp('staff.a2'), 1, '{"display_name": "A Two", "email": "a2@example.test", "supervisor_id": null}')::jsonb
             - 'id' - 'created_at' - 'updated_at' - 'deactivated_at' - 'department_id' - 'active' - 'roles',
-  '{"username": "staff.a2", "display_name": "A Two", "email": "a2@example.test", "supervisor_id": null, "version": 2}'::jsonb,
+  '{"username": "staff.a2", "display_name": "A Two", "email": "a2@example.test", "supervisor_id": null, "version": 2, "pending_grants": []}'::jsonb,
   'employee_update: only the fields given change; null clears');
 SELECT is(api.employee_update(pg_temp.emp('staff.a2'), 2, '{"email": null}')::jsonb ->> 'display_name', 'A Two',
   'employee_update: absent fields keep their value');
@@ -276,6 +277,82 @@ SELECT pg_temp.be('admin', 'admin');
 SELECT api.employee_update(pg_temp.emp('sup.b'), 1, '{"roles": ["staff"]}');
 SELECT is(pg_temp.be('sup.b', 'supervisor,staff'), 'staff', 'a role taken away no longer counts, whatever the token says');
 
+-- Privileged roles need a second administrator (issue 10 item 9) ------------------------------
+SELECT pg_temp.be('admin', 'admin');
+CREATE TEMP TABLE made AS SELECT api.employee_create('{"username": "new.hr", "display_name": "New HR", "roles": ["staff", "hr"]}')::jsonb AS j;
+SELECT is((SELECT j -> 'roles' FROM made), '["staff"]'::jsonb, 'create: a privileged role is not held at once');
+SELECT is((SELECT jsonb_path_query_array(j, '$.pending_grants[*].role') FROM made), '["hr"]'::jsonb,
+  'create: ... it is proposed');
+SELECT is((SELECT array_agg(status || ':' || proposed_by) FROM org.role_grants WHERE employee_id = (SELECT (j ->> 'id')::uuid FROM made)),
+  ARRAY['proposed:' || pg_temp.emp('admin')], 'one proposal, by the creating admin');
+SELECT throws_ok($$ UPDATE org.employees SET roles = '{staff,hr}' WHERE username = 'new.hr' $$, '42501',
+  'the role hr is granted by a second administrator''s approval', 'a direct UPDATE cannot add a privileged role');
+SELECT throws_ok($$ INSERT INTO org.employees (username, display_name, roles) VALUES ('sneaky', 'S', '{auditor}') $$, '42501', NULL,
+  'nor a direct INSERT');
+SELECT throws_ok($$ SELECT api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'hr' AND status = 'proposed'), true, NULL) $$,
+  '42501', NULL, 'four eyes: the proposer cannot approve');
+SELECT is(pg_temp.be('new.hr', 'hr,staff'), 'staff', 'a proposed role does not count in a token');
+SELECT pg_temp.be('hr', 'hr');
+SELECT throws_ok($$ SELECT api.role_grant_decide((SELECT id FROM org.role_grants WHERE status = 'proposed' LIMIT 1), true, NULL) $$,
+  '42501', NULL, 'hr cannot decide');
+SELECT pg_temp.be('admin2', 'admin');
+SELECT is((api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'hr' AND status = 'proposed'), true, 'ok')::jsonb
+           ->> 'status'), 'approved', 'another admin approves');
+SELECT is((SELECT roles FROM org.employees WHERE username = 'new.hr'), '{hr,staff}'::text[], '... and the role is held');
+SELECT is(pg_temp.be('new.hr', 'hr,staff'), 'hr,staff', '... and counts');
+SELECT pg_temp.be('admin2', 'admin');
+SELECT api.employee_update(pg_temp.emp('staff.b1'), (SELECT version FROM org.employees WHERE id = pg_temp.emp('staff.b1')),
+                           '{"roles": ["staff", "admin"]}');
+SELECT is((SELECT roles FROM org.employees WHERE id = pg_temp.emp('staff.b1')), '{staff}'::text[], 'update: admin is proposed, not granted');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT throws_ok($$ SELECT api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'admin'), true, NULL) $$,
+  '42501', NULL, 'the grantee cannot decide (not an admin)');
+SELECT pg_temp.be('admin', 'admin');
+SELECT throws_ok($$ SELECT api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'admin'), false, NULL) $$,
+  'TXVAL', 'reason: is required when rejecting', 'rejecting needs a reason');
+SELECT is((api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'admin'), false, 'no')::jsonb ->> 'status'),
+  'rejected', 'another admin rejects');
+SELECT is((SELECT roles FROM org.employees WHERE id = pg_temp.emp('staff.b1')), '{staff}'::text[], '... and the role is never held');
+SELECT throws_ok($$ SELECT api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'admin'), true, NULL) $$,
+  'TXCON', NULL, 'a decided grant cannot be decided again');
+SELECT is(json_array_length(api.role_grant_list('proposed', NULL) -> 'items'), 0, 'role_grant_list: nothing open');
+SELECT is(json_array_length(api.role_grant_list(NULL, pg_temp.emp('staff.b1')) -> 'items'), 1, 'role_grant_list: by employee');
+SELECT throws_ok($$ SELECT api.role_grant_list('maybe', NULL) $$, 'TXVAL', NULL, 'role_grant_list: status checked');
+SELECT api.employee_update(pg_temp.emp('staff.b1'), (SELECT version FROM org.employees WHERE id = pg_temp.emp('staff.b1')),
+                           '{"roles": ["auditor"]}');
+SELECT pg_temp.be('admin2', 'admin');
+SELECT is((api.role_grant_decide((SELECT id FROM org.role_grants WHERE role = 'auditor'), true, NULL)::jsonb ->> 'status'),
+  'approved', 'roles removed go at once, the privileged one added on approval');
+SELECT is((SELECT roles FROM org.employees WHERE id = pg_temp.emp('staff.b1')), '{auditor}'::text[], '... so staff.b1 is an auditor only');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT is(json_array_length(api.role_grant_list(NULL, NULL) -> 'items'), 2, 'an employee reads their own grants');
+
+-- A password set by somebody else is changed first (issue 10 item 9) --------------------------
+SELECT pg_temp.be('admin', 'admin');
+SELECT auth.set_password(pg_temp.emp('staff.a1'), '$scrypt$set-by-admin');
+SELECT is(pg_temp.be('staff.a1', 'staff'), 'staff', 'begin_request still accepts the token');
+SELECT is((api.me()::jsonb - 'department' - 'version') ->> 'must_change_password', 'true', 'me says the password must change');
+SELECT is(api.me()::jsonb -> 'roles', '["staff"]'::jsonb, '... with the token''s roles (a sign-in mints a usable token)');
+SELECT throws_ok($$ SELECT api.employee_list(10, NULL, NULL, NULL) $$, 'TXDEN',
+  'change the password an administrator set first (POST /v1/me/password)', 'every other API function refuses');
+SELECT is_empty($$ SELECT 1 FROM org.departments $$, 'row-level security shows nothing');
+SELECT is(tx.user_id(), NULL, 'no employee claim');
+SELECT is(auth.own_password_hash(), '$scrypt$set-by-admin', 'own_password_hash: the pending employee''s');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', false, false) $$, 'TXVAL',
+  'current_password: is not your current password', 'change: the current password must be right');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', true, true) $$, 'TXVAL',
+  'new_password: must differ from the current password', 'change: a new password');
+SELECT throws_ok($$ SELECT auth.change_own_password('$scrypt$other', '$scrypt$mine', true, false) $$, 'TXCON', NULL,
+  'change: a password reset meanwhile is a conflict');
+SELECT lives_ok($$ SELECT auth.change_own_password('$scrypt$set-by-admin', '$scrypt$mine', true, false) $$, 'change: done');
+SELECT is(pg_temp.be('staff.a1', 'staff'), 'staff', 'the next request');
+SELECT is(tx.user_id(), pg_temp.emp('staff.a1'), '... is the employee again');
+SELECT is(api.me()::jsonb ->> 'must_change_password', 'false', '... and me says so');
+SELECT pg_temp.be('admin', 'admin');
+SELECT auth.set_password(pg_temp.emp('admin'), '$scrypt$admin-own');
+SELECT is(pg_temp.be('admin', 'admin'), 'admin', 'one''s own password set as admin needs no change');
+SELECT is(tx.user_id(), pg_temp.emp('admin'), '... the admin stays themselves');
+
 -- api.me ---------------------------------------------------------------------------------
 SELECT pg_temp.be('sup.a', 'supervisor');
 SELECT is(api.me()::jsonb,
@@ -283,7 +360,8 @@ SELECT is(api.me()::jsonb,
                      'department', jsonb_build_object('id', '10000000-0000-4000-8000-00000000000a', 'code', 'A',
                                                       'name', '業務一部 Business A'),
                      'supervisor_id', NULL, 'roles', jsonb_build_array('supervisor'),
-                     'employee_roles', jsonb_build_array('staff', 'supervisor'), 'active', true, 'version', 1),
+                     'employee_roles', jsonb_build_array('staff', 'supervisor'), 'active', true, 'version', 1,
+                     'must_change_password', false),
   'me: effective roles and the roles held');
 SELECT pg_temp.be('admin', 'admin');
 SELECT is(api.me()::jsonb -> 'department', 'null'::jsonb, 'me: no department is null');

@@ -3,7 +3,7 @@
 -- api.policy_* functions.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(54);
+SELECT plan(74);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -40,7 +40,7 @@ SELECT is((SELECT sum(value::numeric) FROM jsonb_each_text(org.policy_value('ass
 
 -- The API: reading ------------------------------------------------------------------------
 SELECT is(json_array_length(api.policy_parameter_list(NULL) -> 'items'), 7, 'policy_parameter_list: all parameters');
-SELECT is((api.policy_parameter_list('2024-02-01') -> 'items' -> 3)::jsonb - 'value_id',
+SELECT is((api.policy_parameter_list('2024-02-01') -> 'items' -> 3)::jsonb - 'value_id' - 'schema',
   jsonb_build_object('name', 'customer_review_period_days', 'type', 'integer',
                      'description', 'Customer information is reviewed and updated at least this often (C4.1).',
                      'unit', 'days', 'clause', 'C4.1', 'at', '2024-02-01', 'value', 180, 'effective_from', '2024-01-01',
@@ -50,6 +50,47 @@ SELECT is((api.policy_parameter_list('2023-01-01') -> 'items' -> 3 -> 'value')::
 SELECT is(api.policy_parameter_get('nope', NULL)::jsonb, NULL, 'policy_parameter_get: NULL when unknown');
 SELECT is(jsonb_array_length(api.policy_parameter_get('login_lock_threshold', NULL)::jsonb -> 'history'), 1,
   'policy_parameter_get: the history');
+
+-- Schemas (issue 10 item 11) -----------------------------------------------------------------
+SELECT is((SELECT count(*) FROM org.policy_parameters WHERE schema IS NULL), 0::bigint, 'every parameter has a schema');
+SELECT is((SELECT array_agg(p.name ORDER BY p.name) FROM org.policy_parameters p
+            WHERE org.json_schema_problem(p.schema, org.policy_value(p.name)) IS NOT NULL),
+  NULL, 'the seeded values fit their schemas');
+SELECT is((api.policy_parameter_get('login_lock_seconds', NULL)::jsonb -> 'schema'),
+  '{"type": "integer", "minimum": 60, "maximum": 86400}'::jsonb, 'the schema is published with the parameter');
+SELECT throws_ok($$ SELECT org.json_schema_problem('{"type": "integer", "exclusiveMinimum": 0}', '1') $$,
+  '22023', 'JSON Schema keyword exclusiveMinimum is not supported', 'an unknown keyword is an error, not ignored');
+SELECT throws_ok($$ SELECT org.json_schema_problem('{"type": "object", "additionalProperties": {}}', '{}') $$,
+  '22023', NULL, 'additionalProperties: false only');
+SELECT is(org.json_schema_problem('{"type": "number", "minimum": 0, "maximum": 1}', '0.5'), NULL, 'validator: a fitting number');
+SELECT is(org.json_schema_problem('{"type": "integer"}', '1.5'), ARRAY['value', 'must be an integer'], 'validator: type integer');
+SELECT is(org.json_schema_problem('{"type": "object", "x-sum": 1}', '{"a": 0.7, "b": 0.3}'), NULL, 'validator: x-sum exact in numeric');
+SELECT is(org.json_schema_problem('{"type": "array", "items": {"type": "object", "properties": {"m": {"maximum": 5}}}}', '[{"m": 1}, {"m": 6}]'),
+  ARRAY['value[1].m', 'must be at most 5'], 'validator: the path of a nested problem');
+SELECT pg_temp.be('hr', 'hr');
+SELECT throws_ok($$ SELECT api.policy_propose('login_lock_threshold', '{"value": -1, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: must be at least 3', 'login_lock_threshold -1 refused');
+SELECT throws_ok($$ SELECT api.policy_propose('login_lock_threshold', '{"value": 0, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: must be at least 3', 'login_lock_threshold 0 refused');
+SELECT throws_ok($$ SELECT api.policy_propose('login_lock_threshold', '{"value": 1000000000000, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: must be at most 100', 'login_lock_threshold 10^12 refused');
+SELECT throws_ok($$ SELECT api.policy_propose('login_lock_seconds', '{"value": -5, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: must be at least 60', 'negative lock seconds refused');
+SELECT throws_ok($$ SELECT api.policy_propose('customer_required_fields', '{"value": [], "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: must have at least 1 item(s)', 'customer_required_fields [] refused (it would switch C1.3 off)');
+SELECT throws_ok($$ SELECT api.policy_propose('customer_required_fields', '{"value": ["password_hash"], "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', NULL, 'customer_required_fields ["password_hash"] refused');
+SELECT throws_like($$ SELECT api.policy_propose('customer_required_fields', '{"value": ["name", "password_hash"], "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'value[1]: must be one of name, company_name, %', '... naming the item and the known fields');
+SELECT throws_ok($$ SELECT api.policy_propose('assessment_weights', '{"value": {"completion_rate": 0.3, "satisfaction": 0.3, "accuracy": 0.2, "efficiency": 0.15, "teamwork": 0.1}, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value: the values must sum to 1', 'weights that do not sum to 1 refused');
+SELECT throws_ok($$ SELECT api.policy_propose('assessment_weights', '{"value": {"completion_rate": 0.3, "satisfaction": 0.25, "accuracy": 0.2, "efficiency": 0.25}, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'TXVAL', 'value.teamwork: is required', 'every indicator has a weight');
+SELECT throws_like($$ SELECT api.policy_propose('risk_warning_thresholds', '{"value": {"credit_overdue_days": 30, "prepayment_ratio_min": 0.3, "x": 1}, "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'value.x: is not a known member%', 'unknown members refused');
+SELECT lives_ok($$ SELECT api.policy_propose('assessment_grade_bands', '{"value": [{"grade": "A", "min": 85}, {"grade": "B", "min": 70}, {"grade": "C", "min": 0}], "effective_from": "2999-01-01", "reason": "r"}') $$,
+  'a value inside its schema is a proposal');
+SELECT pg_temp.be('staff.a1', 'staff');
 
 -- Proposals: hr ----------------------------------------------------------------------------
 SELECT throws_ok($$ SELECT api.policy_propose('login_lock_threshold', '{"value": 3, "effective_from": "2999-01-01", "reason": "r"}') $$,

@@ -195,7 +195,10 @@ describe('creates, updates and validation (admin)', () => {
     assert.equal(e.active, true);
     assert.equal(e.deactivated_at, null);
     for (const k of Object.keys(body)) assert.deepEqual(e[k], body[k], k);
-    assert.deepEqual(ok(await as.admin.get(r.headers.location)), e);
+    // the answer of a create adds the privileged roles waiting for a second admin (none here)
+    const { pending_grants: pending, ...plain } = e;
+    assert.deepEqual(pending, []);
+    assert.deepEqual(ok(await as.admin.get(r.headers.location)), plain);
     // sup.b now sees the new hire (department B), staff.b1 does not
     ok(await as.supervisor.get(`/v1/employees/${e.id}`));
     assertProblem(await asEmp(EMP.staffB1).get(`/v1/employees/${e.id}`), 404, 'not_found');
@@ -362,6 +365,83 @@ describe('activation and passwords (admin)', () => {
     assertProblem(await call(svc, 'POST', '/v1/auth/login', { body: { username: 'pw.user', password: 'first-password-1' } }), 401, 'invalid_credentials');
     assert.equal((await as.admin.put(`/v1/employees/${nh.id}/password`, { password: 'first-password-1' })).status, 204);
     ok(await call(svc, 'POST', '/v1/auth/login', { body: { username: 'pw.user', password: 'first-password-1' } }));
+  });
+});
+
+// Issue 10 item 9: one admin could create an hr employee, set their password, sign in as them,
+// propose a policy value and approve it themselves. A privileged role now waits for a second
+// administrator.
+describe('privileged roles need a second administrator (four eyes)', () => {
+  test('an hr role granted by one admin alone is not held: the scenario of the issue fails', async () => {
+    const admin2 = asEmp(EMP.admin2);
+    const made = ok(await as.admin.post('/v1/employees', { username: 'puppet.hr', display_name: 'Puppet', roles: ['hr'] }), 201);
+    assert.deepEqual(made.roles, []);
+    assert.deepEqual(made.pending_grants.map((g) => [g.role, g.status, g.proposed_by]), [['hr', 'proposed', EMP.admin.id]]);
+    assert.equal((await as.admin.put(`/v1/employees/${made.id}/password`, { password: 'puppet-password-1' })).status, 204);
+    const login = () => call(svc, 'POST', '/v1/auth/login', { body: { username: 'puppet.hr', password: 'puppet-password-1' } });
+    const signed = ok(await login());
+    assert.ok(!signed.user.roles.includes('hr'), JSON.stringify(signed.user));
+    const puppet = client(svc, signed.access_token);
+    const body = { value: 3, effective_from: '2999-01-01', reason: 'one person' };
+    assertProblem(await puppet.post('/v1/policy-parameters/login_lock_threshold/proposals', body), 403, 'forbidden');
+    assert.equal(pg(`SELECT count(*) FROM org.policy_values WHERE reason = 'one person'`, { db: DB }), '0');
+    assert.equal(pg(`SELECT count(*) FROM org.role_grants WHERE status = 'approved'`, { db: DB }), '0');
+    // a direct PATCH of roles proposes too; nothing is held
+    const cur = ok(await as.admin.get(`/v1/employees/${made.id}`));
+    const patched = ok(await as.admin.patch(`/v1/employees/${made.id}`, { roles: ['hr', 'staff'] }, { headers: { 'If-Match': `"${cur.version}"` } }));
+    assert.deepEqual(patched.roles, ['staff']);
+    assert.equal(patched.pending_grants.length, 1, 'one open proposal per role');
+    // the list; the proposer cannot approve; auditors read; staff cannot
+    const open = ok(await as.admin.get(`/v1/role-grants?status=proposed&employee_id=${made.id}`)).items;
+    assert.equal(open.length, 1);
+    const g = open[0];
+    ok(await as.auditor.get('/v1/role-grants'));
+    assertProblem(await as.staff.get('/v1/role-grants'), 403, 'forbidden');
+    assertFieldError(await as.admin.get('/v1/role-grants?status=maybe'), 'status');
+    assertProblem(await as.admin.post(`/v1/role-grants/${g.id}/approve`), 403, 'forbidden');
+    assertProblem(await as.hr.post(`/v1/role-grants/${g.id}/approve`), 403, 'forbidden');
+    assertFieldError(await admin2.post(`/v1/role-grants/${g.id}/reject`, {}), 'reason');
+    // a second administrator approves: from then on the role is held and counts
+    const a = ok(await admin2.post(`/v1/role-grants/${g.id}/approve`, { reason: 'Confirmed with HR.' }));
+    assert.equal(a.status, 'approved');
+    assert.equal(a.decided_by, EMP.admin2.id);
+    assertProblem(await admin2.post(`/v1/role-grants/${g.id}/approve`), 409, 'conflict');
+    assert.deepEqual(ok(await as.admin.get(`/v1/employees/${made.id}`)).roles, ['hr', 'staff']);
+    assertProblem(await as.admin.post(`/v1/role-grants/${crypto.randomUUID()}/approve`), 404, 'not_found');
+  });
+
+  test('a password an admin set must be changed at first sign-in; until then every other route refuses', async () => {
+    const made = ok(await as.admin.post('/v1/employees', { username: 'fresh.hire', display_name: 'Fresh', roles: ['staff'] }), 201);
+    assert.equal((await as.admin.put(`/v1/employees/${made.id}/password`, { password: 'given-by-admin-1' })).status, 204);
+    const login = (password) => call(svc, 'POST', '/v1/auth/login', { body: { username: 'fresh.hire', password } });
+    const first = ok(await login('given-by-admin-1'));
+    assert.equal(first.user.must_change_password, true, 'the sign-in says so');
+    assert.deepEqual(first.user.roles, ['staff']);
+    const fresh = client(svc, first.access_token);
+    assert.equal(ok(await fresh.get('/v1/me')).must_change_password, true, '/v1/me says so');
+    assertProblem(await fresh.get('/v1/departments'), 403, 'forbidden');
+    assertProblem(await fresh.get('/v1/employees'), 403, 'forbidden');
+    assertProblem(await fresh.get('/v1/policy-parameters'), 403, 'forbidden');
+    assertProblem(await fresh.get(`/v1/employees/${EMP.staffA1.id}`), 404, 'not_found');
+    // the change: the current password must be right, the new one different and long enough
+    const change = (b) => fresh.post('/v1/me/password', b);
+    assertFieldError(await change({ current_password: 'wrong-password', new_password: 'my-own-secret-1' }), 'current_password');
+    assertFieldError(await change({ current_password: 'given-by-admin-1', new_password: 'given-by-admin-1' }), 'new_password');
+    assertFieldError(await change({ current_password: 'given-by-admin-1', new_password: 'short' }), 'new_password');
+    assertFieldError(await change({ current_password: 'given-by-admin-1', new_password: 'my-own-secret-1', x: 1 }), 'x');
+    const r = await change({ current_password: 'given-by-admin-1', new_password: 'my-own-secret-1' });
+    assert.equal(r.status, 204, r.text);
+    // every session ended; the new password signs in and nothing is pending
+    assertProblem(await call(svc, 'POST', '/v1/auth/refresh', { body: { refresh_token: first.refresh_token } }), 401, 'invalid_refresh_token');
+    assertProblem(await login('given-by-admin-1'), 401, 'invalid_credentials');
+    const second = ok(await login('my-own-secret-1'));
+    assert.equal(second.user.must_change_password, false);
+    const own = client(svc, second.access_token);
+    ok(await own.get('/v1/departments'));
+    // an employee changing their own password is not asked to change it again
+    assert.equal((await own.post('/v1/me/password', { current_password: 'my-own-secret-1', new_password: 'my-own-secret-2' })).status, 204);
+    assert.equal(ok(await login('my-own-secret-2')).user.must_change_password, false);
+    assertUnauthorized(await call(svc, 'POST', '/v1/me/password', { body: { current_password: 'a', new_password: 'bbbbbbbb' } }), { invalid: false });
   });
 });
 

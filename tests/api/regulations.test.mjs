@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, env, freshDatabase, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, env, freshDatabase, lit, pg } from './lib/harness.mjs';
 import {
   EMP, ROLES, BY_ROLE, assertFieldError, client, dbDay, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
@@ -365,6 +365,53 @@ describe('policy parameters (G3: hr proposes, another admin approves)', () => {
     assert.ok(ok(await as.hr.get(`/v1/policy-parameters/${P}`)).history.some((v) => v.id === p.id && v.status === 'rejected'));
     assertProblem(await as.admin.post(`/v1/policy-proposals/${crypto.randomUUID()}/approve`), 404, 'not_found');
     assertProblem(await as.admin.post('/v1/policy-proposals/not-a-uuid/reject', { reason: 'x' }), 404, 'not_found');
+  });
+
+  // Issue 10 item 11: each parameter has a JSON Schema of its own, checked on propose and approve.
+  test('values outside their parameter\'s schema are refused with 422 naming the problem', async () => {
+    const propose = (name, value) => as.hr.post(`/v1/policy-parameters/${name}/proposals`,
+      { value, effective_from: dbDay(DB, 5), reason: 'schema check' });
+    const refused = async (name, value, field, message) => {
+      const p = assertFieldError(await propose(name, value), field);
+      const e = p.errors.find((x) => x.field === field);
+      assert.match(e.message, message, `${name} = ${JSON.stringify(value)}: ${JSON.stringify(p)}`);
+    };
+    await refused('login_lock_threshold', -1, 'value', /at least 3/);
+    await refused('login_lock_threshold', 0, 'value', /at least 3/);
+    await refused('login_lock_threshold', 10 ** 12, 'value', /at most 100/);
+    await refused('login_lock_seconds', -900, 'value', /at least 60/);
+    await refused('customer_review_period_days', 0, 'value', /at least 1/);
+    await refused('customer_required_fields', [], 'value', /at least 1 item/);
+    await refused('customer_required_fields', ['password_hash'], 'value[0]', /must be one of name, company_name/);
+    await refused('customer_required_fields', ['name', 'name'], 'value', /twice/);
+    await refused('customer_required_fields', ['name', 7], 'value[1]', /must be a string/);
+    const w = { completion_rate: 0.3, satisfaction: 0.25, accuracy: 0.2, efficiency: 0.15, teamwork: 0.1 };
+    await refused('assessment_weights', { ...w, teamwork: 0.2 }, 'value', /sum to 1/);
+    await refused('assessment_weights', { ...w, teamwork: undefined }, 'value.teamwork', /required/);
+    await refused('assessment_weights', { ...w, luck: 0 }, 'value.luck', /not a known member/);
+    await refused('assessment_weights', { ...w, accuracy: -0.2, teamwork: 0.5 }, 'value.accuracy', /at least 0/);
+    await refused('assessment_grade_bands', [{ grade: 'A', min: 60 }, { grade: 'B', min: 80 }], 'value[1].min', /highest first/);
+    await refused('assessment_grade_bands', [{ grade: 'A', min: 190 }], 'value[0].min', /at most 100/);
+    await refused('risk_warning_thresholds', { credit_overdue_days: 30, prepayment_ratio_min: 1.5 }, 'value.prepayment_ratio_min', /at most 1/);
+    assert.equal(pg(`SELECT count(*) FROM org.policy_values WHERE reason = 'schema check'`, { db: DB }), '0', 'nothing written');
+    // values inside the schemas are proposals (and the schema is published with the parameter)
+    ok(await propose('login_lock_threshold', 10), 201);
+    ok(await propose('assessment_weights', { ...w, completion_rate: 0.2, teamwork: 0.2 }), 201);
+    ok(await propose('customer_required_fields', ['name', 'credit_code']), 201);
+    const def = ok(await as.staff.get('/v1/policy-parameters/login_lock_threshold'));
+    assert.deepEqual(def.schema, { type: 'integer', minimum: 3, maximum: 100 });
+  });
+
+  test('a proposal made before its schema (or under an older one) is checked again on approval', async () => {
+    // written as the database owner without triggers: a proposal from before migration 0017
+    const id = pg(`SET session_replication_role = replica;
+      INSERT INTO org.policy_values (name, value, effective_from, status, reason, proposed_by)
+      VALUES ('login_lock_threshold', '-1', current_date + 3, 'proposed', 'old proposal', ${lit(EMP.hr.id)})
+      RETURNING id`, { db: DB }).split('\n').pop().trim();
+    assertFieldError(await as.admin.post(`/v1/policy-proposals/${id}/approve`), 'value');
+    assert.equal(pg(`SELECT status FROM org.policy_values WHERE id = ${lit(id)}`, { db: DB }), 'proposed');
+    // it can still be rejected
+    ok(await as.admin.post(`/v1/policy-proposals/${id}/reject`, { reason: 'Outside the schema.' }));
   });
 });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import {
-  env, freshDatabase, pg, request, runBin, startService,
+  env, freshDatabase, lit, pg, request, runBin, startService,
 } from './lib/harness.mjs';
 
 const DB = 'tx_api_upgrade';
@@ -59,13 +59,21 @@ function tables(db) {
  * compared up to the last entry before the move: migrations after the baseline add audited rows
  * (0014's state machine definitions), which append to the chain, and its head moves with them.
  */
+const columnsBefore = {};
 function snapshot(db, { auditUpTo, only } = {}) {
   const out = {};
   for (const t of only || tables(db)) {
     if (auditUpTo !== undefined && t === 'audit.head') continue;
     const where = auditUpTo !== undefined && t === 'audit.log' ? `WHERE x.id <= ${Number(auditUpTo)}` : '';
+    // The columns the table had before the move: a later migration may add columns (0017 adds
+    // org.policy_parameters.schema and auth.credentials.must_change); the rows' old values stay.
+    if (!columnsBefore[t]) {
+      columnsBefore[t] = pg(`SELECT string_agg(format('x.%I', attname), ', ' ORDER BY attnum) FROM pg_attribute
+                              WHERE attrelid = ${lit(t)}::regclass AND attnum > 0 AND NOT attisdropped`, { db });
+    }
+    const row = `ROW(${columnsBefore[t]})::text`;
     // As the superuser: row-level security does not hide rows from it.
-    out[t] = pg(`SELECT count(*) || ' ' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM ${t} x ${where}`, { db });
+    out[t] = pg(`SELECT count(*) || ' ' || md5(coalesce(string_agg(${row}, '|' ORDER BY ${row}), '')) FROM ${t} x ${where}`, { db });
   }
   return out;
 }

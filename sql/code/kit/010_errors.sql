@@ -24,12 +24,17 @@ $$;
 REVOKE ALL ON FUNCTION api.fail(text,text,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.fail(text,text,text) TO tianxing_app;
 
--- The caller's employee id; TXAUT when the request carries none.
+-- The caller's employee id; TXAUT when the request carries none, TXDEN (403) when the employee
+-- must first change a password somebody else set (tx.begin_request, issue 10 item 9).
 CREATE OR REPLACE FUNCTION api.require_user() RETURNS uuid
   LANGUAGE plpgsql STABLE
   AS $$
 DECLARE v uuid := tx.user_id();
 BEGIN
+  IF v IS NULL AND tx.claim('password_change_for') IS NOT NULL THEN
+    RAISE EXCEPTION 'change the password an administrator set first (POST /v1/me/password)'
+      USING ERRCODE = 'TXDEN';
+  END IF;
   IF v IS NULL THEN
     RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TXAUT';
   END IF;

@@ -16,11 +16,31 @@ END
 $$;
 REVOKE ALL ON FUNCTION org.touch() FROM PUBLIC;
 
--- deactivated_at follows `active`; a supervisor chain never loops.
+-- deactivated_at follows `active`; a supervisor chain never loops; a privileged role is gained
+-- only through an approved grant (org.role_grants, issue 10 item 9).
 CREATE OR REPLACE FUNCTION org.employees_check() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
+DECLARE
+  v_role text;
 BEGIN
+  -- The runtime role's writes (every request) need the grant approved in this transaction by
+  -- someone else (api.role_grant_decide). The owner's (migrations, the bootstrap of the first
+  -- administrator, fixtures) are the operator's and are not requests.
+  IF current_user = 'tianxing_app' THEN
+    SELECT r INTO v_role
+      FROM unnest(NEW.roles) r
+     WHERE r = ANY (org.privileged_roles())
+       AND (TG_OP = 'INSERT' OR NOT r = ANY (OLD.roles))
+       AND NOT EXISTS (SELECT FROM org.role_grants g
+                        WHERE g.employee_id = NEW.id AND g.role = r AND g.status = 'approved'
+                          AND g.decided_at = now() AND g.decided_by = tx.user_id())
+     LIMIT 1;
+    IF v_role IS NOT NULL THEN
+      RAISE EXCEPTION 'the role % is granted by a second administrator''s approval', v_role
+        USING ERRCODE = '42501';
+    END IF;
+  END IF;
   IF TG_OP = 'INSERT' OR NEW.active IS DISTINCT FROM OLD.active THEN
     NEW.deactivated_at := CASE WHEN NEW.active THEN NULL ELSE now() END;
   END IF;
@@ -166,6 +186,14 @@ $$;
 REVOKE ALL ON FUNCTION api.department_update(uuid,integer,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.department_update(uuid,integer,jsonb) TO tianxing_app;
 
+-- The roles whose grant needs a second person (issue 10 item 9, docs/identity.md): each reads
+-- or changes what others cannot (all personnel data, the rules, the audit trail, everything).
+CREATE OR REPLACE FUNCTION org.privileged_roles() RETURNS text[]
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT ARRAY['admin', 'hr', 'risk_officer', 'auditor'] $$;
+REVOKE ALL ON FUNCTION org.privileged_roles() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION org.privileged_roles() TO tianxing_app;
+
 -- API: employees -----------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION api.employee_json(e org.employees) RETURNS json
   LANGUAGE sql STABLE
@@ -179,6 +207,42 @@ CREATE OR REPLACE FUNCTION api.employee_json(e org.employees) RETURNS json
 $$;
 REVOKE ALL ON FUNCTION api.employee_json(org.employees) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.employee_json(org.employees) TO tianxing_app;
+
+-- The answer of a create or update: the employee and the privileged roles proposed for them and
+-- not decided yet (each waits for another administrator: /v1/role-grants).
+CREATE OR REPLACE FUNCTION api.employee_with_grants_json(e org.employees) RETURNS json
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT (api.employee_json(e)::jsonb
+          || jsonb_build_object('pending_grants',
+               (SELECT coalesce(jsonb_agg(api.role_grant_json(g)::jsonb ORDER BY g.role), '[]')
+                  FROM org.role_grants g
+                 WHERE g.employee_id = e.id AND g.status = 'proposed')))::json
+$$;
+REVOKE ALL ON FUNCTION api.employee_with_grants_json(org.employees) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.employee_with_grants_json(org.employees) TO tianxing_app;
+
+-- Proposes each privileged role of p_roles that the employee does not hold and has no open
+-- proposal for; returns p_roles without those roles (what the employee holds now).
+CREATE OR REPLACE FUNCTION org.propose_privileged(p_employee_id uuid, p_held text[], p_roles text[])
+  RETURNS text[]
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  INSERT INTO org.role_grants (employee_id, role, proposed_by)
+  SELECT p_employee_id, r, tx.user_id()
+    FROM (SELECT DISTINCT r FROM unnest(p_roles) r) x
+   WHERE r = ANY (org.privileged_roles()) AND NOT r = ANY (p_held)
+     AND NOT EXISTS (SELECT FROM org.role_grants g
+                      WHERE g.employee_id = p_employee_id AND g.role = x.r
+                        AND g.status = 'proposed');
+  RETURN ARRAY(SELECT DISTINCT r FROM unnest(p_roles) r
+                WHERE NOT (r = ANY (org.privileged_roles()) AND NOT r = ANY (p_held))
+                ORDER BY r);
+END
+$$;
+REVOKE ALL ON FUNCTION org.propose_privileged(uuid,text[],text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION org.propose_privileged(uuid,text[],text[]) TO tianxing_app;
 
 -- Ordered by username; the cursor is the username of the last item of the previous page.
 CREATE OR REPLACE FUNCTION api.employee_list(p_limit int, p_cursor text, p_department_id uuid,
@@ -293,20 +357,26 @@ BEGIN
   IF EXISTS (SELECT FROM org.employees x WHERE x.username = v.username) THEN
     PERFORM api.fail('TXCON', 'username', 'is taken');
   END IF;
+  -- Privileged roles are proposals until another administrator approves them (four eyes).
   INSERT INTO org.employees (username, display_name, email, department_id, supervisor_id, roles)
-  VALUES (v.username, v.display_name, v.email, v.department_id, v.supervisor_id, v.roles)
+  VALUES (v.username, v.display_name, v.email, v.department_id, v.supervisor_id,
+          ARRAY(SELECT DISTINCT r FROM unnest(v.roles) r
+                 WHERE NOT r = ANY (org.privileged_roles()) ORDER BY r))
   RETURNING * INTO e;
-  RETURN api.employee_json(e);
+  PERFORM org.propose_privileged(e.id, e.roles, v.roles);
+  RETURN api.employee_with_grants_json(e);
 END
 $$;
 REVOKE ALL ON FUNCTION api.employee_create(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.employee_create(jsonb) TO tianxing_app;
 
--- PATCH: only the fields present change; null clears email, department_id, supervisor_id.
+-- PATCH: only the fields present change; null clears email, department_id, supervisor_id. A
+-- privileged role in `roles` that the employee does not hold is proposed, not granted.
 CREATE OR REPLACE FUNCTION api.employee_update(p_id uuid, p_expected_version int, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$
 DECLARE
+  v_roles text[];
   v record;
   e org.employees;
 BEGIN
@@ -320,15 +390,18 @@ BEGIN
   IF v.supervisor_id = p_id THEN
     PERFORM api.fail('TXVAL', 'supervisor_id', 'an employee cannot supervise themselves');
   END IF;
+  -- Roles removed or unprivileged take effect now; privileged ones become proposals.
+  v_roles := CASE WHEN p_body ? 'roles' THEN org.propose_privileged(p_id, e.roles, v.roles)
+                  ELSE e.roles END;
   UPDATE org.employees x
      SET display_name  = CASE WHEN p_body ? 'display_name' THEN v.display_name ELSE x.display_name END,
          email         = CASE WHEN p_body ? 'email' THEN v.email ELSE x.email END,
          department_id = CASE WHEN p_body ? 'department_id' THEN v.department_id ELSE x.department_id END,
          supervisor_id = CASE WHEN p_body ? 'supervisor_id' THEN v.supervisor_id ELSE x.supervisor_id END,
-         roles         = CASE WHEN p_body ? 'roles' THEN v.roles ELSE x.roles END
+         roles         = v_roles
    WHERE x.id = p_id
   RETURNING * INTO e;
-  RETURN api.employee_json(e);
+  RETURN api.employee_with_grants_json(e);
 END
 $$;
 REVOKE ALL ON FUNCTION api.employee_update(uuid,integer,jsonb) FROM PUBLIC;
@@ -361,13 +434,114 @@ $$;
 REVOKE ALL ON FUNCTION api.employee_set_active(uuid,boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.employee_set_active(uuid,boolean) TO tianxing_app;
 
+-- API: role grants (issue 10 item 9) -----------------------------------------------------------
+CREATE OR REPLACE FUNCTION api.role_grant_json(g org.role_grants) RETURNS json
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT json_build_object('id', g.id, 'employee_id', g.employee_id, 'role', g.role,
+                           'status', g.status, 'proposed_by', g.proposed_by,
+                           'proposed_at', api.ts(g.proposed_at), 'decided_by', g.decided_by,
+                           'decided_at', api.ts(g.decided_at),
+                           'decision_reason', g.decision_reason, 'version', g.version)
+$$;
+REVOKE ALL ON FUNCTION api.role_grant_json(org.role_grants) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.role_grant_json(org.role_grants) TO tianxing_app;
+
+-- GET /v1/role-grants?status=&employee_id=: newest first, one page of at most 200 (admin and
+-- auditor read all; others their own, by row-level security).
+CREATE OR REPLACE FUNCTION api.role_grant_list(p_status text, p_employee_id uuid) RETURNS json
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE v_out json;
+BEGIN
+  PERFORM api.require_user();
+  IF p_status IS NOT NULL AND p_status NOT IN ('proposed', 'approved', 'rejected') THEN
+    PERFORM api.fail('TXVAL', 'status', 'must be proposed, approved or rejected');
+  END IF;
+  SELECT json_build_object('items', coalesce(json_agg(api.role_grant_json(s.g) ORDER BY s.rn),
+                                             '[]'::json),
+                           'next_cursor', NULL)
+    INTO v_out
+    FROM (SELECT g, row_number() OVER (ORDER BY g.proposed_at DESC, g.id) AS rn
+            FROM org.role_grants g
+           WHERE (p_status IS NULL OR g.status = p_status)
+             AND (p_employee_id IS NULL OR g.employee_id = p_employee_id)
+           ORDER BY g.proposed_at DESC, g.id
+           LIMIT 200) s;
+  RETURN v_out;
+END
+$$;
+REVOKE ALL ON FUNCTION api.role_grant_list(text,uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.role_grant_list(text,uuid) TO tianxing_app;
+
+-- POST /v1/role-grants/{id}/approve|reject (admin): never by the proposer nor by the employee
+-- concerned (42501: four eyes); TXCON when decided already, or when approving for a deactivated
+-- employee; rejecting needs a reason. An approval adds the role to the employee in the same
+-- transaction (org.employees_check() lets it through because of this approval only).
+CREATE OR REPLACE FUNCTION api.role_grant_decide(p_id uuid, p_approve boolean, p_reason text) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+DECLARE
+  v_me uuid;
+  g org.role_grants;
+  e org.employees;
+BEGIN
+  PERFORM api.require_role('admin');
+  v_me := tx.user_id();
+  IF p_reason IS NOT NULL AND (btrim(p_reason) = '' OR length(p_reason) > 2000) THEN
+    PERFORM api.fail('TXVAL', 'reason', 'must be 1 to 2000 characters');
+  END IF;
+  IF NOT p_approve AND p_reason IS NULL THEN
+    PERFORM api.fail('TXVAL', 'reason', 'is required when rejecting');
+  END IF;
+  -- Read first without a lock: FOR UPDATE sees only the rows the update policy lets this caller
+  -- decide, and the refusals below must say why.
+  SELECT * INTO g FROM org.role_grants x WHERE x.id = p_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such role grant' USING ERRCODE = 'P0002';
+  END IF;
+  IF g.proposed_by = v_me OR g.employee_id = v_me THEN
+    RAISE EXCEPTION 'a role grant is decided by an administrator other than its proposer and its grantee'
+      USING ERRCODE = '42501';
+  END IF;
+  SELECT * INTO g FROM org.role_grants x WHERE x.id = p_id AND x.status = 'proposed' FOR UPDATE;
+  IF NOT FOUND THEN
+    SELECT * INTO g FROM org.role_grants x WHERE x.id = p_id;
+    RAISE EXCEPTION 'the role grant is already %', g.status USING ERRCODE = 'TXCON';
+  END IF;
+  SELECT * INTO e FROM org.employees x WHERE x.id = g.employee_id FOR UPDATE;
+  IF p_approve AND NOT e.active THEN
+    RAISE EXCEPTION 'the employee is deactivated' USING ERRCODE = 'TXCON';
+  END IF;
+  UPDATE org.role_grants x
+     SET status = CASE WHEN p_approve THEN 'approved' ELSE 'rejected' END,
+         decided_by = v_me, decided_at = now(), decision_reason = p_reason
+   WHERE x.id = p_id
+  RETURNING * INTO g;
+  IF p_approve AND NOT g.role = ANY (e.roles) THEN
+    UPDATE org.employees x
+       SET roles = ARRAY(SELECT r FROM unnest(x.roles || g.role) r ORDER BY r)
+     WHERE x.id = e.id;
+  END IF;
+  RETURN api.role_grant_json(g);
+END
+$$;
+REVOKE ALL ON FUNCTION api.role_grant_decide(uuid,boolean,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.role_grant_decide(uuid,boolean,text) TO tianxing_app;
+
 -- GET /v1/me: the caller, with the effective roles of this request (tx.roles()) and the roles the
--- employee holds.
+-- employee holds. must_change_password: the password was set by somebody else and must be
+-- changed (POST /v1/me/password) before anything else is allowed (tx.begin_request); the roles
+-- are then the token's, so that the answer of a sign-in still mints a usable token.
 CREATE OR REPLACE FUNCTION api.me() RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
 DECLARE
-  v_me uuid := api.require_user();
+  v_pending uuid := tx.claim('password_change_for')::uuid;
+  v_me uuid := coalesce(v_pending, api.require_user());
+  v_roles text[] := CASE WHEN v_pending IS NULL THEN tx.roles()
+                         ELSE string_to_array(coalesce(tx.claim('password_change_roles'), ''), ',')
+                    END;
   v_out json;
 BEGIN
   SELECT json_build_object(
@@ -376,8 +550,9 @@ BEGIN
                               ELSE json_build_object('id', d.id, 'code', d.code, 'name', d.name)
                          END,
            'supervisor_id', e.supervisor_id,
-           'roles', to_json(ARRAY(SELECT r FROM unnest(tx.roles()) r ORDER BY r COLLATE "C")),
-           'employee_roles', to_json(e.roles), 'active', e.active, 'version', e.version)
+           'roles', to_json(ARRAY(SELECT r FROM unnest(v_roles) r ORDER BY r COLLATE "C")),
+           'employee_roles', to_json(e.roles), 'active', e.active, 'version', e.version,
+           'must_change_password', v_pending IS NOT NULL)
     INTO v_out
     FROM org.employees e
     LEFT JOIN org.departments d ON d.id = e.department_id
@@ -414,10 +589,12 @@ CREATE POLICY departments_admin_update ON org.departments FOR UPDATE
   USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
 
 -- Employees: admin, hr and auditor read all; a supervisor reads their department and their
--- direct reports; everyone reads themselves. Admin writes.
+-- direct reports; everyone reads themselves, also while their password must change (api.me
+-- says so; tx.begin_request). Admin writes.
 DROP POLICY IF EXISTS employees_read ON org.employees;
 CREATE POLICY employees_read ON org.employees FOR SELECT
   USING (id = (SELECT tx.user_id())
+         OR id = (SELECT tx.claim('password_change_for')::uuid)
          OR (SELECT tx.has_role('admin'))
          OR (SELECT tx.has_role('hr'))
          OR (SELECT tx.has_role('auditor'))
@@ -432,6 +609,29 @@ CREATE POLICY employees_admin_insert ON org.employees FOR INSERT
 DROP POLICY IF EXISTS employees_admin_update ON org.employees;
 CREATE POLICY employees_admin_update ON org.employees FOR UPDATE
   USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
+
+-- Role grants: admin and auditor read all, an employee their own; admin proposes as themselves;
+-- another admin, not the grantee, decides as themselves.
+CREATE OR REPLACE TRIGGER role_grants_touch BEFORE UPDATE ON org.role_grants
+  FOR EACH ROW EXECUTE FUNCTION org.touch();
+
+DROP POLICY IF EXISTS role_grants_read ON org.role_grants;
+CREATE POLICY role_grants_read ON org.role_grants FOR SELECT
+  USING ((SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor'))
+         OR employee_id = (SELECT tx.user_id()));
+
+DROP POLICY IF EXISTS role_grants_admin_propose ON org.role_grants;
+CREATE POLICY role_grants_admin_propose ON org.role_grants FOR INSERT
+  WITH CHECK ((SELECT tx.has_role('admin')) AND status = 'proposed'
+              AND proposed_by = (SELECT tx.user_id()));
+
+DROP POLICY IF EXISTS role_grants_admin_decide ON org.role_grants;
+CREATE POLICY role_grants_admin_decide ON org.role_grants FOR UPDATE
+  USING ((SELECT tx.has_role('admin')) AND status = 'proposed'
+         AND proposed_by IS DISTINCT FROM (SELECT tx.user_id())
+         AND employee_id IS DISTINCT FROM (SELECT tx.user_id()))
+  WITH CHECK ((SELECT tx.has_role('admin')) AND status IN ('approved', 'rejected')
+              AND decided_by = (SELECT tx.user_id()));
 
 -- tx.begin_request() and auth.login_lookup() find the employee before any claim exists.
 DROP POLICY IF EXISTS employees_definer_read ON org.employees;

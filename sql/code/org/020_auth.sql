@@ -29,6 +29,7 @@ DECLARE
   v_roles text[];
   v_department uuid;
   v_active boolean;
+  v_must_change boolean;
   v_effective text;
 BEGIN
   IF sub IS NULL OR sub = '' THEN
@@ -48,6 +49,21 @@ BEGIN
     FROM (SELECT DISTINCT btrim(t.raw) AS r
             FROM unnest(string_to_array(coalesce(token_roles, ''), ',')) AS t(raw)) s
    WHERE s.r = ANY (v_roles);
+  -- A password set by somebody else (issue 10 item 9): until the employee chooses their own,
+  -- the request runs without an employee and without roles, so every API function refuses it
+  -- (api.require_user: TXDEN) and row-level security shows nothing; only api.me() (which says
+  -- so) and auth.change_own_password() read who it is, from tx.password_change_for.
+  SELECT c.must_change INTO v_must_change FROM auth.credentials c WHERE c.employee_id = v_id;
+  IF coalesce(v_must_change, false) THEN
+    PERFORM set_config('tx.user_id', '', true),
+            set_config('tx.roles', '', true),
+            set_config('tx.department_id', '', true),
+            set_config('tx.password_change_for', v_id::text, true),
+            set_config('tx.password_change_roles', v_effective, true),
+            set_config('tx.request_id', coalesce(request_id, ''), true);
+    RETURN v_effective;
+  END IF;
+  PERFORM set_config('tx.password_change_for', '', true);
   PERFORM set_config('tx.user_id', v_id::text, true),
           set_config('tx.roles', v_effective, true),
           set_config('tx.department_id', coalesce(v_department::text, ''), true),
@@ -269,8 +285,11 @@ GRANT EXECUTE ON FUNCTION auth.refresh_revoke(bytea) TO tianxing_app;
 
 -- Admin sets a password (PUT /v1/employees/{id}/password): stores the hash made by the C side
 -- ($scrypt$...), clears the sign-in throttle of the employee's username (from every address) and
--- ends the employee's sessions (a reset password must not leave old refresh tokens working). 42501 without the admin claim; P0002 when there is no such
--- employee.
+-- ends the employee's sessions (a reset password must not leave old refresh tokens working).
+-- 42501 without the admin claim; P0002 when there is no such employee. A password set through
+-- the service (the runtime role's session) for somebody else must be changed at its first use
+-- (must_change, tx.begin_request); the operator's bootstrap and fixtures, run as the owner, set
+-- final passwords.
 CREATE OR REPLACE FUNCTION auth.set_password(p_employee_id uuid, p_hash text) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -285,11 +304,12 @@ BEGIN
   IF NOT EXISTS (SELECT FROM org.employees e WHERE e.id = p_employee_id) THEN
     RAISE EXCEPTION 'no such employee' USING ERRCODE = 'P0002';
   END IF;
-  INSERT INTO auth.credentials AS c (employee_id, password_hash)
-  VALUES (p_employee_id, p_hash)
+  INSERT INTO auth.credentials AS c (employee_id, password_hash, must_change)
+  VALUES (p_employee_id, p_hash,
+          session_user = 'tianxing_app' AND p_employee_id IS DISTINCT FROM tx.user_id())
   ON CONFLICT (employee_id) DO UPDATE
     SET password_hash = EXCLUDED.password_hash, failed_count = 0, locked_until = NULL,
-        updated_at = now();
+        must_change = EXCLUDED.must_change, updated_at = now();
   DELETE FROM auth.login_throttle t
    WHERE t.username = (SELECT e.username FROM org.employees e WHERE e.id = p_employee_id);
   UPDATE auth.refresh_tokens r SET revoked_at = now()
@@ -298,6 +318,71 @@ END
 $$;
 REVOKE ALL ON FUNCTION auth.set_password(uuid,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth.set_password(uuid,text) TO tianxing_app;
+
+-- POST /v1/me/password, step 1: the caller's current hash (the C side verifies the current
+-- password against it and hashes the new one). The caller is the request's employee, or the one
+-- whose password must change (tx.begin_request). TXAUT without either, P0002 without credentials.
+CREATE OR REPLACE FUNCTION auth.own_password_hash() RETURNS text
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_me uuid := coalesce(tx.user_id(), tx.claim('password_change_for')::uuid);
+  v_hash text;
+BEGIN
+  IF v_me IS NULL THEN
+    RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TXAUT';
+  END IF;
+  SELECT c.password_hash INTO v_hash FROM auth.credentials c WHERE c.employee_id = v_me;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no credentials' USING ERRCODE = 'P0002';
+  END IF;
+  RETURN v_hash;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.own_password_hash() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.own_password_hash() TO tianxing_app;
+
+-- POST /v1/me/password, step 2: replaces p_old_hash (what step 1 read: TXCON if it changed since)
+-- by p_new_hash, clears must_change and ends every session (the caller signs in again).
+-- p_current_ok: the current password was right (else TXVAL current_password); p_same: the new
+-- password equals the current one (TXVAL new_password).
+CREATE OR REPLACE FUNCTION auth.change_own_password(p_old_hash text, p_new_hash text,
+                                                    p_current_ok boolean, p_same boolean)
+  RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_me uuid := coalesce(tx.user_id(), tx.claim('password_change_for')::uuid);
+BEGIN
+  IF v_me IS NULL THEN
+    RAISE EXCEPTION 'authentication required' USING ERRCODE = 'TXAUT';
+  END IF;
+  IF NOT coalesce(p_current_ok, false) THEN
+    RAISE EXCEPTION USING ERRCODE = 'TXVAL', COLUMN = 'current_password',
+      MESSAGE = 'current_password: is not your current password';
+  END IF;
+  IF coalesce(p_same, true) THEN
+    RAISE EXCEPTION USING ERRCODE = 'TXVAL', COLUMN = 'new_password',
+      MESSAGE = 'new_password: must differ from the current password';
+  END IF;
+  IF p_new_hash IS NULL OR NOT starts_with(p_new_hash, '$scrypt$') THEN
+    RAISE EXCEPTION 'p_new_hash must be a $scrypt$ hash' USING ERRCODE = '22023';
+  END IF;
+  UPDATE auth.credentials c
+     SET password_hash = p_new_hash, must_change = false, failed_count = 0, locked_until = NULL,
+         updated_at = now()
+   WHERE c.employee_id = v_me AND c.password_hash = p_old_hash;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the password changed meanwhile' USING ERRCODE = 'TXCON';
+  END IF;
+  UPDATE auth.refresh_tokens r SET revoked_at = now()
+   WHERE r.employee_id = v_me AND r.revoked_at IS NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.change_own_password(text,text,boolean,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth.change_own_password(text,text,boolean,boolean) TO tianxing_app;
 
 CREATE OR REPLACE TRIGGER employees_revoke_tokens AFTER UPDATE OF active ON org.employees
   FOR EACH ROW WHEN (OLD.active AND NOT NEW.active)

@@ -2,14 +2,161 @@
 -- One current definition per object; `tianxingd migrate` re-applies this file when it changes
 -- (sql/code/ORDER, docs/architecture.md).
 
--- A value must have its parameter's type; a decided value never changes, and a decision changes
--- nothing but the decision.
+-- The first way p_value breaks p_schema, as {where, what} (where: "value", "value[2]",
+-- "value.teamwork"), or NULL when it fits. A subset of JSON Schema (2020-12) written here because
+-- Debian packages no maintained validator for PostgreSQL, and the policy values live and are
+-- checked in the database (propose and approve are SQL): type (integer, number, string, boolean,
+-- array, object), minimum, maximum, minLength, maxLength, enum, minItems, maxItems, uniqueItems,
+-- items, required, properties, additionalProperties (false only), and two keywords of ours:
+-- "x-sum" (an object's values sum to this number) and "x-descending" (the named member of an
+-- array's objects strictly decreases). A keyword outside this list raises 22023, so a schema
+-- using one is found by the tests rather than silently half-applied.
+CREATE OR REPLACE FUNCTION org.json_schema_problem(p_schema jsonb, p_value jsonb,
+                                                   p_where text DEFAULT 'value')
+  RETURNS text[]
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE
+  k text;
+  v_type text := jsonb_typeof(p_value);
+  v_want text;
+  v_fits boolean;
+  v_problem text[];
+  v_len int;
+  v_prev numeric;
+  v_cur numeric;
+  v_member text := p_schema ->> 'x-descending';
+  e jsonb;
+  i int;
+BEGIN
+  FOR k IN SELECT jsonb_object_keys(p_schema) LOOP
+    IF k NOT IN ('type', 'minimum', 'maximum', 'minLength', 'maxLength', 'enum', 'minItems',
+                 'maxItems', 'uniqueItems', 'items', 'required', 'properties',
+                 'additionalProperties', 'x-sum', 'x-descending', 'description') THEN
+      RAISE EXCEPTION 'JSON Schema keyword % is not supported', k USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  IF p_schema ? 'additionalProperties' AND p_schema -> 'additionalProperties' <> 'false' THEN
+    RAISE EXCEPTION 'additionalProperties supports false only' USING ERRCODE = '22023';
+  END IF;
+
+  v_want := p_schema ->> 'type';
+  v_fits := CASE v_want
+              WHEN 'integer' THEN v_type = 'number' AND p_value::text ~ '^-?[0-9]+$'
+              WHEN 'number' THEN v_type = 'number'
+              WHEN 'string' THEN v_type = 'string'
+              WHEN 'boolean' THEN v_type = 'boolean'
+              WHEN 'array' THEN v_type = 'array'
+              WHEN 'object' THEN v_type = 'object'
+              ELSE false END;
+  IF v_want IS NOT NULL AND NOT v_fits THEN
+    RETURN ARRAY[p_where, 'must be ' || CASE v_want WHEN 'integer' THEN 'an integer'
+                                                    WHEN 'array' THEN 'an array'
+                                                    WHEN 'object' THEN 'an object'
+                                                    ELSE 'a ' || v_want END];
+  END IF;
+
+  IF v_type = 'number' THEN
+    IF p_value::text::numeric < (p_schema ->> 'minimum')::numeric THEN
+      RETURN ARRAY[p_where, 'must be at least ' || (p_schema ->> 'minimum')];
+    END IF;
+    IF p_value::text::numeric > (p_schema ->> 'maximum')::numeric THEN
+      RETURN ARRAY[p_where, 'must be at most ' || (p_schema ->> 'maximum')];
+    END IF;
+  END IF;
+
+  IF v_type = 'string' THEN
+    v_len := char_length(p_value #>> '{}');
+    IF v_len < (p_schema ->> 'minLength')::int THEN
+      RETURN ARRAY[p_where, format('must have at least %s characters', p_schema ->> 'minLength')];
+    END IF;
+    IF v_len > (p_schema ->> 'maxLength')::int THEN
+      RETURN ARRAY[p_where, format('must have at most %s characters', p_schema ->> 'maxLength')];
+    END IF;
+  END IF;
+
+  IF p_schema ? 'enum' AND NOT (p_schema -> 'enum') @> jsonb_build_array(p_value) THEN
+    RETURN ARRAY[p_where, format('must be one of %s',
+                                 (SELECT string_agg(x #>> '{}', ', ')
+                                    FROM jsonb_array_elements(p_schema -> 'enum') x))];
+  END IF;
+
+  IF v_type = 'array' THEN
+    v_len := jsonb_array_length(p_value);
+    IF v_len < (p_schema ->> 'minItems')::int THEN
+      RETURN ARRAY[p_where, format('must have at least %s item(s)', p_schema ->> 'minItems')];
+    END IF;
+    IF v_len > (p_schema ->> 'maxItems')::int THEN
+      RETURN ARRAY[p_where, format('must have at most %s items', p_schema ->> 'maxItems')];
+    END IF;
+    IF coalesce((p_schema ->> 'uniqueItems')::boolean, false)
+       AND (SELECT count(DISTINCT x) FROM jsonb_array_elements(p_value) x) < v_len THEN
+      RETURN ARRAY[p_where, 'must not hold an item twice'];
+    END IF;
+    IF p_schema ? 'items' THEN
+      FOR e, i IN SELECT x, o - 1 FROM jsonb_array_elements(p_value) WITH ORDINALITY AS a(x, o) LOOP
+        v_problem := org.json_schema_problem(p_schema -> 'items', e, format('%s[%s]', p_where, i));
+        IF v_problem IS NOT NULL THEN
+          RETURN v_problem;
+        END IF;
+      END LOOP;
+    END IF;
+    IF v_member IS NOT NULL THEN
+      v_prev := NULL;
+      FOR e, i IN SELECT x, o - 1 FROM jsonb_array_elements(p_value) WITH ORDINALITY AS a(x, o) LOOP
+        v_cur := (e ->> v_member)::numeric;
+        IF v_prev IS NOT NULL AND v_cur >= v_prev THEN
+          RETURN ARRAY[format('%s[%s].%s', p_where, i, v_member),
+                       'must be less than the one before (highest first)'];
+        END IF;
+        v_prev := v_cur;
+      END LOOP;
+    END IF;
+  END IF;
+
+  IF v_type = 'object' THEN
+    FOR k IN SELECT x FROM jsonb_array_elements_text(coalesce(p_schema -> 'required', '[]')) x LOOP
+      IF NOT p_value ? k THEN
+        RETURN ARRAY[p_where || '.' || k, 'is required'];
+      END IF;
+    END LOOP;
+    FOR k, e IN SELECT m.key, m.value FROM jsonb_each(p_value) m ORDER BY m.key LOOP
+      IF coalesce(p_schema -> 'properties' ? k, false) THEN
+        v_problem := org.json_schema_problem(p_schema -> 'properties' -> k, e, p_where || '.' || k);
+        IF v_problem IS NOT NULL THEN
+          RETURN v_problem;
+        END IF;
+      ELSIF p_schema ? 'additionalProperties' THEN
+        RETURN ARRAY[p_where || '.' || k,
+                     format('is not a known member (known: %s)',
+                            (SELECT string_agg(x, ', ' ORDER BY x)
+                               FROM jsonb_object_keys(coalesce(p_schema -> 'properties', '{}')) x))];
+      END IF;
+    END LOOP;
+    -- numeric arithmetic: 0.3 + 0.25 + 0.2 + 0.15 + 0.1 is exactly 1
+    IF p_schema ? 'x-sum'
+       AND (SELECT coalesce(sum(x::text::numeric) FILTER (WHERE jsonb_typeof(x) = 'number'), 0)
+              FROM jsonb_each(p_value) AS m(key, x)) <> (p_schema ->> 'x-sum')::numeric THEN
+      RETURN ARRAY[p_where, 'the values must sum to ' || (p_schema ->> 'x-sum')];
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION org.json_schema_problem(jsonb,jsonb,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION org.json_schema_problem(jsonb,jsonb,text) TO tianxing_app;
+
+-- A value must have its parameter's type and fit its schema, when proposed and again when
+-- approved (a proposal made under an older schema is checked against the one in force); a decided
+-- value never changes, and a decision changes nothing but the decision.
 CREATE OR REPLACE FUNCTION org.policy_values_check() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
 DECLARE
   v_type text;
+  v_schema jsonb;
   v_ok boolean;
+  v_problem text[];
 BEGIN
   IF TG_OP = 'UPDATE' THEN
     IF OLD.status <> 'proposed' THEN
@@ -21,9 +168,11 @@ BEGIN
        (OLD.name, OLD.value, OLD.effective_from, OLD.reason, OLD.proposed_by, OLD.proposed_at) THEN
       RAISE EXCEPTION 'a proposal''s content cannot change; propose again' USING ERRCODE = 'TXCON';
     END IF;
-    RETURN NEW;
+    IF NEW.status <> 'approved' THEN
+      RETURN NEW;
+    END IF;
   END IF;
-  SELECT p.type INTO v_type FROM org.policy_parameters p WHERE p.name = NEW.name;
+  SELECT p.type, p.schema INTO v_type, v_schema FROM org.policy_parameters p WHERE p.name = NEW.name;
   IF NOT FOUND THEN
     RETURN NEW; -- the foreign key reports it
   END IF;
@@ -43,6 +192,10 @@ BEGIN
                                         WHEN 'text' THEN 'a string'
                                         ELSE 'a JSON object or array' END,
                             NEW.name));
+  END IF;
+  v_problem := org.json_schema_problem(v_schema, NEW.value);
+  IF v_problem IS NOT NULL THEN
+    PERFORM api.fail('TXVAL', v_problem[1], v_problem[2]);
   END IF;
   RETURN NEW;
 END
@@ -110,7 +263,8 @@ CREATE OR REPLACE FUNCTION api.policy_parameter_json(p org.policy_parameters, p_
   LANGUAGE sql STABLE
   AS $$
   SELECT json_build_object('name', p.name, 'type', p.type, 'description', p.description,
-                           'unit', p.unit, 'clause', p.clause, 'at', coalesce(p_at, current_date),
+                           'unit', p.unit, 'clause', p.clause, 'schema', p.schema,
+                           'at', coalesce(p_at, current_date),
                            'value', f.value, 'effective_from', f.effective_from,
                            'value_id', f.id, 'version', p.version)
     FROM (SELECT NULL) AS dummy
@@ -164,7 +318,8 @@ REVOKE ALL ON FUNCTION api.policy_parameter_get(text,date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.policy_parameter_get(text,date) TO tianxing_app;
 
 -- POST /v1/policy-parameters/{name}/proposals (hr): {value, effective_from, reason}. The value
--- must have the parameter's type; effective_from is today or later.
+-- must have the parameter's type and fit its schema (org.policy_values_check); effective_from is
+-- today or later.
 CREATE OR REPLACE FUNCTION api.policy_propose(p_name text, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$

@@ -10,6 +10,7 @@
 #include "core/module.h"
 
 int tx_org_employee_password(struct tx_req *r);
+int tx_org_own_password(struct tx_req *r);
 
 /** @brief The module: its routes (routes.c); main.c registers it. */
 extern const struct tx_module tx_module_org;

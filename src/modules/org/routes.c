@@ -1,7 +1,7 @@
 /**
  * @file modules/org/routes.c
- * @brief Module G's routes: departments, employees, regulations, policy parameters. main.c
- * registers tx_module_org.
+ * @brief Module G's routes: departments, employees, role grants, regulations, policy
+ * parameters. main.c registers tx_module_org.
  */
 #include "core/call.h"
 #include "core/module.h"
@@ -57,6 +57,10 @@ static const struct tx_sql sql_org_policy_decide = {
 static const struct tx_field decide_spec[] = {
   {.name = "reason", .type = TX_J_STRING, .min_len = 1, .max_len = 1000, .multiline = true},
 };
+static const struct tx_sql sql_org_role_grants_list = {
+  "org_role_grants_list", "SELECT api.role_grant_list($1, $2::uuid)::text", 2};
+static const struct tx_sql sql_org_role_grant_decide = {
+  "org_role_grant_decide", TX_CALL_ROW "api.role_grant_decide($1::uuid, $2::boolean, $3) j", 3};
 static const struct tx_sql sql_org_regulation_publish = {
   "org_regulation_publish", TX_CALL_ROW "api.regulation_publish($1::uuid, $2::date) j", 2};
 static const struct tx_sql sql_org_regulation_acknowledge = {
@@ -122,6 +126,29 @@ static const struct tx_route routes[] = {
    .call = TX_CALL(.sql = &sql_org_employee_set_active, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_CONST, "true"}})},
   {"PUT", "/v1/employees/{id}/password", "admin", "G2", .handler = tx_org_employee_password},
+  /* One's own password; the only route open while a password set by somebody else waits to be
+   * changed (issue 10 item 9). */
+  {"POST", "/v1/me/password", "*", "G2", .handler = tx_org_own_password},
+  /* Privileged roles are granted by a second administrator (four eyes, issue 10 item 9). */
+  {"GET", "/v1/role-grants", "admin,auditor", "G2",
+   .call = TX_CALL(.sql = &sql_org_role_grants_list, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_QUERY_TEXT, "status"}, {TX_ARG_QUERY_UUID, "employee_id"}})},
+  {"POST", "/v1/role-grants/{id}/approve", "admin", "G2",
+   .call = TX_CALL(.sql = &sql_org_role_grant_decide,
+                   .status = 200,
+                   .body_spec = decide_spec,
+                   .body_nspec = 1,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_CONST, "true"},
+                            {TX_ARG_MEMBER, "reason"}})},
+  {"POST", "/v1/role-grants/{id}/reject", "admin", "G2",
+   .call = TX_CALL(.sql = &sql_org_role_grant_decide,
+                   .status = 200,
+                   .body_spec = decide_spec,
+                   .body_nspec = 1,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_CONST, "false"},
+                            {TX_ARG_MEMBER, "reason"}})},
 
   /* Module G: the regulations (S1: HR interprets and publishes; G2: everyone acknowledges) */
   {"GET", "/v1/regulations", "*", "G1,G2",
