@@ -109,3 +109,92 @@ test('customer history: who changed what and when, sealed values never shown, in
   // Staff B cannot see the customer, nor its history.
   assertProblem(await call(svc, 'GET', `/v1/customers/${id}/history`, { token: tok(EMP.staffB1) }), 404, 'not_found');
 });
+
+// Issue 10 item 15: a key with a byte that is not UTF-8 used to be left out of the header map, so
+// two creates made two records; it is refused, naming the header, and creates nothing.
+test('an Idempotency-Key that is not UTF-8 is 400 naming the header, and creates nothing', async () => {
+  const admin = tok(EMP.admin);
+  const body = { code: 'IDEMU8', name: 'x', kind: 'business' };
+  // '\xff' goes on the wire as the single byte 0xFF (Node writes header strings as latin1).
+  for (let i = 0; i < 2; i++) {
+    const p = assertProblem(await post('/v1/departments', body, admin, 'key-\xff'), 400, 'bad_request');
+    assert.ok(p.errors.some((e) => e.field === 'Idempotency-Key'), JSON.stringify(p));
+  }
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code = 'IDEMU8'"), 0);
+});
+
+// Issue 10 item 16: refuse what is not understood, naming it.
+test('bidirectional overrides and isolates in names are 422 naming the field; marks pass', async () => {
+  const admin = tok(EMP.admin);
+  for (const [i, ch] of ['\u202e', '\u202a', '\u2066', '\u2069'].entries()) {
+    const r = await post('/v1/departments', { code: `BIDI${i}`, name: `Acme${ch}fdp.exe`, kind: 'business' }, admin);
+    const p = assertProblem(r, 422, 'validation_failed');
+    assert.ok(p.errors.some((e) => e.field === 'name'), JSON.stringify(p));
+  }
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code LIKE 'BIDI%'"), 0);
+  // A right-to-left mark is one position's direction, not a reordering: allowed.
+  assert.equal((await post('/v1/departments', { code: 'BIDIOK', name: 'שלום\u200f', kind: 'business' }, admin)).status, 201);
+  // Bodies checked in C (core/json_spec.c): the legal-hold reason.
+  const p = assertProblem(await call(svc, 'POST', '/v1/policy-proposals/00000000-0000-4000-8000-000000000000/reject',
+    { token: admin, body: { reason: 'no\u202e' } }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['reason', 'bidi_control']]);
+});
+
+test('a body in a charset other than UTF-8 is 415', async () => {
+  const admin = tok(EMP.admin);
+  for (const ct of ['application/json; charset=latin1', 'application/json;charset="ISO-8859-1"', 'application/json; charset=utf-16']) {
+    const r = await call(svc, 'POST', '/v1/departments', { token: admin, headers: { 'Content-Type': ct },
+      body: JSON.stringify({ code: 'CS1', name: 'x', kind: 'business' }) });
+    assertProblem(r, 415, 'unsupported_media_type');
+  }
+  const ok = await call(svc, 'POST', '/v1/departments', { token: admin, headers: { 'Content-Type': 'application/json; charset="UTF-8"' },
+    body: JSON.stringify({ code: 'CS2', name: 'x', kind: 'business' }) });
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code = 'CS1'"), 0);
+});
+
+test('unknown query parameters are 422 naming them, on call and handler routes', async () => {
+  const admin = tok(EMP.admin);
+  let p = assertProblem(await call(svc, 'GET', '/v1/departments?limit=5&colour=red', { token: admin }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['colour', 'unknown_parameter']]);
+  p = assertProblem(await call(svc, 'GET', '/v1/customers?credit_code=91350100M000100Y43', { token: admin }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => e.field), ['credit_code']);
+  // A name that is not UTF-8 is still seen (repaired), not dropped.
+  p = assertProblem(await call(svc, 'GET', '/v1/departments?st%FFatus=x', { token: admin }), 422, 'validation_failed');
+  assert.equal(p.errors.length, 1);
+  // Declared ones pass.
+  assert.equal((await call(svc, 'GET', '/v1/departments?limit=5', { token: admin })).status, 200);
+  assert.equal((await call(svc, 'GET', '/v1/customers?limit=5&sort=name', { token: admin })).status, 200);
+});
+
+test('a body member on a route that takes no body is 422 naming it, and nothing is written', async () => {
+  const staff = tok(EMP.staffA1);
+  const reg = (await call(svc, 'GET', '/v1/regulations/current', { token: staff })).json;
+  const before = count(`SELECT count(*) FROM org.regulation_acknowledgements WHERE regulation_id = '${reg.id}'`);
+  const p = assertProblem(await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`,
+    { token: staff, body: { employee_id: EMP.staffA2.id } }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['employee_id', 'unknown_field']]);
+  assert.equal(count(`SELECT count(*) FROM org.regulation_acknowledgements WHERE regulation_id = '${reg.id}'`), before);
+  assertProblem(await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff, body: [1] }), 400, 'bad_request');
+  // No body, or an empty object, is fine.
+  assert.equal((await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff })).status, 200);
+  assert.equal((await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff, body: {} })).status, 200);
+});
+
+test('If-Match with a list matches when any tag is the current version (RFC 9110 13.1.1)', async () => {
+  const admin = tok(EMP.admin);
+  const created = await post('/v1/departments', { code: 'IFM1', name: 'x', kind: 'business' }, admin);
+  assert.equal(created.status, 201, created.text);
+  const loc = created.headers.location;
+  const etag = created.headers.etag;
+  assert.match(etag, /^"\d+"$/);
+  const stale = `"${Number(etag.slice(1, -1)) + 40}"`;
+  const patch = (ifMatch, name) => call(svc, 'PATCH', loc, { token: admin, headers: { 'If-Match': ifMatch }, body: { name } });
+  // The current tag second, after a stale one and a weak one.
+  const r = await patch(`${stale}, W/${etag}, ${etag}`, 'y');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.name, 'y');
+  // A list of stale tags is 412, and writes nothing.
+  assertProblem(await patch(`"999998", ${etag}`, 'z'), 412, 'precondition_failed');
+  assert.equal(pg("SELECT name FROM org.departments WHERE code = 'IFM1'", { db: DB }), 'y');
+});

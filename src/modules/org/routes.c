@@ -121,7 +121,8 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/employees/{id}/activate", "admin", "G2",
    .call = TX_CALL(.sql = &sql_org_employee_set_active, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_CONST, "true"}})},
-  {"PUT", "/v1/employees/{id}/password", "admin", "G2", .handler = tx_org_employee_password},
+  {"PUT", "/v1/employees/{id}/password", "admin", "G2", .handler = tx_org_employee_password,
+   .body = true},
 
   /* Module G: the regulations (S1: HR interprets and publishes; G2: everyone acknowledges) */
   {"GET", "/v1/regulations", "*", "G1,G2",
