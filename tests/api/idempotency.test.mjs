@@ -8,6 +8,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 
 import { assertProblem, freshDatabase, pg, tempDir } from './lib/harness.mjs';
+import { newCreditCode } from './lib/customers.mjs';
 import { EMP, call, loadFixtures, newSigningKey, ownToken, startIdentityService } from './lib/identity.mjs';
 
 const DB = 'tx_api_idempotency';
@@ -157,8 +158,8 @@ test('unknown query parameters are 422 naming them, on call and handler routes',
   const admin = tok(EMP.admin);
   let p = assertProblem(await call(svc, 'GET', '/v1/departments?limit=5&colour=red', { token: admin }), 422, 'validation_failed');
   assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['colour', 'unknown_parameter']]);
-  p = assertProblem(await call(svc, 'GET', '/v1/customers?credit_code=91350100M000100Y43', { token: admin }), 422, 'validation_failed');
-  assert.deepEqual(p.errors.map((e) => e.field), ['credit_code']);
+  p = assertProblem(await call(svc, 'GET', '/v1/customers?limit=5&credit=x', { token: admin }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => e.field), ['credit']);
   // A name that is not UTF-8 is still seen (repaired), not dropped.
   p = assertProblem(await call(svc, 'GET', '/v1/departments?st%FFatus=x', { token: admin }), 422, 'validation_failed');
   assert.equal(p.errors.length, 1);
@@ -197,4 +198,33 @@ test('If-Match with a list matches when any tag is the current version (RFC 9110
   // A list of stale tags is 412, and writes nothing.
   assertProblem(await patch(`"999998", ${etag}`, 'z'), 412, 'precondition_failed');
   assert.equal(pg("SELECT name FROM org.departments WHERE code = 'IFM1'", { db: DB }), 'y');
+});
+
+// README's ?credit_code= (issue 10 item 16) used to be ignored: the whole list came back.
+test('GET /v1/customers?credit_code= finds the one customer by blind index; it needs full PII access', async () => {
+  const staff = tok(EMP.staffA1);
+  const code = newCreditCode();
+  const mine = await post('/v1/customers', { name: '信用代碼客戶', company_name: '福州信用有限公司', credit_code: code }, staff);
+  assert.equal(mine.status, 201, mine.text);
+  const other = await post('/v1/customers', { name: '另一客戶', credit_code: newCreditCode() }, staff);
+  assert.equal(other.status, 201, other.text);
+  const find = (c, token = staff, extra = '') => call(svc, 'GET', `/v1/customers?credit_code=${encodeURIComponent(c)}${extra}`, { token });
+  let r = await find(code);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.items.map((c) => c.id), [mine.json.id]);
+  assert.equal(r.json.next_cursor, null);
+  r = await find(code.toLowerCase(), tok(EMP.admin), '&limit=10');
+  assert.deepEqual(r.json.items.map((c) => c.id), [mine.json.id], 'normalized like stored codes');
+  // Not visible to staff of another department: an empty page, not the customer.
+  r = await find(code, tok(EMP.staffB1));
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.items, []);
+  // A code nobody holds: an empty page.
+  assert.deepEqual((await find(newCreditCode())).json.items, []);
+  // A wrong check digit or shape: 422 naming it; combined with another filter: 422.
+  const bad = code.slice(0, 17) + (code[17] === '0' ? '1' : '0');
+  assert.deepEqual(assertProblem(await find(bad), 422, 'validation_failed').errors.map((e) => e.field), ['credit_code']);
+  assert.deepEqual(assertProblem(await find(code, staff, '&status=active'), 422, 'validation_failed').errors.map((e) => e.field), ['credit_code']);
+  // Without full PII access the lookup is refused (it would tie a PII value to a named customer).
+  for (const e of [EMP.hr, EMP.risk, EMP.auditor]) assertProblem(await find(code, tok(e)), 403, 'forbidden');
 });

@@ -57,7 +57,7 @@ static const struct tx_route routes[] = {
   /* Module C: customer information (docs/customers.md) */
   {"GET", "/v1/customers", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3",
    .handler = tx_cust_list,
-   .query = "limit,cursor,owner_id,department_id,tag,status,stale,q,phone,email,sort"},
+   .query = "limit,cursor,owner_id,department_id,tag,status,stale,q,phone,email,credit_code,sort"},
   {"POST", "/v1/customers", "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3",
    .handler = tx_cust_create, .body = true},
   {"GET", "/v1/customers/review-queue", "staff,supervisor,admin", "C4.1",
