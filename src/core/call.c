@@ -22,8 +22,35 @@ static bool matches(const char *s, size_t max, const char *extra)
   return n > 0;
 }
 
-int tx_call_if_match(struct tx_req *r, char version[16])
+/* One element of an If-Match list at @p *p: 1 and a version when it is "N", 0 when it is another
+ * entity tag (weak, or not a version), -1 when it is no entity tag at all. */
+static int if_match_element(const char **p, char version[16])
 {
+  const char *s = *p + strspn(*p, " \t");
+  int rc = 0;
+  if (!strncmp(s, "W/", 2))
+    s += 2, rc = -2; /* weak: never matches a strong comparison */
+  if (*s != '"')
+    return -1;
+  const char *end = strchr(s + 1, '"');
+  if (!end)
+    return -1;
+  size_t len = (size_t)(end - s - 1);
+  if (rc == 0 && len >= 1 && len <= 9 && strspn(s + 1, "0123456789") == len) {
+    memcpy(version, s + 1, len);
+    version[len] = '\0';
+    rc = 1;
+  }
+  s = end + 1 + strspn(end + 1, " \t");
+  if (*s && *s != ',')
+    return -1;
+  *p = *s ? s + 1 : s;
+  return rc == 1 ? 1 : 0;
+}
+
+int tx_call_if_match(struct tx_req *r, struct tx_if_match *m)
+{
+  m->n = 0;
   const char *h = u_map_get_case(r->u->map_header, "If-Match");
   if (!h)
     return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
@@ -33,9 +60,31 @@ int tx_call_if_match(struct tx_req *r, char version[16])
   if (t[0] == '*' && !t[1 + strspn(t + 1, " \t")])
     return tx_reply_problem(r, TX_E_PRECONDITION_REQUIRED,
                             "If-Match: * would overwrite any version: send the ETag you read.", NULL);
-  /* Versions are PostgreSQL integers: more than nine digits cannot match any. */
-  int end = 0;
-  if (sscanf(h, " \"%9[0-9]\"%n", version, &end) != 1 || !end)
+  size_t tags = 0;
+  while (*(t + strspn(t, " \t"))) {
+    char v[16];
+    int rc = if_match_element(&t, v);
+    if (rc < 0)
+      return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.", NULL);
+    if (++tags > TX_IF_MATCH_MAX) {
+      char detail[96];
+      snprintf(detail, sizeof detail, "If-Match may list at most %d entity tags.", TX_IF_MATCH_MAX);
+      return tx_reply_problem(r, TX_E_BAD_REQUEST, detail, NULL);
+    }
+    if (rc == 1) {
+      /* Highest first (the version a client is likeliest to hold current), no repeats. */
+      long n = atol(v);
+      size_t i = m->n;
+      while (i > 0 && atol(m->version[i - 1]) < n)
+        i--;
+      if (!(i > 0 && atol(m->version[i - 1]) == n)) {
+        memmove(m->version[i + 1], m->version[i], (m->n - i) * sizeof m->version[0]);
+        memcpy(m->version[i], v, sizeof v);
+        m->n++;
+      }
+    }
+  }
+  if (!m->n)
     return tx_reply_problem(r, TX_E_PRECONDITION_FAILED, "If-Match does not match any version.", NULL);
   return 0;
 }
@@ -60,7 +109,8 @@ static int bad_query(struct tx_req *r, const char *name, const char *what)
 }
 
 /* Fills @p value (a borrowed or owned string in @p own) for one argument; 0 or answered. */
-static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value, char **own)
+static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value, char **own,
+                   struct tx_if_match *im)
 {
   const char *q = NULL;
   *value = NULL;
@@ -82,13 +132,11 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
     *own = r->j_body ? strndup(r->u->binary_body, r->u->binary_body_length) : strdup("{}");
     *value = *own;
     return 0;
-  case TX_ARG_IF_MATCH: {
-    char digits[16];
-    if (tx_call_if_match(r, digits))
+  case TX_ARG_IF_MATCH:
+    if (tx_call_if_match(r, im))
       return r->status;
-    *value = *own = strdup(digits);
+    *value = im->version[0]; /* the others are tried by tx_call_run */
     return 0;
-  }
   case TX_ARG_MEMBER:
     *value = json_string_value(json_object_get(r->j_body, a->name));
     return 0;
@@ -136,9 +184,14 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   int n = call->sql->nparams;
   if (call->body_spec && tx_req_body(r, call->body_spec, call->body_nspec))
     return r->status;
-  for (int i = 0; i < n; i++)
-    if (resolve(r, &call->args[i], &params[i], &owned[i]))
+  struct tx_if_match im = {0};
+  int im_arg = -1;
+  for (int i = 0; i < n; i++) {
+    if (resolve(r, &call->args[i], &params[i], &owned[i], &im))
       goto out;
+    if (call->args[i].kind == TX_ARG_IF_MATCH)
+      im_arg = i;
+  }
 
   /* Creates honour Idempotency-Key: a replay answers here, a new key rides along the create. */
   struct tx_idem idem = {0};
@@ -161,7 +214,15 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   struct tx_query q = {sql, params};
   PGresult *res;
   struct tx_db_outcome outcome;
-  if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
+  int failed = tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome);
+  /* An If-Match list: the next version when this one was stale (nothing was written then). */
+  for (size_t v = 1; failed && im_arg >= 0 && v < im.n && outcome.code == TX_E_PRECONDITION_FAILED;
+       v++) {
+    tx_db_outcome_free(&outcome);
+    params[im_arg] = im.version[v];
+    failed = tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome);
+  }
+  if (failed) {
     if (!tx_idem_lost_race(r, &idem, &outcome, call->location, NULL))
       tx_reply_db_error(r, &outcome);
     tx_db_outcome_free(&outcome);

@@ -58,13 +58,26 @@ struct tx_call {
 /** @brief The path parameter @p name when it is a UUID; otherwise answers 404 and gives NULL. */
 const char *tx_call_path_uuid(struct tx_req *r, const char *name);
 
+/** At most this many entity tags in one If-Match list. */
+#define TX_IF_MATCH_MAX 8
+
+/** The versions an If-Match list names, highest first (the current one is likeliest). */
+struct tx_if_match {
+  size_t n;
+  char version[TX_IF_MATCH_MAX][16];
+};
+
 /**
- * @brief The version the request's If-Match names (`"N"`, N of at most nine digits) into
- * @p version. Otherwise answers the problem and returns -1: 428 without If-Match or with `*`
- * (it matches any version, the blind overwrite If-Match is there to prevent: C4.2), 412 when it
- * names no version that can exist (weak, several, malformed).
+ * @brief The versions the request's If-Match names (`"N"`, N of at most nine digits; a list
+ * `"3", "4"` matches when any of its tags is current, RFC 9110 section 13.1.1) into @p m.
+ * Weak tags and tags that are no version never match (strong comparison) and are skipped.
+ * Otherwise answers the problem and returns -1: 428 without If-Match or with `*` (it matches any
+ * version, the blind overwrite If-Match is there to prevent: C4.2), 412 when it names no version
+ * that can exist (weak, malformed), 400 for a list of more than TX_IF_MATCH_MAX tags.
+ * The caller tries each version in turn until one is not refused as stale (TX_E_PRECONDITION_FAILED):
+ * versions only grow, so at most one can match and a refused try wrote nothing.
  */
-int tx_call_if_match(struct tx_req *r, char version[16]);
+int tx_call_if_match(struct tx_req *r, struct tx_if_match *m);
 
 /** @brief Runs @p call for @p r and answers. */
 int tx_call_run(struct tx_req *r, const struct tx_call *call);

@@ -104,6 +104,17 @@ static bool has_control(const char *s, bool multiline)
   return false;
 }
 
+bool tx_has_bidi_control(const char *s)
+{
+  /* U+202A-U+202E (embeddings, overrides, pop) are E2 80 AA-AE; U+2066-U+2069 (isolates) are
+   * E2 81 A6-A9 in UTF-8. */
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                         (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+      return true;
+  return false;
+}
+
 static void add(json_t *j_errors, const struct tx_field *f, const char *code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 static void add(json_t *j_errors, const struct tx_field *f, const char *code, const char *fmt, ...)
@@ -129,6 +140,11 @@ static void check_string(json_t *j_errors, const struct tx_field *f, const char 
   size_t len = tx_utf8_length(s);
   if (has_control(s, f->multiline))
     add(j_errors, f, "control_characters", "%s must not contain control characters", f->name);
+  else if (tx_has_bidi_control(s))
+    add(j_errors, f, "bidi_control",
+        "%s must not contain bidirectional embedding, override or isolate characters "
+        "(U+202A-U+202E, U+2066-U+2069)",
+        f->name);
   else if (len < f->min_len)
     add(j_errors, f, "too_short", "%s must have at least %zu characters", f->name, f->min_len);
   else if (f->max_len && len > f->max_len)

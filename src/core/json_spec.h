@@ -40,7 +40,7 @@ struct tx_field {
  *         the body is not a JSON object at all (answer 400 bad_request)
  *
  * Error codes: required, type, null, too_short, too_long, out_of_range, not_allowed, format,
- * control_characters, unknown_field.
+ * control_characters, bidi_control, unknown_field.
  */
 json_t *tx_json_check(const json_t *j_body, const struct tx_field *spec, size_t n,
                       bool allow_unknown);
@@ -53,6 +53,14 @@ bool tx_uuid_valid(const char *s);
 
 /** @brief An RFC 3339 timestamp: date, 'T', hh:mm:ss, optional fraction, 'Z' or ±hh:mm. */
 bool tx_rfc3339_valid(const char *s);
+
+/**
+ * @brief Whether UTF-8 @p s holds a bidirectional embedding, override or isolate (U+202A-U+202E,
+ * U+2066-U+2069): they reorder how the text around them is shown, so a name could display as
+ * something else than it is (CVE-2021-42574). The marks U+200E, U+200F and U+061C, which affect
+ * one position only, are allowed: Arabic and Hebrew text needs them.
+ */
+bool tx_has_bidi_control(const char *s);
 
 /** @brief Number of Unicode code points in valid UTF-8 @p s. */
 size_t tx_utf8_length(const char *s);

@@ -43,6 +43,8 @@ bool tx_media_type_is_json(const char *ct)
   while (*ct == ' ' || *ct == '\t')
     ct++;
   size_t len = strcspn(ct, "; \t");
+  if (!tx_media_type_charset_ok(ct))
+    return false;
   if (len == 16 && !strncasecmp(ct, "application/json", 16))
     return true;
   /* application/<anything>+json, e.g. application/merge-patch+json */
@@ -109,34 +111,89 @@ long long tx_parse_content_length(const char *v)
   return n;
 }
 
+/* Length (1 to 4) of the well-formed UTF-8 sequence at @p p, 0 when there is none: no overlongs,
+ * surrogates or code points above U+10FFFF; the NUL ends the string and is no sequence. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+  unsigned c = *p, cp;
+  size_t n;
+  if (!c)
+    return 0;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 1, cp = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef)
+    n = 2, cp = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4)
+    n = 3, cp = c & 0x07;
+  else
+    return 0;
+  for (size_t i = 1; i <= n; i++) {
+    if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+      return 0;
+    cp = cp << 6 | (p[i] & 0x3f);
+  }
+  if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+      (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+    return 0;
+  return n + 1;
+}
+
 bool tx_utf8_valid(const char *s)
 {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    unsigned c = *p;
-    size_t n;
-    unsigned cp;
-    if (c < 0x80) {
+    size_t n = utf8_sequence(p);
+    if (!n)
+      return false;
+    p += n;
+  }
+  return true;
+}
+
+char *tx_utf8_repair(const char *s)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  /* Each byte becomes at most the three bytes of U+FFFD. */
+  char *out = malloc(3 * strlen(s) + 1), *o = out;
+  if (!out)
+    return NULL;
+  while (*p) {
+    size_t n = utf8_sequence(p);
+    if (n) {
+      memcpy(o, p, n);
+      o += n;
+      p += n;
+    } else {
+      memcpy(o, "\xef\xbf\xbd", 3);
+      o += 3;
       p++;
-      continue;
     }
-    if (c >= 0xc2 && c <= 0xdf)
-      n = 1, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-      n = 2, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-      n = 3, cp = c & 0x07;
-    else
-      return false;
-    for (size_t i = 1; i <= n; i++) {
-      if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+  }
+  *o = '\0';
+  return out;
+}
+
+bool tx_media_type_charset_ok(const char *ct)
+{
+  /* Parameters after the type: `; name=value` or `; name="value"` (RFC 9110 section 5.6.6). */
+  const char *p = ct ? strchr(ct, ';') : NULL;
+  while (p) {
+    p++;
+    p += strspn(p, " \t");
+    size_t name_len = strcspn(p, "= \t;");
+    const char *eq = p + name_len;
+    eq += strspn(eq, " \t");
+    if (name_len == 7 && !strncasecmp(p, "charset", 7) && *eq == '=') {
+      const char *v = eq + 1 + strspn(eq + 1, " \t");
+      bool quoted = *v == '"';
+      v += quoted;
+      size_t len = strcspn(v, quoted ? "\"" : "; \t");
+      if (len != 5 || strncasecmp(v, "utf-8", 5))
         return false;
-      cp = cp << 6 | (p[i] & 0x3f);
     }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return false;
-    p += n + 1;
+    p = strchr(p, ';');
   }
   return true;
 }

@@ -6,6 +6,9 @@
  */
 #include "core/routes.h"
 #include "core/call.h"
+#include "core/problem.h"
+
+#include <ulfius.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,10 @@ static const char *row_problem(const struct tx_route *rt)
     return "clauses must name at least one clause ID, comma-separated";
   if (!rt->handler == !rt->call)
     return "exactly one of handler and call must be set";
+  if (rt->call && (rt->query || rt->body))
+    return "a call's query parameters and body come from its args";
+  if (rt->query && !csv_valid(rt->query, false))
+    return "query must be a comma-separated list of parameter names";
   if (rt->call) {
     const struct tx_call *c = rt->call;
     if (!c->sql || !c->sql->name || !c->sql->text)
@@ -106,7 +113,80 @@ void tx_routes_reset(void)
   cap = tx_routes_count = 0;
 }
 
+/* Whether @p name is one of the comma-separated @p list. */
+static bool csv_has(const char *list, const char *name)
+{
+  size_t len = strlen(name);
+  for (const char *p = list; p && *p;) {
+    size_t n = strcspn(p, ",");
+    if (n == len && !strncmp(p, name, len))
+      return true;
+    p += n + (p[n] == ',');
+  }
+  return false;
+}
+
+static bool route_reads_query(const struct tx_route *route, const char *name)
+{
+  if (!route->call)
+    return csv_has(route->query, name);
+  for (int i = 0; i < route->call->sql->nparams; i++) {
+    const struct tx_arg *a = &route->call->args[i];
+    if (a->kind >= TX_ARG_QUERY_INT && a->kind <= TX_ARG_QUERY_TIME && !strcmp(a->name, name))
+      return true;
+  }
+  return false;
+}
+
+static bool route_reads_body(const struct tx_route *route)
+{
+  if (!route->call)
+    return route->body;
+  if (route->call->body_spec)
+    return true;
+  for (int i = 0; i < route->call->sql->nparams; i++)
+    if (route->call->args[i].kind == TX_ARG_BODY || route->call->args[i].kind == TX_ARG_MEMBER)
+      return true;
+  return false;
+}
+
+/* What the request sends that the route would not read: a filter or a field silently dropped
+ * would answer something else than was asked (an unfiltered list, an acknowledgement for
+ * someone else). 422 naming each; 0 when there is none. */
+static int refuse_unread(const struct tx_route *route, struct tx_req *r)
+{
+  json_t *j_errors = json_array();
+  const char *what = "A query parameter is not one this route takes.";
+  const char **keys = u_map_enum_keys(r->u->map_url);
+  for (size_t i = 0; keys && keys[i]; i++)
+    if (!route_reads_query(route, keys[i])) {
+      tx_problem_add_field(j_errors, keys[i], "unknown_parameter",
+                           "this route takes no query parameter of that name");
+    }
+  if (r->j_body && !route_reads_body(route)) {
+    if (!json_is_object(r->j_body)) {
+      json_decref(j_errors);
+      return tx_reply_problem(r, TX_E_BAD_REQUEST, "This route takes no request body.", NULL);
+    }
+    const char *key;
+    json_t *j_v;
+    json_object_foreach(r->j_body, key, j_v)
+    {
+      (void)j_v;
+      tx_problem_add_field(j_errors, key, "unknown_field", "this route takes no request body");
+      what = "This route takes no request body.";
+    }
+  }
+  if (!json_array_size(j_errors)) {
+    json_decref(j_errors);
+    return 0;
+  }
+  return tx_reply_problem(r, TX_E_VALIDATION_FAILED, what, j_errors);
+}
+
 int tx_route_serve(const struct tx_route *route, struct tx_req *r)
 {
+  if (refuse_unread(route, r))
+    return r->status;
   return route->handler ? route->handler(r) : tx_call_run(r, route->call);
 }

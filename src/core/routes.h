@@ -8,6 +8,7 @@
 
 #include "core/http.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct tx_call;
@@ -24,6 +25,11 @@ struct tx_route {
   const char *clauses; /* comma-separated clause IDs the route enforces (REGULATIONS.md) */
   tx_handler handler;
   const struct tx_call *call;
+  /* Handler rows only (a call's come from its args): the comma-separated query parameters the
+   * handler reads, and whether it reads a body. Anything else a request sends is refused (422
+   * naming it), never silently ignored (issue 10 item 16). */
+  const char *query;
+  bool body;
 };
 
 /* The merged table; fixed once the modules are registered (before serving). */
@@ -40,7 +46,11 @@ int tx_routes_add(const struct tx_route *rows, size_t n, char *err, size_t errle
 /** @brief Empties the merged table (tests, and the end of the process). */
 void tx_routes_reset(void);
 
-/** @brief Runs the route's handler or its declarative call for @p r. */
+/**
+ * @brief Runs the route's handler or its declarative call for @p r, after refusing (422
+ * validation_failed, each naming its parameter or member) query parameters the route does not
+ * read and body members of a route that takes no body.
+ */
 int tx_route_serve(const struct tx_route *route, struct tx_req *r);
 
 enum tx_match { TX_MATCH_NONE, TX_MATCH_PATH_ONLY, TX_MATCH_OK };

@@ -316,24 +316,35 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
   tx_conn_guard_idle(c);
 }
 
-/* Headers and query arguments into Ulfius maps as Ulfius filled them: a name or value that is not
- * UTF-8 is left out, repeated names are joined with a comma. */
+/* Headers and query arguments into Ulfius maps, repeated names joined with a comma. A name or
+ * value that is not UTF-8 has its stray bytes replaced by U+FFFD rather than being left out (as
+ * Ulfius did): left out, an Idempotency-Key or a query filter with one bad byte was silently
+ * ignored (issue 10 items 15, 16); kept repaired, it is refused where its grammar is checked, and
+ * no invalid UTF-8 reaches a problem document or a log line. */
 static enum MHD_Result fill_map(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
 {
   (void)kind;
   struct _u_map *map = cls;
-  if (!key || !tx_utf8_valid(key) || (value && !tx_utf8_valid(value)))
+  enum MHD_Result ret = MHD_NO;
+  char *name = NULL, *text = NULL, *joined = NULL;
+  if (!key)
     return MHD_YES;
-  const char *old = u_map_get(map, key);
-  if (!old)
-    return u_map_put(map, key, value ? value : "") == U_OK ? MHD_YES : MHD_NO;
-  char *joined = NULL;
-  if (asprintf(&joined, "%s,%s", old, value ? value : "") < 0)
-    return MHD_NO;
-  int rc = u_map_put(map, key, joined);
+  name = tx_utf8_repair(key);
+  text = tx_utf8_repair(value ? value : "");
+  if (!name || !text)
+    goto out;
+  const char *old = u_map_get(map, name);
+  if (old && asprintf(&joined, "%s,%s", old, text) < 0) {
+    joined = NULL;
+    goto out;
+  }
+  ret = u_map_put(map, name, joined ? joined : text) == U_OK ? MHD_YES : MHD_NO;
+out:
+  free(name);
+  free(text);
   free(joined);
-  return rc == U_OK ? MHD_YES : MHD_NO;
+  return ret;
 }
 
 /* Runs the dispatcher (or answers @p early) and queues the answer. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 
 import { assertProblem, freshDatabase, pg, tempDir } from './lib/harness.mjs';
+import { newCreditCode } from './lib/customers.mjs';
 import { EMP, call, loadFixtures, newSigningKey, ownToken, startIdentityService } from './lib/identity.mjs';
 
 const DB = 'tx_api_idempotency';
@@ -108,4 +109,122 @@ test('customer history: who changed what and when, sealed values never shown, in
   assert.ok(p2.json.items[0].id < p1.json.items[0].id);
   // Staff B cannot see the customer, nor its history.
   assertProblem(await call(svc, 'GET', `/v1/customers/${id}/history`, { token: tok(EMP.staffB1) }), 404, 'not_found');
+});
+
+// Issue 10 item 15: a key with a byte that is not UTF-8 used to be left out of the header map, so
+// two creates made two records; it is refused, naming the header, and creates nothing.
+test('an Idempotency-Key that is not UTF-8 is 400 naming the header, and creates nothing', async () => {
+  const admin = tok(EMP.admin);
+  const body = { code: 'IDEMU8', name: 'x', kind: 'business' };
+  // '\xff' goes on the wire as the single byte 0xFF (Node writes header strings as latin1).
+  for (let i = 0; i < 2; i++) {
+    const p = assertProblem(await post('/v1/departments', body, admin, 'key-\xff'), 400, 'bad_request');
+    assert.ok(p.errors.some((e) => e.field === 'Idempotency-Key'), JSON.stringify(p));
+  }
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code = 'IDEMU8'"), 0);
+});
+
+// Issue 10 item 16: refuse what is not understood, naming it.
+test('bidirectional overrides and isolates in names are 422 naming the field; marks pass', async () => {
+  const admin = tok(EMP.admin);
+  for (const [i, ch] of ['\u202e', '\u202a', '\u2066', '\u2069'].entries()) {
+    const r = await post('/v1/departments', { code: `BIDI${i}`, name: `Acme${ch}fdp.exe`, kind: 'business' }, admin);
+    const p = assertProblem(r, 422, 'validation_failed');
+    assert.ok(p.errors.some((e) => e.field === 'name'), JSON.stringify(p));
+  }
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code LIKE 'BIDI%'"), 0);
+  // A right-to-left mark is one position's direction, not a reordering: allowed.
+  assert.equal((await post('/v1/departments', { code: 'BIDIOK', name: 'שלום\u200f', kind: 'business' }, admin)).status, 201);
+  // Bodies checked in C (core/json_spec.c): the legal-hold reason.
+  const p = assertProblem(await call(svc, 'POST', '/v1/policy-proposals/00000000-0000-4000-8000-000000000000/reject',
+    { token: admin, body: { reason: 'no\u202e' } }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['reason', 'bidi_control']]);
+});
+
+test('a body in a charset other than UTF-8 is 415', async () => {
+  const admin = tok(EMP.admin);
+  for (const ct of ['application/json; charset=latin1', 'application/json;charset="ISO-8859-1"', 'application/json; charset=utf-16']) {
+    const r = await call(svc, 'POST', '/v1/departments', { token: admin, headers: { 'Content-Type': ct },
+      body: JSON.stringify({ code: 'CS1', name: 'x', kind: 'business' }) });
+    assertProblem(r, 415, 'unsupported_media_type');
+  }
+  const ok = await call(svc, 'POST', '/v1/departments', { token: admin, headers: { 'Content-Type': 'application/json; charset="UTF-8"' },
+    body: JSON.stringify({ code: 'CS2', name: 'x', kind: 'business' }) });
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(count("SELECT count(*) FROM org.departments WHERE code = 'CS1'"), 0);
+});
+
+test('unknown query parameters are 422 naming them, on call and handler routes', async () => {
+  const admin = tok(EMP.admin);
+  let p = assertProblem(await call(svc, 'GET', '/v1/departments?limit=5&colour=red', { token: admin }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['colour', 'unknown_parameter']]);
+  p = assertProblem(await call(svc, 'GET', '/v1/customers?limit=5&credit=x', { token: admin }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => e.field), ['credit']);
+  // A name that is not UTF-8 is still seen (repaired), not dropped.
+  p = assertProblem(await call(svc, 'GET', '/v1/departments?st%FFatus=x', { token: admin }), 422, 'validation_failed');
+  assert.equal(p.errors.length, 1);
+  // Declared ones pass.
+  assert.equal((await call(svc, 'GET', '/v1/departments?limit=5', { token: admin })).status, 200);
+  assert.equal((await call(svc, 'GET', '/v1/customers?limit=5&sort=name', { token: admin })).status, 200);
+});
+
+test('a body member on a route that takes no body is 422 naming it, and nothing is written', async () => {
+  const staff = tok(EMP.staffA1);
+  const reg = (await call(svc, 'GET', '/v1/regulations/current', { token: staff })).json;
+  const before = count(`SELECT count(*) FROM org.regulation_acknowledgements WHERE regulation_id = '${reg.id}'`);
+  const p = assertProblem(await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`,
+    { token: staff, body: { employee_id: EMP.staffA2.id } }), 422, 'validation_failed');
+  assert.deepEqual(p.errors.map((e) => [e.field, e.code]), [['employee_id', 'unknown_field']]);
+  assert.equal(count(`SELECT count(*) FROM org.regulation_acknowledgements WHERE regulation_id = '${reg.id}'`), before);
+  assertProblem(await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff, body: [1] }), 400, 'bad_request');
+  // No body, or an empty object, is fine.
+  assert.equal((await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff })).status, 200);
+  assert.equal((await call(svc, 'POST', `/v1/regulations/${reg.id}/acknowledge`, { token: staff, body: {} })).status, 200);
+});
+
+test('If-Match with a list matches when any tag is the current version (RFC 9110 13.1.1)', async () => {
+  const admin = tok(EMP.admin);
+  const created = await post('/v1/departments', { code: 'IFM1', name: 'x', kind: 'business' }, admin);
+  assert.equal(created.status, 201, created.text);
+  const loc = created.headers.location;
+  const etag = created.headers.etag;
+  assert.match(etag, /^"\d+"$/);
+  const stale = `"${Number(etag.slice(1, -1)) + 40}"`;
+  const patch = (ifMatch, name) => call(svc, 'PATCH', loc, { token: admin, headers: { 'If-Match': ifMatch }, body: { name } });
+  // The current tag second, after a stale one and a weak one.
+  const r = await patch(`${stale}, W/${etag}, ${etag}`, 'y');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.name, 'y');
+  // A list of stale tags is 412, and writes nothing.
+  assertProblem(await patch(`"999998", ${etag}`, 'z'), 412, 'precondition_failed');
+  assert.equal(pg("SELECT name FROM org.departments WHERE code = 'IFM1'", { db: DB }), 'y');
+});
+
+// README's ?credit_code= (issue 10 item 16) used to be ignored: the whole list came back.
+test('GET /v1/customers?credit_code= finds the one customer by blind index; it needs full PII access', async () => {
+  const staff = tok(EMP.staffA1);
+  const code = newCreditCode();
+  const mine = await post('/v1/customers', { name: '信用代碼客戶', company_name: '福州信用有限公司', credit_code: code }, staff);
+  assert.equal(mine.status, 201, mine.text);
+  const other = await post('/v1/customers', { name: '另一客戶', credit_code: newCreditCode() }, staff);
+  assert.equal(other.status, 201, other.text);
+  const find = (c, token = staff, extra = '') => call(svc, 'GET', `/v1/customers?credit_code=${encodeURIComponent(c)}${extra}`, { token });
+  let r = await find(code);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.items.map((c) => c.id), [mine.json.id]);
+  assert.equal(r.json.next_cursor, null);
+  r = await find(code.toLowerCase(), tok(EMP.admin), '&limit=10');
+  assert.deepEqual(r.json.items.map((c) => c.id), [mine.json.id], 'normalized like stored codes');
+  // Not visible to staff of another department: an empty page, not the customer.
+  r = await find(code, tok(EMP.staffB1));
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.items, []);
+  // A code nobody holds: an empty page.
+  assert.deepEqual((await find(newCreditCode())).json.items, []);
+  // A wrong check digit or shape: 422 naming it; combined with another filter: 422.
+  const bad = code.slice(0, 17) + (code[17] === '0' ? '1' : '0');
+  assert.deepEqual(assertProblem(await find(bad), 422, 'validation_failed').errors.map((e) => e.field), ['credit_code']);
+  assert.deepEqual(assertProblem(await find(code, staff, '&status=active'), 422, 'validation_failed').errors.map((e) => e.field), ['credit_code']);
+  // Without full PII access the lookup is refused (it would tie a PII value to a named customer).
+  for (const e of [EMP.hr, EMP.risk, EMP.auditor]) assertProblem(await find(code, tok(e)), 403, 'forbidden');
 });

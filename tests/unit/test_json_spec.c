@@ -64,6 +64,13 @@ static void each_rule_names_its_field(void **state)
   check("{\"name\":12}", "name:type");
   check("{\"name\":null}", "name:null");
   check("{\"name\":\"a\\u0001b\"}", "name:control_characters");
+  /* Issue 10 item 16: embeddings, overrides, isolates refused; the one-position marks pass. */
+  check("{\"name\":\"a\\u202eb\"}", "name:bidi_control");
+  check("{\"name\":\"a\\u202ab\"}", "name:bidi_control");
+  check("{\"name\":\"a\\u2066b\"}", "name:bidi_control");
+  check("{\"name\":\"a\\u2069b\"}", "name:bidi_control");
+  check("{\"name\":\"a\\u200fb\"}", "");
+  check("{\"name\":\"a\\u2029b\\u2070\"}", "");
   check("{\"name\":\"ab\",\"tier\":\"z\"}", "tier:not_allowed");
   check("{\"name\":\"ab\",\"count\":11}", "count:out_of_range");
   check("{\"name\":\"ab\",\"count\":1.5}", "count:type");

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/request.h"
@@ -49,6 +50,15 @@ static void json_media_types(void **state)
   assert_false(tx_media_type_is_json("text/json+xml"));
   assert_false(tx_media_type_is_json(NULL));
   assert_false(tx_media_type_is_json(""));
+  /* Issue 10 item 16: JSON is UTF-8; another declared charset is refused. */
+  assert_true(tx_media_type_is_json("application/json;charset=\"UTF-8\""));
+  assert_true(tx_media_type_is_json("application/json; foo=bar; charset = utf-8"));
+  assert_false(tx_media_type_is_json("application/json; charset=latin1"));
+  assert_false(tx_media_type_is_json("application/json; charset=\"iso-8859-1\""));
+  assert_false(tx_media_type_is_json("application/json; charset=utf-16"));
+  assert_false(tx_media_type_is_json("application/json; charset=utf-8x"));
+  assert_false(tx_media_type_is_json("application/merge-patch+json; CHARSET=gbk"));
+  assert_true(tx_media_type_charset_ok(NULL));
 }
 
 static void cors_exact_match(void **state)
@@ -112,6 +122,21 @@ static void utf8(void **state)
   assert_false(tx_utf8_valid("\xed\xa0\x80"));     /* surrogate */
   assert_false(tx_utf8_valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
   assert_false(tx_utf8_valid("\xe5\xa4"));         /* cut */
+  /* Repair: each stray byte becomes U+FFFD, valid sequences stay (issue 10 item 15). */
+  const char *cases[][2] = {
+    {"", ""},
+    {"abc", "abc"},
+    {"k\xff", "k\xef\xbf\xbd"},
+    {"\xe5\xa4\xa9\xe5\xa4", "\xe5\xa4\xa9\xef\xbf\xbd\xef\xbf\xbd"},
+    {"\xc0\xafx", "\xef\xbf\xbd\xef\xbf\xbdx"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *fixed = tx_utf8_repair(cases[i][0]);
+    assert_non_null(fixed);
+    assert_string_equal(fixed, cases[i][1]);
+    assert_true(tx_utf8_valid(fixed));
+    free(fixed);
+  }
 }
 
 int main(void)

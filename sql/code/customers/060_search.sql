@@ -146,3 +146,30 @@ END
 $$;
 REVOKE ALL ON FUNCTION cust.search_page(text,text,timestamp with time zone,uuid,uuid,uuid,text,text,boolean,text,bytea,bytea,interval,integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.search_page(text,text,timestamp with time zone,uuid,uuid,uuid,text,text,boolean,text,bytea,bytea,interval,integer) TO tianxing_app;
+
+-- GET /v1/customers?credit_code=: the customer holding this unified social credit code, found by
+-- its blind index (issue 10 item 16: the filter was ignored, answering the unfiltered list). A
+-- lookup by a PII value is a way to tie that value to a named customer, so it needs full PII
+-- access: staff, supervisors and admins may ask (hr, risk officers and auditors are refused, as
+-- for phone and e-mail), and a customer is in the answer only when the caller sees its PII in
+-- full. The code is unique among live customers, so the answer is one page of at most one item.
+CREATE OR REPLACE FUNCTION api.customer_find_by_credit_code(p_bidx bytea) RETURNS json
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE v_out json;
+BEGIN
+  PERFORM api.require_role('staff', 'supervisor', 'admin');
+  IF p_bidx IS NULL OR octet_length(p_bidx) <> 32 THEN
+    PERFORM api.fail('TXVAL', 'credit_code_bidx', 'must be 32 bytes');
+  END IF;
+  SELECT json_build_object('items', coalesce(json_agg(cust.customer_item(c, cust.review_period())
+                                                      ORDER BY c.id), '[]'::json),
+                           'next_cursor', NULL)
+    INTO v_out
+    FROM cust.customers c
+   WHERE c.credit_code_bidx = p_bidx AND cust.pii_access(c) = 'full';
+  RETURN v_out;
+END
+$$;
+REVOKE ALL ON FUNCTION api.customer_find_by_credit_code(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.customer_find_by_credit_code(bytea) TO tianxing_app;

@@ -43,6 +43,11 @@ BEGIN
   IF length(v #>> '{}') > p_max THEN
     PERFORM api.fail('TXVAL', p_field, format('must be at most %s characters', p_max));
   END IF;
+  -- Bidirectional embeddings, overrides and isolates reorder how a name is shown (issue 10
+  -- item 16); core/json_spec.c refuses the same set in bodies it checks.
+  IF (v #>> '{}') ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must not contain bidirectional embedding, override or isolate characters');
+  END IF;
   RETURN v #>> '{}';
 END
 $$;

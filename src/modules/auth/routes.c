@@ -10,9 +10,9 @@
 
 static const struct tx_route routes[] = {
   /* Identity (G2: the regulations apply to every employee, so every employee signs in) */
-  {"POST", "/v1/auth/login", "", "G2", .handler = tx_auth_login},
-  {"POST", "/v1/auth/refresh", "", "G2", .handler = tx_auth_refresh},
-  {"POST", "/v1/auth/logout", "", "G2", .handler = tx_auth_logout},
+  {"POST", "/v1/auth/login", "", "G2", .handler = tx_auth_login, .body = true},
+  {"POST", "/v1/auth/refresh", "", "G2", .handler = tx_auth_refresh, .body = true},
+  {"POST", "/v1/auth/logout", "", "G2", .handler = tx_auth_logout, .body = true},
   {"GET", "/v1/me", "*", "G2", .handler = tx_auth_me},
   {"GET", "/.well-known/jwks.json", "", "G2", .handler = tx_auth_jwks},
 };

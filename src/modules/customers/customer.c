@@ -88,8 +88,8 @@ int tx_cust_update(struct tx_req *r)
   const char *id = tx_call_path_uuid(r, "id");
   if (!id || tx_cust_require_keys(r))
     return r->status;
-  char version[16];
-  if (tx_call_if_match(r, version))
+  struct tx_if_match im;
+  if (tx_call_if_match(r, &im))
     return r->status;
 
   unsigned char dek[TX_DEK_LEN];
@@ -105,10 +105,17 @@ int tx_cust_update(struct tx_req *r)
 
   struct tx_claims claims;
   tx_req_claims(r, &claims);
-  struct tx_query q = {&sql_update, (const char *[]){id, version, payload}};
+  const char *params[] = {id, im.version[0], payload};
+  struct tx_query q = {&sql_update, params};
   PGresult *res;
   struct tx_db_outcome out;
   int failed = tx_db_run(&claims, false, &q, 1, &res, &out);
+  /* An If-Match list: the next version when this one was stale (nothing was written then). */
+  for (size_t v = 1; failed && v < im.n && out.code == TX_E_PRECONDITION_FAILED; v++) {
+    tx_db_outcome_free(&out);
+    params[1] = im.version[v];
+    failed = tx_db_run(&claims, false, &q, 1, &res, &out);
+  }
   free(payload);
   if (failed)
     return tx_reply_db_error(r, &out);

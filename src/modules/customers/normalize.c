@@ -27,6 +27,7 @@ const char *tx_cust_err_message(int err)
   case TX_CUST_EMPTY: return "must not be empty";
   case TX_CUST_TOO_LONG: return "is too long";
   case TX_CUST_CONTROL: return "must not contain control characters";
+  case TX_CUST_BIDI: return "must not contain bidirectional embedding, override or isolate characters";
   case TX_CUST_FORMAT: return "has an invalid format";
   case TX_CUST_CHECK_DIGIT: return "has an invalid check digit";
   default: return "could not be processed";
@@ -39,6 +40,7 @@ const char *tx_cust_err_code(int err)
   case TX_CUST_EMPTY: return "too_short";
   case TX_CUST_TOO_LONG: return "too_long";
   case TX_CUST_CONTROL: return "control_characters";
+  case TX_CUST_BIDI: return "bidi_control";
   case TX_CUST_FORMAT: return "format";
   case TX_CUST_CHECK_DIGIT: return "check_digit";
   default: return "internal";
@@ -144,6 +146,12 @@ int tx_cust_text(const char *in, size_t max_chars, bool multiline, char **out)
     U16_NEXT(nfc, i, e, c);
     if (refused_control(c, multiline)) {
       rc = TX_CUST_CONTROL;
+      goto out;
+    }
+    /* Embeddings, overrides and isolates reorder the display of what follows them: a name could
+     * show as another (issue 10 item 16; the marks U+200E, U+200F, U+061C stay allowed). */
+    if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+      rc = TX_CUST_BIDI;
       goto out;
     }
   }

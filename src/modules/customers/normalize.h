@@ -21,6 +21,7 @@ enum tx_cust_err {
   TX_CUST_FORMAT = -4,      /* not the expected shape, or not valid UTF-8 */
   TX_CUST_CHECK_DIGIT = -5, /* shape right, check digit wrong: most likely a typo */
   TX_CUST_INTERNAL = -6,    /* out of memory or an ICU failure: the server's fault, not input */
+  TX_CUST_BIDI = -7,        /* a bidirectional embedding, override or isolate (U+202A-E, U+2066-9) */
 };
 
 /** @brief English message fragment to follow a field name: "must not be empty", ... */

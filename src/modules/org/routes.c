@@ -125,10 +125,11 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/employees/{id}/activate", "admin", "G2",
    .call = TX_CALL(.sql = &sql_org_employee_set_active, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_CONST, "true"}})},
-  {"PUT", "/v1/employees/{id}/password", "admin", "G2", .handler = tx_org_employee_password},
+  {"PUT", "/v1/employees/{id}/password", "admin", "G2", .handler = tx_org_employee_password,
+   .body = true},
   /* One's own password; the only route open while a password set by somebody else waits to be
    * changed (issue 10 item 9). */
-  {"POST", "/v1/me/password", "*", "G2", .handler = tx_org_own_password},
+  {"POST", "/v1/me/password", "*", "G2", .handler = tx_org_own_password, .body = true},
   /* Privileged roles are granted by a second administrator (four eyes, issue 10 item 9). */
   {"GET", "/v1/role-grants", "admin,auditor", "G2",
    .call = TX_CALL(.sql = &sql_org_role_grants_list, .read_only = true, .status = 200,
