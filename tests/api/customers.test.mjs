@@ -628,6 +628,16 @@ describe('find: filters, sort, keyset pages, search (C2.1)', () => {
     for (const who of ['a1', 'supA', 'admin']) {
       assert.deepEqual(ok(await as[who].get(`/v1/customers?phone=${q(f.phone.e164)}`)).items.map((x) => x.id), [c.id], who);
     }
+    // auditor and staff at once: the role check passes, but only customers with full access are found
+    const both = asEmp(EMP.staffB1, ['staff', 'auditor']);
+    pg(`UPDATE org.employees SET roles = '{staff,auditor}' WHERE id = ${lit(EMP.staffB1.id)}`, { db: DB });
+    try {
+      assert.ok(ok(await both.get(`/v1/customers?q=${q('長樂紡織')}`)).items.some((x) => x.id === c.id), 'B1 as auditor sees it');
+      assert.deepEqual(ok(await both.get(`/v1/customers?phone=${q(f.phone.e164)}`)).items, []);
+      assert.deepEqual(ok(await both.get(`/v1/customers?email=${q(f.email.stored)}`)).items, []);
+    } finally {
+      pg(`UPDATE org.employees SET roles = '{staff}' WHERE id = ${lit(EMP.staffB1.id)}`, { db: DB });
+    }
   });
 });
 

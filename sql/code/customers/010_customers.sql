@@ -977,6 +977,11 @@ BEGIN
                                     p_status IS NOT NULL, p_stale IS NOT NULL,
                                     p_phone_bidx IS NOT NULL, p_email_bidx IS NOT NULL);
   END IF;
+  -- Someone who is, say, auditor and staff at once passes the role check above but sees most
+  -- customers without full access: the lookup finds only those they have full access to.
+  IF p_phone_bidx IS NOT NULL OR p_email_bidx IS NOT NULL THEN
+    v_where := v_where || ARRAY['cust.pii_access(c) = ''full'''];
+  END IF;
 
   EXECUTE format($q$
     WITH page AS (
