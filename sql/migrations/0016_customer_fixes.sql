@@ -15,7 +15,20 @@ ALTER TABLE cust.disclosures
     REFERENCES cust.consents (id, recipient_id);
 
 -- Item 9: a legal hold is cleared only by a risk officer, and not by the administrator who then
--- disposes of the customer (four eyes): who cleared the last hold is kept here and checked by the
--- trigger cust.customers_disposal. NULL while a hold is set or none was ever cleared.
-ALTER TABLE cust.customers
-  ADD COLUMN legal_hold_cleared_by uuid REFERENCES org.employees (id);
+-- disposes of the customer (four eyes). Each clearing is a row here (append-only, audited); the
+-- trigger cust.customers_disposal refuses the disposal to whoever made the customer's latest
+-- clearing. A table rather than a column of cust.customers: the clearings are a history, and the
+-- customers' rows stay as they were. Written and read only by SECURITY DEFINER functions
+-- (sql/code/customers/020_sharing.sql); the runtime role has no grant.
+CREATE TABLE cust.legal_hold_clearings (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  customer_id uuid NOT NULL REFERENCES cust.customers (id),
+  reason      text NOT NULL CHECK (length(reason) BETWEEN 1 AND 2000),
+  cleared_by  uuid NOT NULL REFERENCES org.employees (id),
+  at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX legal_hold_clearings_customer_idx ON cust.legal_hold_clearings (customer_id, at DESC);
+CREATE INDEX legal_hold_clearings_cleared_by_idx ON cust.legal_hold_clearings (cleared_by);
+ALTER TABLE cust.legal_hold_clearings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE cust.legal_hold_clearings FORCE ROW LEVEL SECURITY;
+SELECT audit.attach('cust.legal_hold_clearings');

@@ -499,7 +499,7 @@ describe('legal holds: four eyes between clearing and disposal', () => {
     assert.equal(rawCustomer(DB, x.c.id).status, 'disposed');
   });
 
-  test('a hold set again after a clearing forgets who cleared it before', async () => {
+  test('the latest clearing counts: after a hold set again and cleared by another, the earlier clearer may dispose', async () => {
     const ar = asEmp(both);
     const x = await newCustomer(as.a1, { name: '許志明', company_name: '龍岩礦業' });
     const url = (s = '') => `/v1/customers/${x.c.id}${s}`;

@@ -26,7 +26,7 @@ BEGIN
     IF NOT tx.has_role('admin') THEN
       RAISE EXCEPTION 'disposing of a customer needs the role admin' USING ERRCODE = '42501';
     END IF;
-    IF OLD.legal_hold_cleared_by = tx.user_id() THEN
+    IF cust.last_hold_clearer(OLD.id) = tx.user_id() THEN
       RAISE EXCEPTION 'you cleared this customer''s legal hold: another administrator disposes of it (four eyes)'
         USING ERRCODE = 'TXDEN';
     END IF;
@@ -50,6 +50,20 @@ END
 $$;
 REVOKE ALL ON FUNCTION cust.customers_disposal() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.customers_disposal() TO tianxing_app;
+
+-- Who made the customer's latest legal-hold clearing (NULL: none), for the four-eyes check above.
+-- SECURITY DEFINER: the runtime role has no access to cust.legal_hold_clearings.
+CREATE OR REPLACE FUNCTION cust.last_hold_clearer(p_customer uuid) RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT h.cleared_by FROM cust.legal_hold_clearings h
+   WHERE h.customer_id = p_customer
+   ORDER BY h.at DESC, h.id DESC
+   LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION cust.last_hold_clearer(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.last_hold_clearer(uuid) TO tianxing_app;
 
 -- Nothing is added to a disposed customer (contacts, team, data key, follow-ups, contracts,
 -- consents, disclosures): TXCON. The customer row is read FOR SHARE, so that a disposal running
@@ -283,10 +297,11 @@ BEGIN
     RETURN NULL;
   END IF;
   IF c.legal_hold_reason IS DISTINCT FROM p_reason THEN
-    UPDATE cust.customers x
-       SET legal_hold_reason = p_reason,
-           legal_hold_cleared_by = CASE WHEN p_reason IS NULL THEN tx.user_id() END
-     WHERE x.id = p_id RETURNING * INTO c;
+    IF p_reason IS NULL THEN
+      INSERT INTO cust.legal_hold_clearings (customer_id, reason, cleared_by)
+      VALUES (p_id, c.legal_hold_reason, tx.user_id());
+    END IF;
+    UPDATE cust.customers x SET legal_hold_reason = p_reason WHERE x.id = p_id RETURNING * INTO c;
   END IF;
   RETURN jsonb_build_object('customer_id', c.id, 'legal_hold', c.legal_hold_reason IS NOT NULL,
                             'legal_hold_reason', c.legal_hold_reason, 'status', c.status,
@@ -944,6 +959,18 @@ CREATE POLICY disclosures_insert ON cust.disclosures FOR INSERT
                            WHERE c.id = customer_id
                              AND ((SELECT tx.has_role('admin'))
                                   OR cust.is_related(c.owner_id, c.department_id, c.id))));
+
+-- Legal-hold clearings (0016): written and read by the owner only, through cust.set_legal_hold
+-- and cust.last_hold_clearer; append-only.
+DROP POLICY IF EXISTS legal_hold_clearings_definer_read ON cust.legal_hold_clearings;
+CREATE POLICY legal_hold_clearings_definer_read ON cust.legal_hold_clearings FOR SELECT
+  TO tianxing_owner USING (true);
+DROP POLICY IF EXISTS legal_hold_clearings_definer_insert ON cust.legal_hold_clearings;
+CREATE POLICY legal_hold_clearings_definer_insert ON cust.legal_hold_clearings FOR INSERT
+  TO tianxing_owner WITH CHECK (cleared_by = (SELECT tx.user_id()));
+
+CREATE OR REPLACE TRIGGER legal_hold_clearings_append_only BEFORE UPDATE OR DELETE ON cust.legal_hold_clearings
+  FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change();
 
 CREATE OR REPLACE TRIGGER pii_reads_append_only BEFORE UPDATE OR DELETE ON cust.pii_reads
   FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change();
