@@ -5,7 +5,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; customers are made here through api.customer_create).
 BEGIN;
-SELECT plan(146);
+SELECT plan(148);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -397,7 +397,12 @@ SELECT throws_ok(format($$ SELECT api.customer_dispose(%L) $$, pg_temp.c(3)), 'T
 SELECT throws_ok($$ SELECT api.customer_dispose('47000000-0000-4000-8000-000000000099') $$, 'P0002', NULL, 'disposal of no customer: P0002');
 SELECT is_empty(format($$ DELETE FROM cust.data_keys WHERE customer_id = %L RETURNING customer_id $$, pg_temp.c(2)),
   'the data key of a customer not disposed of cannot be deleted, even by an admin');
-SELECT is((api.customer_set_legal_hold(pg_temp.c(2), NULL) ->> 'legal_hold'), 'false', 'an admin clears the hold');
+SELECT throws_ok(format($$ SELECT api.customer_set_legal_hold(%L, NULL) $$, pg_temp.c(2)), 'TXDEN',
+  'clearing a legal hold needs the role risk_officer', 'an admin cannot clear the hold (issue 10 item 9: four eyes)');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT is((api.customer_set_legal_hold(pg_temp.c(2), NULL) ->> 'legal_hold'), 'false', 'a risk officer clears the hold');
+SELECT is(cust.last_hold_clearer(pg_temp.c(2)), pg_temp.emp('risk'), 'who cleared it is recorded');
+SELECT pg_temp.be('admin', 'admin');
 SELECT is((SELECT count(*)::int FROM cust.data_keys WHERE customer_id = pg_temp.c(2)), 1, 'customer 2 has its data key');
 SELECT is(api.customer_dispose(pg_temp.c(2))::jsonb - 'disposed_at',
   jsonb_build_object('customer_id', pg_temp.c(2), 'disposed_by', pg_temp.emp('admin'),

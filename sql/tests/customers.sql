@@ -1,12 +1,12 @@
 -- Module C, customers (migration 0006_customers.sql, docs/customers.md): row-level security per
 -- role and relation, pii_access, ciphertext stored as given (SQL never sees plaintext),
--- duplicates (TXDUP with the existing id, visible or not), completeness and the contract gate
+-- duplicates (TXDUP with the existing id when visible, else its department), completeness and the contract gate
 -- (TXINC), the review queue and its policy parameter, the bigram name search and its index,
 -- keyset pages, optimistic concurrency (TXPRE), the log of full-PII reads, the audit trail.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(202);
+SELECT plan(203);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -63,6 +63,15 @@ END $$;
 CREATE FUNCTION pg_temp.dup(existing uuid, field text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('existing_id', existing, 'errors', jsonb_build_array(
     jsonb_build_object('field', field, 'code', 'duplicate', 'message', field || ': duplicate'))) $$;
+-- The same for a customer the caller cannot see (issue 10 item 7): its department, not its id.
+CREATE FUNCTION pg_temp.dup_hidden(dept text, field text) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('owner_department',
+    (SELECT jsonb_build_object('id', d.id, 'name', d.name) FROM org.departments d WHERE d.code = dept),
+    'errors', jsonb_build_array(
+    jsonb_build_object('field', field, 'code', 'duplicate', 'message', field || ': duplicate'))) $$;
+CREATE FUNCTION pg_temp.dup_hidden_message(dept text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT format('A record with the same identifying data exists in department %s, which you cannot see: ask that department''s supervisor.',
+                (SELECT d.name FROM org.departments d WHERE d.code = dept)) $$;
 CREATE FUNCTION pg_temp.inc(fields text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('errors', jsonb_agg(
     jsonb_build_object('field', f, 'code', 'missing', 'message', 'is missing or not verified') ORDER BY i))
@@ -320,23 +329,28 @@ SELECT is_empty($$ UPDATE cust.customers SET name = 'x' RETURNING id $$, 'audito
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'credit_code_enc', pg_temp.hx(pg_temp.ct(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi('cc1')))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'credit_code',
-    'detail', pg_temp.dup(pg_temp.c(1), 'credit_code')),
-  'the same credit code: TXDUP with the existing id, though staff.b1 cannot see that customer');
+  jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('A'), 'column', 'credit_code',
+    'detail', pg_temp.dup_hidden('A', 'credit_code')),
+  'the same credit code: TXDUP naming the owning department, not the id staff.b1 cannot see');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', '+8613900000090', NULL), pg_temp.contact(91, NULL, '+8613812345678', NULL)))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'contacts[1].phone',
-    'detail', pg_temp.dup(pg_temp.c(1), 'contacts[1].phone')),
+  jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('A'), 'column', 'contacts[1].phone',
+    'detail', pg_temp.dup_hidden('A', 'contacts[1].phone')),
   'a phone of another customer: TXDUP naming the contact');
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
+            'credit_code_enc', pg_temp.hx(pg_temp.ct(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi('cc1')))))),
+  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'credit_code',
+    'detail', pg_temp.dup(pg_temp.c(1), 'credit_code')),
+  'the same credit code: TXDUP with the existing id for staff.a1, who sees that customer');
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', NULL, 'jo@beta.test')))))),
-  jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'contacts[0].email',
-    'detail', pg_temp.dup(pg_temp.c(3), 'contacts[0].email')),
-  'an e-mail of another department''s customer: TXDUP with its id');
+  jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('B'), 'column', 'contacts[0].email',
+    'detail', pg_temp.dup_hidden('B', 'contacts[0].email')),
+  'an e-mail of another department''s customer: TXDUP naming that department');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_update(%L, 1, %L) $$, pg_temp.c(4),
             jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(40, NULL, '+8613900000005', NULL)))))->'detail',
-  pg_temp.dup(pg_temp.c(5), 'contacts[0].phone'), 'customer_update: a phone of another customer is a duplicate too');
+  pg_temp.dup_hidden('A', 'contacts[0].phone'), 'customer_update: a phone of another customer is a duplicate too');
 SELECT pg_temp.be('admin', 'admin');
 SELECT throws_ok($$ INSERT INTO cust.contacts (id, customer_id, seq, phone_enc, phone_bidx)
                     VALUES (pg_temp.k(97), pg_temp.c(4), 0, pg_temp.ct(41, 'x'), pg_temp.bi('phone:+8613812345678')) $$,

@@ -168,4 +168,86 @@ describe('merge (C2.1)', () => {
     // An auditor may read both but not merge (403 by role).
     assertProblem(await as(EMP.auditor).post(`/v1/customers/${t.id}/merge`, { source_id: s.id }), 403, 'forbidden');
   });
+
+  // Issue 10 item 4: a merge hands the source to the target's owner; staff cannot change an owner,
+  // so a team member (above all one of another department) cannot merge a customer away.
+  test('a team member cannot merge a colleague\'s customer into their own (403); within a department the owner or supervisor can', async () => {
+    const a1 = as(EMP.staffA1);
+    const b1 = as(EMP.staffB1);
+    const a2 = as(EMP.staffA2);
+    const s = ok(await a1.post('/v1/customers', { name: '甲一的客戶', contacts: [{ name: '林志玲', phone: newMobile().input }] }), 201);
+    ok(await a1.put(`/v1/customers/${s.id}/team`, { members: [EMP.staffB1.id, EMP.staffA2.id] }));
+    const tb = ok(await b1.post('/v1/customers', { name: '乙一的客戶' }), 201);
+    const ta = ok(await a2.post('/v1/customers', { name: '甲二的客戶' }), 201);
+    const before = pg(`SELECT to_jsonb(c) - 'search_bigrams' FROM cust.customers c WHERE id = ${lit(s.id)}`, { db: DB });
+    const contactsBefore = count(`SELECT count(*) FROM cust.contacts WHERE customer_id = ${lit(s.id)}`);
+
+    let p = assertProblem(await b1.post(`/v1/customers/${tb.id}/merge`, { source_id: s.id }), 403, 'forbidden');
+    assert.match(p.detail, /owner|supervisor|administrator/);
+    assertProblem(await a2.post(`/v1/customers/${ta.id}/merge`, { source_id: s.id }), 403, 'forbidden');
+    // the owner cannot move it into another department's record either (B1's, on whose team A1 is)
+    ok(await b1.put(`/v1/customers/${tb.id}/team`, { members: [EMP.staffA1.id] }));
+    p = assertProblem(await a1.post(`/v1/customers/${tb.id}/merge`, { source_id: s.id }), 403, 'forbidden');
+    assert.match(p.detail, /department/);
+    assert.equal(pg(`SELECT to_jsonb(c) - 'search_bigrams' FROM cust.customers c WHERE id = ${lit(s.id)}`, { db: DB }), before, 'the source is untouched');
+    assert.equal(count(`SELECT count(*) FROM cust.contacts WHERE customer_id = ${lit(s.id)}`), contactsBefore);
+    for (const e of [EMP.staffA1, EMP.supA]) assert.equal(ok(await as(e).get(`/v1/customers/${s.id}`)).status, 'prospect');
+
+    // the department's supervisor merges it into A2's record: it stays in department A
+    const m = ok(await as(EMP.supA).post(`/v1/customers/${ta.id}/merge`, { source_id: s.id }));
+    assert.equal(m.id, ta.id);
+    assert.equal(m.contacts.length, 1);
+    assert.equal(ok(await a1.get(`/v1/customers/${s.id}`)).status, 'merged');
+  });
+
+  // Issue 10 item 5: the merge updated cust.consents.customer_id, which the revoke-only trigger
+  // refused (409), and the ledger's foreign key named the consent's customer.
+  test('a customer with consents and disclosures merges: they survive with their history readable', async () => {
+    const a1 = as(EMP.staffA1);
+    const supA = as(EMP.supA);
+    const sha = (x) => crypto.createHash('sha256').update(x).digest('hex');
+    const PURPOSE = '授信審查';
+    const r = ok(await supA.post('/v1/recipients', { name: `合併測試徵信${crypto.randomUUID().slice(0, 8)}`, kind: 'company' }), 201);
+    const nda = ok(await supA.post(`/v1/recipients/${r.id}/ndas`, { signed_on: dbDay(DB, -10), expires_on: dbDay(DB, 300), document_sha256: sha('nda') }), 201);
+    const t = ok(await a1.post('/v1/customers', { name: '合併目標(同意書)', company_name: '目標公司' }), 201);
+    const s = ok(await a1.post('/v1/customers', { name: '合併來源(同意書)', company_name: '來源公司' }), 201);
+    const consent = (fields, doc) => a1.post(`/v1/customers/${s.id}/consents`, {
+      recipient_id: r.id, purpose: PURPOSE, allowed_fields: fields, document_sha256: sha(doc),
+      valid_from: dbDay(DB, -1), valid_until: dbDay(DB, 60),
+    });
+    const kOld = ok(await consent(['name'], 'old'), 201);
+    const revoked = ok(await a1.post(`/v1/consents/${kOld.id}/revoke`));
+    const k = ok(await consent(['name', 'company_name'], 'current'), 201);
+    const d = ok(await a1.post(`/v1/customers/${s.id}/disclosures`, { recipient_id: r.id, purpose: PURPOSE }), 201);
+    assert.equal(d.consent_id, k.id);
+
+    const m = ok(await a1.post(`/v1/customers/${t.id}/merge`, { source_id: s.id }));
+    assert.equal(m.id, t.id);
+
+    // the consents moved with their ids, dates and revocation
+    const ks = ok(await a1.get(`/v1/customers/${t.id}/consents`)).items;
+    const byId = Object.fromEntries(ks.map((x) => [x.id, x]));
+    assert.deepEqual(Object.keys(byId).sort(), [k.id, kOld.id].sort());
+    assert.equal(byId[kOld.id].status, 'revoked');
+    assert.equal(byId[kOld.id].revoked_at, revoked.revoked_at);
+    assert.equal(byId[kOld.id].revoked_by, EMP.staffA1.id);
+    assert.equal(byId[k.id].status, 'active');
+    assert.equal(byId[k.id].created_at, k.created_at);
+    assert.equal(byId[k.id].customer_id, t.id);
+    // the ledger row stays what it was (written for the source), and the target shows it
+    for (const e of [EMP.staffA1, EMP.supA, EMP.auditor]) {
+      const items = ok(await as(e).get(`/v1/customers/${t.id}/disclosures`)).items;
+      assert.deepEqual(items.map((x) => [x.id, x.customer_id, x.consent_id, x.nda_id]), [[d.disclosure_id, s.id, k.id, nda.id]], e.username);
+    }
+    assert.equal(count(`SELECT count(*) FROM cust.disclosures WHERE customer_id = ${lit(s.id)}`), 1);
+    // the moved consent goes on serving the merged customer
+    const d2 = ok(await a1.post(`/v1/customers/${t.id}/disclosures`, { recipient_id: r.id, purpose: PURPOSE }), 201);
+    assert.equal(d2.consent_id, k.id);
+    assert.deepEqual(ok(await a1.get(`/v1/customers/${t.id}/disclosures`)).items.map((x) => x.id), [d2.disclosure_id, d.disclosure_id]);
+    // and is revoked like any other; a consent moves only with a merge
+    assert.equal(ok(await a1.post(`/v1/consents/${k.id}/revoke`)).status, 'revoked');
+    assert.throws(() => pg(`UPDATE cust.consents SET customer_id = ${lit(s.id)} WHERE id = ${lit(k.id)}`, { db: DB }), /moves only with a merge/);
+    // the audit trail has the move
+    assert.ok(count(`SELECT count(*) FROM audit.log WHERE table_name = 'cust.consents' AND op = 'UPDATE' AND row_key LIKE ${lit(`%${k.id}%`)}`) >= 2);
+  });
 });

@@ -9,8 +9,8 @@ import { before, describe, test } from 'node:test';
 
 import { assertProblem, freshDatabase, lit, pg, request, runBin } from './lib/harness.mjs';
 import {
-  EMP, assertFieldError, assertUnauthorized, call, client, commonHeadersTestExceptJwks, dbDay,
-  loadFixtures, newSigningKey, ok, ownToken,
+  EMP, asOwnerAdmin, assertFieldError, assertUnauthorized, call, client, commonHeadersTestExceptJwks,
+  dbDay, loadFixtures, newSigningKey, ok, ownToken,
 } from './lib/identity.mjs';
 import {
   count, customerKeys, keyEnv, newCreditCode, newEmail, newMobile, rawCustomer, rows,
@@ -258,6 +258,36 @@ describe('disclosures (C3.1-C3.3)', () => {
     assert.equal(ledger(cust.id), 2, 'no new ledger row');
     assert.equal(ok(await as.a1.get(url())).items.length, 2);
   });
+
+  // Issue 10 item 19: api.nda_revoke had no route.
+  test('POST /v1/ndas/{id}/revoke: supervisors and admins revoke an NDA; disclosures to the recipient stop at once', async () => {
+    const r = ok(await as.supA.post('/v1/recipients', { name: '閩江資信評估有限公司', kind: 'company' }), 201);
+    const n = ok(await as.supA.post(`/v1/recipients/${r.id}/ndas`, { signed_on: dbDay(DB, -5), expires_on: dbDay(DB, 200), document_sha256: sha('閩江 NDA') }), 201);
+    ok(await as.a1.post(`/v1/customers/${cust.id}/consents`, {
+      recipient_id: r.id, purpose: PURPOSE, allowed_fields: ['company_name'], document_sha256: sha('閩江 consent'),
+      valid_from: dbDay(DB), valid_until: dbDay(DB, 30),
+    }), 201);
+    const before = ledger(cust.id);
+    ok(await as.a1.post(url(), { recipient_id: r.id, purpose: PURPOSE }), 201);
+    assert.equal(ledger(cust.id), before + 1);
+
+    const rev = `/v1/ndas/${n.id}/revoke`;
+    assertProblem(await as.a1.post(rev), 403, 'forbidden');
+    assertProblem(await as.auditor.post(rev), 403, 'forbidden');
+    assertProblem(await as.supA.post(`/v1/ndas/${crypto.randomUUID()}/revoke`), 404, 'not_found');
+    assertProblem(await as.supA.post('/v1/ndas/not-a-uuid/revoke'), 404, 'not_found');
+    assert.equal(count(DB, `SELECT count(*) FROM cust.ndas WHERE id = ${lit(n.id)} AND revoked_at IS NOT NULL`), 0);
+    const x = ok(await as.supB.post(rev));
+    assert.equal(x.id, n.id);
+    assert.equal(x.status, 'revoked');
+    assert.equal(x.revoked_by, EMP.supB.id);
+    assertProblem(await as.admin.post(rev), 409, 'conflict');
+    const p = assertProblem(await as.a1.post(url(), { recipient_id: r.id, purpose: PURPOSE }), 403, 'forbidden');
+    assert.match(p.detail, /NDA has been revoked/);
+    assert.equal(ledger(cust.id), before + 1, 'no new ledger row');
+    const listed = ok(await as.a1.get('/v1/recipients?limit=100')).items.find((y) => y.id === r.id);
+    assert.equal(listed.nda_valid, false);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -296,8 +326,21 @@ describe('disposal by crypto-shredding (C4.3)', () => {
     assertProblem(await as.supA.post(url('/dispose')), 403, 'forbidden'); // SQL: admin only
     assert.equal(sealedState(), intact);
 
-    // the contract ends (there is no route to close one yet: the superuser closes it)
-    pg(`UPDATE cust.contracts SET status = 'closed' WHERE id = ${lit(contractId)}`, { db: DB });
+    // the contract ends (issue 10 item 19: through the API, as whoever may change the customer)
+    const close = `/v1/contracts/${contractId}/close`;
+    assertProblem(await as.b1.post(close), 404, 'not_found');
+    assertProblem(await as.auditor.post(close), 403, 'forbidden');
+    assertProblem(await as.risk.post(close), 403, 'forbidden');
+    assertProblem(await as.a1.post(`/v1/contracts/${crypto.randomUUID()}/close`), 404, 'not_found');
+    assert.deepEqual(rows(DB, `SELECT status FROM cust.contracts WHERE id = ${lit(contractId)}`), [['open']]);
+    const closeRes = await as.a1.post(close);
+    const closed = ok(closeRes);
+    assert.equal(closed.id, contractId);
+    assert.equal(closed.status, 'closed');
+    assert.equal(closed.customer_id, d.c.id);
+    assert.equal(closeRes.headers.etag, `"${closed.version}"`);
+    assert.deepEqual(rows(DB, `SELECT status FROM cust.contracts WHERE id = ${lit(contractId)}`), [['closed']]);
+    assertProblem(await as.a1.post(close), 409, 'conflict');
 
     assertProblem(await as.a1.put(url('/legal-hold'), { reason: '訴訟保全' }), 403, 'forbidden');
     assertFieldError(await as.risk.put(url('/legal-hold'), { reason: ' ' }), 'reason');
@@ -309,6 +352,10 @@ describe('disposal by crypto-shredding (C4.3)', () => {
     assert.match(p.detail, /legal hold/);
     assert.equal(sealedState(), intact);
 
+    // issue 10 item 9: an administrator cannot clear the hold (and dispose at once): a risk officer does
+    p = assertProblem(await as.admin.put(url('/legal-hold'), { reason: null }), 403, 'forbidden');
+    assert.match(p.detail, /risk_officer/);
+    assert.equal(count(DB, `SELECT count(*) FROM cust.customers WHERE id = ${lit(d.c.id)} AND legal_hold_reason IS NOT NULL`), 1, 'the hold stays');
     assert.equal(ok(await as.risk.put(url('/legal-hold'), { reason: null })).legal_hold, false);
     p = assertProblem(await as.admin.post(url('/dispose')), 409, 'conflict');
     assert.match(p.detail, /inactive/);
@@ -422,6 +469,46 @@ describe('disposal by crypto-shredding (C4.3)', () => {
     assertProblem(await as.risk.put(url('/legal-hold'), { reason: '事後保全' }), 409, 'conflict');
     assertProblem(await as.admin.post(url('/dispose')), 409, 'conflict');
     assert.equal(pg(`SELECT to_jsonb(c)::text FROM cust.customers c WHERE id = ${lit(d.c.id)}`, { db: DB }), before, 'unchanged');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+// Issue 10 item 9: a legal hold is cleared only by a risk officer other than the administrator who
+// disposes. An employee holding both roles may clear a hold, but then someone else disposes.
+describe('legal holds: four eyes between clearing and disposal', () => {
+  const both = { id: '20000000-0000-4000-8000-0000000000f1', username: 'admin.risk', roles: ['admin', 'risk_officer'] };
+  before(() => {
+    asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, roles)
+      VALUES (${lit(both.id)}, ${lit(both.username)}, 'Admin and Risk', '{admin,risk_officer}');`);
+  });
+
+  test('whoever cleared the hold cannot dispose (403); another administrator can', async () => {
+    const ar = asEmp(both);
+    const x = await newCustomer(as.a1, { name: '吳淑芬', company_name: '漳州水仙花茶業' });
+    const url = (s = '') => `/v1/customers/${x.c.id}${s}`;
+    ok(await as.a1.post(url('/deactivate')));
+    ok(await as.risk.put(url('/legal-hold'), { reason: '稅務稽查' }));
+    assertProblem(await as.admin.put(url('/legal-hold'), { reason: null }), 403, 'forbidden');
+    assert.equal(ok(await ar.put(url('/legal-hold'), { reason: null })).legal_hold, false);
+    const p = assertProblem(await ar.post(url('/dispose')), 403, 'forbidden');
+    assert.match(p.detail, /cleared/);
+    assert.equal(rawCustomer(DB, x.c.id).status, 'inactive');
+    const cert = ok(await as.admin.post(url('/dispose'))).certificate;
+    assert.equal(cert.disposed_by, EMP.admin.id);
+    assert.equal(rawCustomer(DB, x.c.id).status, 'disposed');
+  });
+
+  test('the latest clearing counts: after a hold set again and cleared by another, the earlier clearer may dispose', async () => {
+    const ar = asEmp(both);
+    const x = await newCustomer(as.a1, { name: '許志明', company_name: '龍岩礦業' });
+    const url = (s = '') => `/v1/customers/${x.c.id}${s}`;
+    ok(await as.a1.post(url('/deactivate')));
+    ok(await ar.put(url('/legal-hold'), { reason: '內部調查' }));
+    ok(await ar.put(url('/legal-hold'), { reason: null }));
+    ok(await as.admin.put(url('/legal-hold'), { reason: '再次保全' }));
+    ok(await as.risk.put(url('/legal-hold'), { reason: null }));
+    assert.equal(ok(await ar.post(url('/dispose'))).certificate.disposed_by, both.id);
   });
 });
 

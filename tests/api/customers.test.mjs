@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 
 import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, startService } from './lib/harness.mjs';
 import {
-  EMP, assertFieldError, client, dbDay, loadFixtures, newSigningKey, ok, ownToken,
+  DEPT, EMP, assertFieldError, client, dbDay, loadFixtures, newSigningKey, ok, ownToken,
 } from './lib/identity.mjs';
 import {
   ageCustomer, assertDuplicate, assertSealed, count, customerKeys, dumpData, newCreditCode,
@@ -209,24 +209,37 @@ describe('duplicates: one customer per credit code, phone and e-mail', () => {
     first = (await create(as.a1, f.body)).body;
   });
 
-  test('staff B1 creating a duplicate gets 409 with existing_id, though it cannot read that customer', async () => {
+  // Issue 10 item 7: the id of a customer the caller cannot see is not given; the department
+  // that owns it is (whom to ask). Who can see it gets the id.
+  const assertHidden = (res, field) => {
+    const p = assertDuplicate(res, field, undefined);
+    assert.ok(!('existing_id' in p), res.text);
+    assert.deepEqual(p.owner_department, { id: DEPT.A, name: '業務一部 Business A' }, res.text);
+    assert.match(p.detail, /業務一部 Business A/);
+    assert.ok(!res.text.includes(first.id), 'the id appears nowhere');
+  };
+
+  test('staff B1 creating a duplicate gets 409 naming the owning department, not the id it cannot read', async () => {
     const before = storedState();
     const other = { name: '鄭國強', company_name: '晉江鞋業(另一筆)' };
-    assertDuplicate(await as.b1.post('/v1/customers', { ...other, credit_code: f.body.credit_code.toLowerCase() }), 'credit_code', first.id);
+    assertHidden(await as.b1.post('/v1/customers', { ...other, credit_code: f.body.credit_code.toLowerCase() }), 'credit_code');
     // the same phone typed differently, as the second contact
     const samePhone = `+86-${f.phone.e164.slice(3, 6)}-${f.phone.e164.slice(6, 10)}-${f.phone.e164.slice(10)}`;
-    assertDuplicate(await as.b1.post('/v1/customers', { ...other, contacts: [{ name: '甲' }, { name: '鄭國強', phone: samePhone }] }), 'contacts[1].phone', first.id);
-    assertDuplicate(await as.b1.post('/v1/customers', { ...other, contacts: [{ name: '鄭國強', email: f.email.stored.toUpperCase() }] }), 'contacts[0].email', first.id);
+    assertHidden(await as.b1.post('/v1/customers', { ...other, contacts: [{ name: '甲' }, { name: '鄭國強', phone: samePhone }] }), 'contacts[1].phone');
+    assertHidden(await as.b1.post('/v1/customers', { ...other, contacts: [{ name: '鄭國強', email: f.email.stored.toUpperCase() }] }), 'contacts[0].email');
+    // who can see the customer gets its id: the owner's supervisor, an administrator
+    assertDuplicate(await as.supA.post('/v1/customers', { ...other, credit_code: f.body.credit_code }), 'credit_code', first.id);
+    assertDuplicate(await as.admin.post('/v1/customers', { ...other, owner_id: EMP.staffB1.id, contacts: [{ name: '鄭國強', phone: samePhone }] }), 'contacts[0].phone', first.id);
     assert.equal(storedState(), before, 'nothing stored by the refused creates');
-    // existing_id leaks no more than the id: B1 still cannot read or change it
+    // B1 still cannot read or change it
     assertProblem(await as.b1.get(`/v1/customers/${first.id}`), 404, 'not_found');
     assertProblem(await as.b1.patch(`/v1/customers/${first.id}`, { name: 'x' }, ifMatch(`"${first.version}"`)), 404, 'not_found');
   });
 
   test('the same holds for an update that takes another customer\'s phone or credit code', async () => {
     const { body: mine, etag } = await create(as.b1, { name: '蔡文華', company_name: '石獅服裝貿易行' });
-    assertDuplicate(await as.b1.patch(`/v1/customers/${mine.id}`, { contacts: [{ name: '蔡文華', phone: f.phone.input }] }, ifMatch(etag)), 'contacts[0].phone', first.id);
-    assertDuplicate(await as.b1.patch(`/v1/customers/${mine.id}`, { credit_code: f.body.credit_code }, ifMatch(etag)), 'credit_code', first.id);
+    assertHidden(await as.b1.patch(`/v1/customers/${mine.id}`, { contacts: [{ name: '蔡文華', phone: f.phone.input }] }, ifMatch(etag)), 'contacts[0].phone');
+    assertHidden(await as.b1.patch(`/v1/customers/${mine.id}`, { credit_code: f.body.credit_code }, ifMatch(etag)), 'credit_code');
     const after = rawCustomer(DB, mine.id);
     assert.equal(after.contacts.length, 0);
     assert.equal(after.credit_code_enc, null);
@@ -595,11 +608,39 @@ describe('find: filters, sort, keyset pages, search (C2.1)', () => {
     }
     assert.deepEqual((await allPages(as.a1, `/v1/customers?phone=${q('+8613900000000')}`, 10)).items, []);
     assert.deepEqual((await allPages(as.b1, `/v1/customers?phone=${q(f.phone.e164)}`, 10)).items, [], 'B1 does not see it');
-    assert.deepEqual((await allPages(as.hr, `/v1/customers?email=${q(f.email.stored)}`, 10)).items.map((x) => x.id), [c.id]);
     assertFieldError(await as.a1.get(`/v1/customers?phone=${q('12345')}`), 'phone');
     assertFieldError(await as.a1.get(`/v1/customers?email=${q('guo.jing')}`), 'email');
   });
+
+  // Issue 10 item 6: a phone number or e-mail address ties a person to a named customer, so the
+  // filters need full access to personal data, which hr, risk officers and auditors lack.
+  test('?phone= and ?email= need full PII access: hr, risk_officer and auditor get 403 naming the filter', async () => {
+    const f = fullBody({ name: '黃蓉', company_name: '長樂紡織' });
+    const c = (await create(as.a1, f.body)).body;
+    for (const who of ['hr', 'risk', 'auditor']) {
+      let p = assertProblem(await as[who].get(`/v1/customers?phone=${q(f.phone.e164)}`), 403, 'forbidden');
+      assert.match(p.detail, /\bphone\b/, who);
+      p = assertProblem(await as[who].get(`/v1/customers?email=${q(f.email.stored)}`), 403, 'forbidden');
+      assert.match(p.detail, /\bemail\b/, who);
+      // the list without these filters stays theirs
+      assert.ok(ok(await as[who].get(`/v1/customers?q=${q('長樂紡織')}`)).items.some((x) => x.id === c.id), who);
+    }
+    for (const who of ['a1', 'supA', 'admin']) {
+      assert.deepEqual(ok(await as[who].get(`/v1/customers?phone=${q(f.phone.e164)}`)).items.map((x) => x.id), [c.id], who);
+    }
+    // auditor and staff at once: the role check passes, but only customers with full access are found
+    const both = asEmp(EMP.staffB1, ['staff', 'auditor']);
+    pg(`UPDATE org.employees SET roles = '{staff,auditor}' WHERE id = ${lit(EMP.staffB1.id)}`, { db: DB });
+    try {
+      assert.ok(ok(await both.get(`/v1/customers?q=${q('長樂紡織')}`)).items.some((x) => x.id === c.id), 'B1 as auditor sees it');
+      assert.deepEqual(ok(await both.get(`/v1/customers?phone=${q(f.phone.e164)}`)).items, []);
+      assert.deepEqual(ok(await both.get(`/v1/customers?email=${q(f.email.stored)}`)).items, []);
+    } finally {
+      pg(`UPDATE org.employees SET roles = '{staff}' WHERE id = ${lit(EMP.staffB1.id)}`, { db: DB });
+    }
+  });
 });
+
 
 // ---------------------------------------------------------------------------------------------
 
@@ -691,6 +732,44 @@ describe('follow-ups (C1.2)', () => {
     assertProblem(await as.b1.post(url, { on: dbDay(DB), channel: 'email', summary: '越權' }), 404, 'not_found');
     assertProblem(await as.hr.post(url, { on: dbDay(DB), channel: 'email', summary: '越權' }), 403, 'forbidden');
     assert.equal(count(DB, `SELECT count(*) FROM cust.follow_ups WHERE customer_id = ${lit(c.id)}`), 3);
+  });
+
+  // Issue 10 item 19: next_on had no use; each staff member now has a queue of follow-ups due.
+  test('GET /v1/follow-ups/due: the caller\'s follow-ups due by a date, oldest first, in pages', async () => {
+    const due = (c, qs = '') => c.get(`/v1/follow-ups/due${qs}`);
+    const mk = async (name) => (await create(as.a1, { name, company_name: `${name}有限公司` })).body;
+    const [c1, c2, c3, c4] = [await mk('陳一'), await mk('陳二'), await mk('陳三'), await mk('陳四')];
+    const fu = (c, who, on, next) => who.post(`/v1/customers/${c.id}/follow-ups`, { on: dbDay(DB, on), channel: 'phone', summary: '跟進', ...(next === undefined ? {} : { next_on: dbDay(DB, next) }) });
+    const f1 = ok(await fu(c1, as.a1, -10, -2), 201); // due two days ago
+    const f2 = ok(await fu(c2, as.a1, -5, 0), 201); // due today
+    const f3 = ok(await fu(c3, as.a1, -3, 5), 201); // due in five days
+    ok(await fu(c4, as.a1, -9, -4), 201); // was due, but a later contact happened:
+    ok(await fu(c4, as.a1, -1), 201); // not in the queue
+    const f5 = ok(await fu(c1, as.supA, -8, -1), 201); // supA wrote it on a1's customer: a1 owns c1
+    // f5 is later than f1 on c1, so f1 is done: the queue holds c1's f5, then c2's f2
+    const mine = (x) => x.items.map((i) => i.id);
+    const today = ok(await due(as.a1));
+    assert.equal(today.by, dbDay(DB));
+    assert.deepEqual(mine(today), [f5.id, f2.id]);
+    assert.equal(today.items[0].customer_name, '陳一');
+    assert.equal(today.items[0].next_on, dbDay(DB, -1));
+    assert.equal(today.items[0].author_id, EMP.supA.id);
+    assert.deepEqual(mine(ok(await due(as.a1, `?by=${dbDay(DB, 7)}`))), [f5.id, f2.id, f3.id]);
+    assert.deepEqual(mine(ok(await due(as.a1, `?by=${dbDay(DB, -3)}`))), []);
+    const { items, sizes } = await allPages(as.a1, `/v1/follow-ups/due?by=${dbDay(DB, 7)}`, 2);
+    assert.deepEqual(items.map((i) => i.id), [f5.id, f2.id, f3.id]);
+    assert.deepEqual(sizes, [2, 1]);
+    assert.ok(!mine(today).includes(f1.id));
+    // supA wrote f5: it is in supA's queue too; B1 sees none of these
+    assert.ok(mine(ok(await due(as.supA))).includes(f5.id));
+    assert.deepEqual(mine(ok(await due(as.b1, `?by=${dbDay(DB, 7)}`))), []);
+    // a customer that is no longer worked on leaves the queue
+    const c2v = ok(await as.a1.get(`/v1/customers/${c2.id}`));
+    ok(await as.a1.patch(`/v1/customers/${c2.id}`, { status: 'inactive' }, ifMatch(`"${c2v.version}"`)));
+    assert.deepEqual(mine(ok(await due(as.a1))), [f5.id]);
+    assertFieldError(await due(as.a1, '?by=yesterday'), 'by');
+    assertFieldError(await due(as.a1, '?cursor=nope'), 'cursor');
+    assertProblem(await due(as.auditor), 403, 'forbidden');
   });
 });
 

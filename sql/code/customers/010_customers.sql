@@ -539,9 +539,33 @@ $$;
 REVOKE ALL ON FUNCTION cust.read_contacts(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.read_contacts(jsonb) TO tianxing_app;
 
+-- Who to ask about a duplicate the caller cannot see (issue 10 item 7): the department that owns
+-- the customer holding p_bidx, as {id, name}, or JSON null when it has none (then an
+-- administrator). SECURITY DEFINER, like cust.find_duplicate: the caller must know the
+-- identifying value itself, and learns a department, never the customer.
+CREATE OR REPLACE FUNCTION cust.duplicate_department(p_kind text, p_bidx bytea, p_except uuid)
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v uuid := cust.find_duplicate(p_kind, p_bidx, p_except);
+  v_out jsonb;
+BEGIN
+  SELECT jsonb_build_object('id', d.id, 'name', d.name) INTO v_out
+    FROM cust.customers c JOIN org.departments d ON d.id = c.department_id
+   WHERE c.id = v;
+  RETURN coalesce(v_out, 'null'::jsonb);
+END
+$$;
+REVOKE ALL ON FUNCTION cust.duplicate_department(text,bytea,uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.duplicate_department(text,bytea,uuid) TO tianxing_app;
+
 -- TXDUP for the first blind index that another customer (than p_except) holds already: DETAIL
--- {"existing_id": id, "errors": [{field, code: "duplicate", message}]} (api.field_error). The id
--- is given though the caller may not be allowed to read that customer (issue 4).
+-- {"existing_id": id, "errors": [{field, code: "duplicate", message}]} (api.field_error) when
+-- the caller can read that customer. Otherwise (issue 10 item 7: the id told staff of another
+-- department that a customer they may not see exists, and which) no id: DETAIL
+-- {"owner_department": {id, name} | null, "errors": [...]} and the message says whom to ask.
 CREATE OR REPLACE FUNCTION cust.check_duplicates(p_credit_code_bidx bytea, p_contacts cust.contact_input[],
                                       p_except uuid)
   RETURNS void
@@ -550,32 +574,54 @@ CREATE OR REPLACE FUNCTION cust.check_duplicates(p_credit_code_bidx bytea, p_con
 DECLARE
   v uuid;
   v_field text;
+  v_kind text;
+  v_bidx bytea;
+  v_dept jsonb;
+  v_errors jsonb;
   k cust.contact_input;
 BEGIN
   v := cust.find_duplicate('credit_code', p_credit_code_bidx, p_except);
   IF v IS NOT NULL THEN
     v_field := 'credit_code';
+    v_kind := 'credit_code';
+    v_bidx := p_credit_code_bidx;
   ELSE
     FOREACH k IN ARRAY coalesce(p_contacts, '{}') LOOP
       v := cust.find_duplicate('phone', k.phone_bidx, p_except);
       IF v IS NOT NULL THEN
         v_field := format('contacts[%s].phone', k.seq);
+        v_kind := 'phone';
+        v_bidx := k.phone_bidx;
         EXIT;
       END IF;
       v := cust.find_duplicate('email', k.email_bidx, p_except);
       IF v IS NOT NULL THEN
         v_field := format('contacts[%s].email', k.seq);
+        v_kind := 'email';
+        v_bidx := k.email_bidx;
         EXIT;
       END IF;
     END LOOP;
   END IF;
-  IF v IS NOT NULL THEN
+  IF v IS NULL THEN
+    RETURN;
+  END IF;
+  v_errors := jsonb_build_array(api.field_error(v_field, 'duplicate', v_field || ': duplicate'));
+  -- Read under the caller's row-level security: visible means the id tells them nothing new.
+  IF EXISTS (SELECT FROM cust.customers c WHERE c.id = v) THEN
     RAISE EXCEPTION USING ERRCODE = 'TXDUP',
       MESSAGE = 'A record with the same identifying data exists.',
-      DETAIL = jsonb_build_object('existing_id', v, 'errors',
-                                  jsonb_build_array(api.field_error(v_field, 'duplicate', v_field || ': duplicate')))::text,
+      DETAIL = jsonb_build_object('existing_id', v, 'errors', v_errors)::text,
       COLUMN = v_field;
   END IF;
+  v_dept := cust.duplicate_department(v_kind, v_bidx, p_except);
+  RAISE EXCEPTION USING ERRCODE = 'TXDUP',
+    MESSAGE = CASE WHEN v_dept = 'null'::jsonb
+      THEN 'A record with the same identifying data exists, which you cannot see: ask an administrator.'
+      ELSE format('A record with the same identifying data exists in department %s, which you cannot see: ask that department''s supervisor.',
+                  v_dept ->> 'name') END,
+    DETAIL = jsonb_build_object('owner_department', v_dept, 'errors', v_errors)::text,
+    COLUMN = v_field;
 END
 $$;
 REVOKE ALL ON FUNCTION cust.check_duplicates(bytea,cust.contact_input[],uuid) FROM PUBLIC;
@@ -893,6 +939,15 @@ BEGIN
   IF p_tag IS NOT NULL AND (btrim(p_tag) = '' OR length(p_tag) > 50) THEN
     PERFORM api.fail('TXVAL', 'tag', 'must be 1 to 50 characters');
   END IF;
+  -- A phone number or e-mail address ties a person to a named customer: looking one up needs
+  -- full access to personal data (issue 10 item 6), which hr, risk officers (none) and auditors
+  -- (masked) do not have (cust.pii_access). 403 naming the filter.
+  IF (p_phone_bidx IS NOT NULL OR p_email_bidx IS NOT NULL)
+     AND NOT (tx.roles() && ARRAY['staff', 'supervisor', 'admin']) THEN
+    RAISE EXCEPTION 'the % filter needs full access to personal data (the roles staff, supervisor or admin)',
+      CASE WHEN p_phone_bidx IS NOT NULL THEN 'phone' ELSE 'email' END
+      USING ERRCODE = 'TXDEN';
+  END IF;
   IF p_phone_bidx IS NOT NULL AND octet_length(p_phone_bidx) <> 32 THEN
     PERFORM api.fail('TXVAL', 'phone_bidx', 'must be 32 bytes');
   END IF;
@@ -921,6 +976,11 @@ BEGIN
                                     p_department_id IS NOT NULL, p_tag IS NOT NULL,
                                     p_status IS NOT NULL, p_stale IS NOT NULL,
                                     p_phone_bidx IS NOT NULL, p_email_bidx IS NOT NULL);
+  END IF;
+  -- Someone who is, say, auditor and staff at once passes the role check above but sees most
+  -- customers without full access: the lookup finds only those they have full access to.
+  IF p_phone_bidx IS NOT NULL OR p_email_bidx IS NOT NULL THEN
+    v_where := v_where || ARRAY['cust.pii_access(c) = ''full'''];
   END IF;
 
   EXECUTE format($q$
@@ -1216,6 +1276,66 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.follow_up_list(uuid,integer,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.follow_up_list(uuid,integer,text) TO tianxing_app;
+
+-- GET /v1/follow-ups/due?by=YYYY-MM-DD (C1.2; issue 10 item 19): the caller's queue of follow-ups
+-- due. The caller's: those they wrote, and those on customers they own. Due: next_on on or
+-- before `by` (today when absent), and no later follow-up recorded for that customer since (the
+-- next contact happened). Customers inactive or disposed of are left out (the relationship
+-- ended); merged records have no follow-ups (they moved to the target). Oldest due first, keyset
+-- pages on (next_on, id); only what the caller's row-level security shows. Each item is the
+-- follow-up with its customer's name.
+CREATE OR REPLACE FUNCTION api.follow_up_due(p_by date, p_limit int, p_cursor text) RETURNS json
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE
+  v_limit int := api.page_limit(p_limit);
+  v_by date := coalesce(p_by, current_date);
+  v_me uuid;
+  v_key jsonb;
+  v_next date;
+  v_id uuid;
+  v_out json;
+BEGIN
+  PERFORM api.require_user();
+  v_me := tx.user_id();
+  IF p_cursor IS NOT NULL THEN
+    v_key := cust.cursor_decode(p_cursor, 'follow_ups_due', 2);
+    IF v_key ->> 0 !~ '^\d{4}-\d\d-\d\d$' THEN
+      PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
+    END IF;
+    v_next := (v_key ->> 0)::date;
+    v_id := cust.cursor_parse_uuid(v_key ->> 1);
+  END IF;
+  WITH page AS (
+    SELECT f, c.name AS customer_name,
+           row_number() OVER (ORDER BY f.next_on, f.id) AS rn
+      FROM cust.follow_ups f
+      JOIN cust.customers c ON c.id = f.customer_id
+     WHERE f.next_on <= v_by
+       AND (f.author_id = v_me OR c.owner_id = v_me)
+       AND c.status IN ('prospect', 'active')
+       AND NOT EXISTS (SELECT FROM cust.follow_ups g
+                        WHERE g.customer_id = f.customer_id
+                          AND (g.on_date, g.at, g.id) > (f.on_date, f.at, f.id))
+       AND (v_id IS NULL OR (f.next_on, f.id) > (v_next, v_id))
+     ORDER BY f.next_on, f.id
+     LIMIT v_limit + 1)
+  SELECT json_build_object(
+           'by', v_by,
+           'items', coalesce(json_agg((cust.follow_up_json(p.f)::jsonb
+                                       || jsonb_build_object('customer_name', p.customer_name))
+                                      ORDER BY p.rn)
+                               FILTER (WHERE p.rn <= v_limit), '[]'::json),
+           'next_cursor', CASE WHEN count(*) > v_limit THEN cust.cursor_encode(jsonb_build_array(
+                                 'follow_ups_due',
+                                 min(((p.f).next_on)::text) FILTER (WHERE p.rn = v_limit),
+                                 min(((p.f).id)::text) FILTER (WHERE p.rn = v_limit))) END)
+    INTO v_out FROM page p;
+  RETURN v_out;
+END
+$$;
+REVOKE ALL ON FUNCTION api.follow_up_due(date,integer,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.follow_up_due(date,integer,text) TO tianxing_app;
 
 CREATE OR REPLACE TRIGGER customers_derive BEFORE INSERT OR UPDATE ON cust.customers
   FOR EACH ROW EXECUTE FUNCTION cust.customers_derive();

@@ -5,7 +5,8 @@
 -- The life cycle rules of disposal, for every writer (the API, a definer, the owner):
 --   * a disposed customer never changes again (TXCON), except for its department following its
 --     owner's (cust.follow_owner_department, 0006: an owner moving must not fail on it);
---   * becoming disposed needs an administrator (42501), no legal hold, no open contract, and the
+--   * becoming disposed needs an administrator (42501) other than the risk officer who cleared
+--     its last legal hold (TXDEN, issue 10 item 9), no legal hold, no open contract, and the
 --     status inactive (TXCON, in that order of the messages).
 -- Runs before customers_touch; after customers_derive (which only refuses "back to prospect").
 CREATE OR REPLACE FUNCTION cust.customers_disposal() RETURNS trigger
@@ -24,6 +25,10 @@ BEGIN
   IF NEW.status = 'disposed' THEN
     IF NOT tx.has_role('admin') THEN
       RAISE EXCEPTION 'disposing of a customer needs the role admin' USING ERRCODE = '42501';
+    END IF;
+    IF cust.last_hold_clearer(OLD.id) = tx.user_id() THEN
+      RAISE EXCEPTION 'you cleared this customer''s legal hold: another administrator disposes of it (four eyes)'
+        USING ERRCODE = 'TXDEN';
     END IF;
     SELECT count(*) INTO v_open FROM cust.contracts k
      WHERE k.customer_id = OLD.id AND k.status = 'open';
@@ -45,6 +50,20 @@ END
 $$;
 REVOKE ALL ON FUNCTION cust.customers_disposal() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.customers_disposal() TO tianxing_app;
+
+-- Who made the customer's latest legal-hold clearing (NULL: none), for the four-eyes check above.
+-- SECURITY DEFINER: the runtime role has no access to cust.legal_hold_clearings.
+CREATE OR REPLACE FUNCTION cust.last_hold_clearer(p_customer uuid) RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT h.cleared_by FROM cust.legal_hold_clearings h
+   WHERE h.customer_id = p_customer
+   ORDER BY h.at DESC, h.id DESC
+   LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION cust.last_hold_clearer(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.last_hold_clearer(uuid) TO tianxing_app;
 
 -- Nothing is added to a disposed customer (contacts, team, data key, follow-ups, contracts,
 -- consents, disclosures): TXCON. The customer row is read FOR SHARE, so that a disposal running
@@ -99,11 +118,26 @@ $$;
 REVOKE ALL ON FUNCTION cust.nda_status(cust.ndas,date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.nda_status(cust.ndas,date) TO tianxing_app;
 
--- Consents and NDAs change only by being revoked, once.
+-- Consents and NDAs change only by being revoked, once. The one other change: a merge moves a
+-- consent, revoked or not, from the source to the target it was merged into (issue 10 item 5:
+-- api.customer_merge marks the source merged first), and nothing else about it.
 CREATE OR REPLACE FUNCTION cust.revoke_only() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
 BEGIN
+  -- Nested: NEW.customer_id must not be evaluated for cust.ndas, which has no such column.
+  IF TG_TABLE_NAME = 'consents' THEN
+    IF NEW.customer_id IS DISTINCT FROM OLD.customer_id THEN
+      IF NOT EXISTS (SELECT FROM cust.customers c
+                      WHERE c.id = OLD.customer_id AND c.status = 'merged'
+                        AND c.merged_into = NEW.customer_id)
+         OR (to_jsonb(NEW) - 'customer_id') IS DISTINCT FROM (to_jsonb(OLD) - 'customer_id') THEN
+        RAISE EXCEPTION 'a consent moves only with a merge of its customer, unchanged'
+          USING ERRCODE = 'TXCON';
+      END IF;
+      RETURN NEW;
+    END IF;
+  END IF;
   IF OLD.revoked_at IS NOT NULL THEN
     RAISE EXCEPTION 'it was revoked already' USING ERRCODE = 'TXCON';
   END IF;
@@ -240,10 +274,10 @@ $$;
 REVOKE ALL ON FUNCTION cust.disclosure_json(cust.disclosures) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.disclosure_json(cust.disclosures) TO tianxing_app;
 
--- Sets or clears (p_reason NULL) the legal hold, for admin and risk_officer. SECURITY DEFINER
--- (owner, through 0006's customers_definer_* policies): risk officers may not update customers
--- otherwise, and this writes the one column. Returns the hold as the API shows it; NULL when no
--- such customer.
+-- Sets (admin, risk_officer) or clears (p_reason NULL; risk_officer only) the legal hold.
+-- SECURITY DEFINER (owner, through 0006's customers_definer_* policies): risk officers may not
+-- update customers otherwise, and this writes the hold's columns. Returns the hold as the API
+-- shows it; NULL when no such customer.
 CREATE OR REPLACE FUNCTION cust.set_legal_hold(p_id uuid, p_reason text) RETURNS jsonb
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -253,11 +287,20 @@ BEGIN
   IF tx.user_id() IS NULL OR NOT (tx.has_role('admin') OR tx.has_role('risk_officer')) THEN
     RAISE EXCEPTION 'a legal hold needs the role admin or risk_officer' USING ERRCODE = '42501';
   END IF;
+  -- Four eyes (issue 10 item 9): only a risk officer clears a hold, and is recorded as having
+  -- done so; cust.customers_disposal then refuses that person the disposal.
+  IF p_reason IS NULL AND NOT tx.has_role('risk_officer') THEN
+    RAISE EXCEPTION 'clearing a legal hold needs the role risk_officer' USING ERRCODE = 'TXDEN';
+  END IF;
   SELECT * INTO c FROM cust.customers x WHERE x.id = p_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
   IF c.legal_hold_reason IS DISTINCT FROM p_reason THEN
+    IF p_reason IS NULL THEN
+      INSERT INTO cust.legal_hold_clearings (customer_id, reason, cleared_by)
+      VALUES (p_id, c.legal_hold_reason, tx.user_id());
+    END IF;
     UPDATE cust.customers x SET legal_hold_reason = p_reason WHERE x.id = p_id RETURNING * INTO c;
   END IF;
   RETURN jsonb_build_object('customer_id', c.id, 'legal_hold', c.legal_hold_reason IS NOT NULL,
@@ -267,6 +310,43 @@ END
 $$;
 REVOKE ALL ON FUNCTION cust.set_legal_hold(uuid,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.set_legal_hold(uuid,text) TO tianxing_app;
+
+-- Merged records (issue 10 item 5): a merged source keeps its disclosures, which the target
+-- shows. The source may no longer be visible to those who see the target (its owner keeps it),
+-- so these two SECURITY DEFINER helpers follow merged_into and answer ids only.
+-- The record p_customer was merged into, through any chain of merges; p_customer itself when
+-- it was not merged.
+CREATE OR REPLACE FUNCTION cust.merged_root(p_customer uuid) RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH RECURSIVE up (id, merged_into, depth) AS (
+    SELECT c.id, c.merged_into, 0 FROM cust.customers c WHERE c.id = p_customer
+    UNION ALL
+    SELECT c.id, c.merged_into, u.depth + 1
+      FROM up u JOIN cust.customers c ON c.id = u.merged_into
+     WHERE u.depth < 100)
+  SELECT id FROM up ORDER BY depth DESC LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION cust.merged_root(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.merged_root(uuid) TO tianxing_app;
+
+-- p_customer and every record merged into it, directly or through other merges. Callers check
+-- first that p_customer is visible to them.
+CREATE OR REPLACE FUNCTION cust.merged_lineage(p_customer uuid) RETURNS SETOF uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH RECURSIVE down (id, depth) AS (
+    SELECT p_customer, 0
+    UNION ALL
+    SELECT c.id, d.depth + 1
+      FROM down d JOIN cust.customers c ON c.merged_into = d.id
+     WHERE d.depth < 100)
+  SELECT id FROM down
+$$;
+REVOKE ALL ON FUNCTION cust.merged_lineage(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.merged_lineage(uuid) TO tianxing_app;
 
 -- API: recipients and NDAs ----------------------------------------------------------------------
 
@@ -368,7 +448,7 @@ REVOKE ALL ON FUNCTION api.nda_create(uuid,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.nda_create(uuid,jsonb) TO tianxing_app;
 
 -- Revokes an NDA (supervisor, admin): disclosures to the recipient stop unless another NDA is in
--- force. TXCON when revoked already. (No route in docs/customers.md yet.)
+-- force. TXCON when revoked already. POST /v1/ndas/{id}/revoke (issue 10 item 19).
 CREATE OR REPLACE FUNCTION api.nda_revoke(p_nda_id uuid) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -601,8 +681,9 @@ $$;
 REVOKE ALL ON FUNCTION api.disclosure_create(uuid,uuid,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.disclosure_create(uuid,uuid,text) TO tianxing_app;
 
--- GET /v1/customers/{id}/disclosures: the ledger of a visible customer, newest first; keyset
--- pages. P0002 when the customer is not visible.
+-- GET /v1/customers/{id}/disclosures: the ledger of a visible customer, and of the records merged
+-- into it (each item names the record it was written for), newest first; keyset pages. P0002
+-- when the customer is not visible.
 CREATE OR REPLACE FUNCTION api.disclosure_list(p_customer_id uuid, p_limit int, p_cursor text) RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
@@ -625,7 +706,7 @@ BEGIN
   WITH page AS (
     SELECT d, row_number() OVER (ORDER BY d.at DESC, d.id DESC) AS rn
       FROM cust.disclosures d
-     WHERE d.customer_id = p_customer_id
+     WHERE d.customer_id IN (SELECT cust.merged_lineage(p_customer_id))
        AND (v_id IS NULL OR (d.at, d.id) < (v_at, v_id))
      ORDER BY d.at DESC, d.id DESC
      LIMIT v_limit + 1)
@@ -863,11 +944,13 @@ CREATE POLICY consents_revoke ON cust.consents FOR UPDATE
                              AND ((SELECT tx.has_role('admin'))
                                   OR cust.is_related(c.owner_id, c.department_id, c.id))));
 
--- Disclosures: read by whoever sees the customer (auditors, hr and risk officers included);
+-- Disclosures: read by whoever sees the customer, or the record it was merged into (auditors, hr
+-- and risk officers included);
 -- written by those with full access to it, as themselves.
 DROP POLICY IF EXISTS disclosures_read ON cust.disclosures;
 CREATE POLICY disclosures_read ON cust.disclosures FOR SELECT
-  USING (EXISTS (SELECT FROM cust.customers c WHERE c.id = customer_id));
+  USING (EXISTS (SELECT FROM cust.customers c
+                  WHERE c.id = customer_id OR c.id = cust.merged_root(customer_id)));
 
 DROP POLICY IF EXISTS disclosures_insert ON cust.disclosures;
 CREATE POLICY disclosures_insert ON cust.disclosures FOR INSERT
@@ -876,6 +959,18 @@ CREATE POLICY disclosures_insert ON cust.disclosures FOR INSERT
                            WHERE c.id = customer_id
                              AND ((SELECT tx.has_role('admin'))
                                   OR cust.is_related(c.owner_id, c.department_id, c.id))));
+
+-- Legal-hold clearings (0016): written and read by the owner only, through cust.set_legal_hold
+-- and cust.last_hold_clearer; append-only.
+DROP POLICY IF EXISTS legal_hold_clearings_definer_read ON cust.legal_hold_clearings;
+CREATE POLICY legal_hold_clearings_definer_read ON cust.legal_hold_clearings FOR SELECT
+  TO tianxing_owner USING (true);
+DROP POLICY IF EXISTS legal_hold_clearings_definer_insert ON cust.legal_hold_clearings;
+CREATE POLICY legal_hold_clearings_definer_insert ON cust.legal_hold_clearings FOR INSERT
+  TO tianxing_owner WITH CHECK (cleared_by = (SELECT tx.user_id()));
+
+CREATE OR REPLACE TRIGGER legal_hold_clearings_append_only BEFORE UPDATE OR DELETE ON cust.legal_hold_clearings
+  FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change();
 
 CREATE OR REPLACE TRIGGER pii_reads_append_only BEFORE UPDATE OR DELETE ON cust.pii_reads
   FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change();

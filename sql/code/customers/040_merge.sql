@@ -124,6 +124,14 @@ REVOKE ALL ON FUNCTION cust.customers_merged() FROM PUBLIC;
 -- re-sealed for the target, as in create], address_enc?, credit_code_enc?, credit_code_bidx?}
 -- (the last three only when the target has none). Both records must be writable by the caller
 -- and unchanged since C read them (versions: TXPRE).
+-- Who may (issue 10 item 4; docs/customers.md, "Merging"): a merge hands the source's data to the
+-- target's owner, so it is a change of owner and needs what that needs: an administrator; or,
+-- within one department (both records owned there), the source's owner or that department's
+-- supervisor. A team member may not merge a colleague's customer away, and nobody but an
+-- administrator may merge a customer into another department's record (TXDEN: 403 saying why).
+-- Consents move with their ids, dates and revocations (cust.revoke_only allows exactly that
+-- move); the disclosure ledger keeps the record it was written for, and the target's ledger
+-- shows the source's rows too (api.disclosure_list, issue 10 item 5).
 CREATE OR REPLACE FUNCTION api.customer_merge(p_target uuid, p_source uuid, p jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -147,6 +155,16 @@ BEGIN
   IF (p ->> 'target_version')::int IS DISTINCT FROM t.version
      OR (p ->> 'source_version')::int IS DISTINCT FROM s.version THEN
     RAISE EXCEPTION 'one of the customers changed while merging: read them again' USING ERRCODE = 'TXPRE';
+  END IF;
+  IF NOT tx.has_role('admin') THEN
+    IF NOT cust.manages_team(p_source) THEN
+      RAISE EXCEPTION 'merging a customer into another record needs its owner, its department''s supervisor or an administrator'
+        USING ERRCODE = 'TXDEN';
+    END IF;
+    IF s.department_id IS DISTINCT FROM t.department_id OR s.department_id IS NULL THEN
+      RAISE EXCEPTION 'a merge keeps a customer in its department: both records must be owned in the same department (else an administrator merges them)'
+        USING ERRCODE = 'TXDEN';
+    END IF;
   END IF;
   IF s.legal_hold_reason IS NOT NULL THEN
     RAISE EXCEPTION 'the source customer is under a legal hold: it cannot be merged' USING ERRCODE = 'TXCON';

@@ -44,6 +44,10 @@ static const struct tx_sql sql_cust_recipient_create = {
   "cust_recipient_create", TX_CALL_ROW_UNVERSIONED "api.recipient_create($1::jsonb) j", 1};
 static const struct tx_sql sql_cust_nda_create = {
   "cust_nda_create", TX_CALL_ROW_UNVERSIONED "api.nda_create($1::uuid, $2::jsonb) j", 2};
+static const struct tx_sql sql_cust_nda_revoke = {
+  "cust_nda_revoke", "SELECT api.nda_revoke($1::uuid)::text", 1};
+static const struct tx_sql sql_cust_follow_ups_due = {
+  "cust_follow_ups_due", "SELECT api.follow_up_due($1::date, $2::int, $3)::text", 3};
 static const struct tx_sql sql_cust_consents = {
   "cust_consents", "SELECT api.consent_list($1::uuid)::text", 1};
 static const struct tx_sql sql_cust_consent_create = {
@@ -92,6 +96,12 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/customers/{id}/follow-ups", "staff,supervisor,admin", "C1.2",
    .call = TX_CALL(.sql = &sql_cust_follow_up_create, .status = 201,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
+  /* GET /v1/follow-ups/due (C1.2): the caller's queue of follow-ups due by a date. */
+  {"GET", "/v1/follow-ups/due", "staff,supervisor,admin", "C1.2",
+   .call = TX_CALL(.sql = &sql_cust_follow_ups_due, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_QUERY_DATE, "by"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
   {"POST", "/v1/customers/{id}/contracts", "staff,supervisor,admin", "C1.3",
    .call = TX_CALL(.sql = &sql_cust_contract_create, .status = 201,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
@@ -120,6 +130,9 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/recipients/{id}/ndas", "supervisor,admin", "C3.3",
    .call = TX_CALL(.sql = &sql_cust_nda_create, .status = 201,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
+  {"POST", "/v1/ndas/{id}/revoke", "supervisor,admin", "C3.3",
+   .call = TX_CALL(.sql = &sql_cust_nda_revoke, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}})},
   {"POST", "/v1/customers/{id}/deactivate", "staff,supervisor,admin", "C4.3",
    .handler = tx_cust_deactivate},
   {"PUT", "/v1/customers/{id}/legal-hold", "admin,risk_officer", "C4.3",
