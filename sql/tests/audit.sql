@@ -8,8 +8,7 @@ SELECT plan(61);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
-CREATE FUNCTION pg_temp.be(username text, roles text, request text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, request) $$;
+\ir lib/session.psql
 -- The newest entry for a table and row (read as the auditor, then back to the caller's claims).
 CREATE FUNCTION pg_temp.last_entry(p_table text, p_key text) RETURNS audit.log LANGUAGE plpgsql AS $$
 DECLARE

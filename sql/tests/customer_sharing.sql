@@ -10,8 +10,7 @@ SELECT plan(148);
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 -- Helpers ------------------------------------------------------------------------------------
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
+\ir lib/session.psql
 CREATE FUNCTION pg_temp.anonymous() RETURNS void LANGUAGE sql AS $$
   SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
          set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-anon', true); $$;
@@ -46,8 +45,6 @@ CREATE FUNCTION pg_temp.body(n int, status text) RETURNS jsonb LANGUAGE sql IMMU
 CREATE FUNCTION pg_temp.sha(seed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT encode(sha256(convert_to(seed, 'UTF8')), 'hex') $$;
 -- Ids made during the run, by name.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT id FROM ids WHERE name = p $$;
 CREATE FUNCTION pg_temp.keep(p text, j json) RETURNS json LANGUAGE sql AS $$
   INSERT INTO ids VALUES (p, (j ->> 'id')::uuid) RETURNING j $$;
 CREATE FUNCTION pg_temp.consent(recipient text, purpose text, fields text[], valid_from date, valid_until date) RETURNS jsonb

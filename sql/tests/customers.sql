@@ -20,8 +20,7 @@ CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
     WHEN 'staff.b1' THEN '20000000-0000-4000-8000-000000000009' WHEN 'gone' THEN '20000000-0000-4000-8000-000000000010'
     WHEN 'admin2' THEN '20000000-0000-4000-8000-000000000011' WHEN 'staff.x' THEN '20000000-0000-4000-8000-000000000012'
   END::uuid $$;
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
+\ir lib/session.psql
 -- Customer n, contact n.
 CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT ('40000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;

@@ -24,9 +24,8 @@ CREATE FUNCTION pg_temp.kinds(lease int DEFAULT 300, backoff int DEFAULT 10, max
                                                          'backoff_max_s', 3600, 'max_attempts', max_attempts)) $$;
 CREATE FUNCTION pg_temp.job(p_id uuid) RETURNS jobs.jobs LANGUAGE sql AS $$
   SELECT * FROM jobs.jobs WHERE id = p_id $$;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
+\ir lib/session.psql
 CREATE TEMP TABLE claimed (name text PRIMARY KEY, job_id uuid, attempt int, run_id bigint);
-CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql AS $$ SELECT id FROM ids WHERE name = p $$;
 CREATE FUNCTION pg_temp.run(p text) RETURNS bigint LANGUAGE sql AS $$ SELECT run_id FROM claimed WHERE name = p $$;
 -- Claims one job as worker w into claimed(name); returns the job id (NULL when nothing was due).
 CREATE FUNCTION pg_temp.claim(p_name text, p_kinds jsonb, p_worker text DEFAULT 'w1') RETURNS uuid

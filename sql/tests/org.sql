@@ -18,8 +18,7 @@ CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
     WHEN 'admin2' THEN '20000000-0000-4000-8000-000000000011' WHEN 'staff.x' THEN '20000000-0000-4000-8000-000000000012'
   END::uuid $$;
 -- Become an employee for the rest of the transaction, the way the service does.
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
+\ir lib/session.psql
 -- Anonymous: the claims the service sets for a request without a token.
 CREATE FUNCTION pg_temp.anon() RETURNS void LANGUAGE sql AS $$
   SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),

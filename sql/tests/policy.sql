@@ -7,10 +7,7 @@ SELECT plan(74);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT id FROM ids WHERE name = p $$;
+\ir lib/session.psql
 
 -- Seed ----------------------------------------------------------------------------------------
 SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true);

@@ -7,10 +7,7 @@ SELECT plan(79);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT id FROM ids WHERE name = p $$;
+\ir lib/session.psql
 INSERT INTO ids VALUES ('v1', '5e9a0c1d-0000-4000-8000-000000000001');
 
 -- The seed --------------------------------------------------------------------------------

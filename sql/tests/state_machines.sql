@@ -8,8 +8,7 @@ SELECT plan(60);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'req-' || username) $$;
+\ir lib/session.psql
 -- The SQLSTATE and DETAIL (jsonb) of a statement that fails; NULLs when it does not.
 CREATE FUNCTION pg_temp.err(p_sql text) RETURNS TABLE (state text, detail jsonb) LANGUAGE plpgsql AS $$
 DECLARE d text;
@@ -29,8 +28,6 @@ BEGIN
   EXECUTE p_sql;
 END
 $$;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-CREATE FUNCTION pg_temp.id(p text) RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT id FROM ids WHERE name = p $$;
 INSERT INTO ids VALUES ('v1', '5e9a0c1d-0000-4000-8000-000000000001'),
                        ('hr', '20000000-0000-4000-8000-000000000002');
 

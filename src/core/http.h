@@ -64,7 +64,7 @@ struct tx_claims;
 
 /**
  * @brief Answers with the problem a failed database run calls for (db/tx.h), and releases what
- * @p out holds (tx_db_outcome_free). A DETAIL our SQL gives (SQLSTATE TXxxx) is shown only when it
+ * @p out holds (tx_db_outcome_free). A DETAIL our SQL gives (SQLSTATE TX*) is shown only when it
  * is a JSON object: its `errors` (array of {field, code, message}) join the problem's `errors`,
  * its other members become extension members, except the problem's own (type, title, status,
  * detail, code, request_id, instance, errors).

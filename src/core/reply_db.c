@@ -3,7 +3,7 @@
  * @brief From a failed transaction to the problem document the client gets, and from a request
  * to its transaction claims.
  *
- * Errors our SQL raises (SQLSTATE TXxxx) carry their data for the client as a DETAIL that is a
+ * Errors our SQL raises (SQLSTATE TX*) carry their data for the client as a DETAIL that is a
  * JSON object; core renders it without knowing any module's codes: its `errors` join the problem's
  * `errors[]`, its other members become extension members (e.g. `existing_id`). A DETAIL in any
  * other form is never shown, since it was not written for clients.
@@ -44,7 +44,7 @@ static void add_errors(json_t *j_errors, const json_t *j_list)
 json_t *tx_problem_from_db(const struct tx_db_outcome *out, int zh, const char *request_id,
                            const char *instance)
 {
-  /* Messages of our own SQL errors (TXxxx) are written for clients; nothing else is shown. */
+  /* Messages of our own SQL errors (TX*) are written for clients; nothing else is shown. */
   const char *detail = out->detail[0] ? out->detail : NULL;
   json_t *j_data = detail_data(out);
   json_t *j_errors = json_array();

@@ -1,7 +1,7 @@
 /**
  * @file db/sqlstate.c
  * @brief SQLSTATE -> problem code. The table is the whole policy: a class or code not listed is
- * an internal error, answered without detail. What a TXxxx DETAIL may carry: core/reply_db.c.
+ * an internal error, answered without detail. What a TX* DETAIL may carry: core/reply_db.c.
  */
 #include "db/tx.h"
 

@@ -48,7 +48,7 @@ struct tx_db_outcome {
   char sqlstate[6];   /* for logs and tests; never sent to clients */
   char constraint[64];/* violated constraint name, when the server said which */
   int failed_index;   /* which query failed, -1 for BEGIN/claims/COMMIT or the connection */
-  /* For errors our own SQL raises (SQLSTATE TXxxx): the message, written to be shown, and the
+  /* For errors our own SQL raises (SQLSTATE TX*): the message, written to be shown, and the
    * field it is about (RAISE ... USING COLUMN = 'field'). Empty otherwise. */
   char detail[256];
   char field[64];

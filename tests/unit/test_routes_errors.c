@@ -265,7 +265,7 @@ static void db_detail_not_an_object_is_never_shown(void **state)
     assert_int_equal(json_object_size(j_p), 7); /* type title status code detail request_id instance */
     json_decref(j_p);
   }
-  /* only our own errors (TXxxx) show their DETAIL */
+  /* only our own errors (TX*) show their DETAIL */
   json_t *j_p = db_problem("23505", "", "", "{\"existing_id\":\"e\"}");
   assert_null(json_object_get(j_p, "existing_id"));
   json_decref(j_p);

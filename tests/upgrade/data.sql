@@ -3,8 +3,7 @@
 -- refuses to go on when a table is still empty, so a new table needs a line here.
 \set ON_ERROR_STOP 1
 BEGIN;
-CREATE FUNCTION pg_temp.be(username text, roles text) RETURNS text LANGUAGE sql AS $$
-  SELECT tx.begin_request(username, roles, 'upgrade-' || username) $$;
+\ir ../../sql/tests/lib/session.psql
 CREATE FUNCTION pg_temp.ct(n int, seed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT '\x01' || encode(substr(sha512(convert_to(seed, 'UTF8')) || sha512(convert_to(seed || '+', 'UTF8')), 1, n - 1), 'hex') $$;
 CREATE FUNCTION pg_temp.bi(seed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
@@ -23,7 +22,6 @@ CREATE FUNCTION pg_temp.body(n int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
       'phone_enc', pg_temp.ct(41, 'ph' || n), 'phone_bidx', pg_temp.bi('ph' || n),
       'email_enc', pg_temp.ct(50, 'em' || n), 'email_bidx', pg_temp.bi('em' || n))),
     'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', pg_temp.ct(60, 'dek' || n))) $$;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
 
 -- Customers, a contract, a follow-up, a team member, a full read (the PII read log).
 SELECT pg_temp.be('staff.a1', 'staff');
