@@ -410,6 +410,29 @@ describe('privileged roles need a second administrator (four eyes)', () => {
     assertProblem(await as.admin.post(`/v1/role-grants/${crypto.randomUUID()}/approve`), 404, 'not_found');
   });
 
+  test('role grants are listed in keyset pages (no silent cap)', async () => {
+    // Three more proposals, so that pages of one have somewhere to go.
+    for (const n of [1, 2, 3]) {
+      ok(await as.admin.post('/v1/employees', { username: `grant.page${n}`, display_name: `Page ${n}`, roles: ['auditor'] }), 201);
+    }
+    const all = ok(await as.admin.get('/v1/role-grants?limit=200'));
+    assert.ok(all.items.length >= 4, `${all.items.length} grants`);
+    assert.equal(all.next_cursor, null);
+    const seen = [];
+    let cursor = null;
+    for (let i = 0; i < 50; i++) {
+      const page = ok(await as.admin.get(`/v1/role-grants?limit=1${cursor ? `&cursor=${cursor}` : ''}`));
+      assert.ok(page.items.length <= 1);
+      seen.push(...page.items.map((g) => g.id));
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    assert.deepEqual(seen, all.items.map((g) => g.id), 'the pages, in order, are the whole list');
+    assertFieldError(await as.admin.get('/v1/role-grants?cursor=nope'), 'cursor');
+    assertFieldError(await as.admin.get(`/v1/role-grants?cursor=${crypto.randomUUID()}`), 'cursor');
+    assertFieldError(await as.admin.get('/v1/role-grants?limit=0'), 'limit');
+  });
+
   test('a password an admin set must be changed at first sign-in; until then every other route refuses', async () => {
     const made = ok(await as.admin.post('/v1/employees', { username: 'fresh.hire', display_name: 'Fresh', roles: ['staff'] }), 201);
     assert.equal((await as.admin.put(`/v1/employees/${made.id}/password`, { password: 'given-by-admin-1' })).status, 204);

@@ -449,30 +449,52 @@ GRANT EXECUTE ON FUNCTION api.role_grant_json(org.role_grants) TO tianxing_app;
 
 -- GET /v1/role-grants?status=&employee_id=: newest first, one page of at most 200 (admin and
 -- auditor read all; others their own, by row-level security).
-CREATE OR REPLACE FUNCTION api.role_grant_list(p_status text, p_employee_id uuid) RETURNS json
+-- Newest first, keyset pages: the cursor is the id of the previous page's last grant.
+-- (The first version of this function, without paging, stopped silently at 200.)
+DROP FUNCTION IF EXISTS api.role_grant_list(text, uuid);
+CREATE OR REPLACE FUNCTION api.role_grant_list(p_status text, p_employee_id uuid,
+                                               p_limit int DEFAULT NULL, p_cursor text DEFAULT NULL)
+  RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
-DECLARE v_out json;
+DECLARE
+  v_limit int;
+  v_after org.role_grants;
+  v_out json;
 BEGIN
   PERFORM api.require_user();
+  v_limit := api.page_limit(p_limit);
   IF p_status IS NOT NULL AND p_status NOT IN ('proposed', 'approved', 'rejected') THEN
     PERFORM api.fail('TXVAL', 'status', 'must be proposed, approved or rejected');
   END IF;
-  SELECT json_build_object('items', coalesce(json_agg(api.role_grant_json(s.g) ORDER BY s.rn),
-                                             '[]'::json),
-                           'next_cursor', NULL)
-    INTO v_out
-    FROM (SELECT g, row_number() OVER (ORDER BY g.proposed_at DESC, g.id) AS rn
-            FROM org.role_grants g
-           WHERE (p_status IS NULL OR g.status = p_status)
-             AND (p_employee_id IS NULL OR g.employee_id = p_employee_id)
-           ORDER BY g.proposed_at DESC, g.id
-           LIMIT 200) s;
+  IF p_cursor IS NOT NULL THEN
+    IF p_cursor !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+      PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
+    END IF;
+    SELECT * INTO v_after FROM org.role_grants g WHERE g.id = p_cursor::uuid;
+    IF NOT FOUND THEN
+      PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
+    END IF;
+  END IF;
+  WITH page AS (
+    SELECT g, g.id, row_number() OVER (ORDER BY g.proposed_at DESC, g.id DESC) AS rn
+      FROM org.role_grants g
+     WHERE (p_status IS NULL OR g.status = p_status)
+       AND (p_employee_id IS NULL OR g.employee_id = p_employee_id)
+       AND (v_after.id IS NULL OR (g.proposed_at, g.id) < (v_after.proposed_at, v_after.id))
+     ORDER BY g.proposed_at DESC, g.id DESC
+     LIMIT v_limit + 1)
+  SELECT json_build_object(
+           'items', coalesce(json_agg(api.role_grant_json(p.g) ORDER BY p.rn)
+                               FILTER (WHERE p.rn <= v_limit), '[]'::json),
+           'next_cursor', CASE WHEN count(*) > v_limit
+                               THEN (array_agg(p.id::text) FILTER (WHERE p.rn = v_limit))[1] END)
+    INTO v_out FROM page p;
   RETURN v_out;
 END
 $$;
-REVOKE ALL ON FUNCTION api.role_grant_list(text,uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.role_grant_list(text,uuid) TO tianxing_app;
+REVOKE ALL ON FUNCTION api.role_grant_list(text,uuid,int,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.role_grant_list(text,uuid,int,text) TO tianxing_app;
 
 -- POST /v1/role-grants/{id}/approve|reject (admin): never by the proposer nor by the employee
 -- concerned (42501: four eyes); TXCON when decided already, or when approving for a deactivated

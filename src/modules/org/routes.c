@@ -58,7 +58,7 @@ static const struct tx_field decide_spec[] = {
   {.name = "reason", .type = TX_J_STRING, .min_len = 1, .max_len = 1000, .multiline = true},
 };
 static const struct tx_sql sql_org_role_grants_list = {
-  "org_role_grants_list", "SELECT api.role_grant_list($1, $2::uuid)::text", 2};
+  "org_role_grants_list", "SELECT api.role_grant_list($1, $2::uuid, $3::int, $4)::text", 4};
 static const struct tx_sql sql_org_role_grant_decide = {
   "org_role_grant_decide", TX_CALL_ROW "api.role_grant_decide($1::uuid, $2::boolean, $3) j", 3};
 static const struct tx_sql sql_org_regulation_publish = {
@@ -133,7 +133,10 @@ static const struct tx_route routes[] = {
   /* Privileged roles are granted by a second administrator (four eyes, issue 10 item 9). */
   {"GET", "/v1/role-grants", "admin,auditor", "G2",
    .call = TX_CALL(.sql = &sql_org_role_grants_list, .read_only = true, .status = 200,
-                   .args = {{TX_ARG_QUERY_TEXT, "status"}, {TX_ARG_QUERY_UUID, "employee_id"}})},
+                   .args = {{TX_ARG_QUERY_TEXT, "status"},
+                            {TX_ARG_QUERY_UUID, "employee_id"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
   {"POST", "/v1/role-grants/{id}/approve", "admin", "G2",
    .call = TX_CALL(.sql = &sql_org_role_grant_decide,
                    .status = 200,
