@@ -34,7 +34,7 @@ INSERT INTO ids VALUES ('v1', '5e9a0c1d-0000-4000-8000-000000000001'),
 -- The definitions -------------------------------------------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is_empty('SELECT * FROM fsm.lint()', 'fsm.lint: every definition resolves (tables, trigger, guards)');
-SELECT results_eq($$ SELECT machine, entity::text, state_column, initial_states FROM fsm.machines $$,
+SELECT results_eq($$ SELECT machine, entity::text, state_column, initial_states FROM fsm.machines WHERE machine = 'regulation' $$,
   $$ VALUES ('regulation'::text, 'org.regulations'::text, 'status'::text, '{draft}'::text[]) $$,
   'the regulation machine: org.regulations.status, starting as draft');
 SELECT results_eq($$ SELECT from_state, action, to_state, roles, guard, internal FROM fsm.transitions
