@@ -208,6 +208,9 @@ CREATE OR REPLACE FUNCTION cases.catalogue_write_version(p_type uuid, p_version 
 DECLARE
   v cases.business_type_versions;
 BEGIN
+  -- The checks at commit (triggers below) see the whole standard only once it is written: keep
+  -- them deferred even when the caller made constraints immediate (SET CONSTRAINTS ALL IMMEDIATE).
+  SET CONSTRAINTS cases.business_types_have_standard, cases.business_type_versions_complete DEFERRED;
   INSERT INTO cases.business_type_versions (business_type_id, version, note, retention_years,
                                             created_by)
   VALUES (p_type, p_version, p_std ->> 'note', (p_std ->> 'retention_years')::int, tx.user_id())
@@ -432,6 +435,7 @@ BEGIN
   IF EXISTS (SELECT FROM cases.business_types x WHERE x.code = v_code) THEN
     PERFORM api.fail('TXCON', 'code', 'a business type with this code exists');
   END IF;
+  SET CONSTRAINTS cases.business_types_have_standard, cases.business_type_versions_complete DEFERRED;
   INSERT INTO cases.business_types (code, name, description, in_scope, current_version,
                                     created_by)
   VALUES (v_code, v_name, v_description, v_in_scope, 1, tx.user_id())
