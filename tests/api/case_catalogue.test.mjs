@@ -93,6 +93,12 @@ describe('creating a business type (P1.2, P2.2, P3.2, P4.2)', () => {
     assert.equal(t.standard.required_standard_days, 3);
     tax = t;
     taxEtag = res.headers.etag;
+    // the audit trail names the supervisor for the type, its version and each item written
+    assert.equal(pg(`SELECT string_agg(table_name || ':' || count, ',' ORDER BY table_name) FROM (
+      SELECT table_name, count(*) FROM audit.log
+       WHERE op = 'INSERT' AND actor_id = ${lit(EMP.supA.id)} AND table_name LIKE 'cases.%'
+       GROUP BY table_name) x`, { db: DB }),
+    'cases.business_type_versions:1,cases.business_types:1,cases.checklist_criteria:3,cases.milestones:2,cases.required_documents:1');
   });
 
   test('an administrator creates one too, out of scope; Idempotency-Key replays the first answer', async () => {
