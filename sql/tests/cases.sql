@@ -5,7 +5,7 @@
 -- owner in tests/api/cases.test.mjs, which can write behind the functions' back).
 -- Fixtures: sql/tests/fixtures.sql (employees), sql/tests/fixtures.d/cases_catalogue.sql (types).
 BEGIN;
-SELECT no_plan();
+SELECT plan(100);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -187,15 +187,15 @@ SELECT is(api.case_intake(pg_temp.id('c1'), pg_temp.case_version(pg_temp.id('c1'
                           '{"requirements": "2025 年度財務報表審計,用於銀行貸款。"}') -> 'intake' ->> 'prepared_by',
   pg_temp.emp('sup.a')::text, 'a returned form is edited; the editor becomes its preparer');
 SELECT is(api.case_submit(pg_temp.id('c1')) ->> 'status', 'submitted', 'and submitted again');
-SELECT throws_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('c1')), '42501', NULL,
+SELECT throws_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('c1')), 'TXDEN', NULL,
   'the preparer cannot approve (approver != preparer)');
 SELECT is(cases.approver_independent(pg_temp.id('c1')), false, 'approver_independent is false for the preparer');
 SELECT pg_temp.be('sup.a2', 'staff,supervisor');
 SELECT is(cases.approver_independent(pg_temp.id('c1')), true, 'approver_independent is true for the other supervisor');
 SELECT is(api.case_decide(pg_temp.id('c1'), 'approve', '{"comment": "同意"}') ->> 'status', 'approved', 'the other supervisor approves');
-SELECT results_eq($$ SELECT decision, comment, decided_by FROM cases.approvals WHERE case_id = pg_temp.id('c1') ORDER BY decided_at, id $$,
+SELECT results_eq($$ SELECT decision, comment, decided_by FROM cases.approvals WHERE case_id = pg_temp.id('c1') ORDER BY decision DESC $$,
   $$ VALUES ('return'::text, '請補充報告用途'::text, pg_temp.emp('sup.a')), ('approve', '同意', pg_temp.emp('sup.a2')) $$,
-  'each decision is a row of cases.approvals');
+  'each decision is a row of cases.approvals (one transaction here: same time, so by decision)');
 SELECT is((SELECT approved_by FROM cases.cases WHERE id = pg_temp.id('c1')), pg_temp.emp('sup.a2'), 'approved_by is set');
 
 -- P2.1 assignment -------------------------------------------------------------------------------

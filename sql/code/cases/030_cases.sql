@@ -87,7 +87,7 @@ $$;
 REVOKE ALL ON FUNCTION cases.find(uuid) FROM PUBLIC;
 
 -- The caller is on the intake side of case c (P1.2-P1.4): its receiver, the preparer of its form,
--- or a supervisor of its department. 42501 otherwise.
+-- or a supervisor of its department. TXDEN (403 with this message) otherwise.
 CREATE OR REPLACE FUNCTION cases.require_intake_side(c cases.cases, p_step text) RETURNS void
   LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, pg_temp
@@ -96,13 +96,13 @@ BEGIN
   IF NOT (tx.user_id() = c.received_by OR tx.user_id() IS NOT DISTINCT FROM c.prepared_by
           OR (tx.has_role('supervisor') AND tx.department_id() = c.department_id)) THEN
     RAISE EXCEPTION '%: only the receiver of the request, the preparer of the intake form or a supervisor of the case''s department may do this', p_step
-      USING ERRCODE = '42501';
+      USING ERRCODE = 'TXDEN';
   END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION cases.require_intake_side(cases.cases, text) FROM PUBLIC;
 
--- The caller is an active supervisor of case c's department (P1.4, P2.1). 42501 otherwise.
+-- The caller is an active supervisor of case c's department (P1.4, P2.1). TXDEN otherwise.
 CREATE OR REPLACE FUNCTION cases.require_department_supervisor(c cases.cases, p_step text)
   RETURNS void
   LANGUAGE plpgsql STABLE
@@ -114,7 +114,7 @@ BEGIN
              WHERE e.id = tx.user_id() AND e.active AND 'supervisor' = ANY (e.roles)
                AND e.department_id = c.department_id)) THEN
     RAISE EXCEPTION '%: only a supervisor of the case''s department may do this', p_step
-      USING ERRCODE = '42501';
+      USING ERRCODE = 'TXDEN';
   END IF;
 END
 $$;
@@ -293,8 +293,8 @@ GRANT EXECUTE ON FUNCTION api.case_get(uuid) TO tianxing_app;
 
 -- POST /v1/cases (staff, supervisor): {customer_id, raised_at, channel, need}. The customer is an
 -- existing one the caller may see (a new prospect is created first with POST /v1/customers, C1.1),
--- neither disposed of nor merged (409, errors[0].code customer_disposed / customer_merged, with
--- merged_into). The receiver is the caller, the department the caller's (403 without one).
+-- neither disposed of nor merged (409, errors[0].code customer_disposed / customer_merged, whose
+-- message names the customer it was merged into). The receiver is the caller, the department the caller's (403 without one).
 CREATE OR REPLACE FUNCTION cases.case_create(p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -343,8 +343,7 @@ BEGIN
   IF cu.status = 'merged' THEN
     RAISE EXCEPTION 'the customer was merged into another: open the case for that one'
       USING ERRCODE = 'TXCON',
-            DETAIL = jsonb_build_object('merged_into', cu.merged_into,
-                                        'errors', jsonb_build_array(api.field_error(
+            DETAIL = jsonb_build_object('errors', jsonb_build_array(api.field_error(
               'customer_id', 'customer_merged', 'the customer was merged into ' || cu.merged_into)))::text;
   END IF;
 
@@ -521,7 +520,7 @@ BEGIN
   PERFORM cases.require_department_supervisor(c, 'P1.4');
   IF tx.user_id() = c.prepared_by THEN
     RAISE EXCEPTION 'P1.4: you prepared this intake form; another supervisor decides on it (approver != preparer)'
-      USING ERRCODE = '42501';
+      USING ERRCODE = 'TXDEN';
   END IF;
   PERFORM fsm.check('case', c.id, p_action);
   IF p_action = 'approve' THEN
