@@ -3,13 +3,15 @@
 -- the machine `case`, row-level security of the case, and that tianxing_app cannot write the
 -- tables directly (the rules' triggers, sql/code/cases/035_intake_rules.sql, are proven as the
 -- owner in tests/api/cases.test.mjs, which can write behind the functions' back).
--- Fixtures: sql/tests/fixtures.sql (employees), sql/tests/fixtures.d/cases_catalogue.sql (types).
+-- Fixtures: sql/tests/fixtures.sql (employees); the business types: lib/cases_catalogue.psql
+-- (through part A's API, in this file's transaction).
 BEGIN;
 SELECT plan(100);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 \ir lib/session.psql
+\ir lib/cases_catalogue.psql
 CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
   SELECT e.id FROM org.employees e WHERE e.username = name $$;
 -- The error a statement raises: {state, message, column, detail}.
@@ -30,10 +32,6 @@ CREATE FUNCTION pg_temp.req(customer uuid, need text DEFAULT '需要年度審計
 CREATE FUNCTION pg_temp.case_version(c uuid) RETURNS int LANGUAGE sql STABLE AS $$
   SELECT (api.case_json(c) ->> 'version')::int $$;
 INSERT INTO ids VALUES
-  ('audit', '51000000-0000-4000-8000-000000000001'), ('audit.v1', '52000000-0000-4000-8000-000000000011'),
-  ('audit.v2', '52000000-0000-4000-8000-000000000012'), ('tax', '51000000-0000-4000-8000-000000000002'),
-  ('tax.v1', '52000000-0000-4000-8000-000000000021'), ('outside', '51000000-0000-4000-8000-000000000003'),
-  ('retired', '51000000-0000-4000-8000-000000000004'),
   ('cu.a1', '4c000000-0000-4000-8000-000000000001'), ('cu.b1', '4c000000-0000-4000-8000-000000000002');
 
 -- Setup: a second supervisor of department A (approver != preparer needs two), customers -------

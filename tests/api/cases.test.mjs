@@ -3,8 +3,8 @@
 // decision (approver != preparer), the assignment that starts the work; the refusals (401, 403,
 // 404, 409 with allowed_actions, 412/428, 422 with the field and nothing written), the rules'
 // triggers proven as the owner behind the functions' back, and the audit trail they leave.
-// The business-type catalogue is reference data written here as the owner (part A's API comes
-// later); every case goes through the routes.
+// The business types are created through the catalogue's routes (tests/api/lib/cases.mjs);
+// every case goes through the routes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,10 @@ import { before, describe, test } from 'node:test';
 
 import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
 import {
-  DEPT, EMP, asOwnerAdmin, assertFieldError, call, loadFixtures, newSigningKey, ok, ownToken,
+  addSecondSupervisor, asClient, caseInProgress, createBusinessType, createTypeVersion,
+} from './lib/cases.mjs';
+import {
+  DEPT, EMP, assertFieldError, call, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
 } from './lib/identity.mjs';
 
@@ -21,10 +24,11 @@ const DB = 'tx_api_cases';
 let svc;
 let key;
 
-const TYPE = { audit: crypto.randomUUID(), outside: crypto.randomUUID(), tax: crypto.randomUUID() };
-const VER = { audit1: crypto.randomUUID(), audit2: crypto.randomUUID(), outside1: crypto.randomUUID(), tax1: crypto.randomUUID() };
-// A second supervisor of department A (approver != preparer needs two), made here.
-const SUP_A2 = { id: crypto.randomUUID(), username: 'sup.a2', roles: ['staff', 'supervisor'] };
+// Business-type ids (TYPE) and version ids (VER), set in before() from the catalogue's answers.
+const TYPE = {};
+const VER = {};
+// A second supervisor of department A (approver != preparer needs two), made in before().
+let SUP_A2;
 
 before(async () => {
   key = newSigningKey();
@@ -37,15 +41,16 @@ before(async () => {
     TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
   });
   loadFixtures(DB);
-  asOwnerAdmin(DB, `
-INSERT INTO org.employees (id, username, display_name, department_id, roles)
-VALUES (${lit(SUP_A2.id)}, 'sup.a2', 'Supervisor A2', ${lit(DEPT.A)}, '{staff,supervisor}');
-INSERT INTO cases.business_types (id, code, name, in_scope, current_version) VALUES
-  (${lit(TYPE.audit)}, 'audit', '審計', true, 2), (${lit(TYPE.outside)}, 'equipment', '設備銷售', false, 1),
-  (${lit(TYPE.tax)}, 'tax', '稅務', true, 1);
-INSERT INTO cases.business_type_versions (id, business_type_id, version) VALUES
-  (${lit(VER.audit1)}, ${lit(TYPE.audit)}, 1), (${lit(VER.audit2)}, ${lit(TYPE.audit)}, 2),
-  (${lit(VER.outside1)}, ${lit(TYPE.outside)}, 1), (${lit(VER.tax1)}, ${lit(TYPE.tax)}, 1);`);
+  SUP_A2 = addSecondSupervisor(DB);
+  const admin = asClient(svc, key, EMP.admin);
+  const audit = await createBusinessType(admin, { code: 'audit', name: '審計' });
+  const outside = await createBusinessType(admin, { code: 'equipment', name: '設備銷售', in_scope: false });
+  const tax = await createBusinessType(admin, { code: 'tax', name: '稅務' });
+  Object.assign(TYPE, { audit: audit.id, outside: outside.id, tax: tax.id });
+  VER.audit1 = audit.current_version_id;
+  VER.audit2 = (await createTypeVersion(admin, audit.id)).id;
+  VER.outside1 = outside.current_version_id;
+  VER.tax1 = tax.current_version_id;
 });
 
 const as = (e, roles) => {
@@ -187,6 +192,23 @@ describe('a case from the request to the start of work (P1.1-P2.1)', () => {
     const aa = ok(await as(EMP.auditor).get('/v1/audit?table=cases.approvals&limit=200'));
     assert.ok(aa.items.length >= 2);
     assert.equal(ok(await as(EMP.auditor).get('/v1/audit/verify')).intact, true);
+  });
+
+  test('the shared set-up (tests/api/lib/cases.mjs): caseInProgress, either supervisor preparing', async () => {
+    const byStaff = await caseInProgress(svc, key, { typeId: TYPE.tax, supA2: SUP_A2 });
+    assert.equal(byStaff.case.status, 'in_progress');
+    assert.equal(byStaff.case.type_version_id, VER.tax1);
+    assert.equal(byStaff.case.intake.prepared_by, EMP.staffA1.id);
+    assert.equal(byStaff.case.approved_by, EMP.supA.id);
+    assert.deepEqual(byStaff.case.assignments.map((x) => [x.employee_id, x.role]).sort(),
+      [[EMP.staffA1.id, 'lead'], [EMP.staffA2.id, 'member']].sort());
+    // the lead sees the case through its own client
+    assert.equal(ok(await byStaff.clients.lead.get(`/v1/cases/${byStaff.case.id}`)).status, 'in_progress');
+    // sup.a prepares: sup.a2 approves (P1.4 approver != preparer)
+    const bySup = await caseInProgress(svc, key, { typeId: TYPE.audit, supA2: SUP_A2, preparer: EMP.supA, lead: EMP.staffA2, members: [] });
+    assert.equal(bySup.case.intake.prepared_by, EMP.supA.id);
+    assert.equal(bySup.case.approved_by, SUP_A2.id);
+    assert.equal(bySup.case.type_version_id, VER.audit2);
   });
 
   test('out of scope and reject are terminal, with their reason', async () => {
