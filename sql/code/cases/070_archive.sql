@@ -244,19 +244,29 @@ COMMENT ON FUNCTION cases.archive_complete(uuid) IS
 REVOKE ALL ON FUNCTION cases.archive_complete(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.archive_complete(uuid) TO tianxing_app;
 
--- What is missing for the archive, for the client: {confirmed: bool, missing_documents: [code]}.
-CREATE OR REPLACE FUNCTION cases.archive_missing(p_case uuid) RETURNS jsonb
+-- What is missing for the archive, in words for the client ('' when nothing is).
+CREATE OR REPLACE FUNCTION cases.archive_missing(p_case uuid) RETURNS text
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT jsonb_build_object(
-    'missing_documents',
-    (SELECT coalesce(jsonb_agg(r.code ORDER BY r.seq), '[]'::jsonb)
-       FROM cases.cases c JOIN cases.required_documents r ON r.type_version_id = c.type_version_id
-      WHERE c.id = p_case
-        AND NOT EXISTS (SELECT FROM cases.files f
-                         WHERE f.case_id = p_case AND f.purpose = 'document'
-                           AND f.document_code = r.code)))
+  SELECT coalesce(': ' || NULLIF(array_to_string(ARRAY[
+           CASE WHEN NOT EXISTS (SELECT FROM cases.confirmations k
+                                  WHERE k.case_id = p_case AND k.outcome = 'confirmed'
+                                    AND k.delivery_id = (SELECT d.id FROM cases.deliveries d
+                                                          WHERE d.case_id = p_case
+                                                          ORDER BY d.delivered_at DESC, d.id DESC
+                                                          LIMIT 1))
+                THEN 'the customer has not confirmed the last delivery' END,
+           'missing documents: ' || (SELECT string_agg(r.code, ', ' ORDER BY r.seq)
+                                       FROM cases.cases c
+                                       JOIN cases.required_documents r
+                                         ON r.type_version_id = c.type_version_id
+                                      WHERE c.id = p_case
+                                        AND NOT EXISTS (SELECT FROM cases.files f
+                                                         WHERE f.case_id = p_case
+                                                           AND f.purpose = 'document'
+                                                           AND f.document_code = r.code))],
+           '; '), ''), '')
 $$;
 REVOKE ALL ON FUNCTION cases.archive_missing(uuid) FROM PUBLIC;
 
@@ -459,13 +469,14 @@ BEGIN
       USING ERRCODE = 'TXDEN';
   END IF;
   IF NOT cases.archive_complete(p_id) THEN
+    -- The guard's refusal as fsm.check_guard words it, plus what is missing, for the client.
     RAISE EXCEPTION USING ERRCODE = 'TXTRN',
       MESSAGE = 'archive is not possible: the guard cases.archive_complete refused ('
-                || obj_description('cases.archive_complete(uuid)'::regprocedure, 'pg_proc') || ')',
-      DETAIL = (jsonb_build_object('state', c.status,
-                                   'allowed_actions', to_jsonb(fsm.allowed_actions('case', c.status)),
-                                   'guard', 'cases.archive_complete')
-                || cases.archive_missing(p_id))::text;
+                || obj_description('cases.archive_complete(uuid)'::regprocedure, 'pg_proc') || ')'
+                || cases.archive_missing(p_id),
+      DETAIL = jsonb_build_object('state', c.status,
+                                  'allowed_actions', to_jsonb(fsm.allowed_actions('case', c.status)),
+                                  'guard', 'cases.archive_complete')::text;
   END IF;
 
   v_year := cases.archive_year(v_at);
