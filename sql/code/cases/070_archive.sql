@@ -53,13 +53,13 @@ REVOKE ALL ON FUNCTION cases.refuse_archived(uuid, text) FROM PUBLIC;
 -- When is a case archived for its tables? The case row itself: when the row being changed is
 -- archived already (OLD.status = 'archived'): the move archive itself (confirmed -> archived,
 -- with archived_at) is the last change a case row gets. The tables hanging off it: when the case
--- has its row in cases.archives. api.case_archive inserts that row after the move, as the last
+-- has its row in cases.archives. cases.archive_case inserts that row after the move, as the last
 -- step of the archiving transaction, so that what the move sets off in the same transaction (the
 -- deadline 'archiving' met by part F's trigger) still goes through; from then on nothing does.
 -- cases.archives itself: inserted once, when the case's status is archived, then never changed.
 --
 -- Concurrency: the check takes a KEY SHARE lock on the case row, which conflicts with the FOR
--- UPDATE lock api.case_archive holds from before it reads the rows for the manifest until it
+-- UPDATE lock cases.archive_case holds from before it reads the rows for the manifest until it
 -- commits. A writer racing an archiving therefore waits, then sees the archive and is refused: no
 -- row can slip in after the manifest was built.
 --
@@ -288,7 +288,7 @@ GRANT EXECUTE ON FUNCTION cases.archive_number(int, int) TO tianxing_app;
 
 -- The next number of p_year: the counter row is created or incremented and stays locked (row
 -- lock of the UPDATE) until the calling transaction ends; a rollback undoes the increment, so the
--- numbers that exist are 1..last without a gap. Owner only: called by api.case_archive.
+-- numbers that exist are 1..last without a gap. Owner only: called by cases.archive_case.
 CREATE OR REPLACE FUNCTION cases.next_archive_seq(p_year int) RETURNS int
   LANGUAGE sql
   SET search_path = pg_catalog, pg_temp
@@ -435,7 +435,9 @@ GRANT EXECUTE ON FUNCTION cases.archive_json(cases.archives, boolean) TO tianxin
 
 -- Archives a confirmed case: staff assigned to it or a supervisor of its department (the move's
 -- roles are staff and supervisor, fsm.transitions). Answers the archive entry with its manifest.
-CREATE OR REPLACE FUNCTION api.case_archive(p_id uuid) RETURNS json
+-- The writer is SECURITY DEFINER (owner); api.case_archive below calls it as the caller (api
+-- functions run with their caller's rights: sql/tests/org.sql).
+CREATE OR REPLACE FUNCTION cases.archive_case(p_id uuid) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -513,6 +515,13 @@ BEGIN
   RETURN (cases.archive_json(a, true) || jsonb_build_object('case_status', 'archived'))::json;
 END
 $$;
+REVOKE ALL ON FUNCTION cases.archive_case(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.archive_case(uuid) TO tianxing_app;
+
+-- POST /v1/cases/{id}/archive.
+CREATE OR REPLACE FUNCTION api.case_archive(p_id uuid) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.archive_case(p_id) $$;
 REVOKE ALL ON FUNCTION api.case_archive(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_archive(uuid) TO tianxing_app;
 
@@ -650,9 +659,9 @@ GRANT EXECUTE ON FUNCTION api.archive_get(text) TO tianxing_app;
 -- against the stored manifest_sha256; the header against the archive row; every electronic file's
 -- content against its recorded size and SHA-256. ok is true when everything agrees; mismatches
 -- lists what does not (rows changed behind the triggers' back, e.g. by a superuser with triggers
--- off, or a manifest edited). SECURITY DEFINER so that it reads every row of the case; it first
--- checks that the caller may read the archive (404 otherwise).
-CREATE OR REPLACE FUNCTION api.archive_verify(p_number text) RETURNS json
+-- off, or a manifest edited). cases.archive_check is SECURITY DEFINER so that it reads every row
+-- of the case; it first checks that the caller may read the archive (404 otherwise).
+CREATE OR REPLACE FUNCTION cases.archive_check(p_number text) RETURNS json
   LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -721,6 +730,12 @@ BEGIN
     'parts', v_parts, 'mismatches', v_bad, 'verified_at', api.ts(clock_timestamp()));
 END
 $$;
+REVOKE ALL ON FUNCTION cases.archive_check(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.archive_check(text) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.archive_verify(p_number text) RETURNS json
+  LANGUAGE sql STABLE
+  AS $$ SELECT cases.archive_check(p_number) $$;
 REVOKE ALL ON FUNCTION api.archive_verify(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.archive_verify(text) TO tianxing_app;
 
