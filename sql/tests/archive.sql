@@ -6,7 +6,7 @@
 --   * the canonical hash of the manifest;
 --   * the index's and the archive's refusals (role, validation, unknown numbers).
 BEGIN;
-SELECT plan(47);
+SELECT plan(101);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -140,6 +140,215 @@ SELECT lives_ok($$ SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, N
   'staff: reads the index (their cases only)');
 SELECT throws_ok($$ SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) FROM (SELECT set_config('tx.user_id', '', true)) s $$,
   'TXAUT', NULL, 'nobody signed in: refused');
+
+-- A case from confirmation to its archive (needs parts A-D: their api functions drive it) -------
+SELECT to_regprocedure('api.business_type_create(jsonb)') IS NOT NULL
+       AND to_regprocedure('api.case_create(jsonb)') IS NOT NULL
+       AND to_regprocedure('api.case_submit_review(uuid,jsonb)') IS NOT NULL
+       AND to_regprocedure('api.case_confirmation_record(uuid,jsonb)') IS NOT NULL AS have_parts \gset
+\if :have_parts
+-- One case through parts B-D to confirmed, as their users: staff.a2 receives it and prepares the
+-- form, sup.a approves and assigns staff.a1 (lead), who records the milestone and submits; sup.a
+-- reviews (neither assignee nor author), staff.a1 files the deliverable, delivers and records the
+-- customer's confirmation. p_docs: also file the two documents the type requires (contract on
+-- paper with its location, report electronic). Leaves the claims of staff.a1.
+CREATE FUNCTION pg_temp.confirmed_case(p_need text, p_docs boolean) RETURNS uuid
+  LANGUAGE plpgsql AS $$
+DECLARE v_case uuid; v_file uuid;
+BEGIN
+  PERFORM pg_temp.be('staff.a2', 'staff');
+  v_case := (api.case_create(jsonb_build_object('customer_id', pg_temp.id('cu'),
+               'raised_at', api.ts(now() - interval '1 hour'), 'channel', 'phone', 'need', p_need)) ->> 'id')::uuid;
+  PERFORM api.case_assess(v_case, jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('bt')));
+  PERFORM api.case_intake(v_case, (api.case_json(v_case) ->> 'version')::int,
+                          jsonb_build_object('requirements', '2025 年度財務報表審計,出具審計報告。' || p_need));
+  PERFORM api.case_submit(v_case);
+  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
+  PERFORM api.case_decide(v_case, 'approve', '{"comment": "同意"}');
+  PERFORM api.case_assign(v_case, jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007'));
+  PERFORM pg_temp.be('staff.a1', 'staff');
+  PERFORM api.case_work_record_add(v_case, jsonb_build_object('milestone_code', 'collect',
+            'content', '收集了財務資料', 'result', '完成', 'started_at', api.ts(now() + interval '1 millisecond'),
+            'finished_at', api.ts(now() + interval '1 millisecond'), 'hours', 2.5));
+  PERFORM api.case_submit_review(v_case, '{}');
+  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
+  PERFORM api.case_review_decide(v_case, '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"},
+            {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}');
+  PERFORM pg_temp.be('staff.a1', 'staff');
+  v_file := (api.case_file_add(v_case, jsonb_build_object('name', '審計報告.pdf', 'media_type', 'application/pdf',
+               'purpose', 'deliverable', 'content', encode(convert_to('審計報告內容', 'UTF8'), 'base64'))) ->> 'id')::uuid;
+  PERFORM api.case_deliver(v_case, jsonb_build_object('method', 'email', 'file_ids', jsonb_build_array(v_file)));
+  PERFORM api.case_confirmation_record(v_case, '{"outcome": "confirmed", "rating": 5, "evidence": "電話確認"}');
+  IF p_docs THEN
+    PERFORM pg_temp.add_docs(v_case);
+  END IF;
+  RETURN v_case;
+END $$;
+CREATE FUNCTION pg_temp.add_docs(p_case uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_temp.be('staff.a1', 'staff');
+  PERFORM api.case_file_add(p_case, jsonb_build_object('name', '合同原件', 'purpose', 'document',
+            'document_code', 'contract', 'location', '檔案室 A-03-12'));
+  PERFORM api.case_file_add(p_case, jsonb_build_object('name', '報告副本.txt', 'media_type', 'text/plain',
+            'purpose', 'document', 'document_code', 'report', 'content', encode('abc', 'base64')));
+END $$;
+
+SELECT pg_temp.be('admin', 'admin');
+INSERT INTO ids SELECT 'bt', (api.business_type_create(jsonb_build_object('code', 'ARC-AUD', 'name', '年度審計',
+  'milestones', jsonb_build_array(jsonb_build_object('code', 'collect', 'name', '收集資料', 'standard_days', 3)),
+  'checklist', jsonb_build_array(jsonb_build_object('code', 'accuracy', 'name', '準確性'),
+                                 jsonb_build_object('code', 'compliance', 'name', '合規性'),
+                                 jsonb_build_object('code', 'completeness', 'name', '完整性')),
+  'documents', jsonb_build_array(jsonb_build_object('code', 'contract', 'name', '合同'),
+                                 jsonb_build_object('code', 'report', 'name', '報告')))) ->> 'id')::uuid;
+SELECT pg_temp.be('staff.a2', 'staff');
+INSERT INTO ids VALUES ('cu', '4c000000-0000-4000-8000-0000000000e1');
+SELECT api.customer_create(jsonb_build_object('id', pg_temp.id('cu'), 'name', '林志遠', 'company_name', '閩江貿易有限公司',
+  'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\x01' || repeat('ab', 59))));
+INSERT INTO ids SELECT 'c1', pg_temp.confirmed_case('一號', false);
+
+-- The guard and who may archive (P4.1)
+SELECT is(cases.archive_complete(pg_temp.id('c1')), false, 'c1 is confirmed but lacks the required documents');
+SELECT throws_like(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')),
+  '%guard cases.archive_complete refused%missing documents: contract, report%',
+  'archiving without the documents: 409 naming the guard and the missing document codes');
+SELECT pg_temp.add_docs(pg_temp.id('c1'));
+SELECT is(cases.archive_complete(pg_temp.id('c1')), true, 'with the documents (one on paper with its location, C2.2) the guard passes');
+SELECT pg_temp.be('staff.a2', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')), 'TXDEN', NULL,
+  'the receiver and preparer, not assigned to it, may not archive (403)');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')), 'P0002', 'no such case',
+  'staff of another department: no such case (404)');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')), 'P0002', 'no such case',
+  'the supervisor of another department: 404');
+SELECT pg_temp.be('auditor', 'auditor');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')), '42501', NULL,
+  'an auditor reads the case but may not archive it (403)');
+SELECT is_empty($$ SELECT FROM cases.archives $$, 'the refusals archived nothing');
+
+-- Archiving (P4.1, P4.2)
+SELECT pg_temp.be('staff.a1', 'staff');
+CREATE TEMP TABLE a1 AS SELECT api.case_archive(pg_temp.id('c1'))::jsonb AS j;
+SELECT is((SELECT j ->> 'archive_number' FROM a1), cases.archive_number(cases.archive_year(now()), 1),
+  'the first archive of the year is TX-<year>-000001');
+SELECT is((SELECT status FROM cases.cases WHERE id = pg_temp.id('c1')), 'archived', 'the case is archived');
+SELECT is((SELECT archived_at FROM cases.cases WHERE id = pg_temp.id('c1')), now(), 'with archived_at');
+SELECT is((SELECT reason FROM fsm.log WHERE entity_id = pg_temp.id('c1') AND action = 'archive'),
+  (SELECT j ->> 'archive_number' FROM a1), 'the move is logged with the archive number');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM a1, jsonb_object_keys(j -> 'manifest' -> 'parts') k),
+  ARRAY['approvals', 'assignments', 'confirmations', 'deliveries', 'escalations', 'files', 'intake', 'reviews', 'work_records'],
+  'the manifest''s parts');
+SELECT is_empty($$ SELECT p.key FROM a1, jsonb_each(j -> 'manifest' -> 'parts') p
+                    WHERE p.value ->> 'sha256' <> encode(sha256(convert_to((p.value -> 'content')::text, 'UTF8')), 'hex') $$,
+  'each part''s sha256 is SHA-256 of its content''s jsonb text');
+SELECT is((SELECT encode(manifest_sha256, 'hex') FROM cases.archives),
+          (SELECT encode(sha256(convert_to((j -> 'manifest')::text, 'UTF8')), 'hex') FROM a1),
+  'manifest_sha256 is SHA-256 of the manifest''s jsonb text, as an auditor recomputes it');
+SELECT is((SELECT j ->> 'manifest_sha256' FROM a1), (SELECT encode(manifest_sha256, 'hex') FROM cases.archives),
+  'and is answered as hex');
+SELECT results_eq($$ SELECT f ->> 'purpose', f ->> 'document_code', f ->> 'medium', f ->> 'location', f ->> 'sha256', (f ->> 'size')::bigint
+                       FROM a1, jsonb_array_elements(j #> '{manifest,parts,files,content}') f
+                      ORDER BY f ->> 'purpose', f ->> 'document_code' $$,
+  $$ VALUES ('deliverable', NULL, 'electronic', NULL, encode(sha256(convert_to('審計報告內容', 'UTF8')), 'hex'), octet_length(convert_to('審計報告內容', 'UTF8'))::bigint),
+            ('document', 'contract', 'paper', '檔案室 A-03-12', NULL, NULL::bigint),
+            ('document', 'report', 'electronic', NULL, encode(sha256('abc'), 'hex'), 3::bigint) $$,
+  'files: purpose, document code, medium, SHA-256 and size of electronic files, location of paper ones');
+SELECT is((SELECT j #>> '{manifest,parts,intake,content,customer_snapshot,name}' FROM a1), '林志遠',
+  'the intake part holds the customer snapshot');
+SELECT is((SELECT jsonb_array_length(j #> '{manifest,parts,reviews,content,0,verdicts}') FROM a1), 3,
+  'the review round with its three verdicts');
+SELECT results_eq($$ SELECT staff_ids, title, retain_until, customer_id, business_type_id, department_id FROM cases.archives $$,
+  $$ VALUES (ARRAY['20000000-0000-4000-8000-000000000007'::uuid], '年度審計 · 林志遠(閩江貿易有限公司)',
+             ((now() AT TIME ZONE 'Asia/Taipei')::date + interval '10 years')::date, pg_temp.id('cu'), pg_temp.id('bt'),
+             '10000000-0000-4000-8000-00000000000a'::uuid) $$,
+  'the index columns: staff (assignee and author), title, retention (10 years by default), customer, type, department');
+SELECT is((api.archive_verify((SELECT j ->> 'archive_number' FROM a1))::jsonb ->> 'ok'), 'true', 'verify: everything agrees');
+
+-- Numbers without gaps: an archiving rolled back gives its number back
+INSERT INTO ids SELECT 'c2', pg_temp.confirmed_case('二號', true);
+SAVEPOINT before_c2;
+SELECT is(api.case_archive(pg_temp.id('c2'))::jsonb ->> 'seq', '2', 'the second archive takes 2');
+ROLLBACK TO SAVEPOINT before_c2;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.case_archive(pg_temp.id('c2'))::jsonb ->> 'seq', '2', 'rolled back and archived again: 2 again, no gap');
+
+-- The index (P4.3)
+SELECT is((SELECT array_agg(x ->> 'seq' ORDER BY x ->> 'seq') FROM jsonb_array_elements(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::jsonb -> 'items') x),
+  ARRAY['1', '2'], 'staff.a1 sees both archives');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '審計', NULL, NULL)::jsonb -> 'items'), 2,
+  'q: a two-character Chinese word of the title');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '閩江貿易', NULL, NULL)::jsonb -> 'items'), 2,
+  'q: the customer''s company');
+SELECT is(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '二號', NULL, NULL)::jsonb #>> '{items,0,seq}', '2',
+  'q: words of the requirements find that case only');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '稅務', NULL, NULL)::jsonb -> 'items'), 0,
+  'q: a word nobody wrote finds nothing');
+SELECT is(api.archive_list((SELECT j ->> 'archive_number' FROM a1), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::jsonb #>> '{items,0,seq}', '1',
+  'number');
+SELECT is(jsonb_array_length(api.archive_list(NULL, pg_temp.id('cu'), pg_temp.id('bt'), '20000000-0000-4000-8000-000000000007', now(), now() + interval '1 second', NULL, NULL, NULL)::jsonb -> 'items'), 2,
+  'customer, business type, staff and the archiving time');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, '20000000-0000-4000-8000-000000000008', NULL, NULL, NULL, NULL, NULL)::jsonb -> 'items'), 0,
+  'staff_id: staff.a2 neither was assigned nor wrote a record');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL)::jsonb -> 'items'), 0,
+  'to is exclusive');
+CREATE TEMP TABLE p1 AS SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL)::jsonb AS j;
+SELECT is((SELECT jsonb_array_length(j -> 'items') FROM p1), 1, 'a page of one');
+SELECT is(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, (SELECT j ->> 'next_cursor' FROM p1))::jsonb -> 'items' -> 0 ->> 'case_id',
+  (SELECT CASE WHEN j #>> '{items,0,case_id}' = pg_temp.id('c1')::text THEN pg_temp.id('c2') ELSE pg_temp.id('c1') END::text FROM p1),
+  'the cursor leads to the other one');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '審計', NULL, NULL)::jsonb -> 'items'), 0,
+  'staff of department B see none of them (the case''s access rules)');
+SELECT is(api.archive_get((SELECT j ->> 'archive_number' FROM a1))::jsonb, NULL, 'nor the entry');
+SELECT is(api.archive_verify((SELECT j ->> 'archive_number' FROM a1))::jsonb, NULL, 'nor its verification');
+SELECT pg_temp.be('auditor', 'auditor');
+SELECT is(jsonb_array_length(api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, '林志', NULL, NULL)::jsonb -> 'items'), 2,
+  'auditors see every archive');
+SELECT is(api.archive_get((SELECT j ->> 'archive_number' FROM a1))::jsonb -> 'manifest', (SELECT j -> 'manifest' FROM a1),
+  'the entry with its manifest');
+
+-- Immutability (P4.2) through every api function of the case: each refuses, nothing changes
+SELECT pg_temp.be('staff.a1', 'staff');
+CREATE TEMP TABLE before_rows AS
+  SELECT (SELECT count(*) FROM cases.files WHERE case_id = pg_temp.id('c1')) AS files,
+         (SELECT count(*) FROM cases.work_records WHERE case_id = pg_temp.id('c1')) AS records,
+         (SELECT count(*) FROM cases.escalations WHERE case_id = pg_temp.id('c1')) AS escalations,
+         (SELECT count(*) FROM cases.deliveries WHERE case_id = pg_temp.id('c1')) AS deliveries,
+         (SELECT count(*) FROM cases.confirmations WHERE case_id = pg_temp.id('c1')) AS confirmations,
+         (SELECT count(*) FROM cases.approvals WHERE case_id = pg_temp.id('c1')) AS approvals,
+         (SELECT count(*) FROM cases.assignments WHERE case_id = pg_temp.id('c1')) AS assignments,
+         (SELECT version FROM cases.cases WHERE id = pg_temp.id('c1')) AS version;
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, '{"name": "x", "purpose": "evidence", "location": "y"}') $$, pg_temp.id('c1')), NULL, NULL, 'no file is added');
+SELECT throws_ok(format($$ SELECT api.case_work_record_add(%L, jsonb_build_object('milestone_code', 'collect', 'content', 'x', 'result', 'y', 'started_at', api.ts(now()), 'finished_at', api.ts(now()), 'hours', 1)) $$, pg_temp.id('c1')), NULL, NULL, 'no work is recorded');
+SELECT throws_ok(format($$ SELECT api.case_escalation_raise(%L, '{"problem": "x"}') $$, pg_temp.id('c1')), NULL, NULL, 'nothing is escalated');
+SELECT throws_ok(format($$ SELECT api.case_submit_review(%L, '{}') $$, pg_temp.id('c1')), NULL, NULL, 'not submitted for review');
+SELECT throws_ok(format($$ SELECT api.case_deliver(%L, '{"method": "email", "file_ids": []}') $$, pg_temp.id('c1')), NULL, NULL, 'not delivered again');
+SELECT throws_ok(format($$ SELECT api.case_confirmation_record(%L, '{"outcome": "objected", "comment": "x", "evidence": "y"}') $$, pg_temp.id('c1')), NULL, NULL, 'no confirmation or objection');
+SELECT throws_ok(format($$ SELECT api.case_confirmation_link_create(%L, repeat('ab', 32)) $$, pg_temp.id('c1')), NULL, NULL, 'no confirmation link');
+SELECT throws_ok(format($$ SELECT api.case_intake(%L, 1, '{"requirements": "x"}') $$, pg_temp.id('c1')), NULL, NULL, 'the intake form stays');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c1')), 'TXTRN', NULL, 'not archived twice (409)');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok(format($$ SELECT api.case_assign(%L, '{"lead": "20000000-0000-4000-8000-000000000008"}') $$, pg_temp.id('c1')), NULL, NULL, 'nobody is assigned');
+SELECT throws_ok(format($$ SELECT api.case_review_decide(%L, '{"verdicts": []}') $$, pg_temp.id('c1')), NULL, NULL, 'no review');
+SELECT throws_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('c1')), NULL, NULL, 'no approval');
+SELECT is((SELECT row(b.*)::text FROM before_rows b),
+  (SELECT row((SELECT count(*) FROM cases.files WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.work_records WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.escalations WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.deliveries WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.confirmations WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.approvals WHERE case_id = pg_temp.id('c1')),
+              (SELECT count(*) FROM cases.assignments WHERE case_id = pg_temp.id('c1')),
+              (SELECT version FROM cases.cases WHERE id = pg_temp.id('c1')))::text),
+  'the archived case and its rows are as they were');
+SELECT is((api.archive_verify((SELECT j ->> 'archive_number' FROM a1))::jsonb ->> 'ok'), 'true', 'and still verify');
+SELECT throws_ok(format($$ UPDATE cases.work_records SET hours = 9 WHERE case_id = %L $$, pg_temp.id('c1')), '42501', NULL,
+  'the runtime role cannot write the tables directly (the owner and the superuser are refused by the triggers: tests/api/archive.test.mjs)');
+\else
+SELECT skip('parts A-D are not merged yet: no case reaches confirmed through their api functions', 54);
+\endif
 
 SELECT * FROM finish();
 ROLLBACK;

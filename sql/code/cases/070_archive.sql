@@ -488,7 +488,9 @@ BEGIN
     INTO v_retain
     FROM cases.business_type_versions v WHERE v.id = c.type_version_id;
   SELECT b.name INTO v_type_name FROM cases.business_types b WHERE b.id = c.business_type_id;
-  SELECT coalesce(k.name, c.customer_snapshot ->> 'name') INTO v_customer
+  SELECT coalesce(k.name, c.customer_snapshot ->> 'name')
+         || coalesce('(' || coalesce(k.company_name, c.customer_snapshot ->> 'company_name') || ')', '')
+    INTO v_customer
     FROM cust.customers k WHERE k.id = c.customer_id;
   v_title := left(v_type_name || ' · ' || coalesce(v_customer, c.customer_id::text), 500);
   v_manifest := cases.archive_manifest(p_id, v_number, v_at, v_me, v_retain);
