@@ -24,7 +24,9 @@
 -- customer_snapshot), approvals, assignments, work_records, escalations, reviews (each round with
 -- its verdicts), files (deliverables, documents and evidence: name, medium, size, SHA-256 of the
 -- content as hex, physical location for paper), deliveries and confirmations. Rows are in a fixed
--- order (time, then id), timestamps are RFC 3339 UTC with milliseconds (api.ts), ids UUID text.
+-- order (time, then id), timestamps are RFC 3339 UTC with milliseconds (api.ts), ids UUID text,
+-- numbers without trailing zeros (hours 2.5, not 2.50: trim_scale), so that a reader that parses
+-- numbers as doubles and prints them back gets the same text.
 --
 -- Canonical form and hashes: a JSON value's canonical text is PostgreSQL's jsonb output of it
 -- (`value::jsonb::text`: object keys sorted by length then bytewise, one space after ':' and ',',
@@ -249,7 +251,7 @@ CREATE OR REPLACE FUNCTION cases.archive_missing(p_case uuid) RETURNS text
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT coalesce(': ' || NULLIF(array_to_string(ARRAY[
+  SELECT coalesce(NULLIF(array_to_string(ARRAY[
            CASE WHEN NOT EXISTS (SELECT FROM cases.confirmations k
                                   WHERE k.case_id = p_case AND k.outcome = 'confirmed'
                                     AND k.delivery_id = (SELECT d.id FROM cases.deliveries d
@@ -345,7 +347,7 @@ CREATE OR REPLACE FUNCTION cases.archive_parts(p_case uuid) RETURNS jsonb
                        'id', w.id, 'milestone_id', w.milestone_id, 'milestone', m.code,
                        'content', w.content, 'result', w.result,
                        'started_at', api.ts(w.started_at), 'finished_at', api.ts(w.finished_at),
-                       'hours', w.hours, 'corrects_id', w.corrects_id, 'author_id', w.author_id,
+                       'hours', trim_scale(w.hours), 'corrects_id', w.corrects_id, 'author_id', w.author_id,
                        'at', api.ts(w.at))
                        ORDER BY w.at, w.id), '[]')
                        FROM cases.work_records w JOIN cases.milestones m ON m.id = w.milestone_id
@@ -474,8 +476,9 @@ BEGIN
     -- The guard's refusal as fsm.check_guard words it, plus what is missing, for the client.
     RAISE EXCEPTION USING ERRCODE = 'TXTRN',
       MESSAGE = 'archive is not possible: the guard cases.archive_complete refused ('
-                || obj_description('cases.archive_complete(uuid)'::regprocedure, 'pg_proc') || ')'
-                || cases.archive_missing(p_id),
+                || coalesce(NULLIF(cases.archive_missing(p_id), ''),
+                            obj_description('cases.archive_complete(uuid)'::regprocedure, 'pg_proc'))
+                || ')',
       DETAIL = jsonb_build_object('state', c.status,
                                   'allowed_actions', to_jsonb(fsm.allowed_actions('case', c.status)),
                                   'guard', 'cases.archive_complete')::text;
