@@ -4,7 +4,6 @@
  */
 #include "modules/modules.h"
 #include "modules/audit/audit.h"
-#include "modules/cases/cases.h"
 #include "modules/auth/auth.h"
 #include "modules/cases/cases.h"
 #include "modules/customers/customers.h"
