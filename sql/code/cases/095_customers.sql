@@ -53,7 +53,7 @@ BEGIN
   END IF;
   IF v_status = 'merged' THEN
     RAISE EXCEPTION 'the customer was merged into %: open the case for that record', v_into
-      USING ERRCODE = 'TXCON', DETAIL = json_build_object('merged_into', v_into)::text;
+      USING ERRCODE = 'TXCON', DETAIL = jsonb_build_object('merged_into', v_into)::text;
   END IF;
   RETURN NEW; -- an unknown customer: the foreign key says so
 END
