@@ -10,9 +10,9 @@
 -- staff.a1, staff.a2, staff.b1: customer i is owned by owner i % 3, tests/bench/load.c), in that
 -- owner's department. Its id is md5('tianxing-bench-case:' || j) with the version and variant
 -- nibbles set, so that pgbench can name a case with the same expression.
---   :n          cases to make                 :customers  customers loaded
---   :received   how many of the first cases of staff.a1 stay 'received' (the transition
---               scenario consumes them: one assessment each); the rest are spread over the states
+--   :n          cases to make, spread over the states      :customers  customers loaded
+--   :pool       more cases, numbered :n to :n + :pool - 1, all 'received' by staff.a1 for
+--               customers of theirs: the transition scenario consumes them (one move each)
 SET session_replication_role = replica;
 
 CREATE TEMP TABLE bench_owner (k int PRIMARY KEY, id uuid, department_id uuid, supervisor_id uuid);
@@ -48,8 +48,8 @@ VALUES ('b0000000-0000-4000-8000-000000000002', 1, 'invoice', '商業發票'),
        ('b0000000-0000-4000-8000-000000000002', 2, 'packing_list', '裝箱單')
 ON CONFLICT DO NOTHING;
 
--- The states, by j % 100 (after the :received first cases of staff.a1): an office with a fifth of
--- its cases archived and most of the open ones at work.
+-- The states, by (j / 7) % 100: an office with a fifth of its cases archived and most of the open
+-- ones at work.
 CREATE TEMP TABLE bench_state (lo int, hi int, status text);
 INSERT INTO bench_state VALUES
   (0, 10, 'received'), (10, 16, 'intake'), (16, 22, 'submitted'), (22, 25, 'returned'),
@@ -63,11 +63,18 @@ SELECT j,
        overlay(overlay(md5('tianxing-bench:' || (j % :customers)) placing '4' from 13) placing '8' from 17)::uuid
          AS customer_id,
        o.id AS owner_id, o.department_id, o.supervisor_id,
-       CASE WHEN o.k = 0 AND j / 3 < :received THEN 'received' ELSE s.status END AS status,
+       s.status,
        now() - make_interval(mins => (j % 200000) * 3 + 60) AS received_at
   FROM generate_series(0, :n - 1) j
   JOIN bench_owner o ON o.k = (j % :customers) % 3
-  JOIN bench_state s ON (j / 7) % 100 >= s.lo AND (j / 7) % 100 < s.hi;
+  JOIN bench_state s ON (j / 7) % 100 >= s.lo AND (j / 7) % 100 < s.hi
+UNION ALL
+SELECT j,
+       overlay(overlay(md5('tianxing-bench-case:' || j) placing '4' from 13) placing '8' from 17)::uuid,
+       overlay(overlay(md5('tianxing-bench:' || (3 * (j % (:customers / 3)))) placing '4' from 13) placing '8' from 17)::uuid,
+       o.id, o.department_id, o.supervisor_id, 'received', now() - interval '30 minutes'
+  FROM generate_series(:n, :n + :pool - 1) j
+  JOIN bench_owner o ON o.k = 0;
 
 INSERT INTO cases.cases (id, status, customer_id, department_id, raised_at, received_by, received_at,
                          channel, need, in_scope, scope_reason, scope_by, scope_at, business_type_id,
