@@ -34,7 +34,8 @@ GRANT EXECUTE ON FUNCTION cases.customer_open_cases(uuid) TO tianxing_app;
 
 -- No new case for a disposed (C4.3) or merged (C2.1) customer, whoever inserts (B's
 -- api.case_create runs as the owner): TXCON, as cust.writable refuses any other change of such a
--- customer; a merged one names the record to use instead (extension member merged_into). The
+-- customer, with errors[0] {field customer_id, code customer_disposed | customer_merged} as part
+-- B's api.case_create answers; a merged one names the record to use instead (merged_into). The
 -- customer row is read FOR SHARE, so that a disposal, deactivation or merge running at the same
 -- time is waited for, and no case slips in beside their "no open case" check (below).
 CREATE OR REPLACE FUNCTION cases.refuse_closed_customer() RETURNS trigger
@@ -49,11 +50,16 @@ BEGIN
     FROM cust.customers c WHERE c.id = NEW.customer_id FOR SHARE;
   IF v_status = 'disposed' THEN
     RAISE EXCEPTION 'the customer has been disposed of (C4.3): no new case can be opened for it'
-      USING ERRCODE = 'TXCON';
+      USING ERRCODE = 'TXCON',
+            DETAIL = jsonb_build_object('errors', jsonb_build_array(api.field_error(
+              'customer_id', 'customer_disposed', 'the customer was disposed of')))::text;
   END IF;
   IF v_status = 'merged' THEN
     RAISE EXCEPTION 'the customer was merged into %: open the case for that record', v_into
-      USING ERRCODE = 'TXCON', DETAIL = jsonb_build_object('merged_into', v_into)::text;
+      USING ERRCODE = 'TXCON',
+            DETAIL = jsonb_build_object('merged_into', v_into,
+                                        'errors', jsonb_build_array(api.field_error(
+              'customer_id', 'customer_merged', 'the customer was merged into ' || v_into)))::text;
   END IF;
   RETURN NEW; -- an unknown customer: the foreign key says so
 END
