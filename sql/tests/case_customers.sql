@@ -6,7 +6,7 @@
 -- proves the definitions, the refusals that need no case, and that customers without cases are
 -- deactivated, disposed of and merged as before.
 BEGIN;
-SELECT plan(30);
+SELECT plan(56);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -118,6 +118,93 @@ SELECT is(cases.move_customer_cases(pg_temp.c(3), pg_temp.c(2)), 0,
   'moving the cases of a merged record again moves nothing (none left)');
 SELECT is(api.customer_history(pg_temp.c(2), NULL, NULL)::jsonb -> 'cases', '[]'::jsonb,
   'the target''s history lists no case');
+
+-- With cases (part B's api.case_create; the type fx-tax of sql/tests/fixtures.d) ----------------
+CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE s text; m text; d text;
+BEGIN
+  EXECUTE q;
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
+  RETURN jsonb_build_object('state', s, 'message', m,
+                            'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(d) END);
+END $$;
+CREATE FUNCTION pg_temp.req(customer uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),
+                            'channel', 'visit', 'need', '需要辦理年度稅務申報') $$;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(4)) $$, 'customer 4');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(5)) $$, 'customer 5');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(6)) $$, 'customer 6');
+INSERT INTO ids SELECT 'k4', (api.case_create(pg_temp.req(pg_temp.c(4))) ->> 'id')::uuid;
+SELECT is(cases.customer_open_cases(pg_temp.c(4)),
+          jsonb_build_array(jsonb_build_object('id', pg_temp.id('k4'), 'status', 'received')),
+          'a received case is open');
+SELECT is(pg_temp.err(format($$ SELECT api.customer_deactivate(%L) $$, pg_temp.c(4))),
+          jsonb_build_object('state', 'TXCON',
+            'message', 'the customer has 1 open case(s): it cannot be deactivated until they end (archived, cancelled, rejected or out of scope)',
+            'detail', jsonb_build_object('open_cases', jsonb_build_array(
+                        jsonb_build_object('id', pg_temp.id('k4'), 'status', 'received')))),
+          'deactivation refused while a case is open, naming it');
+SELECT throws_ok(format($$ SELECT api.customer_update(%L, (SELECT version FROM cust.customers WHERE id = %L), '{"status": "inactive"}') $$,
+                        pg_temp.c(4), pg_temp.c(4)),
+  'TXCON', NULL, 'and by an update of the status alike');
+SELECT is((SELECT status FROM cust.customers WHERE id = pg_temp.c(4)), 'active', 'the customer stays active');
+
+-- The case is assessed and its form filled in: the snapshot is taken. Then customer 4 is merged
+-- into 5: the case follows, its snapshot unchanged.
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, '{"in_scope": true, "business_type_id": "51000000-0000-4000-8000-000000000002"}') $$,
+                       pg_temp.id('k4')), 'the case is assessed in scope');
+SELECT lives_ok(format($$ SELECT api.case_intake(%L, (SELECT version FROM cases.cases WHERE id = %L), '{"requirements": "2025 年度企業所得稅匯算清繳"}') $$,
+                       pg_temp.id('k4'), pg_temp.id('k4')), 'its intake form is filled in');
+CREATE TEMP TABLE before_merge AS SELECT customer_snapshot, version FROM cases.cases WHERE id = pg_temp.id('k4');
+SELECT ok((SELECT customer_snapshot IS NOT NULL FROM before_merge), 'the form took a snapshot of customer 4');
+SELECT is((api.customer_merge(pg_temp.c(5), pg_temp.c(4),
+            jsonb_build_object('source_version', (SELECT version FROM cust.customers WHERE id = pg_temp.c(4)),
+                               'target_version', (SELECT version FROM cust.customers WHERE id = pg_temp.c(5))))
+           ->> 'id')::uuid, pg_temp.c(5), 'customer 4 (with an open case) is merged into 5');
+SELECT results_eq(format($$ SELECT customer_id, customer_snapshot, version FROM cases.cases WHERE id = %L $$, pg_temp.id('k4')),
+                  format($$ SELECT %L::uuid, customer_snapshot, version + 1 FROM before_merge $$, pg_temp.c(5)),
+                  'the case moved to customer 5, its snapshot as it was, its version one up');
+SELECT is((SELECT data FROM cases.events WHERE case_id = pg_temp.id('k4') AND type = 'customer.merged'),
+          jsonb_build_object('from', pg_temp.c(4), 'to', pg_temp.c(5)), 'the move is an event of the case');
+SELECT is(api.customer_history(pg_temp.c(5), NULL, NULL)::jsonb -> 'cases',
+          jsonb_build_array(jsonb_build_object('id', pg_temp.id('k4'), 'customer_id', pg_temp.c(5), 'status', 'intake',
+            'business_type', jsonb_build_object('id', '51000000-0000-4000-8000-000000000002', 'code', 'fx-tax', 'name', '稅務 Tax'),
+            'received_at', (SELECT api.ts(received_at) FROM cases.cases WHERE id = pg_temp.id('k4')))),
+          'the target''s history lists the case with its type');
+SELECT is(api.customer_history(pg_temp.c(4), NULL, NULL)::jsonb -> 'cases', '[]'::jsonb,
+  'the merged record''s history lists none (it has none left)');
+SELECT is(pg_temp.err(format($$ SELECT api.case_create(pg_temp.req(%L)) $$, pg_temp.c(4))) ->> 'state', 'TXCON',
+  'no new case for the merged record');
+SELECT throws_ok(format($$ SELECT api.customer_deactivate(%L) $$, pg_temp.c(5)), 'TXCON', NULL,
+  'the target now has the open case: no deactivation');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is(json_array_length(api.customer_history(pg_temp.c(5), NULL, NULL) -> 'cases'), 1,
+  'the department''s supervisor sees the case in the history');
+SELECT pg_temp.be('auditor', 'auditor');
+SELECT is(json_array_length(api.customer_history(pg_temp.c(5), NULL, NULL) -> 'cases'), 1, 'so does an auditor');
+
+-- Disposal: an inactive customer with a new case (a returning customer) is not disposed of; once
+-- the case has ended, it is; then no new case.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.customer_deactivate(pg_temp.c(6)) ->> 'status', 'inactive', 'customer 6 is deactivated (no case)');
+INSERT INTO ids SELECT 'k6', (api.case_create(pg_temp.req(pg_temp.c(6))) ->> 'id')::uuid;
+SELECT pg_temp.be('admin', 'admin');
+SELECT is(pg_temp.err(format($$ SELECT api.customer_dispose(%L) $$, pg_temp.c(6))) -> 'detail',
+          jsonb_build_object('open_cases', jsonb_build_array(jsonb_build_object('id', pg_temp.id('k6'), 'status', 'received'))),
+          'disposal refused while a case is open, naming it');
+SELECT is((SELECT count(*)::int FROM cust.data_keys WHERE customer_id = pg_temp.c(6)), 1, 'nothing destroyed');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.case_assess(pg_temp.id('k6'), '{"in_scope": false, "reason": "不屬於經營範圍"}') ->> 'status', 'out_of_scope',
+  'the case ends (out of scope)');
+SELECT is(cases.customer_open_cases(pg_temp.c(6)), '[]'::jsonb, 'an out-of-scope case is not open');
+SELECT pg_temp.be('admin', 'admin');
+SELECT is(api.customer_dispose(pg_temp.c(6)) ->> 'customer_id', pg_temp.c(6)::text, 'now customer 6 is disposed of');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(pg_temp.err(format($$ SELECT api.case_create(pg_temp.req(%L)) $$, pg_temp.c(6))) ->> 'state', 'TXCON',
+  'no new case for a disposed customer');
 
 SELECT * FROM finish();
 ROLLBACK;
