@@ -27,8 +27,9 @@ const tokens = new Map();
 function token(user) {
   if (!tokens.has(user)) {
     const roles = user === 'admin' ? 'admin' : 'staff,supervisor';
+    // Its log lines (stderr) are shown only when it fails (execFileSync's error carries them).
     tokens.set(user, execFileSync(bin, ['token', '--sub', user, '--roles', roles, '--ttl', '3600'],
-      { cwd: root, encoding: 'utf8' }).trim());
+      { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim());
   }
   return tokens.get(user);
 }
@@ -103,7 +104,7 @@ async function seedCases(types) {
     if (!cu) throw new ApiError(`${where}: demo customer ${d.customer} (${company}) not found`);
     const tag = `[${d.demo_id}] `;
     const mine = await all(d.receiver, `/v1/cases?customer_id=${cu.id}`);
-    if (mine.some((k) => typeof k.need === 'string' && k.need.startsWith(tag))) {
+    if (mine.some((k) => String(k.request?.need ?? k.need ?? '').startsWith(tag))) {
       present++;
       continue;
     }
