@@ -100,13 +100,14 @@ CREATE OR REPLACE TRIGGER customers_open_cases BEFORE UPDATE OF status ON cust.c
 
 -- Merging moves the cases ------------------------------------------------------------------------
 
--- The customer of a case never changes (part B's trigger on cases.cases refuses it), except in a
--- merge (api.customer_merge, sql/code/customers/040_merge.sql): the source's cases move to the
--- target. That trigger allows a change of customer_id exactly when this is true: the old customer
--- has been merged into the new one (cust.customers: status 'merged', merged_into the new one) and
+-- The customer of a case never changes (part B's trigger on cases.cases, 035_intake_rules.sql,
+-- refuses it unless the new customer is the one the old was merged into), except in a merge
+-- (api.customer_merge, sql/code/customers/040_merge.sql): the source's cases move to the target.
+-- The stricter test, for that trigger to use: this is true exactly when the old customer has been
+-- merged into the new one (cust.customers: status 'merged', merged_into the new one) AND
 -- cases.move_customer_cases announced this very move in the transaction (the setting
--- cases.customer_move = '<old>><new>'). Either alone is not enough: the setting can be set by any
--- session, and a merged record's cases move only through the function below.
+-- cases.customer_move = '<old>><new>'). Either alone is not enough: any session can set a
+-- setting, and a merged record's cases should move only through the function below.
 CREATE OR REPLACE FUNCTION cases.customer_move_allowed(p_from uuid, p_to uuid) RETURNS boolean
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
