@@ -119,7 +119,7 @@ SELECT is(cases.move_customer_cases(pg_temp.c(3), pg_temp.c(2)), 0,
 SELECT is(api.customer_history(pg_temp.c(2), NULL, NULL)::jsonb -> 'cases', '[]'::jsonb,
   'the target''s history lists no case');
 
--- With cases (part B's api.case_create; the type fx-tax of sql/tests/fixtures.d) ----------------
+-- With cases (part B's api.case_create; a business type made through part A's API) ------------
 CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE s text; m text; d text;
 BEGIN
@@ -133,6 +133,13 @@ END $$;
 CREATE FUNCTION pg_temp.req(customer uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),
                             'channel', 'visit', 'need', '需要辦理年度稅務申報') $$;
+SELECT pg_temp.be('admin', 'admin');
+INSERT INTO ids SELECT 'type', (api.business_type_create(jsonb_build_object(
+  'code', 'cc-tax', 'name', '稅務申報 CC', 'milestones', jsonb_build_array(jsonb_build_object(
+    'code', 'declare', 'name', '申報', 'required', true, 'standard_days', 2)),
+  'checklist', jsonb_build_array(jsonb_build_object('code', 'accuracy', 'name', '準確性'),
+                                 jsonb_build_object('code', 'compliance', 'name', '合規性'),
+                                 jsonb_build_object('code', 'completeness', 'name', '完整性')))) ->> 'id')::uuid;
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(4)) $$, 'customer 4');
 SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(5)) $$, 'customer 5');
@@ -154,8 +161,8 @@ SELECT is((SELECT status FROM cust.customers WHERE id = pg_temp.c(4)), 'active',
 
 -- The case is assessed and its form filled in: the snapshot is taken. Then customer 4 is merged
 -- into 5: the case follows, its snapshot unchanged.
-SELECT lives_ok(format($$ SELECT api.case_assess(%L, '{"in_scope": true, "business_type_id": "51000000-0000-4000-8000-000000000002"}') $$,
-                       pg_temp.id('k4')), 'the case is assessed in scope');
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, jsonb_build_object('in_scope', true, 'business_type_id', %L::uuid)) $$,
+                       pg_temp.id('k4'), pg_temp.id('type')), 'the case is assessed in scope');
 SELECT lives_ok(format($$ SELECT api.case_intake(%L, (SELECT version FROM cases.cases WHERE id = %L), '{"requirements": "2025 年度企業所得稅匯算清繳"}') $$,
                        pg_temp.id('k4'), pg_temp.id('k4')), 'its intake form is filled in');
 CREATE TEMP TABLE before_merge AS SELECT customer_snapshot, version FROM cases.cases WHERE id = pg_temp.id('k4');
@@ -171,7 +178,7 @@ SELECT is((SELECT data FROM cases.events WHERE case_id = pg_temp.id('k4') AND ty
           jsonb_build_object('from', pg_temp.c(4), 'to', pg_temp.c(5)), 'the move is an event of the case');
 SELECT is(api.customer_history(pg_temp.c(5), NULL, NULL)::jsonb -> 'cases',
           jsonb_build_array(jsonb_build_object('id', pg_temp.id('k4'), 'customer_id', pg_temp.c(5), 'status', 'intake',
-            'business_type', jsonb_build_object('id', '51000000-0000-4000-8000-000000000002', 'code', 'fx-tax', 'name', '稅務 Tax'),
+            'business_type', jsonb_build_object('id', pg_temp.id('type'), 'code', 'cc-tax', 'name', '稅務申報 CC'),
             'received_at', (SELECT api.ts(received_at) FROM cases.cases WHERE id = pg_temp.id('k4')))),
           'the target''s history lists the case with its type');
 SELECT is(api.customer_history(pg_temp.c(4), NULL, NULL)::jsonb -> 'cases', '[]'::jsonb,
