@@ -445,6 +445,19 @@ describe('cancel, the facts for HR, retried requests', () => {
     assertProblem(await as(EMP.staffA2).post(`/v1/cases/${s.id}/cancel`, { reason: 'x' }), 404, 'not_found');
     assert.equal(ok(await as(EMP.supA).post(`/v1/cases/${s.id}/cancel`, { reason: '客戶撤回' })).status, 'cancelled');
 
+    // intake, returned, approved: each open state before delivery offers cancel
+    const i = await received(a1, cu.id);
+    const ia = ok(await a1.post(`/v1/cases/${i.id}/assess`, { in_scope: true, business_type_id: TYPE.tax }));
+    assert.ok(ia.allowed_actions.includes('cancel'));
+    assert.equal(ok(await a1.post(`/v1/cases/${i.id}/cancel`, { reason: '客戶改變主意' })).status, 'cancelled');
+    const r = await submitted(cu.id);
+    const rr = ok(await as(EMP.supA).post(`/v1/cases/${r.id}/return`, { reason: '請補充' }));
+    assert.equal(rr.status, 'returned');
+    assert.equal(ok(await a1.post(`/v1/cases/${r.id}/cancel`, { reason: '客戶撤回' })).status, 'cancelled');
+    const ap = await submitted(cu.id);
+    assert.equal(ok(await as(EMP.supA).post(`/v1/cases/${ap.id}/approve`, {})).status, 'approved');
+    assert.equal(ok(await as(EMP.supA).post(`/v1/cases/${ap.id}/cancel`, { reason: '客戶撤回' })).status, 'cancelled');
+
     // in progress: a member of the team cancels (the customer told them)
     const w = await caseInProgress(svc, key, { typeId: TYPE.audit, supA2: SUP_A2, customerId: cu.id });
     assert.ok(w.case.allowed_actions.includes('cancel'));
