@@ -7,9 +7,11 @@
 --   * submission for review (P3.1, P3.3): submit_review from in_progress, resubmit with a
 --     rectification note from rectifying; opens review round n, which part D decides. The guard
 --     cases.required_milestones_recorded: every required milestone has a record in force.
--- The rules hold in triggers (every writer, the owner's functions included); the api.* functions
+-- The rules hold in triggers (every writer, the owner's functions included); the writing functions
 -- check the same earlier, so that a client gets the field or the reason (sql/tests/case_work.sql
--- proves each rule as the runtime role). Migration 0021 adds one index.
+-- proves each rule as the runtime role). A route's api.* function runs as its caller and calls the
+-- SECURITY DEFINER cases.* function that writes (as part B does: sql/tests/org.sql wants every
+-- api function SECURITY INVOKER). Migration 0021 adds one index.
 
 -- Helpers -------------------------------------------------------------------------------------
 
@@ -234,7 +236,7 @@ GRANT EXECUTE ON FUNCTION api.work_record_json(cases.work_records) TO tianxing_a
 -- POST /v1/cases/{id}/work-records (P2.2, P2.4). Order of the answers: 404 (the case as the
 -- caller sees it), 403 (not a current assignee), 409 (the case's state), 422 (the body), 409
 -- (the milestone has a record in force: correct it instead; or the record was corrected already).
-CREATE OR REPLACE FUNCTION api.case_work_record_add(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.work_record_add(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -339,6 +341,13 @@ BEGIN
   RETURN api.work_record_json(w);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.work_record_add(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.work_record_add(uuid, jsonb) TO tianxing_app;
+-- The route's function runs as its caller (api functions are SECURITY INVOKER: sql/tests/org.sql);
+-- the write is the SECURITY DEFINER function above.
+CREATE OR REPLACE FUNCTION api.case_work_record_add(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.work_record_add(p_case, p_body) $$;
 REVOKE ALL ON FUNCTION api.case_work_record_add(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_work_record_add(uuid, jsonb) TO tianxing_app;
 
@@ -515,7 +524,7 @@ GRANT EXECUTE ON FUNCTION api.escalation_json(cases.escalations) TO tianxing_app
 -- POST /v1/cases/{id}/escalations (P2.3): {problem}. 404, 403 (not a current assignee), 409 (the
 -- case's state; nobody to address it to), 422. due_at from the policy in force and the calendar
 -- (cases.deadline_at, part F). Answers 201 with the escalation.
-CREATE OR REPLACE FUNCTION api.case_escalation_raise(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.escalation_raise(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -552,6 +561,13 @@ BEGIN
   RETURN api.escalation_json(e);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.escalation_raise(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.escalation_raise(uuid, jsonb) TO tianxing_app;
+-- The route's function runs as its caller (api functions are SECURITY INVOKER: sql/tests/org.sql);
+-- the write is the SECURITY DEFINER function above.
+CREATE OR REPLACE FUNCTION api.case_escalation_raise(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.escalation_raise(p_case, p_body) $$;
 REVOKE ALL ON FUNCTION api.case_escalation_raise(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_escalation_raise(uuid, jsonb) TO tianxing_app;
 
@@ -617,7 +633,7 @@ GRANT EXECUTE ON FUNCTION api.escalation_get(uuid) TO tianxing_app;
 -- POST /v1/escalations/{id}/resolve (P2.3): {solution}, by the person the escalation is addressed
 -- to (after a climb, the open escalation one level up is the one to resolve). 404 (not visible),
 -- 403 (not the addressee), 409 (resolved or climbed already), 422.
-CREATE OR REPLACE FUNCTION api.escalation_resolve(p_id uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.escalation_resolve(p_id uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -655,6 +671,13 @@ BEGIN
   RETURN api.escalation_json(e);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.escalation_resolve(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.escalation_resolve(uuid, jsonb) TO tianxing_app;
+-- The route's function runs as its caller (api functions are SECURITY INVOKER: sql/tests/org.sql);
+-- the write is the SECURITY DEFINER function above.
+CREATE OR REPLACE FUNCTION api.escalation_resolve(p_id uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.escalation_resolve(p_id, p_body) $$;
 REVOKE ALL ON FUNCTION api.escalation_resolve(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.escalation_resolve(uuid, jsonb) TO tianxing_app;
 
@@ -692,7 +715,7 @@ CREATE OR REPLACE TRIGGER review_submission_rules BEFORE INSERT ON cases.reviews
 -- 404, 403 (not a current assignee), 409 invalid_transition (the state; or the guard, with
 -- missing_milestones: the codes of the required milestones without a record), 422. Moves the
 -- case (review_round + 1) and opens that round in cases.reviews; answers the case (api.case_json).
-CREATE OR REPLACE FUNCTION api.case_submit_review(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.submit_review(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -746,5 +769,12 @@ BEGIN
   RETURN api.case_json(p_case);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.submit_review(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.submit_review(uuid, jsonb) TO tianxing_app;
+-- The route's function runs as its caller (api functions are SECURITY INVOKER: sql/tests/org.sql);
+-- the write is the SECURITY DEFINER function above.
+CREATE OR REPLACE FUNCTION api.case_submit_review(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.submit_review(p_case, p_body) $$;
 REVOKE ALL ON FUNCTION api.case_submit_review(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_submit_review(uuid, jsonb) TO tianxing_app;
