@@ -264,6 +264,21 @@ describe('escalations (P2.3)', () => {
     const e = ok(await as.supA.post(`/v1/cases/${caseId}/escalations`, { problem: '需要法務意見' }), 201);
     assert.equal(e.addressed_to, SUP_A2.id);
   });
+
+  test('an addressee outside the case\'s department reads and answers it, and nothing else', async () => {
+    // staff.b1 (department B, supervisor sup.b) joins the team of a department-A case
+    ok(await as.supA.post(`/v1/cases/${caseId}/assignments`, {
+      lead: EMP.staffA1.id, members: [EMP.staffB1.id],
+    }));
+    const e = ok(await as.b1.post(`/v1/cases/${caseId}/escalations`, { problem: '跨部門協調' }), 201);
+    assert.equal(e.addressed_to, EMP.supB.id);
+    assertProblem(await as.supB.get(`/v1/cases/${caseId}/escalations`), 404, 'not_found');
+    assert.equal(ok(await as.supB.get(`/v1/escalations/${e.id}`)).problem, '跨部門協調');
+    const r = ok(await as.supB.post(`/v1/escalations/${e.id}/resolve`, { solution: '由二部支援' }));
+    assert.equal(r.resolved_by, EMP.supB.id);
+    // the other escalations of the case stay out of sup.b's sight
+    assertProblem(await as.supB.get(`/v1/escalations/${esc.id}`), 404, 'not_found');
+  });
 });
 
 commonHeadersTest();
