@@ -213,6 +213,34 @@ describe('work records (P2.2, P2.4)', () => {
     assert.equal(records(caseId), n);
     assertProblem(await as.a1.post(`/v1/cases/${NO_CASE}/submit-review`, {}), 404, 'not_found');
   });
+
+  test('rectification, corrections and resubmission as round 2 (P3.3)', async (t) => {
+    // sup.a2 approved the case but worked on nothing: an independent reviewer (part D's route)
+    const fail = await as.a2sup.post(`/v1/cases/${caseId}/reviews`, {
+      verdicts: [{ criterion: 'accuracy', verdict: 'fail', comment: '匯率錯誤' },
+        { criterion: 'compliance', verdict: 'pass' }, { criterion: 'completeness', verdict: 'pass' }],
+      comment: '請更正匯率',
+    });
+    if (fail.status === 404 && fail.json?.detail === 'No such path.') {
+      t.skip('part D (POST /v1/cases/{id}/reviews) is not merged yet');
+      return;
+    }
+    assert.ok(fail.status === 200 || fail.status === 201, fail.text);
+    assert.equal(ok(await as.a1.get(`/v1/cases/${caseId}`)).status, 'rectifying');
+    // a resubmission says what was rectified
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/submit-review`, {}), 'rectification_note');
+    const draft = ok(await as.a1.get(`/v1/cases/${caseId}/work-records`)).items
+      .find((r) => r.milestone_code === 'draft' && r.in_force);
+    const fix = ok(await as.a1.post(`/v1/cases/${caseId}/work-records`,
+      body('draft', { corrects_id: draft.id, result: '匯率已更正' })), 201);
+    assert.equal(fix.corrects_id, draft.id);
+    const c = ok(await as.a2.post(`/v1/cases/${caseId}/submit-review`, { rectification_note: '已更正第三頁匯率' }));
+    assert.equal(c.status, 'under_review');
+    assert.equal(c.review_round, 2);
+    assert.equal(pg(`SELECT rectification_note || '/' || submitted_by FROM cases.reviews
+                      WHERE case_id = ${lit(caseId)} AND round = 2`, { db: DB }),
+    `已更正第三頁匯率/${EMP.staffA2.id}`);
+  });
 });
 
 describe('escalations (P2.3)', () => {
