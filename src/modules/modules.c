@@ -4,6 +4,7 @@
  */
 #include "modules/modules.h"
 #include "modules/audit/audit.h"
+#include "modules/cases/cases.h"
 #include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
 #include "modules/jobs/jobs.h"
@@ -17,6 +18,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_customers,
   &tx_module_audit,
   &tx_module_jobs,
+  &tx_module_case_review,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 
