@@ -209,7 +209,8 @@ BEGIN
   SELECT json_build_object(
            'items', coalesce(json_agg(api.case_file_json(p.f) ORDER BY p.rn)
                                FILTER (WHERE p.rn <= v_limit), '[]'::json),
-           'next_cursor', (max(p.id::text) FILTER (WHERE p.rn = v_limit AND p.rn < (SELECT count(*) FROM page))))
+           'next_cursor', CASE WHEN count(*) > v_limit
+                               THEN (max(p.id::text) FILTER (WHERE p.rn = v_limit)) END)
     INTO v_out FROM page p;
   RETURN v_out;
 END
