@@ -14,7 +14,9 @@ SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true);
 SELECT is_empty('SELECT * FROM org.policy_parameters', 'anonymous: no parameter visible');
 SELECT is_empty('SELECT * FROM org.policy_values', 'anonymous: no value visible');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT results_eq($$ SELECT name, type, clause FROM org.policy_parameters ORDER BY name $$,
+-- (module P's parameters, clause P*, are tested with their parts: sql/tests/case_*.sql)
+SELECT results_eq($$ SELECT name, type, clause FROM org.policy_parameters
+                     WHERE clause IS NULL OR clause !~ '^P' ORDER BY name $$,
   $$ VALUES ('assessment_grade_bands'::text, 'json'::text, 'Q2.2'::text), ('assessment_weights', 'json', 'Q1'),
             ('customer_required_fields', 'json', 'C1.3'), ('customer_review_period_days', 'integer', 'C4.1'),
             ('login_lock_seconds', 'integer', NULL), ('login_lock_threshold', 'integer', NULL),
@@ -36,8 +38,10 @@ SELECT is(org.policy_value('customer_review_period_days', '2023-12-31'), NULL, '
 SELECT is((SELECT sum(value::numeric) FROM jsonb_each_text(org.policy_value('assessment_weights'))), 1.00, 'the weights sum to 1');
 
 -- The API: reading ------------------------------------------------------------------------
-SELECT is(json_array_length(api.policy_parameter_list(NULL) -> 'items'), 7, 'policy_parameter_list: all parameters');
-SELECT is((api.policy_parameter_list('2024-02-01') -> 'items' -> 3)::jsonb - 'value_id' - 'schema',
+SELECT is(json_array_length(api.policy_parameter_list(NULL) -> 'items'), (SELECT count(*)::int FROM org.policy_parameters),
+  'policy_parameter_list: all parameters');
+SELECT is((SELECT x FROM json_array_elements(api.policy_parameter_list('2024-02-01') -> 'items') x
+            WHERE x ->> 'name' = 'customer_review_period_days')::jsonb - 'value_id' - 'schema',
   jsonb_build_object('name', 'customer_review_period_days', 'type', 'integer',
                      'description', 'Customer information is reviewed and updated at least this often (C4.1).',
                      'unit', 'days', 'clause', 'C4.1', 'at', '2024-02-01', 'value', 180, 'effective_from', '2024-01-01',
