@@ -60,11 +60,18 @@ function tables(db) {
  * (0014's state machine definitions), which append to the chain, and its head moves with them.
  */
 const columnsBefore = {};
+let paramsBefore;
 function snapshot(db, { auditUpTo, only } = {}) {
   const out = {};
   for (const t of only || tables(db)) {
     if (auditUpTo !== undefined && t === 'audit.head') continue;
-    const where = auditUpTo !== undefined && t === 'audit.log' ? `WHERE x.id <= ${Number(auditUpTo)}` : '';
+    let where = auditUpTo !== undefined && t === 'audit.log' ? `WHERE x.id <= ${Number(auditUpTo)}` : '';
+    // Later migrations may add policy parameters with their initial values (module P: 0022): the
+    // parameters the database had before the move are compared.
+    if (t === 'org.policy_parameters' || t === 'org.policy_values') {
+      paramsBefore ??= pg(`SELECT string_agg(quote_literal(name), ', ' ORDER BY name) FROM org.policy_parameters`, { db });
+      where = `WHERE x.name IN (${paramsBefore})`;
+    }
     // The columns the table had before the move: a later migration may add columns (0017 adds
     // org.policy_parameters.schema and auth.credentials.must_change); the rows' old values stay.
     if (!columnsBefore[t]) {
