@@ -6,6 +6,7 @@
 #include "modules/audit/audit.h"
 #include "modules/cases/cases.h"
 #include "modules/auth/auth.h"
+#include "modules/cases/cases.h"
 #include "modules/customers/customers.h"
 #include "modules/jobs/jobs.h"
 #include "modules/ops/ops.h"
@@ -18,6 +19,8 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_customers,
   &tx_module_audit,
   &tx_module_jobs,
+  &tx_module_catalogue,
+  &tx_module_case_time,
   &tx_module_case_review,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);

@@ -1,0 +1,179 @@
+-- Module P, part F (sql/code/cases/010_calendar.sql, migration 0024): the working-day calendar
+-- (weekdays, weekends, holidays and the make-up workdays of 調休), org.is_workday,
+-- org.add_workdays, org.workdays_between, cases.deadline_at (the policy value in force, the
+-- company's time zone, the end of the due day), and the calendar API's refusals.
+-- The calendar used: a Golden Week in 2094 (1 October 2094 is a Friday, as in 2027), far enough
+-- ahead that a policy value proposed for it is never in the past:
+--   Sun 26 Sep  make-up workday        Fri 1 Oct  holiday     Sat 2, Sun 3 Oct  weekend
+--   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
+-- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
+BEGIN;
+SELECT plan(68);
+
+SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
+
+\ir lib/session.psql
+
+-- The policy parameters of 0024 ------------------------------------------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(org.policy_value('case_deadlines', '2024-01-01'),
+  '{"reception_workdays": 1, "approval_workdays": 2, "escalation_response_workdays": 1,
+    "review_feedback_workdays": 2, "archiving_workdays": 5}'::jsonb,
+  'case_deadlines: the initial value, in force from 2024-01-01');
+SELECT is(org.policy_value('company_time_zone', '2024-01-01'), '"Asia/Taipei"'::jsonb,
+  'company_time_zone: Asia/Taipei from 2024-01-01');
+SELECT is((SELECT array_agg(p.name ORDER BY p.name) FROM org.policy_parameters p
+            WHERE p.name IN ('case_deadlines', 'company_time_zone')
+              AND org.json_schema_problem(p.schema, org.policy_value(p.name)) IS NULL),
+  ARRAY['case_deadlines', 'company_time_zone'], 'both values fit their schemas');
+SELECT is(org.json_schema_problem((SELECT schema FROM org.policy_parameters WHERE name = 'case_deadlines'),
+                                  '{"reception_workdays": 1, "approval_workdays": 2, "escalation_response_workdays": 1,
+                                    "review_feedback_workdays": -1, "archiving_workdays": 5}'),
+  ARRAY['value.review_feedback_workdays', 'must be at least 0'], 'case_deadlines: a negative number of days is refused');
+SELECT is(org.json_schema_problem((SELECT schema FROM org.policy_parameters WHERE name = 'case_deadlines'),
+                                  '{"reception_workdays": 1, "approval_workdays": 2, "escalation_response_workdays": 1,
+                                    "review_feedback_workdays": 2}'),
+  ARRAY['value.archiving_workdays', 'is required'], 'case_deadlines: every step is required');
+SELECT is((org.json_schema_problem((SELECT schema FROM org.policy_parameters WHERE name = 'company_time_zone'),
+                                   '"Mars/Olympus"'))[1],
+  'value', 'company_time_zone: only the listed zones');
+
+-- The calendar API: setting days ----------------------------------------------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-01', '{"kind": "holiday", "name": "國慶日"}') $$,
+  '42501', NULL, 'staff may not set a day');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok($$ SELECT api.calendar_delete('2094-10-01') $$, '42501', NULL, 'a supervisor may not delete a day');
+SELECT throws_ok($$ INSERT INTO org.calendar_days (day, kind, name) VALUES ('2094-10-01', 'holiday', 'x') $$,
+  '42501', NULL, 'the runtime role does not write the calendar directly');
+
+SELECT pg_temp.be('admin', 'admin');
+SELECT is(api.calendar_set('2094-10-01', '{"kind": "holiday", "name": "國慶日"}')::jsonb,
+  '{"day": "2094-10-01", "weekday": "fri", "workday": false, "reason": "holiday", "name": "國慶日", "version": 1}'::jsonb,
+  'admin makes a Friday a holiday');
+SELECT is((SELECT count(api.calendar_set(d::date::text, '{"kind": "holiday", "name": "國慶日連假"}'))
+             FROM generate_series('2094-10-04'::date, '2094-10-07', interval '1 day') d),
+  4::bigint, 'Monday to Thursday of the Golden Week are holidays');
+SELECT is(api.calendar_set('2094-09-26', '{"kind": "workday", "name": "國慶日補行上班"}')::jsonb ->> 'reason',
+  'make_up_workday', 'a Sunday becomes a make-up workday (調休)');
+SELECT is(api.calendar_set('2094-10-09', '{"kind": "workday", "name": "補班"}')::jsonb,
+  '{"day": "2094-10-09", "weekday": "sat", "workday": true, "reason": "make_up_workday", "name": "補班", "version": 1}'::jsonb,
+  'a Saturday becomes a make-up workday');
+SELECT is(api.calendar_set('2094-10-09', '{"kind": "workday", "name": "補班"}')::jsonb ->> 'version', '1',
+  'setting the same again changes nothing (the version stays)');
+SELECT is(api.calendar_set('2094-10-09', '{"kind": "workday", "name": "國慶日補行上班"}')::jsonb ->> 'version', '2',
+  'renaming the day is a new version');
+SELECT is((SELECT created_by FROM org.calendar_days WHERE day = '2094-10-09'),
+  '20000000-0000-4000-8000-000000000001'::uuid, 'the row names who created it');
+
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-02', '{"kind": "holiday", "name": "週六"}') $$,
+  'TXVAL', 'kind: a weekend day is not a working day already: only a make-up workday may be set on it',
+  'a holiday on a Saturday restates the default: refused');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-08', '{"kind": "workday", "name": "上班"}') $$,
+  'TXVAL', 'kind: a weekday is a working day already: only a holiday may be set on it',
+  'a workday on a weekday restates the default: refused');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-08', '{"kind": "day_off", "name": "x"}') $$,
+  'TXVAL', 'kind: must be workday or holiday', 'an unknown kind');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-08', '{"kind": "holiday"}') $$,
+  'TXVAL', 'name: is required', 'the name is required');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-10-08', '{"kind": "holiday", "name": "x", "note": "y"}') $$,
+  'TXVAL', 'note: unknown field', 'an unknown member');
+SELECT throws_ok($$ SELECT api.calendar_set('2094-02-30', '{"kind": "holiday", "name": "x"}') $$,
+  'TXVAL', 'day: must be a date YYYY-MM-DD', 'a day that does not exist');
+SELECT throws_ok($$ SELECT api.calendar_set('20941008', '{"kind": "holiday", "name": "x"}') $$,
+  'TXVAL', 'day: must be a date YYYY-MM-DD', 'a malformed day');
+SELECT is((SELECT count(*) FROM org.calendar_days WHERE day IN ('2094-10-02', '2094-10-08', '2094-02-28')), 0::bigint,
+  'nothing was written by the refused calls');
+
+-- DELETE
+SELECT is(api.calendar_set('2094-10-08', '{"kind": "holiday", "name": "彈性放假"}')::jsonb ->> 'workday', 'false',
+  'a bridge day made a holiday');
+SELECT is(api.calendar_delete('2094-10-08')::jsonb,
+  '{"day": "2094-10-08", "weekday": "fri", "workday": true, "reason": "weekday", "name": null, "version": null}'::jsonb,
+  'deleting it: the Friday is a working day again');
+SELECT is(api.calendar_delete('2094-10-08')::jsonb, NULL, 'deleting a day without an exception: NULL (404)');
+
+-- The calendar API: listing ---------------------------------------------------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((api.calendar_list('2094-09-24', '2094-10-11')::jsonb - 'items'),
+  '{"from": "2094-09-24", "to": "2094-10-11", "time_zone": "Asia/Taipei", "workdays": 9}'::jsonb,
+  'staff read a range: 9 working days from 24 Sep to 11 Oct (24, 26-30 Sep, 8, 9, 11 Oct)');
+SELECT is((SELECT string_agg(x ->> 'day' || ':' || (x ->> 'reason'), ' ')
+             FROM json_array_elements(api.calendar_list('2094-09-30', '2094-10-04') -> 'items') x),
+  '2094-09-30:weekday 2094-10-01:holiday 2094-10-02:weekend 2094-10-03:weekend 2094-10-04:holiday',
+  'each day says why');
+SELECT is(json_array_length(api.calendar_list('2094-01-01', '2094-12-31') -> 'items'), 365, 'a whole year');
+SELECT throws_ok($$ SELECT api.calendar_list('2096-01-01', '2097-01-01') $$, 'TXVAL',
+  'to: the range may cover at most 366 days', 'more than 366 days: refused');
+SELECT throws_ok($$ SELECT api.calendar_list('2094-10-02', '2094-10-01') $$, 'TXVAL',
+  'to: must not be before from', 'to before from: refused');
+SELECT is(json_array_length(api.calendar_list(NULL, NULL) -> 'items'), 31, 'the default range: today and 30 days');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true);
+SELECT throws_ok($$ SELECT api.calendar_list(NULL, NULL) $$, 'TXAUT', NULL, 'nobody signed in: refused');
+
+-- Working days ----------------------------------------------------------------------------------
+SELECT ok(org.is_workday('2094-09-26'), 'a make-up Sunday (調休) is a working day');
+SELECT ok(org.is_workday('2094-10-09'), 'a make-up Saturday (調休) is a working day');
+SELECT ok(NOT org.is_workday('2094-10-04'), 'a holiday Monday is not');
+SELECT ok(org.is_workday('2094-09-27'), 'an ordinary Monday is');
+SELECT ok(NOT org.is_workday('2094-10-02'), 'an ordinary Saturday is not');
+
+SELECT is(org.add_workdays('2094-09-30', 0), '2094-09-30'::date, 'n = 0 on a working day: the day itself');
+SELECT is(org.add_workdays('2094-10-01', 0), '2094-10-08'::date, 'n = 0 on a holiday: the next working day');
+SELECT is(org.add_workdays('2094-09-30', 1), '2094-10-08'::date, 'across the Golden Week: Thursday + 1 = the Friday after');
+SELECT is(org.add_workdays('2094-09-30', 2), '2094-10-09'::date, '+ 2 = the make-up Saturday');
+SELECT is(org.add_workdays('2094-09-30', 3), '2094-10-11'::date, '+ 3 = the Monday');
+SELECT is(org.add_workdays('2094-09-24', 1), '2094-09-26'::date, 'Friday + 1 = the make-up Sunday');
+SELECT is(org.add_workdays('2094-10-02', 1), '2094-10-08'::date, 'from a weekend day inside the holidays');
+SELECT throws_ok($$ SELECT org.add_workdays('2094-09-30', -1) $$, '22023', NULL, 'n < 0 is refused');
+SELECT is(org.add_workdays('2094-09-30', NULL), NULL, 'NULL in, NULL out');
+SELECT is(org.workdays_between('2094-01-01', org.add_workdays('2094-01-01', 400)), 400,
+  'a long span (400 working days, more than one window) comes back as counted');
+SELECT is(org.add_workdays('2094-01-01', org.workdays_between('2094-01-01', '2094-10-11')), '2094-10-11'::date,
+  'add_workdays undoes workdays_between (to a working day)');
+
+SELECT is(org.workdays_between('2094-09-30', '2094-10-11'), 3, 'working days in (30 Sep, 11 Oct]: 8, 9, 11 Oct');
+SELECT is(org.workdays_between('2094-10-11', '2094-09-30'), -3, 'backwards: negative');
+SELECT is(org.workdays_between('2094-10-04', '2094-10-04'), 0, 'the same day: 0');
+SELECT is(org.workdays_between('2094-09-24', '2094-09-27'), 2, 'the make-up Sunday counts: 26 and 27 Sep');
+
+-- Deadlines -------------------------------------------------------------------------------------
+-- The end of the due working day in Asia/Taipei (UTC+8): the next day's 00:00 there.
+SELECT is(cases.deadline_at('reception', '2094-09-30 10:00+08'), '2094-10-09 00:00+08'::timestamptz,
+  'reception (1 working day) on the Thursday before the Golden Week: due at the end of 8 Oct');
+SELECT is(cases.deadline_at('approval', '2094-09-30 10:00+08'), '2094-10-10 00:00+08'::timestamptz,
+  'approval (2): the end of the make-up Saturday');
+SELECT is(cases.deadline_at('archiving', '2094-09-30 10:00+08'), '2094-10-14 00:00+08'::timestamptz,
+  'archiving (5): 8, 9, 11, 12, 13 Oct');
+SELECT is(cases.deadline_at('reception', '2094-09-27 17:00+00'), '2094-09-30 00:00+08'::timestamptz,
+  'the day is the company''s: 17:00 UTC on Monday is Tuesday 01:00 in Taipei, due at the end of Wednesday');
+SELECT is(cases.due_after_workdays('2094-09-30 23:59+08', 0), '2094-10-01 00:00+08'::timestamptz,
+  '0 working days on a working day: the end of that day');
+SELECT throws_ok($$ SELECT cases.deadline_at('milestone', now()) $$, '22023', NULL,
+  'milestones have their own standard durations');
+SELECT throws_ok($$ SELECT cases.deadline_at('reception', '2023-06-01 10:00+08') $$, '22023', NULL,
+  'no policy in force before 2024-01-01: an error, not a guess');
+
+-- deadline_at picks the value in force at the start of the clock.
+SELECT pg_temp.be('hr', 'hr');
+INSERT INTO ids SELECT 'proposal', (api.policy_propose('case_deadlines', '{"value": {"reception_workdays": 3,
+  "approval_workdays": 2, "escalation_response_workdays": 1, "review_feedback_workdays": 2, "archiving_workdays": 5},
+  "effective_from": "2094-10-01", "reason": "Golden Week backlog"}') ->> 'id')::uuid;
+SELECT pg_temp.be('admin', 'admin');
+SELECT is(api.policy_decide(pg_temp.id('proposal'), true, NULL) ->> 'status', 'approved', 'a new value from 1 Oct 2094');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(cases.deadline_at('reception', '2094-09-30 10:00+08'), '2094-10-09 00:00+08'::timestamptz,
+  'a clock started on 30 Sep keeps the value in force then (1 working day)');
+SELECT is(cases.deadline_at('reception', '2094-10-08 10:00+08'), '2094-10-13 00:00+08'::timestamptz,
+  'a clock started on 8 Oct takes the new value (3 working days: 9, 11, 12 Oct)');
+SELECT is(cases.deadline_at('reception', '2094-09-30 17:00+00'), '2094-10-12 00:00+08'::timestamptz,
+  '17:00 UTC on 30 Sep is 1 Oct in Taipei: the new value, from the holiday (8, 9, 11 Oct)');
+
+-- The deadlines job has no signed-in employee: the functions still read the calendar and the policy.
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true);
+SELECT is(cases.deadline_at('approval', '2094-09-30 10:00+08'), '2094-10-10 00:00+08'::timestamptz,
+  'without an employee (the job): the same answer');
+SELECT ok(NOT org.is_workday('2094-10-04'), 'without an employee: the calendar is read');
+
+SELECT * FROM finish();
+ROLLBACK;

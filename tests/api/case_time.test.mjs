@@ -1,0 +1,114 @@
+// Module P, part F: the working-day calendar (GET /v1/calendar, PUT/DELETE /v1/calendar/{day};
+// P2.2: deadlines count working days), with the holidays and the make-up workdays of 調休 that
+// administrators record. The days used are in 2094 (1 October 2094 is a Friday), far from today.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+
+import { assertProblem, commonHeadersTest, freshDatabase, pg } from './lib/harness.mjs';
+import {
+  BY_ROLE, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
+  ownToken, startIdentityService,
+} from './lib/identity.mjs';
+
+const DB = 'tx_api_case_time';
+let key;
+let svc;
+const as = {};
+const q = (sql) => pg(sql, { db: DB });
+const del = (who, p) => call(svc, 'DELETE', p, { token: as[who].token });
+const rows = (where) => Number(q(`SELECT count(*) FROM org.calendar_days WHERE ${where}`));
+
+before(async () => {
+  key = newSigningKey();
+  freshDatabase(DB);
+  svc = await startIdentityService(DB, key);
+  loadFixtures(DB);
+  for (const r of ROLES) as[r] = client(svc, ownToken(key, BY_ROLE[r]));
+});
+
+describe('the working-day calendar (P2.2)', () => {
+  test('admin records a Golden Week: holidays on weekdays, make-up workdays (調休) on weekends', async () => {
+    const fri = ok(await as.admin.put('/v1/calendar/2094-10-01', { kind: 'holiday', name: '國慶日' }));
+    assert.deepEqual(fri, { day: '2094-10-01', weekday: 'fri', workday: false, reason: 'holiday', name: '國慶日', version: 1 });
+    for (const d of ['04', '05', '06', '07']) {
+      ok(await as.admin.put(`/v1/calendar/2094-10-${d}`, { kind: 'holiday', name: '國慶日連假' }));
+    }
+    const sat = await as.admin.put('/v1/calendar/2094-10-09', { kind: 'workday', name: '補行上班' });
+    assert.deepEqual(ok(sat), { day: '2094-10-09', weekday: 'sat', workday: true, reason: 'make_up_workday', name: '補行上班', version: 1 });
+    assert.equal(sat.headers.etag, '"1"');
+    // the same again changes nothing; a new name is a new version
+    assert.equal(ok(await as.admin.put('/v1/calendar/2094-10-09', { kind: 'workday', name: '補行上班' })).version, 1);
+    assert.equal(ok(await as.admin.put('/v1/calendar/2094-10-09', { kind: 'workday', name: '國慶日補行上班' })).version, 2);
+    assert.equal(rows(`day BETWEEN '2094-10-01' AND '2094-10-09'`), 6);
+  });
+
+  test('every employee reads a range, each day with whether it is worked and why', async () => {
+    for (const role of ROLES) {
+      const r = ok(await as[role].get('/v1/calendar?from=2094-09-30&to=2094-10-11'));
+      assert.equal(r.from, '2094-09-30');
+      assert.equal(r.to, '2094-10-11');
+      assert.equal(r.time_zone, 'Asia/Taipei');
+      assert.equal(r.items.length, 12);
+      // 30 Sep, 8 Oct, the make-up Saturday 9 Oct, 11 Oct
+      assert.equal(r.workdays, 4);
+      assert.deepEqual(r.items.filter((d) => d.workday).map((d) => d.day), ['2094-09-30', '2094-10-08', '2094-10-09', '2094-10-11']);
+      assert.deepEqual(r.items.slice(0, 4).map((d) => `${d.weekday}:${d.reason}`),
+        ['thu:weekday', 'fri:holiday', 'sat:weekend', 'sun:weekend']);
+      assert.equal(r.items[9].name, '國慶日補行上班');
+    }
+    const dflt = ok(await as.staff.get('/v1/calendar'));
+    assert.equal(dflt.items.length, 31, 'default: today and the next 30 days');
+    assert.equal(dflt.from, q(`SELECT (now() AT TIME ZONE 'Asia/Taipei')::date::text`));
+  });
+
+  test('a range beyond 366 days, reversed or malformed: 422 naming the parameter', async () => {
+    assert.equal(ok(await as.staff.get('/v1/calendar?from=2096-01-01&to=2096-12-31')).items.length, 366, 'a leap year is allowed');
+    assertFieldError(await as.staff.get('/v1/calendar?from=2094-01-01&to=2095-01-02'), 'to');
+    assertFieldError(await as.staff.get('/v1/calendar?from=2094-10-02&to=2094-10-01'), 'to');
+    assertFieldError(await as.staff.get('/v1/calendar?from=2094-13-01'), 'from');
+    assertFieldError(await as.staff.get('/v1/calendar?to=tomorrow'), 'to');
+    assertFieldError(await as.staff.get('/v1/calendar?from=2094-10-01&year=2094'), 'year');
+  });
+
+  test('a row restating the default, a bad kind, name or day: 422 and nothing written', async () => {
+    const before = rows('true');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-02', { kind: 'holiday', name: '週六' }), 'kind');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'workday', name: '週五' }), 'kind');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'rest', name: 'x' }), 'kind');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'holiday' }), 'name');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'holiday', name: '' }), 'name');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'holiday', name: 'x'.repeat(101) }), 'name');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'holiday', name: 'x', note: 'y' }), 'note');
+    assertFieldError(await as.admin.put('/v1/calendar/2094-02-30', { kind: 'holiday', name: 'x' }), 'day');
+    assertFieldError(await as.admin.put('/v1/calendar/tomorrow', { kind: 'holiday', name: 'x' }), 'day');
+    assertProblem(await as.admin.put('/v1/calendar/2094-10-08', [1]), 400, 'bad_request');
+    assert.equal(rows('true'), before);
+  });
+
+  test('only admin writes: 403 for every other role, 401 without a token', async () => {
+    for (const role of ROLES.filter((r) => r !== 'admin')) {
+      assertProblem(await as[role].put('/v1/calendar/2094-10-08', { kind: 'holiday', name: 'x' }), 403, 'forbidden');
+      assertProblem(await del(role, '/v1/calendar/2094-10-01'), 403, 'forbidden');
+    }
+    assertUnauthorized(await call(svc, 'GET', '/v1/calendar'), { invalid: false });
+    assertUnauthorized(await call(svc, 'PUT', '/v1/calendar/2094-10-08', { body: { kind: 'holiday', name: 'x' } }), { invalid: false });
+    assert.equal(rows(`day = '2094-10-08'`), 0);
+    assert.equal(rows(`day = '2094-10-01'`), 1);
+  });
+
+  test('DELETE puts the day back to the default; a day without an exception is 404', async () => {
+    ok(await as.admin.put('/v1/calendar/2094-10-08', { kind: 'holiday', name: '彈性放假' }));
+    const r = await del('admin', '/v1/calendar/2094-10-08');
+    assert.deepEqual(ok(r), { day: '2094-10-08', weekday: 'fri', workday: true, reason: 'weekday', name: null, version: null });
+    assert.equal(rows(`day = '2094-10-08'`), 0);
+    assertProblem(await del('admin', '/v1/calendar/2094-10-08'), 404, 'not_found');
+    assertFieldError(await del('admin', '/v1/calendar/2094-10-32'), 'day');
+  });
+
+  test('the audit trail records who changed the calendar', () => {
+    const n = Number(q(`SELECT count(*) FROM audit.log WHERE table_name = 'org.calendar_days'`));
+    assert.ok(n >= 9, `audited writes: ${n}`);
+  });
+});
+
+commonHeadersTest();
