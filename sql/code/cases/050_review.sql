@@ -89,6 +89,22 @@ END
 $$;
 REVOKE ALL ON FUNCTION cases.review_case_for(uuid) FROM PUBLIC;
 
+-- The case as the caller sees it (row-level security on cases.cases), for the api functions,
+-- which are SECURITY INVOKER: TXAUT without an employee, P0002 (404) for a case unknown or hidden.
+CREATE OR REPLACE FUNCTION cases.visible_case(p_case uuid) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM api.require_user();
+  IF p_case IS NULL OR NOT EXISTS (SELECT FROM cases.cases c WHERE c.id = p_case) THEN
+    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION cases.visible_case(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.visible_case(uuid) TO tianxing_app;
+
 -- Rules on review rounds, for every writer (the owner's functions too) ---------------------------
 -- A round is opened undecided; it is decided once (reviewer, outcome, comment, time) and is then
 -- final; nothing else of it changes; the reviewer is eligible; the decision has a verdict for
@@ -212,7 +228,7 @@ GRANT EXECUTE ON FUNCTION api.case_review_json(cases.reviews) TO tianxing_app;
 -- Body {verdicts: [{criterion, verdict: pass|fail, comment}], comment}: every criterion of the
 -- case's checklist exactly once; a failed criterion says why; a failed round says what to rectify.
 -- 404 unseen case, 403 not a supervisor or not an eligible one, 409 not under review, 422 body.
-CREATE OR REPLACE FUNCTION api.case_review_decide(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.review_decide(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -318,8 +334,8 @@ BEGIN
                                                   WHERE x.id = c.id)))::json;
 END
 $$;
-REVOKE ALL ON FUNCTION api.case_review_decide(uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.case_review_decide(uuid, jsonb) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.review_decide(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.review_decide(uuid, jsonb) TO tianxing_app;
 
 -- GET /v1/cases/{id}/reviews (whoever may read the case): every round, oldest first, with its
 -- verdicts. A case has few rounds (each one a rework): one list, no paging.
@@ -339,3 +355,18 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.case_reviews(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_reviews(uuid) TO tianxing_app;
+
+-- The API (SECURITY INVOKER, like every api function: sql/tests/org.sql) -------------------------
+-- Each route's function finds the case as the caller sees it (row-level security: a case the
+-- caller may not see is 404), then calls the SECURITY DEFINER function above that writes as the
+-- owner (the runtime role only reads the cases tables; the rules bind the owner through triggers).
+CREATE OR REPLACE FUNCTION api.case_review_decide(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  PERFORM cases.visible_case(p_case);
+  RETURN cases.review_decide(p_case, p_body);
+END
+$$;
+REVOKE ALL ON FUNCTION api.case_review_decide(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_review_decide(uuid, jsonb) TO tianxing_app;

@@ -106,7 +106,7 @@ REVOKE ALL ON FUNCTION cases.require_handler(uuid, text) FROM PUBLIC;
 -- an electronic file {name, media_type, purpose, document_code, content: standard base64} or a
 -- paper item {name, purpose, document_code, location} (C2.2: its physical location). 201 with
 -- the metadata, the size and SHA-256 computed here.
-CREATE OR REPLACE FUNCTION api.case_file_add(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.file_add(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -169,8 +169,8 @@ BEGIN
   RETURN api.case_file_json(f);
 END
 $$;
-REVOKE ALL ON FUNCTION api.case_file_add(uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.case_file_add(uuid, jsonb) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.file_add(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.file_add(uuid, jsonb) TO tianxing_app;
 
 -- GET /v1/cases/{id}/files (whoever may read the case): metadata, oldest first, keyset pages
 -- (the cursor is the id of the last file of the page before).
@@ -307,7 +307,7 @@ GRANT EXECUTE ON FUNCTION api.case_delivery_json(cases.deliveries) TO tianxing_a
 -- POST /v1/cases/{id}/deliver (current assignees, the department's supervisors; P3.4):
 -- {method, file_ids, note}. Records the delivery and moves the case deliver (passed ->
 -- delivered). 201 with the delivery and the case's new status.
-CREATE OR REPLACE FUNCTION api.case_deliver(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.deliver(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -346,8 +346,8 @@ BEGIN
   RETURN (api.case_delivery_json(d)::jsonb || jsonb_build_object('case_status', 'delivered'))::json;
 END
 $$;
-REVOKE ALL ON FUNCTION api.case_deliver(uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.case_deliver(uuid, jsonb) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.deliver(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.deliver(uuid, jsonb) TO tianxing_app;
 
 -- Confirmation links (P3.4; docs/cases.md, "Confirmation links") -------------------------------
 -- The service draws 256 random bits (OpenSSL RAND_bytes) and gives them to the customer as a
@@ -400,7 +400,7 @@ CREATE OR REPLACE TRIGGER confirmation_links_rules BEFORE INSERT OR UPDATE OR DE
 -- P3.4): p_token_hash is SHA-256 of the token the C handler drew (hex). Revokes the case's
 -- earlier open links (one live link per case), issues the new one for the latest delivery,
 -- expiring after confirmation_link_days. The handler adds the token and the URL path.
-CREATE OR REPLACE FUNCTION api.case_confirmation_link_create(p_case uuid, p_token_hash text)
+CREATE OR REPLACE FUNCTION cases.confirmation_link_create(p_case uuid, p_token_hash text)
   RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -434,8 +434,8 @@ BEGIN
                            'expires_at', api.ts(l.expires_at), 'created_at', api.ts(l.created_at));
 END
 $$;
-REVOKE ALL ON FUNCTION api.case_confirmation_link_create(uuid, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.case_confirmation_link_create(uuid, text) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.confirmation_link_create(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.confirmation_link_create(uuid, text) TO tianxing_app;
 
 -- The live link of a token hash, locked; P0002 with one message for unknown, used, revoked and
 -- expired tokens and for a case that is no longer delivered (no oracle: an answer never tells a
@@ -469,7 +469,7 @@ REVOKE ALL ON FUNCTION cases.live_link(text, boolean) FROM PUBLIC;
 -- the customer to confirm. No customer data, no staff names, no internal text: the case's id as
 -- its reference, the business type's name, the deliverables' names, sizes and SHA-256, when and
 -- how it was delivered, and until when the link works.
-CREATE OR REPLACE FUNCTION api.confirmation_view(p_token_hash text) RETURNS json
+CREATE OR REPLACE FUNCTION cases.confirmation_view(p_token_hash text) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -493,8 +493,8 @@ BEGIN
            'expires_at', api.ts(l.expires_at));
 END
 $$;
-REVOKE ALL ON FUNCTION api.confirmation_view(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.confirmation_view(text) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.confirmation_view(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.confirmation_view(text) TO tianxing_app;
 
 -- Rules on confirmations, for every writer (P3.4): the answer to the case's latest delivery while
 -- it is delivered, once per delivery (unique index, 0022); through a live link of that delivery,
@@ -573,7 +573,7 @@ GRANT EXECUTE ON FUNCTION api.case_confirmation_json(cases.confirmations) TO tia
 -- (fsm.transitions of confirm and object list it; 0018): the request carries no employee, so the
 -- claim tx.roles is set to 'customer' for this move alone and put back afterwards; fsm.log
 -- records the move with no actor and that role.
-CREATE OR REPLACE FUNCTION api.confirmation_answer(p_token_hash text, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.confirmation_answer(p_token_hash text, p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -602,14 +602,14 @@ BEGIN
   RETURN json_build_object('outcome', x.outcome, 'rating', x.rating, 'recorded_at', api.ts(x.at));
 END
 $$;
-REVOKE ALL ON FUNCTION api.confirmation_answer(text, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.confirmation_answer(text, jsonb) TO tianxing_app;
+REVOKE ALL ON FUNCTION cases.confirmation_answer(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.confirmation_answer(text, jsonb) TO tianxing_app;
 
 -- POST /v1/cases/{id}/confirmations (current assignees, the department's supervisors; P3.4):
 -- the customer's answer received another way, {outcome, rating, comment, evidence,
 -- evidence_file_id} with evidence (a text, an evidence file of the case, or both). Revokes the
 -- case's open links (the delivery is answered), moves the case confirm or object.
-CREATE OR REPLACE FUNCTION api.case_confirmation_record(p_case uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.confirmation_record(p_case uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
@@ -651,6 +651,74 @@ BEGIN
   RETURN (api.case_confirmation_json(x)::jsonb
           || jsonb_build_object('case_status', (SELECT y.status FROM cases.cases y
                                                   WHERE y.id = c.id)))::json;
+END
+$$;
+REVOKE ALL ON FUNCTION cases.confirmation_record(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.confirmation_record(uuid, jsonb) TO tianxing_app;
+
+-- The API (SECURITY INVOKER, like every api function: sql/tests/org.sql) -------------------------
+-- Each route's function finds the case as the caller sees it (row-level security: a case the
+-- caller may not see is 404), then calls the SECURITY DEFINER function above that writes as the
+-- owner (the runtime role only reads the cases tables; the rules bind the owner through triggers).
+CREATE OR REPLACE FUNCTION api.case_file_add(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  PERFORM cases.visible_case(p_case);
+  RETURN cases.file_add(p_case, p_body);
+END
+$$;
+REVOKE ALL ON FUNCTION api.case_file_add(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_file_add(uuid, jsonb) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.case_deliver(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  PERFORM cases.visible_case(p_case);
+  RETURN cases.deliver(p_case, p_body);
+END
+$$;
+REVOKE ALL ON FUNCTION api.case_deliver(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_deliver(uuid, jsonb) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.case_confirmation_link_create(p_case uuid, p_token_hash text) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  PERFORM cases.visible_case(p_case);
+  RETURN cases.confirmation_link_create(p_case, p_token_hash);
+END
+$$;
+REVOKE ALL ON FUNCTION api.case_confirmation_link_create(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_confirmation_link_create(uuid, text) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.confirmation_view(p_token_hash text) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  RETURN cases.confirmation_view(p_token_hash);
+END
+$$;
+REVOKE ALL ON FUNCTION api.confirmation_view(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.confirmation_view(text) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.confirmation_answer(p_token_hash text, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  RETURN cases.confirmation_answer(p_token_hash, p_body);
+END
+$$;
+REVOKE ALL ON FUNCTION api.confirmation_answer(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.confirmation_answer(text, jsonb) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION api.case_confirmation_record(p_case uuid, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  PERFORM cases.visible_case(p_case);
+  RETURN cases.confirmation_record(p_case, p_body);
 END
 $$;
 REVOKE ALL ON FUNCTION api.case_confirmation_record(uuid, jsonb) FROM PUBLIC;
