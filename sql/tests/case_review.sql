@@ -4,7 +4,7 @@
 -- (intake to submit-review); the section "Before parts B and C" proves what does not.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(36);
+SELECT plan(50);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -68,6 +68,70 @@ SELECT throws_ok($$ SELECT api.confirmation_answer(repeat('ab', 32), '{"outcome"
 SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('nocase'), '{}') $$, 'TXAUT', NULL,
   'the staff functions need a signed-in employee');
 SELECT is((SELECT count(*) FROM cases.confirmation_links)::int, 0, 'nobody reads the links'' table (token hashes)');
+
+-- A case in progress through the api functions of parts A and B ---------------------------------
+-- (a second supervisor of department A reviews: sup.a approves and works on the team)
+SELECT pg_temp.be('admin', 'admin');
+INSERT INTO org.employees (username, display_name, department_id, roles)
+VALUES ('sup.a2', 'Supervisor A2', '10000000-0000-4000-8000-00000000000a', '{supervisor}');
+INSERT INTO ids SELECT 'type', (api.business_type_create(jsonb_build_object(
+  'code', 'review-audit', 'name', '年度審計',
+  'milestones', jsonb_build_array(jsonb_build_object('code', 'fieldwork', 'name', '現場工作', 'standard_days', 3)),
+  'checklist', jsonb_build_array(jsonb_build_object('code', 'accuracy', 'name', '準確性'),
+                                 jsonb_build_object('code', 'compliance', 'name', '合規性'),
+                                 jsonb_build_object('code', 'completeness', 'name', '完整性')),
+  'documents', jsonb_build_array(jsonb_build_object('code', 'signed_contract', 'name', '簽字合同')))) ->> 'id')::uuid;
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids VALUES ('cu', '4c000000-0000-4000-8000-0000000000d1');
+SELECT lives_ok(format($$ SELECT api.customer_create(%L) $$, jsonb_build_object('id', pg_temp.id('cu'), 'name', '林志遠',
+  'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\x01' || repeat('ab', 59)))), 'setup: staff.a1 creates a customer');
+-- staff.a1 receives and prepares; sup.a approves and assigns staff.a1 (lead) and sup.a (member)
+CREATE FUNCTION pg_temp.in_progress() RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE c uuid;
+BEGIN
+  PERFORM pg_temp.be('staff.a1', 'staff');
+  c := (api.case_create(jsonb_build_object('customer_id', pg_temp.id('cu'), 'raised_at', api.ts(now() - interval '1 hour'),
+                                           'channel', 'phone', 'need', '需要年度審計報告')) ->> 'id')::uuid;
+  PERFORM api.case_assess(c, jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('type')));
+  PERFORM api.case_intake(c, (api.case_json(c) ->> 'version')::int, '{"requirements": "審計 2025 年度財務報表"}');
+  PERFORM api.case_submit(c);
+  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
+  PERFORM api.case_decide(c, 'approve', '{}');
+  PERFORM api.case_assign(c, jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007',
+                                                'members', jsonb_build_array('20000000-0000-4000-8000-000000000005')));
+  RETURN c;
+END $$;
+INSERT INTO ids VALUES ('c', pg_temp.in_progress());
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is((SELECT status FROM cases.cases WHERE id = pg_temp.id('c')), 'in_progress', 'setup: a case in progress (parts A, B)');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{}') $$, 'TXTRN', NULL,
+  'a case in progress has no round to decide (409)');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, jsonb_build_object('name', 'x', 'purpose', 'evidence', 'media_type', 'text/plain',
+                          'content', encode(decode(repeat('00', 100), 'hex'), 'base64'))) $$, pg_temp.id('c')),
+  'TXVAL', NULL, 'base64 with line breaks is refused (standard base64 without them)');
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, jsonb_build_object('name', 'big', 'purpose', 'evidence', 'media_type', 'text/plain',
+                          'content', translate(encode(decode(repeat('00', 524289), 'hex'), 'base64'), E'\n', ''))) $$, pg_temp.id('c')),
+  'TXBIG', NULL, 'a file over cases_file_max_bytes is refused (413)');
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, '{"name": "x", "purpose": "document", "document_code": "nope", "location": "A-3"}') $$, pg_temp.id('c')),
+  'TXVAL', 'document_code: is not a required document of the case''s business type', 'a document names a required document');
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, '{"name": "x", "purpose": "evidence", "document_code": "signed_contract", "location": "A-3"}') $$, pg_temp.id('c')),
+  'TXVAL', 'document_code: is required for a document and only for a document', 'document_code only for documents');
+SELECT is((api.case_file_add(pg_temp.id('c'), '{"name": "簽字合同", "purpose": "document", "document_code": "signed_contract", "location": "檔案室 A-3"}') ->> 'medium'),
+  'paper', 'a paper document, by its location (C2.2)');
+INSERT INTO ids SELECT 'f', (api.case_file_add(pg_temp.id('c'), '{"name": "r.pdf", "purpose": "deliverable", "media_type": "application/pdf", "content": "aGVsbG8="}') ->> 'id')::uuid;
+SELECT is((SELECT encode(sha256, 'hex') || ' ' || size FROM cases.files WHERE id = pg_temp.id('f')),
+  '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 5', 'size and SHA-256 computed by the database');
+SELECT pg_temp.be('staff.a2', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_file_add(%L, '{"name": "x", "purpose": "evidence", "location": "A-3"}') $$, pg_temp.id('c')),
+  'P0002', 'no such case', 'staff not on the case do not see it');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is((api.case_files(pg_temp.id('c'), 'deliverable', NULL, NULL) -> 'items' -> 0 ->> 'name'), 'r.pdf',
+  'the department''s supervisors see the files; purpose filters');
+SELECT is(json_array_length(api.case_files(pg_temp.id('c'), NULL, 1, NULL) -> 'items'), 1, 'pages of one');
+SELECT throws_ok(format($$ SELECT api.case_files(%L, NULL, 1, 'nope') $$, pg_temp.id('c')), 'TXVAL', 'cursor: is not a cursor of this list', 'a bad cursor');
+SELECT throws_ok(format($$ SELECT api.case_deliver(%L, '{"method": "email", "file_ids": ["7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"]}') $$, pg_temp.id('c')),
+  'TXTRN', NULL, 'no delivery before a passed review (P3.4)');
 
 SELECT * FROM finish();
 ROLLBACK;
