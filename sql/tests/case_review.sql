@@ -1,10 +1,11 @@
 -- Module P, part D (sql/code/cases/050_review.sql, 060_delivery.sql, migration 0022): review
 -- rounds (P3.1-P3.3), files, delivery and the customer's confirmation (P3.4), as the runtime
 -- role. The walk of a case through review and delivery needs the api functions of parts B and C
--- (intake to submit-review); the section "Before parts B and C" proves what does not.
+-- (intake to submit-review): the last section needs part C on main (api.case_work_record_add,
+-- api.case_submit_review); the section "Before parts B and C" proves what needs neither.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(50);
+SELECT plan(76);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -132,6 +133,66 @@ SELECT is(json_array_length(api.case_files(pg_temp.id('c'), NULL, 1, NULL) -> 'i
 SELECT throws_ok(format($$ SELECT api.case_files(%L, NULL, 1, 'nope') $$, pg_temp.id('c')), 'TXVAL', 'cursor: is not a cursor of this list', 'a bad cursor');
 SELECT throws_ok(format($$ SELECT api.case_deliver(%L, '{"method": "email", "file_ids": ["7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"]}') $$, pg_temp.id('c')),
   'TXTRN', NULL, 'no delivery before a passed review (P3.4)');
+
+-- Review and delivery (needs part C: work records, submit-review) ----------------------------------
+CREATE FUNCTION pg_temp.resubmit(c uuid, note text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_temp.be('staff.a1', 'staff');
+  PERFORM api.case_submit_review(c, jsonb_build_object('rectification_note', note));
+END $$;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ SELECT api.case_work_record_add(%L, jsonb_build_object('milestone_code', 'fieldwork',
+  'content', '現場審計', 'result', '完成', 'started_at', api.ts(now() + interval '1 second'),
+  'finished_at', api.ts(now() + interval '2 seconds'), 'hours', 6)) $$, pg_temp.id('c')),
+  'setup: the required milestone is recorded (part C)');
+SELECT lives_ok(format($$ SELECT api.case_submit_review(%L, '{}') $$, pg_temp.id('c')), 'setup: submitted for review, round 1 (part C)');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(cases.reviewer_independent(pg_temp.id('c')), false, 'staff are no reviewers');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{}') $$, '42501', NULL, 'staff cannot decide a round');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{}') $$, 'P0002', 'no such case', 'another department''s supervisor does not see it');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is(cases.reviewer_independent(pg_temp.id('c')), false, 'a team member is no reviewer (team membership included)');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": []}') $$, 'TXDEN', NULL, 'sup.a, on the team, is refused (P3.1)');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is(cases.reviewer_independent(pg_temp.id('c')), true, 'sup.a2 worked on nothing: eligible');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"}]}') $$,
+  'TXVAL', 'verdicts: every criterion needs a verdict; missing: compliance, completeness', 'every criterion (P3.2)');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"}, {"criterion": "accuracy", "verdict": "pass"}]}') $$,
+  'TXVAL', 'verdicts[1].criterion: accuracy has a verdict already: one per criterion', 'each criterion once');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "fail"}, {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}], "comment": "c"}') $$,
+  'TXVAL', 'verdicts[0].comment: is required for a failed criterion: say what is wrong (P3.3)', 'a failed criterion says why');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "fail", "comment": "x"}, {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}') $$,
+  'TXVAL', 'comment: is required when the review fails: say what to rectify (P3.3)', 'a failed round says what to rectify');
+SELECT is((SELECT count(*)::int FROM cases.review_verdicts v JOIN cases.reviews r ON r.id = v.review_id WHERE r.case_id = pg_temp.id('c')), 0,
+  'a refused decision leaves no verdict');
+SELECT is(api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "fail", "comment": "x"}, {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}], "comment": "fix"}')::jsonb ->> 'case_status',
+  'rectifying', 'any fail: rectifying (P3.3)');
+SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('c'), '{"verdicts": []}') $$, 'TXTRN', NULL, 'no open round: 409');
+SELECT pg_temp.resubmit(pg_temp.id('c'), 'fixed');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is(api.case_review_decide(pg_temp.id('c'), '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"}, {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}')::jsonb ->> 'case_status',
+  'passed', 'all pass: passed');
+SELECT is(cases.delivery_recorded(pg_temp.id('c')), false, 'no delivery yet');
+
+-- Delivery
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.case_deliver(pg_temp.id('c'), '{"method": "email", "file_ids": ["7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"]}') $$,
+  'TXVAL', 'file_ids: must be deliverables of this case', 'deliverables of this case only');
+SELECT is(api.case_deliver(pg_temp.id('c'), format('{"method": "email", "file_ids": ["%s"]}', pg_temp.id('f'))::jsonb)::jsonb ->> 'case_status',
+  'delivered', 'delivered (P3.4)');
+SELECT is(cases.delivery_recorded(pg_temp.id('c')), true, 'a delivery after the pass');
+
+-- The link
+SELECT lives_ok(format($$ SELECT api.case_confirmation_link_create(%L, encode(sha256('token-1'::bytea), 'hex')) $$, pg_temp.id('c')), 'a link');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true), set_config('tx.department_id', '', true);
+SELECT is(api.confirmation_view(encode(sha256('token-1'::bytea), 'hex'))::jsonb ->> 'case_reference', pg_temp.id('c')::text, 'the customer sees the delivery');
+SELECT is(api.confirmation_answer(encode(sha256('token-1'::bytea), 'hex'), '{"outcome": "objected", "rating": 2, "comment": "wrong"}')::jsonb ->> 'outcome',
+  'objected', 'the customer objects');
+SELECT throws_ok($$ SELECT api.confirmation_view(encode(sha256('token-1'::bytea), 'hex')) $$, 'P0002', NULL, 'used once');
+SELECT is(current_setting('tx.roles', true), '', 'the customer role does not outlive the answer');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT status FROM cases.cases WHERE id = pg_temp.id('c')), 'rectifying', 'an objection reopens rectification');
 
 SELECT * FROM finish();
 ROLLBACK;
