@@ -74,6 +74,24 @@ async function inProgress() {
   ok(await as.supA.post(`/v1/cases/${c.id}/assignments`, { lead: EMP.staffA1.id, members: [EMP.supA.id] }));
   return c.id;
 }
+
+/** A case under review, round 1 (part C: the required milestone recorded, submitted). */
+async function caseUnderReview() {
+  const id = await inProgress();
+  const t = Date.now() + 2000;
+  ok(await as.a1.post(`/v1/cases/${id}/work-records`, {
+    milestone_code: 'fieldwork', content: '現場審計', result: '完成', hours: 6,
+    started_at: new Date(t).toISOString(), finished_at: new Date(t + 1000).toISOString(),
+  }), 201);
+  ok(await as.a1.post(`/v1/cases/${id}/submit-review`, {}));
+  return id;
+}
+/** Part C's resubmission after rectification: the next round. */
+async function resubmit(id, note) {
+  ok(await as.a1.post(`/v1/cases/${id}/submit-review`, { rectification_note: note }));
+}
+const caseStatus = (id) => pg(`SELECT status FROM cases.cases WHERE id = ${lit(id)}`, { db: DB });
+const pub = (method, p, body) => request(svc, { method, path: p, body, headers: {} });
 const fileCount = (id) => Number(pg(`SELECT count(*) FROM cases.files WHERE case_id = ${lit(id)}`, { db: DB }));
 
 const publicCall = (method, p, body) =>
@@ -190,6 +208,150 @@ describe('files of a case in progress (parts A and B)', () => {
     assert.equal(audit.items.length, 1);
     assert.equal(audit.items[0].changes.content, '[redacted]', 'the content is not copied into the audit trail');
     assert.equal(audit.items[0].changes.sha256, `\\x${f.sha256}`, 'its SHA-256 is');
+  });
+});
+
+describe('review rounds, files, delivery and the customer\'s answer', () => {
+  let caseId;
+  let deliverable;
+  let doc;
+  const pdf = Buffer.from('%PDF-1.4\n審計報告 final\n');
+  const all = (verdict, failing = []) => CRITERIA.map((c) => (failing.includes(c)
+    ? { criterion: c, verdict: 'fail', comment: `${c} 不足` } : { criterion: c, verdict }));
+
+  before(async () => {
+    // staff.a1 leads, sup.a is a team member: sup.a may not review (team membership included)
+    caseId = await caseUnderReview();
+  });
+
+  test('the open round is listed; only an independent supervisor of the department decides it (P3.1)', async () => {
+    const list = ok(await as.a1.get(`/v1/cases/${caseId}/reviews`));
+    assert.equal(list.items.length, 1);
+    assert.equal(list.items[0].status, 'open');
+    assert.equal(list.items[0].round, 1);
+    assertProblem(await as.a1.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }), 403, 'forbidden');
+    assertProblem(await as.supB.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }), 404, 'not_found');
+    const p = assertProblem(await as.supA.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }), 403, 'forbidden');
+    assert.match(p.detail, /P3\.1/);
+    assert.equal(ok(await as.a1.get(`/v1/cases/${caseId}/reviews`)).items[0].status, 'open', 'nothing decided');
+  });
+
+  test('every criterion exactly once, fail needs comments (P3.2, P3.3); nothing is written on 422', async () => {
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass').slice(1) }), 'verdicts');
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`,
+      { verdicts: [...all('pass'), { criterion: CRITERIA[0], verdict: 'pass' }] }), `verdicts[${CRITERIA.length}].criterion`);
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`,
+      { verdicts: all('pass').map((v, i) => (i ? v : { ...v, criterion: 'nope' })) }), 'verdicts[0].criterion');
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`,
+      { verdicts: all('pass').map((v, i) => (i ? v : { ...v, verdict: 'maybe' })) }), 'verdicts[0].verdict');
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`,
+      { verdicts: all('pass').map((v, i) => (i ? v : { criterion: v.criterion, verdict: 'fail' })) }), 'verdicts[0].comment');
+    assertFieldError(await as.supA2.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass', [CRITERIA[1]]) }), 'comment');
+    assert.equal(ok(await as.a1.get(`/v1/cases/${caseId}/reviews`)).items[0].verdicts.length, 0, 'no verdict stored');
+  });
+
+  test('two rework rounds, then a pass (P3.3)', async () => {
+    for (let round = 1; round <= 2; round++) {
+      const r = ok(await as.supA2.post(`/v1/cases/${caseId}/reviews`,
+        { verdicts: all('pass', [CRITERIA[round % CRITERIA.length]]), comment: `第 ${round} 輪: 請整改` }));
+      assert.equal(r.status, 'failed');
+      assert.equal(r.case_status, 'rectifying');
+      assert.equal(r.reviewer_id, SUP_A2.id);
+      const again = assertProblem(await as.supA2.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }), 409, 'invalid_transition');
+      assert.equal(again.state, 'rectifying');
+      await resubmit(caseId, `第 ${round} 輪整改完成`);
+    }
+    const r = ok(await as.supA2.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }));
+    assert.equal(r.status, 'passed');
+    assert.equal(r.case_status, 'passed');
+    const rounds = ok(await as.auditor.get(`/v1/cases/${caseId}/reviews`)).items;
+    assert.deepEqual(rounds.map((x) => x.status), ['failed', 'failed', 'passed']);
+    assert.deepEqual(rounds.map((x) => x.rectification_note), [null, '第 1 輪整改完成', '第 2 輪整改完成']);
+    assert.equal(rounds[0].verdicts.length, CRITERIA.length);
+  });
+
+  test('files: electronic within the cap (SHA-256 by the database), paper by location; who and what', async () => {
+    deliverable = ok(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: '審計報告.pdf', purpose: 'deliverable', media_type: 'application/pdf', content: pdf.toString('base64') }), 201);
+    assert.equal(deliverable.size, pdf.length);
+    assert.equal(deliverable.sha256, crypto.createHash('sha256').update(pdf).digest('hex'));
+    doc = ok(await as.supA.post(`/v1/cases/${caseId}/files`,
+      { name: '簽字合同', purpose: 'document', document_code: DOC_CODE, location: '檔案室 A 櫃 3 層' }), 201);
+    assert.equal(doc.medium, 'paper');
+    const before = fileCount(caseId);
+    const big = assertProblem(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: 'big.bin', purpose: 'evidence', media_type: 'application/octet-stream', content: Buffer.alloc(524289).toString('base64') }),
+      413, 'payload_too_large');
+    assert.equal(big.max_bytes, 524288);
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: 'x', purpose: 'evidence', media_type: 'text/plain', content: 'not base64!' }), 'content');
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: 'x', purpose: 'document', location: 'shelf' }), 'document_code');
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: 'x', purpose: 'evidence', location: 'shelf', content: 'eA==' }), 'content');
+    assertProblem(await as.a2.post(`/v1/cases/${caseId}/files`, { name: 'x', purpose: 'evidence', location: 'shelf' }), 404, 'not_found');
+    assertProblem(await as.supB.post(`/v1/cases/${caseId}/files`, { name: 'x', purpose: 'evidence', location: 'shelf' }), 404, 'not_found');
+    assert.equal(fileCount(caseId), before, 'nothing stored');
+    const c = await as.auditor.get(`/v1/cases/${caseId}/files/${deliverable.id}/content`);
+    assert.equal(c.status, 200);
+    assert.equal(c.headers['content-type'], 'application/pdf');
+    assert.match(c.headers['content-disposition'], /^attachment; filename\*=UTF-8''%E5%AF%A9/);
+    assert.equal(Buffer.from(c.text, 'utf8').equals(pdf), true);
+    assertProblem(await as.a1.get(`/v1/cases/${caseId}/files/${doc.id}/content`), 409, 'conflict');
+    const page1 = ok(await as.a1.get(`/v1/cases/${caseId}/files?limit=1`));
+    assert.equal(page1.items.length, 1);
+    const page2 = ok(await as.a1.get(`/v1/cases/${caseId}/files?limit=1&cursor=${page1.next_cursor}`));
+    assert.equal(page2.items.length, 1);
+    assert.notEqual(page2.items[0].id, page1.items[0].id);
+    assertFieldError(await as.a1.get(`/v1/cases/${caseId}/files?cursor=nope`), 'cursor');
+  });
+
+  test('delivery needs a passed review and deliverables of the case (P3.4)', async () => {
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/deliver`, { method: 'email', file_ids: [doc.id] }), 'file_ids');
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/deliver`, { method: 'pigeon', file_ids: [deliverable.id] }), 'method');
+    const d = ok(await as.a1.post(`/v1/cases/${caseId}/deliver`, { method: 'email', file_ids: [deliverable.id], note: '已發送' }), 201);
+    assert.equal(d.case_status, 'delivered');
+    const again = assertProblem(await as.a1.post(`/v1/cases/${caseId}/deliver`, { method: 'email', file_ids: [deliverable.id] }), 409, 'invalid_transition');
+    assert.equal(again.state, 'delivered');
+  });
+
+  test('a one-time link: the customer sees no personal data, objects once; the link is then dead (P3.4)', async () => {
+    assertProblem(await as.auditor.post(`/v1/cases/${caseId}/confirmation-links`), 403, 'forbidden');
+    const first = ok(await as.a1.post(`/v1/cases/${caseId}/confirmation-links`), 201);
+    const link = ok(await as.supA.post(`/v1/cases/${caseId}/confirmation-links`), 201);
+    assert.match(link.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(link.url, `/v1/confirmations/${link.token}`);
+    assertProblem(await pub('GET', first.url), 404, 'not_found'); // revoked by the second
+    const v = ok(await pub('GET', link.url));
+    assert.equal(v.case_reference, caseId);
+    assert.deepEqual(v.deliverables, [{ name: '審計報告.pdf', medium: 'electronic', media_type: 'application/pdf',
+      size: pdf.length, sha256: deliverable.sha256 }]);
+    for (const secret of [CUSTOMER_NAME, NEED_TEXT, EMP.staffA1.id, EMP.staffA1.name]) assert.ok(!JSON.stringify(v).includes(secret), secret);
+    assertFieldError(await pub('POST', link.url, { outcome: 'objected', rating: 2 }), 'comment');
+    const a = ok(await pub('POST', link.url, { outcome: 'objected', rating: 2, comment: '第三節數據與合同不符' }), 201);
+    assert.equal(a.outcome, 'objected');
+    assertProblem(await pub('POST', link.url, { outcome: 'confirmed', rating: 5 }), 404, 'not_found');
+    assertProblem(await pub('GET', link.url), 404, 'not_found');
+    assert.equal(caseStatus(caseId), 'rectifying', 'an objection reopens rectification');
+    assert.equal(pg(`SELECT actor_roles::text || coalesce(actor_id::text, '-') FROM fsm.log WHERE entity_id = ${lit(caseId)} ORDER BY id DESC LIMIT 1`, { db: DB }), '{customer}-');
+  });
+
+  test('after the objection: review, deliver again; staff record the confirmation with evidence', async () => {
+    await resubmit(caseId, '已按客戶意見更正');
+    ok(await as.supA2.post(`/v1/cases/${caseId}/reviews`, { verdicts: all('pass') }));
+    const ev = ok(await as.a1.post(`/v1/cases/${caseId}/files`,
+      { name: '確認函掃描.png', purpose: 'evidence', media_type: 'image/png', content: Buffer.from('png').toString('base64') }), 201);
+    ok(await as.a1.post(`/v1/cases/${caseId}/deliver`, { method: 'in_person', file_ids: [deliverable.id] }), 201);
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/confirmations`, { outcome: 'confirmed', rating: 4 }), 'evidence');
+    assertFieldError(await as.a1.post(`/v1/cases/${caseId}/confirmations`, { outcome: 'confirmed', rating: 6, evidence: 'x' }), 'rating');
+    assertProblem(await as.a2.post(`/v1/cases/${caseId}/confirmations`, { outcome: 'confirmed', rating: 4, evidence: 'x' }), 404, 'not_found');
+    const c = ok(await as.a1.post(`/v1/cases/${caseId}/confirmations`,
+      { outcome: 'confirmed', rating: 4, evidence: '客戶簽回確認函', evidence_file_id: ev.id }), 201);
+    assert.equal(c.case_status, 'confirmed');
+    assert.equal(c.via, 'recorded');
+    assertProblem(await as.a1.post(`/v1/cases/${caseId}/confirmation-links`), 409, 'invalid_transition');
+    const audit = ok(await as.auditor.get(`/v1/audit?table=cases.confirmations&row_key=${c.id}`));
+    assert.equal(audit.items.length, 1);
   });
 });
 
