@@ -21,6 +21,7 @@ static const struct {
   {"TXDEN", TX_E_FORBIDDEN},            /* refused by a rule; the message says which (C3) */
   {"TXDUP", TX_E_CONFLICT},             /* a duplicate; DETAIL {existing_id, errors} */
   {"TXINC", TX_E_CUSTOMER_INCOMPLETE},  /* C1.3; DETAIL {errors}: every missing field */
+  {"TXBIG", TX_E_PAYLOAD_TOO_LARGE},    /* over a size cap; DETAIL {max_bytes} (P3.4 files) */
   {"23505", TX_E_CONFLICT},             /* unique_violation */
   {"23P01", TX_E_CONFLICT},             /* exclusion_violation */
   {"23503", TX_E_REFERENCE_NOT_FOUND},  /* foreign_key_violation */

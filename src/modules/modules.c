@@ -4,8 +4,8 @@
  */
 #include "modules/modules.h"
 #include "modules/audit/audit.h"
-#include "modules/auth/auth.h"
 #include "modules/cases/cases.h"
+#include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
 #include "modules/jobs/jobs.h"
 #include "modules/ops/ops.h"
@@ -23,6 +23,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_cases,
   &tx_module_archive,
   &tx_module_case_work,
+  &tx_module_case_review,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

@@ -275,6 +275,7 @@ static void sqlstate_mapping(void **state)
 {
   assert_int_equal(tx_db_map_sqlstate("23505"), TX_E_CONFLICT);
   assert_int_equal(tx_db_map_sqlstate("TXTRN"), TX_E_INVALID_TRANSITION); /* fsm: 409 */
+  assert_int_equal(tx_db_map_sqlstate("TXBIG"), TX_E_PAYLOAD_TOO_LARGE); /* a file over its cap */
   assert_int_equal(tx_db_map_sqlstate("55000"), TX_E_INTERNAL_ERROR); /* fsm bypassed: a bug */
   assert_int_equal(tx_db_map_sqlstate("23503"), TX_E_REFERENCE_NOT_FOUND);
   assert_int_equal(tx_db_map_sqlstate("23514"), TX_E_CONSTRAINT_VIOLATION);
