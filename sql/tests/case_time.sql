@@ -8,7 +8,7 @@
 --   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(68);
+SELECT plan(96);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -174,6 +174,81 @@ SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true
 SELECT is(cases.deadline_at('approval', '2094-09-30 10:00+08'), '2094-10-10 00:00+08'::timestamptz,
   'without an employee (the job): the same answer');
 SELECT ok(NOT org.is_workday('2094-10-04'), 'without an employee: the calendar is read');
+
+-- Phase 2: deadlines, the deadlines job, the queues (sql/code/cases/080_deadlines.sql,
+-- 090_queues.sql). The life of a case (deadlines opened and met as it moves) needs the api
+-- functions of parts B-E, which create and move cases; what is proven here without them: the
+-- triggers are in place, who an escalation climbs to, who may run the job, the queues' refusals.
+SELECT has_trigger('fsm', 'log', 'case_deadlines', 'every move of a case is seen by the deadlines (fsm.log)');
+SELECT has_trigger('cases', 'cases', 'deadlines_on_receive', 'a received case opens its reception deadline (P1.1)');
+SELECT has_trigger('cases', 'work_records', 'deadlines_on_work_record', 'a work record meets its milestone''s deadline (P2.2)');
+SELECT has_trigger('cases', 'escalations', 'deadlines_on_escalation', 'an escalation has its deadline (P2.3)');
+SELECT has_column('cases', 'deadlines', 'closed_at', 'a deadline may end closed (neither met nor missed)');
+
+-- P2.3: one level up = the supervisor, else a supervisor of the department, else an admin.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000007'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'staff.a1 climbs to their supervisor sup.a');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005'),
+  '20000000-0000-4000-8000-000000000001'::uuid,
+  'sup.a has no supervisor and is department A''s only supervisor: an active admin (the first by username)');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000001'),
+  '20000000-0000-4000-8000-000000000011'::uuid, 'an admin climbs to another admin, never to themselves');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000012'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'staff.x (no department) climbs to their supervisor');
+-- a second supervisor of department A, and sup.a's supervisor made inactive: the department's
+-- other supervisor is next
+SELECT pg_temp.be('admin', 'admin');
+SELECT lives_ok($$ SELECT api.employee_create('{"username": "sup.a2", "display_name": "Supervisor A2",
+  "department_id": "10000000-0000-4000-8000-00000000000a", "roles": ["supervisor"]}') $$,
+  'a second supervisor for department A');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005'),
+  (SELECT id FROM org.employees WHERE username = 'sup.a2'),
+  'sup.a with a second supervisor in the department: that supervisor before any admin');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000010'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'the addressee''s own activity does not matter: their supervisor');
+
+-- The job: only the scheduler's identity; bad payloads refused.
+SELECT pg_temp.be('admin', 'admin');
+SELECT throws_ok($$ SELECT cases.deadlines_sweep(now(), 10) $$, '42501', NULL,
+  'an admin may not run a pass of the deadlines job');
+SELECT throws_ok($$ SELECT cases.deadlines_job('{}') $$, '42501', NULL,
+  'nor the job''s function');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true);
+SELECT throws_ok($$ SELECT cases.deadlines_job('{"batch": "many"}') $$, '22023', NULL,
+  'the job refuses a batch that is not a number');
+SELECT throws_ok($$ SELECT cases.deadlines_job('{"batch": 0}') $$, '22023', NULL,
+  'the job refuses a batch of 0');
+SELECT throws_ok($$ SELECT cases.deadlines_sweep(now(), 0) $$, '22023', NULL,
+  'a pass needs a batch of at least 1');
+SELECT is(cases.deadlines_sweep('2000-01-01', 10), '{"marked": 0, "climbed": 0}'::jsonb,
+  'nothing was due in 2000: nothing marked');
+
+-- Queues: who may ask, paging input.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.queue_cases(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'a staff member with no case: an empty queue');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'nothing overdue');
+SELECT is(api.queue_escalations(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'no escalation');
+SELECT throws_ok($$ SELECT api.queue_approvals(NULL, NULL) $$, '42501', NULL,
+  'staff have no approval queue (P1.4: supervisors approve)');
+SELECT throws_ok($$ SELECT api.queue_reviews(NULL, NULL) $$, '42501', NULL,
+  'staff have no review queue (P3.1: supervisors review)');
+SELECT throws_ok($$ SELECT api.queue_cases(NULL, 'not-a-cursor') $$, 'TXVAL', NULL,
+  'a malformed cursor is 422');
+SELECT throws_ok($$ SELECT api.queue_overdue(0, NULL) $$, 'TXVAL', NULL, 'a limit of 0 is 422');
+SELECT pg_temp.be('hr', 'hr');
+SELECT throws_ok($$ SELECT api.queue_cases(NULL, NULL) $$, '42501', NULL, 'HR has no case queue');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is(api.queue_approvals(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'a supervisor: nothing submitted in the department yet');
+SELECT is((SELECT row(x.rank, x.at, x.id)::text
+             FROM cases.queue_cursor_parse(cases.queue_cursor(1, '2094-10-08 10:00:00.123456+08',
+                                                               '20000000-0000-4000-8000-000000000007')) x),
+  row(1, '2094-10-08 10:00:00.123456+08'::timestamptz, '20000000-0000-4000-8000-000000000007'::uuid)::text,
+  'a cursor gives back its rank, instant (to the microsecond) and id');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, waitFor } from './lib/harness.mjs';
 import {
   BY_ROLE, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
   ownToken, startIdentityService,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_case_time';
+const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
 let key;
 let svc;
 const as = {};
@@ -108,6 +109,58 @@ describe('the working-day calendar (P2.2)', () => {
   test('the audit trail records who changed the calendar', () => {
     const n = Number(q(`SELECT count(*) FROM audit.log WHERE table_name = 'org.calendar_days'`));
     assert.ok(n >= 9, `audited writes: ${n}`);
+  });
+});
+
+// The personal queues (sql/code/cases/090_queues.sql). Their content per person needs cases,
+// created and moved by parts B-D's routes; here: who may ask, the empty pages, paging input.
+describe('GET /v1/me/queues/... (P1.4, P2.1-P2.3, P3.1)', () => {
+  const QUEUES = {
+    cases: ['staff', 'supervisor'],
+    approvals: ['supervisor'],
+    reviews: ['supervisor'],
+    overdue: ['staff', 'supervisor'],
+    escalations: ['staff', 'supervisor', 'admin'],
+  };
+
+  test('each queue answers its roles with a page, every other role 403, no token 401', async () => {
+    for (const [name, roles] of Object.entries(QUEUES)) {
+      for (const role of ROLES) {
+        const r = await as[role].get(`/v1/me/queues/${name}`);
+        if (roles.includes(role)) assert.deepEqual(ok(r), { items: [], next_cursor: null }, `${name} as ${role}`);
+        else assertProblem(r, 403, 'forbidden');
+      }
+      assertUnauthorized(await call(svc, 'GET', `/v1/me/queues/${name}`), { invalid: false });
+    }
+  });
+
+  test('a malformed limit or cursor is 422 naming it', async () => {
+    for (const name of Object.keys(QUEUES)) {
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?limit=0`), 'limit');
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?limit=201`), 'limit');
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?cursor=abc`), 'cursor');
+    }
+  });
+});
+
+// The deadlines job (src/modules/cases/deadlines.c): an instance with TIANXING_JOBS on runs the
+// kind 'cases.deadlines' under the scheduler's identity; the schedule of 0024 exists.
+describe('the job kind cases.deadlines (P2.2, P2.3)', () => {
+  test('the schedule exists, every 5 minutes', () => {
+    assert.equal(q(`SELECT every FROM jobs.schedules WHERE name = 'cases.deadlines'`), '00:05:00');
+  });
+
+  test('an instance with jobs on runs it to done', async () => {
+    const jobs = await startIdentityService(DB, key, { TIANXING_JOBS: 'on', TIANXING_JOB_POLL_MS: 100, TIANXING_ACCESS_LOG: 'false' });
+    try {
+      const id = owner(`SELECT jobs.enqueue('cases.deadlines', now(), '{"batch": 50}')`);
+      await waitFor(() => q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`) !== 'due'
+        && q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`) !== 'running', { timeout: 20000, what: 'the job to finish' });
+      assert.equal(q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`), 'done');
+      assert.equal(q(`SELECT count(*) FROM jobs.runs r WHERE r.job_id = ${lit(id)} AND r.outcome = 'done'`), '1');
+    } finally {
+      await jobs.stop();
+    }
   });
 });
 

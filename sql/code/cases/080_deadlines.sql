@@ -210,6 +210,24 @@ $$;
 CREATE OR REPLACE TRIGGER deadlines_on_work_record AFTER INSERT ON cases.work_records
   FOR EACH ROW EXECUTE FUNCTION cases.deadlines_on_work_record();
 
+-- P2.1: a new lead (re-assignment while in progress) takes over the open work deadlines (their
+-- due instants stay: the standard's clock started with the work).
+CREATE OR REPLACE FUNCTION cases.deadlines_on_new_lead() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  UPDATE cases.deadlines d SET owner_id = NEW.employee_id, department_id = NULL
+   WHERE d.case_id = NEW.case_id AND d.kind IN ('milestone', 'archiving')
+     AND d.met_at IS NULL AND d.closed_at IS NULL
+     AND d.owner_id IS DISTINCT FROM NEW.employee_id;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER deadlines_on_new_lead AFTER INSERT ON cases.assignments
+  FOR EACH ROW WHEN (NEW.role = 'lead' AND NEW.ended_at IS NULL)
+  EXECUTE FUNCTION cases.deadlines_on_new_lead();
+
 -- P2.3: an escalation is to be answered by its addressee by its due_at (computed by whoever raised
 -- it with cases.deadline_at('escalation', ...)); resolved: met; climbed: closed (the job, below,
 -- closes it itself at its own time and opens the successor's with the new row).
@@ -261,6 +279,8 @@ CREATE OR REPLACE FUNCTION cases.escalation_next_addressee(p_employee uuid) RETU
              ORDER BY a.username LIMIT 1))
 $$;
 REVOKE ALL ON FUNCTION cases.escalation_next_addressee(uuid) FROM PUBLIC;
+-- who is above whom is no secret to an employee (the org chart is readable); pgTAP proves the chain
+GRANT EXECUTE ON FUNCTION cases.escalation_next_addressee(uuid) TO tianxing_app;
 
 -- One pass at the instant p_at (the job passes now(); pgTAP passes the instant it wants):
 --   1. every open deadline due by p_at and not yet marked (at most p_batch, oldest due first,
