@@ -369,13 +369,9 @@ SELECT throws_ok($$ SELECT api.me() $$, 'TXAUT', NULL, 'me: anonymous is TXAUT')
 SELECT throws_ok($$ SELECT api.employee_list(10, NULL, NULL, NULL) $$, 'TXAUT', NULL, 'lists need an employee');
 
 -- Functions: invoker rights, executable by the runtime role only ------------------------------
--- Module P's writes are the exception by design (sql/code/cases/000_access.sql): the runtime role
--- only reads the cases tables, so their api functions write as the owner, with search_path pinned.
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
-                    WHERE p.pronamespace = 'api'::regnamespace AND p.prosecdef
-                      AND NOT (p.prosrc ~ '\mcases\.'
-                               AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']) $$,
-  'every api function is SECURITY INVOKER (row-level security applies), but module P''s writes (search_path pinned)');
+                    WHERE p.pronamespace = 'api'::regnamespace AND p.prosecdef $$,
+  'every api function is SECURITY INVOKER (row-level security applies)');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace IN ('api'::regnamespace, 'auth'::regnamespace, 'org'::regnamespace)
                       AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a

@@ -402,12 +402,14 @@ REVOKE ALL ON FUNCTION api.business_type_version_get(uuid,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.business_type_version_get(uuid,text) TO tianxing_app;
 
 -- Writes (admin and supervisors) --------------------------------------------------------------
+-- The runtime role only reads the catalogue (sql/code/cases/000_access.sql): the writers are
+-- SECURITY DEFINER functions of schema cases, each called by an api function of the same name.
 
 -- POST /v1/business-types: a type with version 1 of its standard. Body: {code, name,
 -- description?, in_scope? (true), milestones, checklist, documents? ([]), retention_years? (10),
 -- note?}. TXVAL (422) naming the field for any bad input, checked in full before anything is
 -- written; TXCON (409) when the code is taken.
-CREATE OR REPLACE FUNCTION api.business_type_create(p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.business_type_create(p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -444,6 +446,12 @@ BEGIN
   RETURN api.business_type_json(t, true);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.business_type_create(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.business_type_create(jsonb) TO tianxing_app;
+-- The route's function runs as the caller (every api function does; sql/tests/org.sql).
+CREATE OR REPLACE FUNCTION api.business_type_create(p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.business_type_create(p_body) $$;
 REVOKE ALL ON FUNCTION api.business_type_create(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.business_type_create(jsonb) TO tianxing_app;
 
@@ -451,7 +459,7 @@ GRANT EXECUTE ON FUNCTION api.business_type_create(jsonb) TO tianxing_app;
 -- absent keep their value; description may be null (cleared), the others may not. The standard
 -- changes only by a new version. P0002 (404) for an unknown id, then the expected version
 -- (If-Match; TXPRE 412 when stale), then the body (TXVAL 422).
-CREATE OR REPLACE FUNCTION api.business_type_update(p_id uuid, p_expected_version int,
+CREATE OR REPLACE FUNCTION cases.business_type_update(p_id uuid, p_expected_version int,
                                                     p_body jsonb)
   RETURNS json
   LANGUAGE plpgsql
@@ -495,13 +503,19 @@ BEGIN
   RETURN api.business_type_json(t, true);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.business_type_update(uuid,integer,jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.business_type_update(uuid,integer,jsonb) TO tianxing_app;
+-- The route's function runs as the caller (every api function does; sql/tests/org.sql).
+CREATE OR REPLACE FUNCTION api.business_type_update(p_id uuid, p_expected_version int, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.business_type_update(p_id, p_expected_version, p_body) $$;
 REVOKE ALL ON FUNCTION api.business_type_update(uuid,integer,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.business_type_update(uuid,integer,jsonb) TO tianxing_app;
 
 -- POST /v1/business-types/{id}/versions: a new version of the standard (P2.2, P3.2, P4.2), which
 -- becomes the type's current one; cases already started keep theirs. Body: {note (required: why
 -- the standard changed), milestones, checklist, documents? ([]), retention_years? (10)}.
-CREATE OR REPLACE FUNCTION api.business_type_version_create(p_id uuid, p_body jsonb) RETURNS json
+CREATE OR REPLACE FUNCTION cases.business_type_version_create(p_id uuid, p_body jsonb) RETURNS json
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -524,6 +538,12 @@ BEGIN
   RETURN api.business_type_version_json(v, true);
 END
 $$;
+REVOKE ALL ON FUNCTION cases.business_type_version_create(uuid,jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.business_type_version_create(uuid,jsonb) TO tianxing_app;
+-- The route's function runs as the caller (every api function does; sql/tests/org.sql).
+CREATE OR REPLACE FUNCTION api.business_type_version_create(p_id uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.business_type_version_create(p_id, p_body) $$;
 REVOKE ALL ON FUNCTION api.business_type_version_create(uuid,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.business_type_version_create(uuid,jsonb) TO tianxing_app;
 
