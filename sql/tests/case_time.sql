@@ -8,7 +8,7 @@
 --   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(128);
+SELECT plan(131);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -359,6 +359,17 @@ SELECT is((SELECT jsonb_agg(i ->> 'subject_name') FROM json_array_elements(
   '["出具報告"]'::jsonb, 'the next page: the second');
 SELECT is(api.queue_overdue(1, api.queue_overdue(1, NULL) ->> 'next_cursor') ->> 'next_cursor', NULL,
   'the last page has no next cursor');
+
+-- A request out of scope: the assessment meets the reception deadline; nothing stays open.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'c.out', (api.case_create(%L) ->> 'id')::uuid $$,
+  jsonb_build_object('customer_id', pg_temp.id('cu.t'), 'raised_at', api.ts(now() - interval '1 hour'),
+                     'channel', 'email', 'need', '購買設備')), 'a second request');
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, '{"in_scope": false, "reason": "設備銷售不在業務範圍"}') $$,
+  pg_temp.id('c.out')), 'assessed out of scope');
+SELECT is((SELECT string_agg(d.kind || ':' || (d.met_at IS NOT NULL) || ':' || (d.closed_at IS NOT NULL), ',')
+             FROM cases.deadlines d WHERE d.case_id = pg_temp.id('c.out')),
+  'reception:true:false', 'out of scope: the reception deadline met, nothing open');
 
 SELECT * FROM finish();
 ROLLBACK;

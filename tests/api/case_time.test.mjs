@@ -199,13 +199,13 @@ COMMIT;`).split('\n').find((l) => l.startsWith('{')));
     const c = ok(await a1.post('/v1/cases', {
       customer_id: cu.id, raised_at: new Date(Date.now() - 3600e3).toISOString(), channel: 'phone', need: '年度審計',
     }), 201);
-    const dl = (kind) => q(`SELECT string_agg(concat_ws(':', coalesce(owner_id::text, 'dept'), met_at IS NOT NULL, closed_at IS NOT NULL, overdue_at IS NOT NULL), ',' ORDER BY due_at)
+    const dl = (kind) => q(`SELECT string_agg(concat_ws(':', coalesce(owner_id::text, 'dept'), (met_at IS NOT NULL)::text, (closed_at IS NOT NULL)::text, (overdue_at IS NOT NULL)::text), ',' ORDER BY due_at)
       FROM cases.deadlines WHERE case_id = ${lit(c.id)} AND kind = ${lit(kind)}`);
     assert.equal(dl('reception'), `${EMP.staffA1.id}:false:false:false`, 'P1.1: the receiver\'s reception deadline');
 
     const i = ok(await a1.post(`/v1/cases/${c.id}/assess`, { in_scope: true, business_type_id: type.id }));
     assert.equal(dl('reception'), `${EMP.staffA1.id}:true:false:false`, 'met by the assessment');
-    ok(await a1.put(`/v1/cases/${c.id}/intake`, { requirements: '年度審計' }, { 'If-Match': `"${i.version}"` }));
+    ok(await a1.put(`/v1/cases/${c.id}/intake`, { requirements: '年度審計' }, { headers: { 'If-Match': `"${i.version}"` } }));
     ok(await a1.post(`/v1/cases/${c.id}/submit`));
     assert.equal(dl('approval'), 'dept:false:false:false', 'P1.4: the department\'s approval deadline');
 
