@@ -3,13 +3,15 @@
 -- the machine `case`, row-level security of the case, and that tianxing_app cannot write the
 -- tables directly (the rules' triggers, sql/code/cases/035_intake_rules.sql, are proven as the
 -- owner in tests/api/cases.test.mjs, which can write behind the functions' back).
--- Fixtures: sql/tests/fixtures.sql (employees), sql/tests/fixtures.d/cases_catalogue.sql (types).
+-- Fixtures: sql/tests/fixtures.sql (employees); the business types: lib/cases_catalogue.psql
+-- (through part A's API, in this file's transaction).
 BEGIN;
-SELECT plan(100);
+SELECT plan(129);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 \ir lib/session.psql
+\ir lib/cases_catalogue.psql
 CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
   SELECT e.id FROM org.employees e WHERE e.username = name $$;
 -- The error a statement raises: {state, message, column, detail}.
@@ -30,10 +32,6 @@ CREATE FUNCTION pg_temp.req(customer uuid, need text DEFAULT '需要年度審計
 CREATE FUNCTION pg_temp.case_version(c uuid) RETURNS int LANGUAGE sql STABLE AS $$
   SELECT (api.case_json(c) ->> 'version')::int $$;
 INSERT INTO ids VALUES
-  ('audit', '51000000-0000-4000-8000-000000000001'), ('audit.v1', '52000000-0000-4000-8000-000000000011'),
-  ('audit.v2', '52000000-0000-4000-8000-000000000012'), ('tax', '51000000-0000-4000-8000-000000000002'),
-  ('tax.v1', '52000000-0000-4000-8000-000000000021'), ('outside', '51000000-0000-4000-8000-000000000003'),
-  ('retired', '51000000-0000-4000-8000-000000000004'),
   ('cu.a1', '4c000000-0000-4000-8000-000000000001'), ('cu.b1', '4c000000-0000-4000-8000-000000000002');
 
 -- Setup: a second supervisor of department A (approver != preparer needs two), customers -------
@@ -269,6 +267,76 @@ SELECT is((SELECT array_agg(x ->> 'action' ORDER BY (x ->> 'id')::bigint) FROM j
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT throws_ok(format($$ SELECT api.case_transitions(%L, NULL, NULL) $$, pg_temp.id('c1')), 'P0002', NULL, 'history of an invisible case: 404');
 SELECT is(json_array_length(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 0, 'staff.b1 lists nothing');
+
+-- Cancel: the customer withdraws, from every open state before delivery --------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids SELECT 'c4', (api.case_create(pg_temp.req(pg_temp.id('cu.a1'), '客戶撤回的需要')) ->> 'id')::uuid;
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "x"}') $$, pg_temp.id('c4')), 'P0002', NULL,
+  'cancel a case one may not see: 404');
+SELECT pg_temp.be('hr', 'hr');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "x"}') $$, pg_temp.id('c4')), '42501', NULL,
+  'hr does not cancel');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT is(pg_temp.err(format($$ SELECT api.case_cancel(%L, '{"reason": "x"}') $$, pg_temp.id('c4'))) ->> 'state', 'P0002',
+  'a supervisor of another department does not see it');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{}') $$, pg_temp.id('c4')), 'TXVAL', 'reason: is required',
+  'the reason is required');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "x", "note": 1}') $$, pg_temp.id('c4')), 'TXVAL', NULL,
+  'unknown members are refused');
+SELECT is((SELECT status FROM cases.cases WHERE id = pg_temp.id('c4')), 'received', 'refusals changed nothing');
+SELECT is(api.case_cancel(pg_temp.id('c4'), '{"reason": "客戶另找他家"}') ->> 'status', 'cancelled', 'the receiver cancels a received case');
+SELECT results_eq($$ SELECT closed_reason, closed_at IS NOT NULL FROM cases.cases WHERE id = pg_temp.id('c4') $$,
+  $$ VALUES ('客戶另找他家'::text, true) $$, 'closed with its reason and time');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "x"}') $$, pg_temp.id('c4')), 'TXTRN', NULL,
+  'a cancelled case cannot be cancelled again');
+SELECT throws_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "x"}') $$, pg_temp.id('c2')), 'TXTRN', NULL,
+  'an out-of-scope case cannot be cancelled');
+-- in progress: the current lead (staff.a1 since the re-assignment) cancels
+SELECT is(api.case_cancel(pg_temp.id('c1'), '{"reason": "客戶撤回委託"}') ->> 'status', 'cancelled',
+  'a case in progress is cancelled by its lead');
+SELECT is((SELECT array_agg(x ->> 'action' ORDER BY (x ->> 'id')::bigint) FROM json_array_elements(api.case_transitions(pg_temp.id('c1'), NULL, NULL) -> 'items') x),
+  ARRAY['assess_in_scope', 'submit', 'return', 'submit', 'approve', 'start', 'cancel'], 'the cancel is in the history');
+
+-- HR: the facts, not the free text ------------------------------------------------------------
+SELECT pg_temp.be('hr', 'hr');
+SELECT is_empty($$ SELECT 1 FROM cases.cases $$, 'hr reads no row of cases.cases');
+SELECT is_empty($$ SELECT 1 FROM cases.approvals $$, 'nor of cases.approvals');
+CREATE TEMP TABLE facts AS SELECT api.case_facts(NULL, NULL, NULL, NULL, NULL, NULL, NULL)::jsonb AS j;
+SELECT is((SELECT jsonb_array_length(j -> 'items') FROM facts), 4, 'hr reads the facts of every case');
+SELECT is((SELECT array_agg(x ->> 'id' ORDER BY x ->> 'id') FROM facts, jsonb_array_elements(j -> 'items') x),
+  (SELECT array_agg(x ORDER BY x) FROM unnest(ARRAY[pg_temp.id('c1')::text, pg_temp.id('c2')::text, pg_temp.id('c3')::text, pg_temp.id('c4')::text]) x),
+  'the four cases');
+SELECT ok((SELECT bool_and(NOT (x ?| ARRAY['need', 'requirements', 'closed_reason', 'scope_reason', 'customer_snapshot', 'approvals', 'request', 'intake']))
+             FROM facts, jsonb_array_elements(j -> 'items') x), 'no free-text member');
+SELECT ok((SELECT j::text NOT LIKE '%審計報告%' AND j::text NOT LIKE '%客戶撤回委託%' AND j::text NOT LIKE '%請補充報告用途%' FROM facts),
+  'no need, reason or comment anywhere in the answer');
+SELECT results_eq($$ SELECT x ->> 'status', x ->> 'business_type_code', (x ->> 'decisions')::int, (x ->> 'review_rounds')::int,
+                            x ->> 'approved_by', x ->> 'prepared_by'
+                       FROM facts, jsonb_array_elements(j -> 'items') x WHERE x ->> 'id' = pg_temp.id('c1')::text $$,
+  $$ VALUES ('cancelled'::text, 'fx-audit'::text, 2, 0, pg_temp.emp('sup.a2')::text, pg_temp.emp('sup.a')::text) $$,
+  'c1: state, type, decisions, review rounds, people');
+SELECT is((SELECT jsonb_array_length(x -> 'assignees') FROM facts, jsonb_array_elements(j -> 'items') x WHERE x ->> 'id' = pg_temp.id('c1')::text),
+  1, 'the current assignees');
+SELECT is(json_array_length(api.case_facts(NULL, NULL, 'cancelled', NULL, NULL, NULL, NULL) -> 'items'), 2, 'filter by status');
+SELECT is(json_array_length(api.case_facts(NULL, NULL, NULL, NULL, pg_temp.emp('sup.a2'), NULL, NULL) -> 'items'), 1, 'filter by employee');
+SELECT is(json_array_length(api.case_facts(now() + interval '1 hour', NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 0, 'filter by period');
+SELECT is((SELECT array_agg(x ->> 'id') FROM (
+             SELECT json_array_elements(api.case_facts(NULL, NULL, NULL, NULL, NULL, 3, NULL) -> 'items') x
+             UNION ALL
+             SELECT json_array_elements(api.case_facts(NULL, NULL, NULL, NULL, NULL, 3,
+                      api.case_facts(NULL, NULL, NULL, NULL, NULL, 3, NULL) ->> 'next_cursor') -> 'items')) s),
+  (SELECT array_agg(x ->> 'id') FROM facts, jsonb_array_elements(j -> 'items') x), 'two pages make the whole list, in order');
+SELECT throws_ok($$ SELECT api.case_facts(now(), now() - interval '1 day', NULL, NULL, NULL, NULL, NULL) $$, 'TXVAL',
+  'received_to: must be after received_from', 'an empty period is refused');
+SELECT throws_ok($$ SELECT api.case_facts(NULL, NULL, NULL, NULL, NULL, NULL, 'x') $$, 'TXVAL', 'cursor: is not a cursor of this list', 'a malformed cursor');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.case_facts(NULL, NULL, NULL, NULL, NULL, NULL, NULL) $$, '42501', NULL, 'staff do not read the facts');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok($$ SELECT api.case_facts(NULL, NULL, NULL, NULL, NULL, NULL, NULL) $$, '42501', NULL, 'nor do supervisors');
+SELECT pg_temp.be('admin', 'admin');
+SELECT is(json_array_length(api.case_facts(NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 4, 'admin reads them');
 
 SELECT * FROM finish();
 ROLLBACK;

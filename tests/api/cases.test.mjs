@@ -3,8 +3,8 @@
 // decision (approver != preparer), the assignment that starts the work; the refusals (401, 403,
 // 404, 409 with allowed_actions, 412/428, 422 with the field and nothing written), the rules'
 // triggers proven as the owner behind the functions' back, and the audit trail they leave.
-// The business-type catalogue is reference data written here as the owner (part A's API comes
-// later); every case goes through the routes.
+// The business types are created through the catalogue's routes (tests/api/lib/cases.mjs);
+// every case goes through the routes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,10 @@ import { before, describe, test } from 'node:test';
 
 import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
 import {
-  DEPT, EMP, asOwnerAdmin, assertFieldError, call, loadFixtures, newSigningKey, ok, ownToken,
+  addSecondSupervisor, asClient, caseInProgress, createBusinessType, createTypeVersion,
+} from './lib/cases.mjs';
+import {
+  DEPT, EMP, assertFieldError, call, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
 } from './lib/identity.mjs';
 
@@ -21,10 +24,11 @@ const DB = 'tx_api_cases';
 let svc;
 let key;
 
-const TYPE = { audit: crypto.randomUUID(), outside: crypto.randomUUID(), tax: crypto.randomUUID() };
-const VER = { audit1: crypto.randomUUID(), audit2: crypto.randomUUID(), outside1: crypto.randomUUID(), tax1: crypto.randomUUID() };
-// A second supervisor of department A (approver != preparer needs two), made here.
-const SUP_A2 = { id: crypto.randomUUID(), username: 'sup.a2', roles: ['staff', 'supervisor'] };
+// Business-type ids (TYPE) and version ids (VER), set in before() from the catalogue's answers.
+const TYPE = {};
+const VER = {};
+// A second supervisor of department A (approver != preparer needs two), made in before().
+let SUP_A2;
 
 before(async () => {
   key = newSigningKey();
@@ -37,15 +41,16 @@ before(async () => {
     TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
   });
   loadFixtures(DB);
-  asOwnerAdmin(DB, `
-INSERT INTO org.employees (id, username, display_name, department_id, roles)
-VALUES (${lit(SUP_A2.id)}, 'sup.a2', 'Supervisor A2', ${lit(DEPT.A)}, '{staff,supervisor}');
-INSERT INTO cases.business_types (id, code, name, in_scope, current_version) VALUES
-  (${lit(TYPE.audit)}, 'audit', '審計', true, 2), (${lit(TYPE.outside)}, 'equipment', '設備銷售', false, 1),
-  (${lit(TYPE.tax)}, 'tax', '稅務', true, 1);
-INSERT INTO cases.business_type_versions (id, business_type_id, version) VALUES
-  (${lit(VER.audit1)}, ${lit(TYPE.audit)}, 1), (${lit(VER.audit2)}, ${lit(TYPE.audit)}, 2),
-  (${lit(VER.outside1)}, ${lit(TYPE.outside)}, 1), (${lit(VER.tax1)}, ${lit(TYPE.tax)}, 1);`);
+  SUP_A2 = addSecondSupervisor(DB);
+  const admin = asClient(svc, key, EMP.admin);
+  const audit = await createBusinessType(admin, { code: 'audit', name: '審計' });
+  const outside = await createBusinessType(admin, { code: 'equipment', name: '設備銷售', in_scope: false });
+  const tax = await createBusinessType(admin, { code: 'tax', name: '稅務' });
+  Object.assign(TYPE, { audit: audit.id, outside: outside.id, tax: tax.id });
+  VER.audit1 = audit.current_version_id;
+  VER.audit2 = (await createTypeVersion(admin, audit.id)).id;
+  VER.outside1 = outside.current_version_id;
+  VER.tax1 = tax.current_version_id;
 });
 
 const as = (e, roles) => {
@@ -187,6 +192,23 @@ describe('a case from the request to the start of work (P1.1-P2.1)', () => {
     const aa = ok(await as(EMP.auditor).get('/v1/audit?table=cases.approvals&limit=200'));
     assert.ok(aa.items.length >= 2);
     assert.equal(ok(await as(EMP.auditor).get('/v1/audit/verify')).intact, true);
+  });
+
+  test('the shared set-up (tests/api/lib/cases.mjs): caseInProgress, either supervisor preparing', async () => {
+    const byStaff = await caseInProgress(svc, key, { typeId: TYPE.tax, supA2: SUP_A2 });
+    assert.equal(byStaff.case.status, 'in_progress');
+    assert.equal(byStaff.case.type_version_id, VER.tax1);
+    assert.equal(byStaff.case.intake.prepared_by, EMP.staffA1.id);
+    assert.equal(byStaff.case.approved_by, EMP.supA.id);
+    assert.deepEqual(byStaff.case.assignments.map((x) => [x.employee_id, x.role]).sort(),
+      [[EMP.staffA1.id, 'lead'], [EMP.staffA2.id, 'member']].sort());
+    // the lead sees the case through its own client
+    assert.equal(ok(await byStaff.clients.lead.get(`/v1/cases/${byStaff.case.id}`)).status, 'in_progress');
+    // sup.a prepares: sup.a2 approves (P1.4 approver != preparer)
+    const bySup = await caseInProgress(svc, key, { typeId: TYPE.audit, supA2: SUP_A2, preparer: EMP.supA, lead: EMP.staffA2, members: [] });
+    assert.equal(bySup.case.intake.prepared_by, EMP.supA.id);
+    assert.equal(bySup.case.approved_by, SUP_A2.id);
+    assert.equal(bySup.case.type_version_id, VER.audit2);
   });
 
   test('out of scope and reject are terminal, with their reason', async () => {
@@ -373,5 +395,98 @@ describe('the rules hold for every writer (triggers, as the owner)', () => {
     ownerRefused(SUP_A2, `UPDATE cases.assignments SET employee_id = ${lit(EMP.staffA1.id)} WHERE case_id = ${id};`, /only ends/);
     ownerRefused(SUP_A2, `DELETE FROM cases.assignments WHERE case_id = ${id};`, /ended, not removed/);
     assert.equal(one(`SELECT status FROM cases.cases WHERE id = ${id}`), 'in_progress');
+  });
+});
+
+describe('cancel, the facts for HR, retried requests', () => {
+  test('Idempotency-Key: a retried POST /v1/cases replays the first answer and creates nothing', async () => {
+    const a1 = as(EMP.staffA1);
+    const cu = await newCustomer(a1, '冪等客戶');
+    const body = request(cu.id);
+    const key1 = `case-${crypto.randomUUID()}`;
+    const first = await a1.post('/v1/cases', body, { 'Idempotency-Key': key1 });
+    const c = ok(first, 201);
+    const n = caseCount();
+    const again = await a1.post('/v1/cases', body, { 'Idempotency-Key': key1 });
+    assert.equal(again.status, 201, again.text);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(again.headers.location, first.headers.location);
+    assert.equal(again.json.id, c.id);
+    assert.equal(caseCount(), n, 'the replay created no case');
+    // the same key for another request is refused, and nothing is written
+    assertProblem(await a1.post('/v1/cases', request(cu.id, { need: '另一個需要' }), { 'Idempotency-Key': key1 }), 422,
+      'idempotency_key_reused');
+    assert.equal(caseCount(), n);
+    // without a key the same body is a new request
+    ok(await a1.post('/v1/cases', body), 201);
+    assert.equal(caseCount(), n + 1);
+  });
+
+  test('cancel: reason required, who may, from every open state before delivery, 409 after', async () => {
+    const a1 = as(EMP.staffA1);
+    const cu = await newCustomer(a1, '撤回客戶');
+    const c = await received(a1, cu.id);
+    assertProblem(await as(EMP.hr).post(`/v1/cases/${c.id}/cancel`, { reason: 'x' }), 403, 'forbidden');
+    assertProblem(await as(EMP.staffB1).post(`/v1/cases/${c.id}/cancel`, { reason: 'x' }), 404, 'not_found');
+    assertProblem(await a1.post(`/v1/cases/${crypto.randomUUID()}/cancel`, { reason: 'x' }), 404, 'not_found');
+    assertFieldError(await a1.post(`/v1/cases/${c.id}/cancel`, {}), 'reason');
+    assertFieldError(await a1.post(`/v1/cases/${c.id}/cancel`, { reason: '' }), 'reason');
+    assert.equal(one(`SELECT status FROM cases.cases WHERE id = ${lit(c.id)}`), 'received', 'refusals wrote nothing');
+    const x = ok(await a1.post(`/v1/cases/${c.id}/cancel`, { reason: '客戶另找他家' }));
+    assert.equal(x.status, 'cancelled');
+    assert.equal(x.closed_reason, '客戶另找他家');
+    assert.deepEqual(x.allowed_actions, []);
+    const p = assertProblem(await a1.post(`/v1/cases/${c.id}/cancel`, { reason: 'x' }), 409, 'invalid_transition');
+    assert.deepEqual(p.allowed_actions, []);
+
+    // submitted: a staff member of the department who is not involved does not see it; the
+    // department's supervisor cancels
+    const s = await submitted(cu.id);
+    assertProblem(await as(EMP.staffA2).post(`/v1/cases/${s.id}/cancel`, { reason: 'x' }), 404, 'not_found');
+    assert.equal(ok(await as(EMP.supA).post(`/v1/cases/${s.id}/cancel`, { reason: '客戶撤回' })).status, 'cancelled');
+
+    // in progress: a member of the team cancels (the customer told them)
+    const w = await caseInProgress(svc, key, { typeId: TYPE.audit, supA2: SUP_A2, customerId: cu.id });
+    assert.ok(w.case.allowed_actions.includes('cancel'));
+    const y = ok(await w.clients.members[0].post(`/v1/cases/${w.case.id}/cancel`, { reason: '客戶暫停委託' }));
+    assert.equal(y.status, 'cancelled');
+    const h = ok(await a1.get(`/v1/cases/${w.case.id}/transitions`));
+    assert.equal(h.items.at(-1).action, 'cancel');
+    assert.equal(h.items.at(-1).reason, '客戶暫停委託');
+  });
+
+  test('GET /v1/case-facts: hr and admin read the facts of every case, not its text; others 403', async () => {
+    const w = await caseInProgress(svc, key, { typeId: TYPE.tax, supA2: SUP_A2 });
+    const hr = as(EMP.hr);
+    assertProblem(await hr.get(`/v1/cases/${w.case.id}`), 404, 'not_found');
+    const all = ok(await hr.get('/v1/case-facts?limit=200'));
+    const f = all.items.find((i) => i.id === w.case.id);
+    assert.ok(f, 'the case is among the facts');
+    assert.equal(f.status, 'in_progress');
+    assert.equal(f.business_type_code, 'tax');
+    assert.equal(f.received_by, EMP.staffA1.id);
+    assert.equal(f.approved_by, EMP.supA.id);
+    assert.equal(f.review_rounds, 0);
+    assert.equal(f.decisions, 1);
+    assert.deepEqual(f.assignees.map((x) => x.employee_id).sort(), [EMP.staffA1.id, EMP.staffA2.id].sort());
+    for (const k of ['need', 'requirements', 'request', 'intake', 'approvals', 'closed_reason']) assert.ok(!(k in f), k);
+    assert.doesNotMatch(JSON.stringify(all), /審計報告|年度財務報表審計/);
+    assert.equal(all.items.length, count('SELECT count(*) FROM cases.cases'));
+    // filters and pages
+    const mine = ok(await hr.get(`/v1/case-facts?employee_id=${EMP.staffA2.id}&status=in_progress`));
+    assert.ok(mine.items.some((i) => i.id === w.case.id));
+    assert.ok(mine.items.every((i) => i.status === 'in_progress'));
+    const later = new Date(Date.now() + 3600e3).toISOString();
+    assert.deepEqual(ok(await hr.get(`/v1/case-facts?received_from=${encodeURIComponent(later)}`)).items, []);
+    const p1 = ok(await hr.get('/v1/case-facts?limit=2'));
+    assert.equal(p1.items.length, 2);
+    const p2 = ok(await hr.get(`/v1/case-facts?limit=2&cursor=${encodeURIComponent(p1.next_cursor)}`));
+    assert.deepEqual([...p1.items, ...p2.items].map((i) => i.id), all.items.slice(0, 4).map((i) => i.id));
+    assertFieldError(await hr.get('/v1/case-facts?cursor=nope'), 'cursor');
+    assertFieldError(await hr.get('/v1/case-facts?status=nonsense'), 'status');
+    assert.equal(ok(await as(EMP.admin).get('/v1/case-facts?limit=200')).items.length, all.items.length);
+    for (const e of [EMP.staffA1, EMP.supA, EMP.auditor, EMP.risk]) {
+      assertProblem(await as(e).get('/v1/case-facts'), 403, 'forbidden');
+    }
   });
 });

@@ -5,6 +5,8 @@
 --   POST /v1/cases/{id}/submit          to the supervisor (P1.4)       api.case_submit
 --   POST /v1/cases/{id}/approve|reject|return   the decision (P1.4)    api.case_decide
 --   POST /v1/cases/{id}/assignments     person or team, starts (P2.1)  api.case_assign
+--   POST /v1/cases/{id}/cancel          the customer withdraws         api.case_cancel
+--   GET  /v1/case-facts                 HR's facts, no free text       api.case_facts
 --   GET  /v1/cases, /v1/cases/{id}, /v1/cases/{id}/transitions
 -- Writes are cases.case_* functions, SECURITY DEFINER (owner; search_path pinned, names
 -- qualified), called by api.case_* of the same name (api functions run as their caller, a rule
@@ -549,6 +551,43 @@ CREATE OR REPLACE FUNCTION api.case_decide(p_id uuid, p_action text, p_body json
 REVOKE ALL ON FUNCTION api.case_decide(uuid, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_decide(uuid, text, jsonb) TO tianxing_app;
 
+-- POST /v1/cases/{id}/cancel {reason}: the customer withdraws (P1.1-P3.4: a case is closed with
+-- its reason, never deleted). From every open state before delivery (fsm.transitions of 0018:
+-- received .. passed; 409 invalid_transition otherwise). Who: staff or supervisor on the intake
+-- side (receiver, preparer, a supervisor of the case's department) or a current assignee (the
+-- people the customer talks to); anyone else who sees the case is refused with 403.
+CREATE OR REPLACE FUNCTION cases.case_cancel(p_id uuid, p_body jsonb) RETURNS json
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  c cases.cases;
+  v_reason text;
+BEGIN
+  PERFORM api.require_role('staff', 'supervisor');
+  c := cases.find(p_id);
+  IF NOT EXISTS (SELECT FROM cases.assignments a
+                  WHERE a.case_id = c.id AND a.employee_id = tx.user_id() AND a.ended_at IS NULL) THEN
+    PERFORM cases.require_intake_side(c, 'cancel');
+  END IF;
+  PERFORM fsm.check('case', c.id, 'cancel');
+  PERFORM api.body_keys(p_body, ARRAY['reason']);
+  v_reason := api.body_text(p_body, 'reason', true, 2000);
+  PERFORM fsm.move('case', c.id, 'cancel', v_reason,
+                   jsonb_build_object('closed_reason', v_reason, 'closed_at', now()));
+  RETURN api.case_json(c.id);
+END
+$$;
+REVOKE ALL ON FUNCTION cases.case_cancel(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.case_cancel(uuid, jsonb) TO tianxing_app;
+-- The route's function: api functions run as their caller (sql/tests/org.sql); the write is
+-- the SECURITY DEFINER function above.
+CREATE OR REPLACE FUNCTION api.case_cancel(p_id uuid, p_body jsonb) RETURNS json
+  LANGUAGE sql
+  AS $$ SELECT cases.case_cancel(p_id, p_body) $$;
+REVOKE ALL ON FUNCTION api.case_cancel(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_cancel(uuid, jsonb) TO tianxing_app;
+
 -- P2.1 assignment --------------------------------------------------------------------------------
 
 -- POST /v1/cases/{id}/assignments (supervisor of the case's department): {lead, members?,
@@ -712,3 +751,104 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.case_transitions(uuid, int, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.case_transitions(uuid, int, text) TO tianxing_app;
+
+-- HR's view of the cases (quality assessment): the facts, not the free text ------------------------
+
+-- GET /v1/case-facts (hr, admin): HR does not read cases (cases.may_read has no hr clause: the
+-- need, the requirements, the comments and the customer's snapshot are the business's), but the
+-- quality assessment needs to know who did what, when, and how many review rounds it took. This
+-- SECURITY DEFINER function returns only those facts for EVERY case: ids, state, dates,
+-- department, business type, receiver, preparer, approver, current assignees, review rounds
+-- (count of cases.reviews), approval decisions count; no need, requirements, reasons, comments,
+-- snapshot or customer name. Filters: received_from (inclusive) / received_to (exclusive) on
+-- received_at, status, department_id, employee_id (received, prepared, approved or currently
+-- assigned). Keyset paged on (received_at, id), oldest first; the cursor is
+-- "<microseconds since 1970>_<id>".
+CREATE OR REPLACE FUNCTION cases.case_facts(p_from timestamptz, p_to timestamptz, p_status text,
+                                            p_department uuid, p_employee uuid, p_limit int,
+                                            p_cursor text)
+  RETURNS json
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_limit int := api.page_limit(p_limit);
+  v_ts timestamptz;
+  v_id uuid;
+  v_out json;
+BEGIN
+  PERFORM api.require_role('hr', 'admin');
+  IF p_status IS NOT NULL AND NOT EXISTS (
+       SELECT FROM fsm.transitions t
+        WHERE t.machine = 'case' AND (t.from_state = p_status OR t.to_state = p_status)) THEN
+    PERFORM api.fail('TXVAL', 'status', 'is not a state of a case');
+  END IF;
+  IF p_from IS NOT NULL AND p_to IS NOT NULL AND p_to <= p_from THEN
+    PERFORM api.fail('TXVAL', 'received_to', 'must be after received_from');
+  END IF;
+  IF p_cursor IS NOT NULL THEN
+    IF p_cursor !~ '^-?[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+      PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
+    END IF;
+    v_ts := timestamptz '1970-01-01 00:00:00+00'
+            + split_part(p_cursor, '_', 1)::bigint * interval '1 microsecond';
+    v_id := split_part(p_cursor, '_', 2)::uuid;
+  END IF;
+  WITH page AS (
+    SELECT c.*, row_number() OVER (ORDER BY c.received_at, c.id) AS rn
+      FROM cases.cases c
+     WHERE (p_status IS NULL OR c.status = p_status)
+       AND (p_department IS NULL OR c.department_id = p_department)
+       AND (p_from IS NULL OR c.received_at >= p_from)
+       AND (p_to IS NULL OR c.received_at < p_to)
+       AND (p_employee IS NULL OR p_employee IN (c.received_by, c.prepared_by, c.approved_by)
+            OR EXISTS (SELECT FROM cases.assignments a
+                        WHERE a.case_id = c.id AND a.employee_id = p_employee
+                          AND a.ended_at IS NULL))
+       AND (v_ts IS NULL OR (c.received_at, c.id) > (v_ts, v_id))
+     ORDER BY c.received_at, c.id
+     LIMIT v_limit + 1)
+  SELECT json_build_object(
+           'items', coalesce(json_agg(json_build_object(
+               'id', p.id, 'status', p.status, 'department_id', p.department_id,
+               'customer_id', p.customer_id,
+               'business_type_id', p.business_type_id, 'type_version_id', p.type_version_id,
+               'business_type_code', (SELECT t.code FROM cases.business_types t
+                                       WHERE t.id = p.business_type_id),
+               'raised_at', api.ts(p.raised_at), 'received_at', api.ts(p.received_at),
+               'received_by', p.received_by, 'channel', p.channel, 'in_scope', p.in_scope,
+               'prepared_by', p.prepared_by, 'prepared_at', api.ts(p.prepared_at),
+               'submitted_at', api.ts(p.submitted_at),
+               'approved_by', p.approved_by, 'approved_at', api.ts(p.approved_at),
+               'decisions', (SELECT count(*) FROM cases.approvals a WHERE a.case_id = p.id),
+               'assignees', (SELECT coalesce(json_agg(json_build_object(
+                                       'employee_id', a.employee_id, 'role', a.role,
+                                       'starts_on', a.starts_on)
+                                     ORDER BY a.role, a.employee_id), '[]'::json)
+                               FROM cases.assignments a
+                              WHERE a.case_id = p.id AND a.ended_at IS NULL),
+               'started_at', api.ts(p.started_at),
+               'review_rounds', (SELECT count(*) FROM cases.reviews r WHERE r.case_id = p.id),
+               'passed_at', api.ts(p.passed_at), 'delivered_at', api.ts(p.delivered_at),
+               'confirmed_at', api.ts(p.confirmed_at), 'closed_at', api.ts(p.closed_at),
+               'archived_at', api.ts(p.archived_at))
+             ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'::json),
+           'next_cursor', CASE WHEN count(*) > v_limit THEN
+                            (SELECT (extract(epoch FROM q.received_at - timestamptz '1970-01-01 00:00:00+00') * 1000000)::bigint
+                                    || '_' || q.id
+                               FROM page q WHERE q.rn = v_limit) END)
+    INTO v_out FROM page p;
+  RETURN v_out;
+END
+$$;
+REVOKE ALL ON FUNCTION cases.case_facts(timestamptz, timestamptz, text, uuid, uuid, int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.case_facts(timestamptz, timestamptz, text, uuid, uuid, int, text) TO tianxing_app;
+-- The route's function (runs as its caller; the read of every case is the definer's above).
+CREATE OR REPLACE FUNCTION api.case_facts(p_from timestamptz, p_to timestamptz, p_status text,
+                                          p_department uuid, p_employee uuid, p_limit int,
+                                          p_cursor text)
+  RETURNS json
+  LANGUAGE sql STABLE
+  AS $$ SELECT cases.case_facts(p_from, p_to, p_status, p_department, p_employee, p_limit, p_cursor) $$;
+REVOKE ALL ON FUNCTION api.case_facts(timestamptz, timestamptz, text, uuid, uuid, int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.case_facts(timestamptz, timestamptz, text, uuid, uuid, int, text) TO tianxing_app;

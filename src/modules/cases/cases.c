@@ -28,6 +28,12 @@ static const struct tx_sql sql_cases_decide = {
   "cases_decide", TX_CALL_ROW "api.case_decide($1::uuid, $2, $3::jsonb) j", 3};
 static const struct tx_sql sql_cases_assign = {
   "cases_assign", TX_CALL_ROW "api.case_assign($1::uuid, $2::jsonb) j", 2};
+static const struct tx_sql sql_cases_cancel = {
+  "cases_cancel", TX_CALL_ROW "api.case_cancel($1::uuid, $2::jsonb) j", 2};
+static const struct tx_sql sql_cases_facts = {
+  "cases_facts",
+  "SELECT api.case_facts($1::timestamptz, $2::timestamptz, $3, $4::uuid, $5::uuid, $6::int, $7)::text",
+  7};
 static const struct tx_sql sql_cases_transitions = {
   "cases_transitions", "SELECT api.case_transitions($1::uuid, $2::int, $3)::text", 3};
 
@@ -80,6 +86,20 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/cases/{id}/assignments", "supervisor", "P1.4,P2.1",
    .call = TX_CALL(.sql = &sql_cases_assign, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
+  /* The customer withdraws: closed with the reason, from every open state before delivery */
+  {"POST", "/v1/cases/{id}/cancel", "staff,supervisor", "P1.1,P1.4,P2.1",
+   .call = TX_CALL(.sql = &sql_cases_cancel, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
+  /* HR (quality assessment) reads the facts of every case, not its free text */
+  {"GET", "/v1/case-facts", "hr,admin", "P1.1,P1.4,P2.1",
+   .call = TX_CALL(.sql = &sql_cases_facts, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_QUERY_TIME, "received_from"},
+                            {TX_ARG_QUERY_TIME, "received_to"},
+                            {TX_ARG_QUERY_TEXT, "status"},
+                            {TX_ARG_QUERY_UUID, "department_id"},
+                            {TX_ARG_QUERY_UUID, "employee_id"},
+                            {TX_ARG_QUERY_INT, "limit"},
+                            {TX_ARG_QUERY_TEXT, "cursor"}})},
   /* Who moved the case, when and why: the state machine's log */
   {"GET", "/v1/cases/{id}/transitions", "*", "P1.4,P2.1",
    .call = TX_CALL(.sql = &sql_cases_transitions, .read_only = true, .status = 200,
