@@ -8,7 +8,7 @@
 --   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(131);
+SELECT plan(136);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -359,6 +359,19 @@ SELECT is((SELECT jsonb_agg(i ->> 'subject_name') FROM json_array_elements(
   '["出具報告"]'::jsonb, 'the next page: the second');
 SELECT is(api.queue_overdue(1, api.queue_overdue(1, NULL) ->> 'next_cursor') ->> 'next_cursor', NULL,
   'the last page has no next cursor');
+
+-- The customer withdraws: every open deadline closes (neither met nor missed; overdue marks stay).
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT lives_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "客戶撤回委託"}') $$, pg_temp.id('c')),
+  'the case is cancelled');
+SELECT is(((pg_temp.dl(pg_temp.id('c'), 'milestone') -> 0) - 'owner') - 'due',
+  '{"dept": null, "met": false, "closed": true, "overdue": true}'::jsonb,
+  'cancelled: the milestone deadlines are closed, not met; the overdue mark stays');
+SELECT is((SELECT count(*)::int FROM cases.deadlines WHERE case_id = pg_temp.id('c') AND met_at IS NULL AND closed_at IS NULL),
+  0, 'nothing of a cancelled case stays open');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'it leaves the lead''s overdue queue');
+SELECT is(api.queue_cases(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'and the case queue');
 
 -- A request out of scope: the assessment meets the reception deadline; nothing stays open.
 SELECT pg_temp.be('staff.a1', 'staff');
