@@ -44,10 +44,10 @@ $$;
 SELECT ok((SELECT bool_and(p.prosecdef AND pg_get_userbyid(p.proowner) = 'tianxing_owner'
                            AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'])
              FROM pg_proc p
-            WHERE p.oid IN ('api.business_type_create(jsonb)'::regprocedure,
-                            'api.business_type_update(uuid,integer,jsonb)'::regprocedure,
-                            'api.business_type_version_create(uuid,jsonb)'::regprocedure)),
-  'the three writes are SECURITY DEFINER, owned by tianxing_owner, search_path pinned');
+            WHERE p.oid IN ('cases.business_type_create(jsonb)'::regprocedure,
+                            'cases.business_type_update(uuid,integer,jsonb)'::regprocedure,
+                            'cases.business_type_version_create(uuid,jsonb)'::regprocedure)),
+  'the three writers (cases.business_type_*) are SECURITY DEFINER, owned by tianxing_owner, search_path pinned');
 SELECT ok(NOT has_function_privilege('public', 'api.business_type_create(jsonb)', 'EXECUTE')
           AND has_function_privilege('tianxing_app', 'api.business_type_create(jsonb)', 'EXECUTE'),
   'only the runtime role (not PUBLIC) may call them');

@@ -15,6 +15,7 @@ static const struct {
   {"TXAUT", TX_E_UNAUTHORIZED},         /* unknown or deactivated employee */
   {"TXPRE", TX_E_PRECONDITION_FAILED},  /* stale If-Match version */
   {"TXCON", TX_E_CONFLICT},             /* state conflict */
+  {"TXARC", TX_E_CASE_ARCHIVED},        /* an archived case is immutable (P4.2) */
   {"TXTRN", TX_E_INVALID_TRANSITION},   /* a state machine refused a move; DETAIL: JSON object */
   {"TXVAL", TX_E_VALIDATION_FAILED},    /* invalid input; the message names the field */
   {"TXDEN", TX_E_FORBIDDEN},            /* refused by a rule; the message says which (C3) */

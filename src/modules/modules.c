@@ -21,6 +21,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_catalogue,
   &tx_module_case_time,
   &tx_module_cases,
+  &tx_module_archive,
   &tx_module_case_queues,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);

@@ -231,7 +231,8 @@ const ajv = new Ajv({ allErrors: true });
 if (!ajv.validate(schema, report)) problems.push(`report.json: ${ajv.errorsText()}`);
 
 if (check) {
-  const expected = ['read', 'list_first', 'list_deep', 'search', 'search_common', 'create', 'floor'];
+  const expected = ['read', 'list_first', 'list_deep', 'search', 'search_common', 'transition', 'my_queue',
+    'create', 'floor'];
   for (const n of expected) {
     const s = scenarios.find((x) => x.name === n);
     if (!s) problems.push(`scenario ${n} missing`);

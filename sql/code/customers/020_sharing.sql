@@ -754,8 +754,10 @@ REVOKE ALL ON FUNCTION api.customer_set_legal_hold(uuid,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.customer_set_legal_hold(uuid,text) TO tianxing_app;
 
 -- Deactivation (whoever may update the customer): status inactive, the step before disposal.
--- Refused (TXCON) while a contract is open or when disposed. Idempotent. Returns the customer as
--- api.customer_get does (the read is logged likewise).
+-- Refused (TXCON) while a contract is open or when disposed, and while a case is open (the
+-- trigger customers_open_cases, sql/code/cases/095_customers.sql: the problem names the cases in
+-- open_cases). Idempotent. Returns the customer as api.customer_get does (the read is logged
+-- likewise).
 CREATE OR REPLACE FUNCTION api.customer_deactivate(p_id uuid) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -781,7 +783,8 @@ GRANT EXECUTE ON FUNCTION api.customer_deactivate(uuid) TO tianxing_app;
 
 -- POST /v1/customers/{id}/dispose (admin): C4.3 by crypto-shredding. Refused (TXCON) while a
 -- contract is open, a legal hold is set, or the status is not inactive (the checks live in the
--- trigger cust.customers_disposal), and when disposed already. Returns the certificate body the C
+-- trigger cust.customers_disposal), while a case is open (the trigger customers_open_cases,
+-- sql/code/cases/095_customers.sql, with open_cases), and when disposed already. Returns the certificate body the C
 -- side signs.
 CREATE OR REPLACE FUNCTION api.customer_dispose(p_id uuid) RETURNS json
   LANGUAGE plpgsql

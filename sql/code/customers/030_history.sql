@@ -59,7 +59,9 @@ BEGIN
                                     FROM jsonb_each(p.changes) AS e(k, v)))
                       ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'::json),
            'next_cursor', CASE WHEN count(*) > v_limit
-                               THEN (min(p.id) FILTER (WHERE p.rn <= v_limit))::text END)
+                               THEN (min(p.id) FILTER (WHERE p.rn <= v_limit))::text END,
+           -- Its cases (issue 11), those the caller may read: sql/code/cases/095_customers.sql.
+           'cases', cases.customer_cases_json(p_id))
     INTO v_out
     FROM page p;
   RETURN v_out;

@@ -132,6 +132,7 @@ REVOKE ALL ON FUNCTION cust.customers_merged() FROM PUBLIC;
 -- Consents move with their ids, dates and revocations (cust.revoke_only allows exactly that
 -- move); the disclosure ledger keeps the record it was written for, and the target's ledger
 -- shows the source's rows too (api.disclosure_list, issue 10 item 5).
+-- Cases move too, but for archived ones (cases.move_customer_cases, issue 11).
 CREATE OR REPLACE FUNCTION api.customer_merge(p_target uuid, p_source uuid, p jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -202,6 +203,9 @@ BEGIN
   UPDATE cust.follow_ups f SET customer_id = p_target WHERE f.customer_id = p_source;
   UPDATE cust.contracts k SET customer_id = p_target WHERE k.customer_id = p_source;
   UPDATE cust.consents k SET customer_id = p_target WHERE k.customer_id = p_source;
+  -- The source's cases follow it (issue 11; sql/code/cases/095_customers.sql: the one change of
+  -- a case's customer; archived cases stay with the archive, their snapshots stay as they were).
+  PERFORM cases.move_customer_cases(p_source, p_target);
   INSERT INTO cust.team (customer_id, employee_id)
   SELECT p_target, x.employee_id FROM cust.team x
    WHERE x.customer_id = p_source AND x.employee_id <> t.owner_id

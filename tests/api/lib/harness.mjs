@@ -431,7 +431,7 @@ export function tryConnect(port, { timeout = 1000 } = {}) {
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 // state, allowed_actions, guard: members of invalid_transition (state machines, 0014)
 const PROBLEM_KEYS = new Set(['type', 'title', 'status', 'detail', 'code', 'request_id', 'instance', 'errors',
-  'state', 'allowed_actions', 'guard']);
+  'state', 'allowed_actions', 'guard', 'open_cases', 'merged_into']);
 // Text that must never reach a client: SQL, server error decorations, source positions, stacks.
 const LEAK_RES = [
   /\b(?:SELECT|INSERT|UPDATE|DELETE)\b[\s\S]*\b(?:FROM|INTO|SET|WHERE)\b/i,
