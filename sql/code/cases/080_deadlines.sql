@@ -23,8 +23,10 @@
 --   review_feedback  submit_review, resubmit (P3.3)        the department's supervisors  pass, fail
 --   archiving        confirm (P4.1)                        the lead assignee       archive
 -- A milestone's due date is cumulative: the end of the (sum of the standard_days of the milestones
--- up to and including it, in seq order)-th working day after the start. cancel, reject,
--- assess_out_of_scope and archive end the case: every deadline still open then is closed.
+-- up to and including it, in seq order)-th working day after the start; a new lead (re-assignment)
+-- takes over the open milestone and archiving deadlines. cancel, reject, assess_out_of_scope and
+-- archive end the case: every deadline still open then is closed (cancel closes even the step in
+-- hand: a cancelled case's deadlines are not "met").
 --
 -- How: moves are seen through fsm.log (one row per move, written by fsm.enforce inside the UPDATE
 -- of the case; the case row read there is the one before the move), so this file depends on no
