@@ -292,7 +292,9 @@ GRANT EXECUTE ON FUNCTION cases.escalation_next_addressee(uuid) TO tianxing_app;
 --      (cases.escalation_next_addressee): the row becomes 'climbed', its deadline closes, a new
 --      row level + 1 names it (climbed_from), raised at p_at and due at
 --      cases.deadline_at('escalation', p_at), with its own deadline (the insert trigger above);
---      event 'escalation.climbed'. At level 20 (the table's limit) or with nobody above, it stays.
+--      event 'escalation.climbed'. At level 20 (the table's limit) or with nobody above (other
+--      than its raiser), it stays; a climb the escalations' rules refuse stays too, with an event
+--      'escalation.climb_refused' (SQLSTATE and message), without undoing the rest of the pass.
 -- Idempotent: a marked deadline is not picked again. Returns {"marked": n, "climbed": n}.
 -- Only the scheduler's identity (claim role system) may run it: a pass at an instant of the
 -- caller's choosing is for the job and for pgTAP acting as the job, never for a request.
@@ -333,20 +335,34 @@ BEGIN
      WHERE x.id = d.subject_id AND x.status = 'open' FOR UPDATE;
     CONTINUE WHEN NOT FOUND OR e.level >= 20;
     v_to := cases.escalation_next_addressee(e.addressed_to);
-    CONTINUE WHEN v_to IS NULL;
-    PERFORM cases.deadline_close(e.case_id, 'escalation', e.id, p_at);
-    UPDATE cases.escalations x SET status = 'climbed' WHERE x.id = e.id;
-    INSERT INTO cases.escalations (case_id, problem, raised_by, raised_at, addressed_to, level,
-                                   climbed_from, due_at)
-    VALUES (e.case_id, e.problem, e.raised_by, p_at, v_to, e.level + 1, e.id,
-            cases.deadline_at('escalation', p_at))
-    RETURNING id INTO v_new;
-    INSERT INTO cases.events (case_id, type, at, data)
-    VALUES (e.case_id, 'escalation.climbed', p_at,
-            jsonb_build_object('escalation_id', v_new, 'climbed_from', e.id,
-                               'from_addressee', e.addressed_to, 'to_addressee', v_to,
-                               'level', e.level + 1));
-    v_climbed := v_climbed + 1;
+    -- never back to the one who raised it (the escalations' rules refuse that): one more up
+    IF v_to = e.raised_by THEN
+      v_to := cases.escalation_next_addressee(v_to);
+    END IF;
+    CONTINUE WHEN v_to IS NULL OR v_to = e.raised_by;
+    -- One climb is its own subtransaction: a climb the escalations' rules refuse (the case is no
+    -- longer in a state where problems are escalated, say) leaves that escalation overdue with
+    -- its addressee, says why in an event, and does not undo the rest of the pass.
+    BEGIN
+      PERFORM cases.deadline_close(e.case_id, 'escalation', e.id, p_at);
+      UPDATE cases.escalations x SET status = 'climbed' WHERE x.id = e.id;
+      INSERT INTO cases.escalations (case_id, problem, raised_by, raised_at, addressed_to, level,
+                                     climbed_from, due_at)
+      VALUES (e.case_id, e.problem, e.raised_by, p_at, v_to, e.level + 1, e.id,
+              cases.deadline_at('escalation', p_at))
+      RETURNING id INTO v_new;
+      INSERT INTO cases.events (case_id, type, at, data)
+      VALUES (e.case_id, 'escalation.climbed', p_at,
+              jsonb_build_object('escalation_id', v_new, 'climbed_from', e.id,
+                                 'from_addressee', e.addressed_to, 'to_addressee', v_to,
+                                 'level', e.level + 1));
+      v_climbed := v_climbed + 1;
+    EXCEPTION WHEN OTHERS THEN
+      INSERT INTO cases.events (case_id, type, at, data)
+      VALUES (e.case_id, 'escalation.climb_refused', p_at,
+              jsonb_build_object('escalation_id', e.id, 'to_addressee', v_to,
+                                 'sqlstate', SQLSTATE, 'reason', left(SQLERRM, 500)));
+    END;
   END LOOP;
   RETURN jsonb_build_object('marked', v_marked, 'climbed', v_climbed);
 END
