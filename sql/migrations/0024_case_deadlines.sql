@@ -15,8 +15,9 @@
 --      (a zone name the validator cannot check would break every deadline once approved).
 -- 2. Deadlines owned by a department: a step that any supervisor of the case's department may do
 --    (approval, review feedback) has no single owner; department_id says whose queue it is in.
--- 3. Indexes for the personal queues (sql/code/cases/090_queues.sql): my overdue deadlines, and
---    the open deadlines of my department.
+-- 3. How a deadline ends besides being met (closed_at), and indexes for the personal queues
+--    (sql/code/cases/090_queues.sql): my overdue deadlines, the open deadlines of my department,
+--    my open escalations.
 -- 4. The schedule of the job that marks due deadlines overdue and climbs unanswered escalations
 --    (kind 'cases.deadlines', registered by src/modules/cases/deadlines.c).
 
@@ -67,13 +68,37 @@ COMMENT ON COLUMN cases.deadlines.department_id IS
 -- Whose queue a deadline is in: a person's, or a department's supervisors'.
 ALTER TABLE cases.deadlines ADD CHECK (owner_id IS NOT NULL OR department_id IS NOT NULL);
 
+-- How a deadline ends: met (met_at: the step was done, on time or late), or closed (closed_at:
+-- the step will never be done: the case ended before it -- cancelled, rejected, out of scope --
+-- an optional milestone was left out when the work went to review, or an unanswered escalation
+-- climbed and its successor has its own deadline). A closed deadline is neither met nor missed;
+-- its overdue mark, if it had one, stays. Open = neither (sql/code/cases/080_deadlines.sql).
+ALTER TABLE cases.deadlines ADD COLUMN closed_at timestamptz;
+COMMENT ON COLUMN cases.deadlines.closed_at IS
+  'When the step stopped being due without being done (case ended, optional milestone skipped, '
+  'escalation climbed); never set together with met_at.';
+ALTER TABLE cases.deadlines ADD CHECK (met_at IS NULL OR closed_at IS NULL);
+-- 0018's partial indexes say "open" as met_at IS NULL; open is now neither met nor closed.
+DROP INDEX cases.deadlines_open_key;
+CREATE UNIQUE INDEX deadlines_open_key ON cases.deadlines (case_id, kind, coalesce(subject_id, case_id))
+  WHERE met_at IS NULL AND closed_at IS NULL;
+DROP INDEX cases.deadlines_due_idx;
+CREATE INDEX deadlines_due_idx ON cases.deadlines (due_at, id)
+  WHERE met_at IS NULL AND closed_at IS NULL AND overdue_at IS NULL;
+DROP INDEX cases.deadlines_owner_idx;
+CREATE INDEX deadlines_owner_idx ON cases.deadlines (owner_id, due_at)
+  WHERE met_at IS NULL AND closed_at IS NULL;
+
 -- 3. Queue indexes --------------------------------------------------------------------------
 CREATE INDEX deadlines_overdue_owner_idx ON cases.deadlines (owner_id, kind, due_at, id)
-  WHERE met_at IS NULL AND overdue_at IS NOT NULL;
+  WHERE met_at IS NULL AND closed_at IS NULL AND overdue_at IS NOT NULL;
 CREATE INDEX deadlines_department_idx ON cases.deadlines (department_id, due_at, id)
-  WHERE met_at IS NULL AND owner_id IS NULL;
+  WHERE met_at IS NULL AND closed_at IS NULL AND owner_id IS NULL;
 CREATE INDEX deadlines_case_open_idx ON cases.deadlines (case_id, due_at)
-  WHERE met_at IS NULL;
+  WHERE met_at IS NULL AND closed_at IS NULL;
+-- My open escalations (queue), oldest due first.
+CREATE INDEX escalations_open_idx ON cases.escalations (addressed_to, due_at, id)
+  WHERE status = 'open';
 
 -- 4. The deadlines job's schedule: every 5 minutes from the start of the day (a deadline ends at
 -- midnight in the company's zone; it is marked within 5 minutes of passing). An operator changes

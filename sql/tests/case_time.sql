@@ -8,7 +8,7 @@
 --   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(68);
+SELECT plan(136);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -174,6 +174,215 @@ SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true
 SELECT is(cases.deadline_at('approval', '2094-09-30 10:00+08'), '2094-10-10 00:00+08'::timestamptz,
   'without an employee (the job): the same answer');
 SELECT ok(NOT org.is_workday('2094-10-04'), 'without an employee: the calendar is read');
+
+-- Phase 2: deadlines, the deadlines job, the queues (sql/code/cases/080_deadlines.sql,
+-- 090_queues.sql). The life of a case (deadlines opened and met as it moves) needs the api
+-- functions of parts B-E, which create and move cases; what is proven here without them: the
+-- triggers are in place, who an escalation climbs to, who may run the job, the queues' refusals.
+SELECT has_trigger('fsm', 'log', 'case_deadlines', 'every move of a case is seen by the deadlines (fsm.log)');
+SELECT has_trigger('cases', 'cases', 'deadlines_on_receive', 'a received case opens its reception deadline (P1.1)');
+SELECT has_trigger('cases', 'work_records', 'deadlines_on_work_record', 'a work record meets its milestone''s deadline (P2.2)');
+SELECT has_trigger('cases', 'escalations', 'deadlines_on_escalation', 'an escalation has its deadline (P2.3)');
+SELECT has_column('cases', 'deadlines', 'closed_at', 'a deadline may end closed (neither met nor missed)');
+
+-- P2.3: one level up = the supervisor, else a supervisor of the department, else an admin.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000007'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'staff.a1 climbs to their supervisor sup.a');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005'),
+  '20000000-0000-4000-8000-000000000001'::uuid,
+  'sup.a has no supervisor and is department A''s only supervisor: an active admin (the first by username)');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000001'),
+  '20000000-0000-4000-8000-000000000011'::uuid, 'an admin climbs to another admin, never to themselves');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000012'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'staff.x (no department) climbs to their supervisor');
+-- a second supervisor of department A, and sup.a's supervisor made inactive: the department's
+-- other supervisor is next
+SELECT pg_temp.be('admin', 'admin');
+SELECT lives_ok($$ SELECT api.employee_create('{"username": "sup.a2", "display_name": "Supervisor A2",
+  "department_id": "10000000-0000-4000-8000-00000000000a", "roles": ["supervisor"]}') $$,
+  'a second supervisor for department A');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005'),
+  (SELECT id FROM org.employees WHERE username = 'sup.a2'),
+  'sup.a with a second supervisor in the department: that supervisor before any admin');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000010'),
+  '20000000-0000-4000-8000-000000000005'::uuid, 'the addressee''s own activity does not matter: their supervisor');
+
+-- The job: only the scheduler's identity; bad payloads refused.
+SELECT pg_temp.be('admin', 'admin');
+SELECT throws_ok($$ SELECT cases.deadlines_sweep(now(), 10) $$, '42501', NULL,
+  'an admin may not run a pass of the deadlines job');
+SELECT throws_ok($$ SELECT cases.deadlines_job('{}') $$, '42501', NULL,
+  'nor the job''s function');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true);
+SELECT throws_ok($$ SELECT cases.deadlines_job('{"batch": "many"}') $$, '22023', NULL,
+  'the job refuses a batch that is not a number');
+SELECT throws_ok($$ SELECT cases.deadlines_job('{"batch": 0}') $$, '22023', NULL,
+  'the job refuses a batch of 0');
+SELECT throws_ok($$ SELECT cases.deadlines_sweep(now(), 0) $$, '22023', NULL,
+  'a pass needs a batch of at least 1');
+SELECT is(cases.deadlines_sweep('2000-01-01', 10), '{"marked": 0, "climbed": 0}'::jsonb,
+  'nothing was due in 2000: nothing marked');
+
+-- Queues: who may ask, paging input.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.queue_cases(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'a staff member with no case: an empty queue');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'nothing overdue');
+SELECT is(api.queue_escalations(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'no escalation');
+SELECT throws_ok($$ SELECT api.queue_approvals(NULL, NULL) $$, '42501', NULL,
+  'staff have no approval queue (P1.4: supervisors approve)');
+SELECT throws_ok($$ SELECT api.queue_reviews(NULL, NULL) $$, '42501', NULL,
+  'staff have no review queue (P3.1: supervisors review)');
+SELECT throws_ok($$ SELECT api.queue_cases(NULL, 'not-a-cursor') $$, 'TXVAL', NULL,
+  'a malformed cursor is 422');
+SELECT throws_ok($$ SELECT api.queue_overdue(0, NULL) $$, 'TXVAL', NULL, 'a limit of 0 is 422');
+SELECT pg_temp.be('hr', 'hr');
+SELECT throws_ok($$ SELECT api.queue_cases(NULL, NULL) $$, '42501', NULL, 'HR has no case queue');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is(api.queue_approvals(NULL, NULL)::jsonb, '{"items": [], "next_cursor": null}'::jsonb,
+  'a supervisor: nothing submitted in the department yet');
+SELECT is((SELECT row(x.rank, x.at, x.id)::text
+             FROM cases.queue_cursor_parse(cases.queue_cursor(1, '2094-10-08 10:00:00.123456+08',
+                                                               '20000000-0000-4000-8000-000000000007')) x),
+  row(1, '2094-10-08 10:00:00.123456+08'::timestamptz, '20000000-0000-4000-8000-000000000007'::uuid)::text,
+  'a cursor gives back its rank, instant (to the microsecond) and id');
+
+-- A case's deadlines across its life, driven through part B's api functions (request ..
+-- start). Work records, escalations and review (parts C, D) are not merged yet: their deadlines
+-- are proven when they are.
+CREATE FUNCTION pg_temp.dl(p_case uuid, p_kind text) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_agg(jsonb_build_object('owner', d.owner_id, 'dept', d.department_id,
+                                      'due', d.due_at, 'met', d.met_at IS NOT NULL,
+                                      'closed', d.closed_at IS NOT NULL,
+                                      'overdue', d.overdue_at IS NOT NULL) ORDER BY d.due_at)
+    FROM cases.deadlines d WHERE d.case_id = p_case AND d.kind = p_kind $$;
+INSERT INTO ids VALUES ('cu.t', '4c000000-0000-4000-8000-0000000000f1');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ SELECT api.customer_create(%L) $$, jsonb_build_object(
+  'id', pg_temp.id('cu.t'), 'name', '黃志明', 'company_name', '星河會計事務所',
+  'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\x01' || repeat('ef', 59)))),
+  'setup: staff.a1 creates a customer');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT lives_ok($$ INSERT INTO ids SELECT 'type', (api.business_type_create('{"code": "T-TIME", "name": "年度審計",
+  "milestones": [{"code": "collect", "name": "收集資料", "standard_days": 3},
+                 {"code": "report", "name": "出具報告", "standard_days": 2, "required": false}],
+  "checklist": [{"code": "accuracy", "name": "準確性"}, {"code": "compliance", "name": "合規性"},
+                {"code": "completeness", "name": "完整性"}]}') ->> 'id')::uuid $$,
+  'setup: a business type with two milestones (3 and 2 working days)');
+
+-- P1.1 reception
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'c', (api.case_create(%L) ->> 'id')::uuid $$,
+  jsonb_build_object('customer_id', pg_temp.id('cu.t'), 'raised_at', api.ts(now() - interval '1 hour'),
+                     'channel', 'phone', 'need', '年度審計')), 'staff.a1 receives a request');
+SELECT is(pg_temp.dl(pg_temp.id('c'), 'reception'),
+  jsonb_build_array(jsonb_build_object('owner', '20000000-0000-4000-8000-000000000007', 'dept', NULL,
+     'due', cases.deadline_at('reception', (SELECT received_at FROM cases.cases WHERE id = pg_temp.id('c'))),
+     'met', false, 'closed', false, 'overdue', false)),
+  'P1.1: a reception deadline for the receiver, reception_workdays after the reception');
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, %L) $$, pg_temp.id('c'),
+  jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('type'))), 'assessed in scope');
+SELECT is(pg_temp.dl(pg_temp.id('c'), 'reception') -> 0 ->> 'met', 'true', 'the assessment meets the reception deadline');
+SELECT is((SELECT data ->> 'on_time' FROM cases.events WHERE case_id = pg_temp.id('c') AND type = 'deadline.met'),
+  'true', 'an event says it was met on time');
+
+-- P1.4 approval
+SELECT lives_ok(format($$ SELECT api.case_intake(%L, %s, '{"requirements": "審計 2094 年度報表"}') $$, pg_temp.id('c'),
+  (api.case_json(pg_temp.id('c')) ->> 'version')::int),
+  'the intake form');
+SELECT lives_ok(format($$ SELECT api.case_submit(%L) $$, pg_temp.id('c')), 'submitted');
+SELECT is(pg_temp.dl(pg_temp.id('c'), 'approval'),
+  jsonb_build_array(jsonb_build_object('owner', NULL, 'dept', '10000000-0000-4000-8000-00000000000a',
+     'due', cases.deadline_at('approval', now()), 'met', false, 'closed', false, 'overdue', false)),
+  'P1.4: an approval deadline for department A''s supervisors');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is((SELECT jsonb_agg(i ->> 'case_id') FROM json_array_elements(api.queue_approvals(NULL, NULL) -> 'items') i),
+  jsonb_build_array(pg_temp.id('c')), 'the case is in sup.a''s approval queue');
+SELECT is((api.queue_approvals(NULL, NULL) -> 'items' -> 0 ->> 'customer_name'), '黃志明', 'with the customer''s name');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT is(api.queue_approvals(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'not in another department''s queue');
+
+-- The job, at an instant after the approval's due date: marked once, with an event.
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true);
+SELECT is(cases.deadlines_sweep(now() + interval '30 days', 100), '{"marked": 1, "climbed": 0}'::jsonb,
+  'the job marks the overdue approval');
+SELECT is(cases.deadlines_sweep(now() + interval '31 days', 100), '{"marked": 0, "climbed": 0}'::jsonb,
+  'a second pass marks nothing again (idempotent)');
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is((SELECT overdue_at FROM cases.deadlines WHERE case_id = pg_temp.id('c') AND kind = 'approval'),
+  now() + interval '30 days', 'overdue_at is the instant it was found, not recomputed');
+SELECT is((SELECT data ->> 'kind' FROM cases.events WHERE case_id = pg_temp.id('c') AND type = 'deadline.overdue'),
+  'approval', 'event deadline.overdue with its kind');
+SELECT is((SELECT jsonb_agg(i ->> 'kind') FROM json_array_elements(api.queue_overdue(NULL, NULL) -> 'items') i),
+  '["approval"]'::jsonb, 'a supervisor''s overdue queue has the department''s overdue approval');
+SELECT pg_temp.be('staff.a2', 'staff');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'not a staff member''s');
+
+-- approve, assign: P2.2 milestone deadlines, cumulative
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT lives_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('c')), 'approved');
+SELECT is(pg_temp.dl(pg_temp.id('c'), 'approval') -> 0 ->> 'met', 'true', 'the decision meets the approval deadline');
+SELECT is((SELECT data ->> 'on_time' FROM cases.events WHERE case_id = pg_temp.id('c') AND type = 'deadline.met'
+            AND data ->> 'kind' = 'approval'), 'true', 'met before its due instant (the job''s instant was later)');
+SELECT lives_ok(format($$ SELECT api.case_assign(%L, %L) $$, pg_temp.id('c'),
+  jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007', 'members', jsonb_build_array('20000000-0000-4000-8000-000000000008'))),
+  'assigned (lead staff.a1, member staff.a2): started');
+SELECT is(pg_temp.dl(pg_temp.id('c'), 'milestone'),
+  jsonb_build_array(
+    jsonb_build_object('owner', '20000000-0000-4000-8000-000000000007', 'dept', NULL,
+                       'due', cases.due_after_workdays(now(), 3), 'met', false, 'closed', false, 'overdue', false),
+    jsonb_build_object('owner', '20000000-0000-4000-8000-000000000007', 'dept', NULL,
+                       'due', cases.due_after_workdays(now(), 5), 'met', false, 'closed', false, 'overdue', false)),
+  'P2.2: one deadline per milestone for the lead, at 3 and 3 + 2 working days from the start');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT jsonb_agg(jsonb_build_object('case', i ->> 'case_id', 'role', i ->> 'role'))
+             FROM json_array_elements(api.queue_cases(NULL, NULL) -> 'items') i),
+  jsonb_build_array(jsonb_build_object('case', pg_temp.id('c'), 'role', 'lead')), 'in the lead''s case queue');
+SELECT pg_temp.be('staff.a2', 'staff');
+SELECT is((SELECT jsonb_agg(i ->> 'role') FROM json_array_elements(api.queue_cases(NULL, NULL) -> 'items') i),
+  '["member"]'::jsonb, 'in the member''s case queue');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT is(api.queue_cases(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'not in anyone else''s');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true);
+SELECT is(cases.deadlines_sweep(now() + interval '60 days', 1), '{"marked": 1, "climbed": 0}'::jsonb,
+  'a pass takes at most its batch');
+SELECT is(cases.deadlines_sweep(now() + interval '60 days', 10), '{"marked": 1, "climbed": 0}'::jsonb,
+  'the next pass takes the rest');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT jsonb_agg(i ->> 'subject_name') FROM json_array_elements(api.queue_overdue(1, NULL) -> 'items') i),
+  '["收集資料"]'::jsonb, 'the lead''s overdue queue, one per page: the first milestone');
+SELECT is((SELECT jsonb_agg(i ->> 'subject_name') FROM json_array_elements(
+            api.queue_overdue(1, api.queue_overdue(1, NULL) ->> 'next_cursor') -> 'items') i),
+  '["出具報告"]'::jsonb, 'the next page: the second');
+SELECT is(api.queue_overdue(1, api.queue_overdue(1, NULL) ->> 'next_cursor') ->> 'next_cursor', NULL,
+  'the last page has no next cursor');
+
+-- The customer withdraws: every open deadline closes (neither met nor missed; overdue marks stay).
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT lives_ok(format($$ SELECT api.case_cancel(%L, '{"reason": "客戶撤回委託"}') $$, pg_temp.id('c')),
+  'the case is cancelled');
+SELECT is(((pg_temp.dl(pg_temp.id('c'), 'milestone') -> 0) - 'owner') - 'due',
+  '{"dept": null, "met": false, "closed": true, "overdue": true}'::jsonb,
+  'cancelled: the milestone deadlines are closed, not met; the overdue mark stays');
+SELECT is((SELECT count(*)::int FROM cases.deadlines WHERE case_id = pg_temp.id('c') AND met_at IS NULL AND closed_at IS NULL),
+  0, 'nothing of a cancelled case stays open');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'it leaves the lead''s overdue queue');
+SELECT is(api.queue_cases(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'and the case queue');
+
+-- A request out of scope: the assessment meets the reception deadline; nothing stays open.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'c.out', (api.case_create(%L) ->> 'id')::uuid $$,
+  jsonb_build_object('customer_id', pg_temp.id('cu.t'), 'raised_at', api.ts(now() - interval '1 hour'),
+                     'channel', 'email', 'need', '購買設備')), 'a second request');
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, '{"in_scope": false, "reason": "設備銷售不在業務範圍"}') $$,
+  pg_temp.id('c.out')), 'assessed out of scope');
+SELECT is((SELECT string_agg(d.kind || ':' || (d.met_at IS NOT NULL) || ':' || (d.closed_at IS NOT NULL), ',')
+             FROM cases.deadlines d WHERE d.case_id = pg_temp.id('c.out')),
+  'reception:true:false', 'out of scope: the reception deadline met, nothing open');
 
 SELECT * FROM finish();
 ROLLBACK;

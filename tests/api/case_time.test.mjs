@@ -2,15 +2,19 @@
 // P2.2: deadlines count working days), with the holidays and the make-up workdays of 調休 that
 // administrators record. The days used are in 2094 (1 October 2094 is a Friday), far from today.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, tempDir, waitFor } from './lib/harness.mjs';
 import {
-  BY_ROLE, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
+  BY_ROLE, DEPT, EMP, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
   ownToken, startIdentityService,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_case_time';
+const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
 let key;
 let svc;
 const as = {};
@@ -20,8 +24,15 @@ const rows = (where) => Number(q(`SELECT count(*) FROM org.calendar_days WHERE $
 
 before(async () => {
   key = newSigningKey();
+  // customers (needed by the cases whose queues are read below) need the encryption keys
+  const dir = tempDir('tx-pii-keys-');
+  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
+  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key);
+  svc = await startIdentityService(DB, key, {
+    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
+    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
+  });
   loadFixtures(DB);
   for (const r of ROLES) as[r] = client(svc, ownToken(key, BY_ROLE[r]));
 });
@@ -108,6 +119,128 @@ describe('the working-day calendar (P2.2)', () => {
   test('the audit trail records who changed the calendar', () => {
     const n = Number(q(`SELECT count(*) FROM audit.log WHERE table_name = 'org.calendar_days'`));
     assert.ok(n >= 9, `audited writes: ${n}`);
+  });
+});
+
+// The personal queues (sql/code/cases/090_queues.sql). Their content per person needs cases,
+// created and moved by parts B-D's routes; here: who may ask, the empty pages, paging input.
+describe('GET /v1/me/queues/... (P1.4, P2.1-P2.3, P3.1)', () => {
+  const QUEUES = {
+    cases: ['staff', 'supervisor'],
+    approvals: ['supervisor'],
+    reviews: ['supervisor'],
+    overdue: ['staff', 'supervisor'],
+    escalations: ['staff', 'supervisor', 'admin'],
+  };
+
+  test('each queue answers its roles with a page, every other role 403, no token 401', async () => {
+    for (const [name, roles] of Object.entries(QUEUES)) {
+      for (const role of ROLES) {
+        const r = await as[role].get(`/v1/me/queues/${name}`);
+        if (roles.includes(role)) assert.deepEqual(ok(r), { items: [], next_cursor: null }, `${name} as ${role}`);
+        else assertProblem(r, 403, 'forbidden');
+      }
+      assertUnauthorized(await call(svc, 'GET', `/v1/me/queues/${name}`), { invalid: false });
+    }
+  });
+
+  test('a malformed limit or cursor is 422 naming it', async () => {
+    for (const name of Object.keys(QUEUES)) {
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?limit=0`), 'limit');
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?limit=201`), 'limit');
+      assertFieldError(await as.supervisor.get(`/v1/me/queues/${name}?cursor=abc`), 'cursor');
+    }
+  });
+});
+
+// The deadlines job (src/modules/cases/deadlines.c): an instance with TIANXING_JOBS on runs the
+// kind 'cases.deadlines' under the scheduler's identity; the schedule of 0024 exists.
+describe('the job kind cases.deadlines (P2.2, P2.3)', () => {
+  test('the schedule exists, every 5 minutes', () => {
+    assert.equal(q(`SELECT every FROM jobs.schedules WHERE name = 'cases.deadlines'`), '00:05:00');
+  });
+
+  test('an instance with jobs on runs it to done', async () => {
+    const jobs = await startIdentityService(DB, key, { TIANXING_JOBS: 'on', TIANXING_JOB_POLL_MS: 100, TIANXING_ACCESS_LOG: 'false' });
+    try {
+      const id = owner(`SELECT jobs.enqueue('cases.deadlines', now(), '{"batch": 50}')`);
+      await waitFor(() => q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`) !== 'due'
+        && q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`) !== 'running', { timeout: 20000, what: 'the job to finish' });
+      assert.equal(q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`), 'done');
+      assert.equal(q(`SELECT count(*) FROM jobs.runs r WHERE r.job_id = ${lit(id)} AND r.outcome = 'done'`), '1');
+    } finally {
+      await jobs.stop();
+    }
+  });
+});
+
+// A case through part B's routes: its deadlines and who sees it in which queue. The job's pass is
+// run directly at an instant 30 days ahead (cases.deadlines_sweep under the scheduler's claims):
+// no waiting.
+describe('deadlines and queues across a case (P1.1, P1.4, P2.1, P2.2)', () => {
+  const who = (e) => client(svc, ownToken(key, e));
+  const ids = (page) => page.items.map((i) => i.case_id);
+  const sweep = (at) => JSON.parse(owner(`BEGIN;
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true), set_config('tx.request_id', 'job:test', true);
+SELECT cases.deadlines_sweep(${at}, 100);
+COMMIT;`).split('\n').find((l) => l.startsWith('{')));
+
+  test('reception, approval, milestones: opened, in the right queues, met, marked overdue by the job', async () => {
+    const a1 = who(EMP.staffA1);
+    const a2 = who(EMP.staffA2);
+    const supA = who(EMP.supA);
+    const supB = who(EMP.supB);
+    const type = ok(await supA.post('/v1/business-types', {
+      code: 'T-TIME', name: '年度審計',
+      milestones: [{ code: 'collect', name: '收集資料', standard_days: 3 }, { code: 'report', name: '出具報告', standard_days: 2 }],
+      checklist: [{ code: 'accuracy', name: '準確性' }, { code: 'compliance', name: '合規性' }, { code: 'completeness', name: '完整性' }],
+    }), 201);
+    const cu = ok(await a1.post('/v1/customers', { name: '黃志明', company_name: '星河會計事務所' }), 201);
+    const c = ok(await a1.post('/v1/cases', {
+      customer_id: cu.id, raised_at: new Date(Date.now() - 3600e3).toISOString(), channel: 'phone', need: '年度審計',
+    }), 201);
+    const dl = (kind) => q(`SELECT string_agg(concat_ws(':', coalesce(owner_id::text, 'dept'), (met_at IS NOT NULL)::text, (closed_at IS NOT NULL)::text, (overdue_at IS NOT NULL)::text), ',' ORDER BY due_at)
+      FROM cases.deadlines WHERE case_id = ${lit(c.id)} AND kind = ${lit(kind)}`);
+    assert.equal(dl('reception'), `${EMP.staffA1.id}:false:false:false`, 'P1.1: the receiver\'s reception deadline');
+
+    const i = ok(await a1.post(`/v1/cases/${c.id}/assess`, { in_scope: true, business_type_id: type.id }));
+    assert.equal(dl('reception'), `${EMP.staffA1.id}:true:false:false`, 'met by the assessment');
+    ok(await a1.put(`/v1/cases/${c.id}/intake`, { requirements: '年度審計' }, { headers: { 'If-Match': `"${i.version}"` } }));
+    ok(await a1.post(`/v1/cases/${c.id}/submit`));
+    assert.equal(dl('approval'), 'dept:false:false:false', 'P1.4: the department\'s approval deadline');
+
+    const ap = ok(await supA.get('/v1/me/queues/approvals'));
+    assert.deepEqual(ids(ap), [c.id]);
+    assert.equal(ap.items[0].customer_name, '黃志明');
+    assert.deepEqual(ap.items[0].business_type, { code: 'T-TIME', name: '年度審計' });
+    assert.ok(ap.items[0].due_at);
+    assert.deepEqual(ids(ok(await supB.get('/v1/me/queues/approvals'))), [], 'not another department\'s');
+
+    assert.deepEqual(sweep(`now() + interval '30 days'`), { marked: 1, climbed: 0 });
+    assert.deepEqual(sweep(`now() + interval '30 days'`), { marked: 0, climbed: 0 }, 'idempotent');
+    const od = ok(await supA.get('/v1/me/queues/overdue'));
+    assert.deepEqual(od.items.map((x) => [x.case_id, x.kind]), [[c.id, 'approval']]);
+    assert.deepEqual(ok(await a2.get('/v1/me/queues/overdue')).items, []);
+    assert.equal(q(`SELECT count(*) FROM cases.events WHERE case_id = ${lit(c.id)} AND type = 'deadline.overdue'`), '1');
+
+    ok(await supA.post(`/v1/cases/${c.id}/approve`, {}));
+    assert.equal(dl('approval'), 'dept:true:false:true', 'met (late: it stays marked)');
+    assert.deepEqual(ok(await supA.get('/v1/me/queues/approvals')).items, []);
+    ok(await supA.post(`/v1/cases/${c.id}/assignments`, { lead: EMP.staffA1.id, members: [EMP.staffA2.id] }));
+    assert.equal(dl('milestone'), `${EMP.staffA1.id}:false:false:false,${EMP.staffA1.id}:false:false:false`,
+      'P2.2: a deadline per milestone, for the lead');
+    const mine = ok(await a1.get('/v1/me/queues/cases'));
+    assert.deepEqual(mine.items.map((x) => [x.case_id, x.role, x.status]), [[c.id, 'lead', 'in_progress']]);
+    assert.ok(mine.items[0].next_due_at);
+    assert.deepEqual(ok(await a2.get('/v1/me/queues/cases')).items.map((x) => x.role), ['member']);
+    assert.deepEqual(ok(await who(EMP.staffB1).get('/v1/me/queues/cases')).items, []);
+
+    assert.deepEqual(sweep(`now() + interval '60 days'`), { marked: 2, climbed: 0 });
+    const p1 = ok(await a1.get('/v1/me/queues/overdue?limit=1'));
+    assert.deepEqual(p1.items.map((x) => [x.kind, x.subject_name]), [['milestone', '收集資料']]);
+    const p2 = ok(await a1.get(`/v1/me/queues/overdue?limit=1&cursor=${encodeURIComponent(p1.next_cursor)}`));
+    assert.deepEqual(p2.items.map((x) => [x.kind, x.subject_name]), [['milestone', '出具報告']]);
+    assert.equal(p2.next_cursor, null);
   });
 });
 

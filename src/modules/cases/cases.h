@@ -22,5 +22,9 @@ extern const struct tx_module tx_module_case_review;
 extern const struct tx_module tx_module_archive;
 /** @brief The working-day calendar, deadlines and work queues (calendar.c, queues.c). */
 extern const struct tx_module tx_module_case_time;
+/** @brief The personal work queues, GET /v1/me/queues/... (queues.c): P1.4, P2.1-P2.3, P3.1. */
+extern const struct tx_module tx_module_case_queues;
+/** @brief Registers the job kind 'cases.deadlines' (deadlines.c); 0, or -1 on failure. */
+int tx_cases_deadlines_register(void);
 
 #endif
