@@ -585,12 +585,15 @@ DECLARE
 BEGIN
   PERFORM api.body_keys(p_body, ARRAY['outcome', 'rating', 'comment']);
   PERFORM cases.answer_check(p_body);
+  -- The customer acts from here on: the answer's row, the link's use and the move are written
+  -- under the role customer, so that the audit trail attributes all three to the customer (not
+  -- to an anonymous writer), as fsm.log does the move.
+  PERFORM set_config('tx.roles', 'customer', true), set_config('tx.user_id', '', true);
   INSERT INTO cases.confirmations (case_id, delivery_id, outcome, rating, comment, via, link_id)
   VALUES (l.case_id, l.delivery_id, p_body ->> 'outcome', (p_body ->> 'rating')::int,
           api.body_text(p_body, 'comment', false, 2000), 'link', l.id)
   RETURNING * INTO x;
   UPDATE cases.confirmation_links y SET used_at = now() WHERE y.id = l.id;
-  PERFORM set_config('tx.roles', 'customer', true), set_config('tx.user_id', '', true);
   IF x.outcome = 'confirmed' THEN
     PERFORM fsm.move('case', l.case_id, 'confirm', 'confirmed by the customer through the link',
                      jsonb_build_object('confirmed_at', x.at));
