@@ -106,8 +106,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     assert.equal(c.status, 'received');
     assert.ok(c.allowed_actions.includes('assess_in_scope'), JSON.stringify(c.allowed_actions));
     // not on the intake side's path yet: the form and the decisions come later
-    wrongState(await as.a2.post(path('/submit')), 'received', null, 'submit before assessment');
-    wrongState(await as.supA2.post(path('/approve'), {}), 'received', null, 'approve a request');
+    wrongState(await as.a2.post(path('/submit')), 'received', ['assess_in_scope', 'assess_out_of_scope', 'cancel'], 'submit before assessment');
+    wrongState(await as.supA2.post(path('/approve'), {}), 'received', ['assess_in_scope', 'assess_out_of_scope', 'cancel'], 'approve a request');
     notFound(await as.a1.get(path()), 'staff of A not involved');
     notFound(await as.b1.get(path()), 'staff of department B');
     notFound(await as.supB.get(path()), 'supervisor of department B');
@@ -119,7 +119,7 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     const a = ok(await as.a2.post(path('/assess'), { in_scope: true, business_type_id: S.type.id }));
     assert.equal(a.status, 'intake');
     assert.equal(a.type_version_id, S.type.current_version_id);
-    wrongState(await as.a2.post(path('/assess'), { in_scope: true, business_type_id: S.type.id }), 'intake', null,
+    wrongState(await as.a2.post(path('/assess'), { in_scope: true, business_type_id: S.type.id }), 'intake', ['cancel', 'submit'],
       'assessing twice');
     forbidden(await as.auditor.put(path('/intake'), { requirements: 'x' }, { headers: { 'If-Match': `"${a.version}"` } }),
       'auditor filling in the form');
@@ -149,7 +149,7 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     notFound(await as.supB.post(path('/approve'), {}), 'supervisor of department B');
     const r = ok(await as.supA2.post(path('/return'), { reason: '請補充報告用途' }));
     assert.equal(r.status, 'returned');
-    wrongState(await as.supA2.post(path('/approve'), {}), 'returned', null, 'approving a returned form');
+    wrongState(await as.supA2.post(path('/approve'), {}), 'returned', ['cancel', 'submit'], 'approving a returned form');
     assert.ok(!(await queue(as.supA2, 'approvals')).includes(S.id), 'out of the queue once decided');
   });
 
@@ -161,8 +161,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     const a = ok(await as.supA2.post(path('/approve'), { comment: '同意受理' }));
     assert.equal(a.status, 'approved');
     assert.equal(a.approved_by, supA2.id);
-    wrongState(await as.supA2.post(path('/approve'), {}), 'approved', null, 'approving twice');
-    wrongState(await as.supA.post(path('/submit')), 'approved', null, 'submitting an approved case');
+    wrongState(await as.supA2.post(path('/approve'), {}), 'approved', ['cancel', 'start'], 'approving twice');
+    wrongState(await as.supA.post(path('/submit')), 'approved', ['cancel', 'start'], 'submitting an approved case');
   });
 
   test('in_progress (P2.1): assigned by a supervisor of the department: lead staff.a1, member sup.a2', async () => {
@@ -175,10 +175,10 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     assert.ok((await queue(as.a1, 'cases')).includes(S.id), 'the lead\'s queue');
     assert.ok((await queue(as.supA2, 'cases')).includes(S.id), 'the member\'s queue');
     assert.ok(!(await queue(as.a2, 'cases')).includes(S.id), 'not the receiver\'s');
-    wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'in_progress', null, 'review before submission');
-    wrongState(await as.a1.post(path('/deliver'), { method: 'email', file_ids: [crypto.randomUUID()] }), 'in_progress', null,
+    wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'in_progress', ['cancel', 'submit_review'], 'review before submission');
+    wrongState(await as.a1.post(path('/deliver'), { method: 'email', file_ids: [crypto.randomUUID()] }), 'in_progress', ['cancel', 'submit_review'],
       'deliver before review');
-    wrongState(await as.a1.post(path('/archive')), 'in_progress', null, 'archive in progress');
+    wrongState(await as.a1.post(path('/archive')), 'in_progress', ['cancel', 'submit_review'], 'archive in progress');
   });
 
   test('work records (P2.2, P2.4): current assignees only; one correction', async () => {
@@ -189,7 +189,7 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     S.gather = ok(await as.a1.post(path('/work-records'), work('gather')), 201);
     assert.equal(S.gather.author_id, EMP.staffA1.id);
     // not all required milestones yet: the guard names what is missing
-    const p = wrongState(await as.a1.post(path('/submit-review'), {}), 'in_progress', null, 'submit-review too early');
+    const p = wrongState(await as.a1.post(path('/submit-review'), {}), 'in_progress', ['cancel', 'submit_review'], 'submit-review too early');
     assert.equal(p.guard, 'cases.required_milestones_recorded');
     assert.deepEqual(p.missing_milestones, ['prepare']);
     S.gatherFix = ok(await as.a1.post(path('/work-records'),
@@ -231,8 +231,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     assert.ok((await queue(as.supA, 'reviews')).includes(S.id), 'sup.a reviews it');
     assert.ok(!(await queue(as.supA2, 'reviews')).includes(S.id), 'not sup.a2: assigned and an author');
     assert.ok(!(await queue(as.supB, 'reviews')).includes(S.id), 'not department B');
-    wrongState(await as.a1.post(path('/submit-review'), {}), 'under_review', null, 'submit twice');
-    wrongState(await as.a1.post(path('/work-records'), work('followup')), 'under_review', null, 'work under review');
+    wrongState(await as.a1.post(path('/submit-review'), {}), 'under_review', ['cancel'], 'submit twice');
+    wrongState(await as.a1.post(path('/work-records'), work('followup')), 'under_review', ['cancel'], 'work under review');
   });
 
   test('rectifying, round 1 and 2 (P3.2, P3.3): assignees, authors and staff may not review', async () => {
@@ -247,7 +247,7 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
       assert.equal(r.status, 'failed');
       assert.equal(r.case_status, 'rectifying');
       assert.equal(r.round, round);
-      wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'rectifying', null, 'deciding again');
+      wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'rectifying', ['cancel', 'resubmit'], 'deciding again');
       assert.ok(!(await queue(as.supA, 'reviews')).includes(S.id), 'out of the reviews queue while rectifying');
       // the rework: a correction of the milestone that failed, then the resubmission with a note
       refused(await as.a1.post(path('/submit-review'), {}), 422, 'validation_failed', 'resubmit without a note');
@@ -268,8 +268,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     assert.deepEqual(rounds.map((x) => [x.round, x.status]), [[1, 'failed'], [2, 'failed'], [3, 'passed']]);
     assert.deepEqual(rounds.map((x) => x.rectification_note), [null, '第 1 輪整改完成', '第 2 輪整改完成']);
     assert.ok(rounds.every((x) => x.reviewer_id === EMP.supA.id));
-    wrongState(await as.a1.post(path('/submit-review'), { rectification_note: 'x' }), 'passed', null, 'resubmit a passed case');
-    wrongState(await as.a1.post(path('/confirmation-links')), 'passed', null, 'a link before delivery');
+    wrongState(await as.a1.post(path('/submit-review'), { rectification_note: 'x' }), 'passed', ['cancel', 'deliver'], 'resubmit a passed case');
+    wrongState(await as.a1.post(path('/confirmation-links')), 'passed', ['cancel', 'deliver'], 'a link before delivery');
   });
 
   test('files (P3.4, P4.1): a deliverable and the required documents, one on paper', async () => {
@@ -297,8 +297,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     notFound(await as.supB.post(path('/deliver'), body), 'department B');
     const d = ok(await as.a1.post(path('/deliver'), body), 201);
     assert.equal(d.case_status, 'delivered');
-    wrongState(await as.a1.post(path('/deliver'), body), 'delivered', null, 'delivering twice');
-    wrongState(await as.a1.post(path('/archive')), 'delivered', null, 'archiving before confirmation');
+    wrongState(await as.a1.post(path('/deliver'), body), 'delivered', ['confirm', 'object'], 'delivering twice');
+    wrongState(await as.a1.post(path('/archive')), 'delivered', ['confirm', 'object'], 'archiving before confirmation');
   });
 
   test('the customer objects through a one-time link: back to rectifying; used, revoked, expired links are 404', async () => {
@@ -324,8 +324,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     await expectStatus('rectifying');
     notFound(await pub('GET', S.link1.url), 'a used link');
     notFound(await pub('POST', S.link1.url, { outcome: 'confirmed', rating: 5 }), 'answering a used link');
-    wrongState(await as.a1.post(path('/confirmation-links')), 'rectifying', null, 'a link while rectifying');
-    wrongState(await as.a1.post(path('/deliver'), { method: 'email', file_ids: [S.deliverable.id] }), 'rectifying', null,
+    wrongState(await as.a1.post(path('/confirmation-links')), 'rectifying', ['cancel', 'resubmit'], 'a link while rectifying');
+    wrongState(await as.a1.post(path('/deliver'), { method: 'email', file_ids: [S.deliverable.id] }), 'rectifying', ['cancel', 'resubmit'],
       'delivering again without review');
   });
 
@@ -351,8 +351,8 @@ describe('one case through every state (issue 11, P1.1-P4.3)', () => {
     await expectStatus('confirmed');
     notFound(await pub('GET', S.link2.url), 'a used link');
     wrongState(await as.a1.post(path('/confirmations'), { outcome: 'confirmed', rating: 5, evidence: '電話' }), 'confirmed',
-      null, 'recording a second answer');
-    wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'confirmed', null, 'review after confirmation');
+      ['archive'], 'recording a second answer');
+    wrongState(await as.supA.post(path('/reviews'), { verdicts: verdicts() }), 'confirmed', ['archive'], 'review after confirmation');
   });
 
   test('archived (P4.1, P4.2): by the lead; the receiver 403, the auditor 403, department B 404', async () => {
