@@ -6,7 +6,7 @@
 --   * the canonical hash of the manifest;
 --   * the index's and the archive's refusals (role, validation, unknown numbers).
 BEGIN;
-SELECT plan(101);
+SELECT plan(107);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -141,12 +141,7 @@ SELECT lives_ok($$ SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, N
 SELECT throws_ok($$ SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) FROM (SELECT set_config('tx.user_id', '', true)) s $$,
   'TXAUT', NULL, 'nobody signed in: refused');
 
--- A case from confirmation to its archive (needs parts A-D: their api functions drive it) -------
-SELECT to_regprocedure('api.business_type_create(jsonb)') IS NOT NULL
-       AND to_regprocedure('api.case_create(jsonb)') IS NOT NULL
-       AND to_regprocedure('api.case_submit_review(uuid,jsonb)') IS NOT NULL
-       AND to_regprocedure('api.case_confirmation_record(uuid,jsonb)') IS NOT NULL AS have_parts \gset
-\if :have_parts
+-- A case from confirmation to its archive (parts A-D's api functions drive it) -----------------
 -- One case through parts B-D to confirmed, as their users: staff.a2 receives it and prepares the
 -- form, sup.a approves and assigns staff.a1 (lead), who records the milestone and submits; sup.a
 -- reviews (neither assignee nor author), staff.a1 files the deliverable, delivers and records the
@@ -346,9 +341,23 @@ SELECT is((SELECT row(b.*)::text FROM before_rows b),
 SELECT is((api.archive_verify((SELECT j ->> 'archive_number' FROM a1))::jsonb ->> 'ok'), 'true', 'and still verify');
 SELECT throws_ok(format($$ UPDATE cases.work_records SET hours = 9 WHERE case_id = %L $$, pg_temp.id('c1')), '42501', NULL,
   'the runtime role cannot write the tables directly (the owner and the superuser are refused by the triggers: tests/api/archive.test.mjs)');
-\else
-SELECT skip('parts A-D are not merged yet: no case reaches confirmed through their api functions', 54);
-\endif
+
+-- An open escalation holds the archive back: archived, the case is immutable and the escalation
+-- could never be answered (P2.3, P4.2). The guard names it, as it names missing documents.
+INSERT INTO ids SELECT 'c3', pg_temp.confirmed_case('三號', true);
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids SELECT 'e3', (api.case_escalation_raise(pg_temp.id('c3'), '{"problem": "客戶要求補充說明"}') ->> 'id')::uuid;
+SELECT is(cases.archive_complete(pg_temp.id('c3')), false, 'confirmed with its documents, but an escalation is open: the guard refuses');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('c3')), 'TXTRN',
+  format('archive is not possible: the guard cases.archive_complete refused (open escalations: %s)', pg_temp.id('e3')),
+  '409 naming the open escalation');
+SELECT is((SELECT count(*)::int FROM cases.archives WHERE case_id = pg_temp.id('c3')), 0, 'nothing archived');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT lives_ok(format($$ SELECT api.escalation_resolve(%L, '{"solution": "已補充說明"}') $$, pg_temp.id('e3')),
+  'its addressee (staff.a1''s supervisor) answers it');
+SELECT is(cases.archive_complete(pg_temp.id('c3')), true, 'answered: the guard passes');
+SELECT is(api.case_archive(pg_temp.id('c3'))::jsonb #>> '{manifest,parts,escalations,content,0,status}', 'resolved',
+  'archived, with the escalation and its answer in the manifest');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,14 +1,16 @@
 -- Module P, part F (sql/code/cases/010_calendar.sql, migration 0024): the working-day calendar
 -- (weekdays, weekends, holidays and the make-up workdays of 調休), org.is_workday,
 -- org.add_workdays, org.workdays_between, cases.deadline_at (the policy value in force, the
--- company's time zone, the end of the due day), and the calendar API's refusals.
+-- company's time zone, the end of the due day), and the calendar API's refusals; then the
+-- deadlines, the deadlines job and the queues (080_deadlines.sql, 090_queues.sql) across the
+-- lives of cases driven through the api functions of parts B-E (request to archive).
 -- The calendar used: a Golden Week in 2094 (1 October 2094 is a Friday, as in 2027), far enough
 -- ahead that a policy value proposed for it is never in the past:
 --   Sun 26 Sep  make-up workday        Fri 1 Oct  holiday     Sat 2, Sun 3 Oct  weekend
 --   Mon 4 - Thu 7 Oct  holidays         Fri 8 Oct  weekday     Sat 9 Oct  make-up workday
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(136);
+SELECT plan(210);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -176,9 +178,8 @@ SELECT is(cases.deadline_at('approval', '2094-09-30 10:00+08'), '2094-10-10 00:0
 SELECT ok(NOT org.is_workday('2094-10-04'), 'without an employee: the calendar is read');
 
 -- Phase 2: deadlines, the deadlines job, the queues (sql/code/cases/080_deadlines.sql,
--- 090_queues.sql). The life of a case (deadlines opened and met as it moves) needs the api
--- functions of parts B-E, which create and move cases; what is proven here without them: the
--- triggers are in place, who an escalation climbs to, who may run the job, the queues' refusals.
+-- 090_queues.sql): the triggers are in place, who an escalation climbs to, who may run the job,
+-- the queues' refusals; then cases driven through the api functions of parts B-E (below).
 SELECT has_trigger('fsm', 'log', 'case_deadlines', 'every move of a case is seen by the deadlines (fsm.log)');
 SELECT has_trigger('cases', 'cases', 'deadlines_on_receive', 'a received case opens its reception deadline (P1.1)');
 SELECT has_trigger('cases', 'work_records', 'deadlines_on_work_record', 'a work record meets its milestone''s deadline (P2.2)');
@@ -207,6 +208,18 @@ SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005'
   'sup.a with a second supervisor in the department: that supervisor before any admin');
 SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000010'),
   '20000000-0000-4000-8000-000000000005'::uuid, 'the addressee''s own activity does not matter: their supervisor');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000005',
+            ARRAY['20000000-0000-4000-8000-000000000007', '20000000-0000-4000-8000-000000000005']::uuid[]),
+  (SELECT id FROM org.employees WHERE username = 'sup.a2'),
+  'with the chain (raiser staff.a1, addressee sup.a) excluded: sup.a2');
+SELECT is(cases.escalation_next_addressee((SELECT id FROM org.employees WHERE username = 'sup.a2'),
+            ARRAY['20000000-0000-4000-8000-000000000007', '20000000-0000-4000-8000-000000000005',
+                  (SELECT id FROM org.employees WHERE username = 'sup.a2')]::uuid[]),
+  '20000000-0000-4000-8000-000000000001'::uuid,
+  'from sup.a2, never back down to sup.a who had it before: up to an admin');
+SELECT is(cases.escalation_next_addressee('20000000-0000-4000-8000-000000000011',
+            ARRAY['20000000-0000-4000-8000-000000000001', '20000000-0000-4000-8000-000000000011']::uuid[]),
+  NULL, 'two admins had it: nobody is left above (it stays, overdue)');
 
 -- The job: only the scheduler's identity; bad payloads refused.
 SELECT pg_temp.be('admin', 'admin');
@@ -250,9 +263,8 @@ SELECT is((SELECT row(x.rank, x.at, x.id)::text
   row(1, '2094-10-08 10:00:00.123456+08'::timestamptz, '20000000-0000-4000-8000-000000000007'::uuid)::text,
   'a cursor gives back its rank, instant (to the microsecond) and id');
 
--- A case's deadlines across its life, driven through part B's api functions (request ..
--- start). Work records, escalations and review (parts C, D) are not merged yet: their deadlines
--- are proven when they are.
+-- A case's deadlines from its request to its start, driven through part B's api functions; the
+-- rest of a case's life (work, escalations, review, delivery, archive) is the second case below.
 CREATE FUNCTION pg_temp.dl(p_case uuid, p_kind text) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_agg(jsonb_build_object('owner', d.owner_id, 'dept', d.department_id,
                                       'due', d.due_at, 'met', d.met_at IS NOT NULL,
@@ -326,7 +338,10 @@ SELECT pg_temp.be('sup.a', 'supervisor');
 SELECT lives_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('c')), 'approved');
 SELECT is(pg_temp.dl(pg_temp.id('c'), 'approval') -> 0 ->> 'met', 'true', 'the decision meets the approval deadline');
 SELECT is((SELECT data ->> 'on_time' FROM cases.events WHERE case_id = pg_temp.id('c') AND type = 'deadline.met'
-            AND data ->> 'kind' = 'approval'), 'true', 'met before its due instant (the job''s instant was later)');
+            AND data ->> 'kind' = 'approval'), 'false',
+  'met late: the job had marked it overdue (the mark decides, whatever the instants of this test say)');
+SELECT is((SELECT overdue_at FROM cases.deadlines WHERE case_id = pg_temp.id('c') AND kind = 'approval'),
+  now() + interval '30 days', 'met late, the overdue mark stays');
 SELECT lives_ok(format($$ SELECT api.case_assign(%L, %L) $$, pg_temp.id('c'),
   jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007', 'members', jsonb_build_array('20000000-0000-4000-8000-000000000008'))),
   'assigned (lead staff.a1, member staff.a2): started');
@@ -383,6 +398,226 @@ SELECT lives_ok(format($$ SELECT api.case_assess(%L, '{"in_scope": false, "reaso
 SELECT is((SELECT string_agg(d.kind || ':' || (d.met_at IS NOT NULL) || ':' || (d.closed_at IS NOT NULL), ',')
              FROM cases.deadlines d WHERE d.case_id = pg_temp.id('c.out')),
   'reception:true:false', 'out of scope: the reception deadline met, nothing open');
+
+-- A case's whole life through the api functions of parts B-E ---------------------------------
+-- staff.a1 receives and prepares it, sup.a approves and assigns it (lead staff.a1, member sup.a);
+-- sup.a records the first milestone in time, staff.a1 the second after the job marked it
+-- overdue; the third (optional) is left out; staff.a1 escalates a problem nobody answers until
+-- it climbed two levels; sup.a2 (in neither the team nor the records) reviews: fail, then pass;
+-- the deliverable is delivered and confirmed; an open escalation holds the archive back.
+-- Every instant the job runs at is a deadline's own due instant, read from the table.
+CREATE FUNCTION pg_temp.deadline(p_case uuid, p_kind text, p_subject uuid DEFAULT NULL)
+  RETURNS cases.deadlines LANGUAGE sql STABLE AS $$
+  SELECT * FROM cases.deadlines d WHERE d.case_id = p_case AND d.kind = p_kind
+     AND (p_subject IS NULL OR d.subject_id = p_subject)
+   ORDER BY d.starts_at DESC, d.id LIMIT 1 $$;
+CREATE FUNCTION pg_temp.state(d cases.deadlines) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT concat_ws(' ', CASE WHEN d.met_at IS NOT NULL THEN 'met' WHEN d.closed_at IS NOT NULL THEN 'closed' ELSE 'open' END,
+                   CASE WHEN d.overdue_at IS NOT NULL THEN 'overdue' END) $$;
+CREATE FUNCTION pg_temp.met_event(p_deadline uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT e.data FROM cases.events e WHERE e.type = 'deadline.met' AND e.data ->> 'deadline_id' = p_deadline::text $$;
+CREATE FUNCTION pg_temp.sweep(p_at timestamptz) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT cases.deadlines_sweep(p_at, 100)
+    FROM (SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true)) s $$;
+CREATE FUNCTION pg_temp.milestone(p_code text) RETURNS uuid LANGUAGE sql STABLE AS $$
+  SELECT m.id FROM cases.milestones m JOIN cases.cases c ON c.type_version_id = m.type_version_id
+   WHERE c.id = pg_temp.id('life') AND m.code = p_code $$;
+CREATE FUNCTION pg_temp.record(p_code text) RETURNS json LANGUAGE sql AS $$
+  SELECT api.case_work_record_add(pg_temp.id('life'), jsonb_build_object('milestone_code', p_code,
+           'content', '工作內容 ' || p_code, 'result', '完成', 'started_at', api.ts(now() + interval '1 millisecond'),
+           'finished_at', api.ts(now() + interval '1 millisecond'), 'hours', 1.5)) $$;
+
+SELECT pg_temp.be('admin', 'admin');
+INSERT INTO ids SELECT 'sup.a2', id FROM org.employees WHERE username = 'sup.a2';
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT lives_ok($$ INSERT INTO ids SELECT 'type.life', (api.business_type_create('{"code": "T-LIFE", "name": "稅務簽證",
+  "milestones": [{"code": "collect", "name": "收集資料", "standard_days": 3},
+                 {"code": "draft", "name": "編制底稿", "standard_days": 2},
+                 {"code": "extra", "name": "延伸查核", "standard_days": 1, "required": false}],
+  "checklist": [{"code": "accuracy", "name": "準確性"}, {"code": "compliance", "name": "合規性"},
+                {"code": "completeness", "name": "完整性"}],
+  "documents": [{"code": "report", "name": "簽證報告"}]}') ->> 'id')::uuid $$,
+  'setup: a type with two required milestones (3, 2 days), an optional one (1 day) and a required document');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'life', (api.case_create(%L) ->> 'id')::uuid $$,
+  jsonb_build_object('customer_id', pg_temp.id('cu.t'), 'raised_at', api.ts(now() - interval '1 hour'),
+                     'channel', 'visit', 'need', '稅務簽證')), 'setup: staff.a1 receives a request');
+SELECT lives_ok(format($$ SELECT api.case_assess(%L, %L) $$, pg_temp.id('life'),
+  jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('type.life'))), 'setup: assessed in scope');
+SELECT lives_ok(format($$ SELECT api.case_intake(%L, %s, '{"requirements": "2094 年度稅務簽證"}') $$, pg_temp.id('life'),
+  (api.case_json(pg_temp.id('life')) ->> 'version')::int), 'setup: the intake form');
+SELECT lives_ok(format($$ SELECT api.case_submit(%L) $$, pg_temp.id('life')), 'setup: submitted');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT lives_ok(format($$ SELECT api.case_decide(%L, 'approve', '{}') $$, pg_temp.id('life')), 'setup: sup.a approves');
+SELECT lives_ok(format($$ SELECT api.case_assign(%L, %L) $$, pg_temp.id('life'),
+  jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007', 'members', jsonb_build_array('20000000-0000-4000-8000-000000000005'))),
+  'setup: assigned to staff.a1 (lead) and sup.a (member): started');
+
+-- P2.2 milestones: met in time, met late
+SELECT is((SELECT string_agg(pg_temp.state(d), ',' ORDER BY d.due_at) FROM cases.deadlines d
+            WHERE d.case_id = pg_temp.id('life') AND d.kind = 'milestone'), 'open,open,open',
+  'three milestone deadlines open');
+SELECT lives_ok($$ SELECT pg_temp.record('collect') $$, 'sup.a (member) records the first milestone');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('collect'))), 'met',
+  'its deadline is met by the record');
+SELECT is(pg_temp.met_event((pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('collect'))).id)
+            - 'deadline_id' - 'due_at' - 'subject_id',
+  '{"kind": "milestone", "on_time": true, "overdue_at": null}'::jsonb, 'event deadline.met: on time');
+SELECT is(pg_temp.sweep((pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('draft'))).due_at),
+  '{"marked": 1, "climbed": 0}'::jsonb, 'the job, at the second milestone''s due instant, marks it overdue');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT jsonb_agg(i ->> 'subject_name') FROM json_array_elements(api.queue_overdue(NULL, NULL) -> 'items') i),
+  '["編制底稿"]'::jsonb, 'in the lead''s overdue queue');
+SELECT lives_ok($$ SELECT pg_temp.record('draft') $$, 'staff.a1 records it, late');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('draft'))), 'met overdue',
+  'met late: the overdue mark stays');
+SELECT is(pg_temp.met_event((pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('draft'))).id) ->> 'on_time',
+  'false', 'event deadline.met: late (on_time false)');
+SELECT is(api.queue_overdue(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'it leaves the overdue queue');
+
+-- P2.3 an escalation nobody answers climbs two levels: sup.a -> sup.a2 -> an admin
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'e1', (api.case_escalation_raise(%L, '{"problem": "客戶遲遲不提供憑證"}') ->> 'id')::uuid $$,
+  pg_temp.id('life')), 'staff.a1 escalates a problem');
+SELECT is((SELECT row(addressed_to, level, due_at)::text FROM cases.escalations WHERE id = pg_temp.id('e1')),
+  row('20000000-0000-4000-8000-000000000005'::uuid, 1, cases.deadline_at('escalation', now()))::text,
+  'to staff.a1''s supervisor sup.a, level 1, due after escalation_response_workdays');
+SELECT is((SELECT row(owner_id, due_at)::text FROM cases.deadlines WHERE kind = 'escalation' AND subject_id = pg_temp.id('e1')),
+  (SELECT row(addressed_to, due_at)::text FROM cases.escalations WHERE id = pg_temp.id('e1')),
+  'its deadline: the addressee''s, due with it');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is((SELECT jsonb_agg(i ->> 'escalation_id') FROM json_array_elements(api.queue_escalations(NULL, NULL) -> 'items') i),
+  jsonb_build_array(pg_temp.id('e1')), 'in sup.a''s escalation queue');
+SELECT is(pg_temp.sweep((SELECT due_at FROM cases.escalations WHERE id = pg_temp.id('e1'))),
+  '{"marked": 1, "climbed": 1}'::jsonb, 'the job at its due instant: marked and climbed');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+INSERT INTO ids SELECT 'e2', id FROM cases.escalations WHERE climbed_from = pg_temp.id('e1');
+SELECT is((SELECT row(status)::text FROM cases.escalations WHERE id = pg_temp.id('e1')), '(climbed)', 'level 1 climbed');
+SELECT is((SELECT row(addressed_to, level, status, raised_by, problem)::text FROM cases.escalations WHERE id = pg_temp.id('e2')),
+  row(pg_temp.id('sup.a2'), 2, 'open', '20000000-0000-4000-8000-000000000007'::uuid, '客戶遲遲不提供憑證')::text,
+  'level 2: sup.a2 (sup.a has no supervisor: the department''s other supervisor), same raiser and problem');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'escalation', pg_temp.id('e1'))), 'closed overdue',
+  'level 1''s deadline: closed (not met), overdue');
+SELECT is(pg_temp.sweep((SELECT due_at FROM cases.escalations WHERE id = pg_temp.id('e2'))),
+  '{"marked": 1, "climbed": 1}'::jsonb, 'unanswered again: the job climbs it once more');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+INSERT INTO ids SELECT 'e3', id FROM cases.escalations WHERE climbed_from = pg_temp.id('e2');
+SELECT is((SELECT row(addressed_to, level, status)::text FROM cases.escalations WHERE id = pg_temp.id('e3')),
+  row('20000000-0000-4000-8000-000000000001'::uuid, 3, 'open')::text,
+  'level 3: an admin (not back down to sup.a, who had it at level 1)');
+SELECT is((SELECT string_agg(data ->> 'level' || ':' || (data ->> 'to_addressee'), ',' ORDER BY data ->> 'level')
+             FROM cases.events WHERE case_id = pg_temp.id('life') AND type = 'escalation.climbed'),
+  '2:' || pg_temp.id('sup.a2') || ',3:20000000-0000-4000-8000-000000000001', 'an event escalation.climbed per climb');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'escalation', pg_temp.id('e3'))), 'open',
+  'level 3 has its own open deadline');
+SELECT is(api.queue_escalations(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'it left sup.a''s queue');
+SELECT throws_ok(format($$ SELECT api.escalation_resolve(%L, '{"solution": "x"}') $$, pg_temp.id('e1')), 'TXCON', NULL,
+  'sup.a can no longer answer level 1: it climbed (409)');
+SELECT throws_ok(format($$ SELECT api.escalation_resolve(%L, '{"solution": "x"}') $$, pg_temp.id('e3')), '42501', NULL,
+  'nor level 3: not addressed to sup.a (403)');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT throws_ok(format($$ SELECT api.escalation_resolve(%L, '{"solution": "x"}') $$, pg_temp.id('e2')), 'TXCON', NULL,
+  'sup.a2 can no longer answer level 2');
+SELECT pg_temp.be('admin', 'admin');
+SELECT is((SELECT jsonb_agg(i ->> 'level') FROM json_array_elements(api.queue_escalations(NULL, NULL) -> 'items') i),
+  '["3"]'::jsonb, 'level 3 is in the admin''s escalation queue');
+SELECT is(api.escalation_resolve(pg_temp.id('e3'), '{"solution": "由行政協調客戶"}')::jsonb ->> 'status', 'resolved',
+  'the admin answers it');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'escalation', pg_temp.id('e3'))), 'met',
+  'its deadline is met');
+
+-- P3.3 submission for review: the optional milestone is closed, the review feedback clock starts
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ SELECT api.case_submit_review(%L, '{}') $$, pg_temp.id('life')), 'staff.a1 submits for review');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'milestone', pg_temp.milestone('extra'))), 'closed',
+  'the optional milestone left out: its deadline closed, neither met nor missed');
+SELECT is((SELECT row(owner_id, department_id, due_at, met_at, closed_at)::text FROM cases.deadlines
+            WHERE case_id = pg_temp.id('life') AND kind = 'review_feedback'),
+  row(NULL::uuid, '10000000-0000-4000-8000-00000000000a'::uuid, cases.deadline_at('review_feedback', now()), NULL::timestamptz, NULL::timestamptz)::text,
+  'a review_feedback deadline for department A''s supervisors');
+-- P3.1 the reviews queue: an independent supervisor only
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is((SELECT jsonb_agg(jsonb_build_object('case', i ->> 'case_id', 'round', i ->> 'review_round'))
+             FROM json_array_elements(api.queue_reviews(NULL, NULL) -> 'items') i),
+  jsonb_build_array(jsonb_build_object('case', pg_temp.id('life'), 'round', '1')),
+  'in sup.a2''s review queue (neither assignee nor author), round 1');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is(api.queue_reviews(NULL, NULL)::jsonb -> 'items', '[]'::jsonb,
+  'not in sup.a''s: a member of the team and the author of a record');
+SELECT throws_ok(format($$ SELECT api.case_review_decide(%L, '{"verdicts": []}') $$, pg_temp.id('life')), 'TXDEN', NULL,
+  'and sup.a may indeed not decide it (the queue and the guard agree)');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT is(api.queue_reviews(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'nor in another department''s');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is(api.case_review_decide(pg_temp.id('life'), '{"verdicts": [{"criterion": "accuracy", "verdict": "fail", "comment": "金額不符"},
+  {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}], "comment": "請更正金額"}')::jsonb ->> 'case_status',
+  'rectifying', 'sup.a2 fails round 1');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'review_feedback')), 'met', 'the failed review meets the feedback deadline');
+SELECT is(pg_temp.met_event((pg_temp.deadline(pg_temp.id('life'), 'review_feedback')).id) ->> 'on_time', 'true', 'on time');
+SELECT is(api.queue_reviews(NULL, NULL)::jsonb -> 'items', '[]'::jsonb, 'rectifying: out of the review queue');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ SELECT api.case_submit_review(%L, '{"rectification_note": "已更正金額"}') $$, pg_temp.id('life')),
+  'resubmitted with a rectification note');
+SELECT is((SELECT string_agg(pg_temp.state(d), ',' ORDER BY d.met_at IS NULL, d.id) FROM cases.deadlines d
+            WHERE d.case_id = pg_temp.id('life') AND d.kind = 'review_feedback'), 'met,open',
+  'the resubmission opens a second review_feedback deadline');
+SELECT pg_temp.be('sup.a2', 'supervisor');
+SELECT is((SELECT jsonb_agg(i ->> 'review_round') FROM json_array_elements(api.queue_reviews(NULL, NULL) -> 'items') i),
+  '["2"]'::jsonb, 'round 2 in sup.a2''s review queue');
+SELECT is(api.case_review_decide(pg_temp.id('life'), '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"},
+  {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}')::jsonb ->> 'case_status',
+  'passed', 'sup.a2 passes round 2');
+SELECT is((SELECT string_agg(pg_temp.state(d), ',') FROM cases.deadlines d
+            WHERE d.case_id = pg_temp.id('life') AND d.kind = 'review_feedback'), 'met,met', 'met by the pass');
+
+-- P3.4, P4.1 delivery and confirmation: the archiving clock starts
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids SELECT 'deliverable', (api.case_file_add(pg_temp.id('life'), jsonb_build_object('name', '簽證報告.pdf',
+  'media_type', 'application/pdf', 'purpose', 'deliverable', 'content', encode(convert_to('報告', 'UTF8'), 'base64'))) ->> 'id')::uuid;
+SELECT lives_ok(format($$ SELECT api.case_deliver(%L, %L) $$, pg_temp.id('life'),
+  jsonb_build_object('method', 'email', 'file_ids', jsonb_build_array(pg_temp.id('deliverable')))), 'delivered');
+SELECT lives_ok(format($$ SELECT api.case_confirmation_record(%L, '{"outcome": "confirmed", "rating": 5, "evidence": "電話確認"}') $$,
+  pg_temp.id('life')), 'the customer''s confirmation recorded');
+SELECT is((SELECT status FROM cases.cases WHERE id = pg_temp.id('life')), 'confirmed', 'confirmed');
+SELECT is((SELECT row(owner_id, due_at, pg_temp.state(d))::text FROM cases.deadlines d
+            WHERE case_id = pg_temp.id('life') AND kind = 'archiving'),
+  row('20000000-0000-4000-8000-000000000007'::uuid, cases.deadline_at('archiving', now()), 'open')::text,
+  'P4.1: an archiving deadline for the lead, archiving_workdays after the confirmation');
+
+-- An open escalation holds the archive back (archived, it could never be answered: P4.2)
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'e4', (api.case_escalation_raise(%L, '{"problem": "客戶要求修改已確認報告"}') ->> 'id')::uuid $$,
+  pg_temp.id('life')), 'staff.a1 escalates a problem after the confirmation');
+SELECT is(cases.archive_complete(pg_temp.id('life')), false, 'the archive guard refuses');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('life')), 'TXTRN',
+  format('archive is not possible: the guard cases.archive_complete refused (missing documents: report; open escalations: %s)', pg_temp.id('e4')),
+  '409 naming the missing document and the open escalation');
+SELECT lives_ok(format($$ SELECT api.case_file_add(%L, '{"name": "報告正本", "purpose": "document", "document_code": "report", "location": "檔案室 B-01"}') $$,
+  pg_temp.id('life')), 'the document filed (on paper)');
+SELECT throws_ok(format($$ SELECT api.case_archive(%L) $$, pg_temp.id('life')), 'TXTRN',
+  format('archive is not possible: the guard cases.archive_complete refused (open escalations: %s)', pg_temp.id('e4')),
+  'still 409: the open escalation');
+SELECT is((SELECT count(*)::int FROM cases.archives WHERE case_id = pg_temp.id('life')), 0, 'nothing archived');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT lives_ok(format($$ SELECT api.escalation_resolve(%L, '{"solution": "報告不再修改"}') $$, pg_temp.id('e4')),
+  'sup.a answers it');
+
+-- P4.1 archived: the archiving deadline met in the archive's transaction, nothing left open
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok(format($$ INSERT INTO ids SELECT 'archived', (api.case_archive(%L) ->> 'case_id')::uuid $$, pg_temp.id('life')),
+  'staff.a1 archives the case');
+SELECT is(pg_temp.state(pg_temp.deadline(pg_temp.id('life'), 'archiving')), 'met',
+  'the archiving deadline is met by the move, before the archive row made the case immutable');
+SELECT is((SELECT met_at FROM cases.deadlines WHERE case_id = pg_temp.id('life') AND kind = 'archiving'),
+  (SELECT archived_at FROM cases.archives WHERE case_id = pg_temp.id('life')), 'at the archiving instant');
+SELECT is(pg_temp.met_event((pg_temp.deadline(pg_temp.id('life'), 'archiving')).id) ->> 'on_time', 'true', 'on time');
+SELECT is((SELECT count(*)::int FROM cases.deadlines WHERE case_id = pg_temp.id('life') AND met_at IS NULL AND closed_at IS NULL),
+  0, 'no deadline of the archived case is open');
+SELECT is((SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT d.kind || ':' || pg_temp.state(d) AS x
+             FROM cases.deadlines d WHERE d.case_id = pg_temp.id('life')) y),
+  'approval:met,archiving:met,escalation:closed overdue,escalation:closed overdue,escalation:met,escalation:met,'
+  || 'milestone:closed,milestone:met,milestone:met overdue,reception:met,review_feedback:met,review_feedback:met',
+  'every deadline of the case''s life, with how it ended');
+SELECT is(pg_temp.sweep(now() + interval '400 days') - 'climbed', '{"marked": 0}'::jsonb,
+  'the job, a year later, finds nothing of it to mark');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
 import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, tempDir, waitFor } from './lib/harness.mjs';
+import { addSecondSupervisor, caseInProgress, createBusinessType } from './lib/cases.mjs';
 import {
   BY_ROLE, DEPT, EMP, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
   ownToken, startIdentityService,
@@ -174,16 +175,18 @@ describe('the job kind cases.deadlines (P2.2, P2.3)', () => {
   });
 });
 
-// A case through part B's routes: its deadlines and who sees it in which queue. The job's pass is
-// run directly at an instant 30 days ahead (cases.deadlines_sweep under the scheduler's claims):
-// no waiting.
-describe('deadlines and queues across a case (P1.1, P1.4, P2.1, P2.2)', () => {
-  const who = (e) => client(svc, ownToken(key, e));
-  const ids = (page) => page.items.map((i) => i.case_id);
-  const sweep = (at) => JSON.parse(owner(`BEGIN;
+// The job's pass, run directly at an instant of the test's choosing (cases.deadlines_sweep under
+// the scheduler's claims): no waiting. `at` is an SQL expression.
+const sweep = (at) => JSON.parse(owner(`BEGIN;
 SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true), set_config('tx.request_id', 'job:test', true);
 SELECT cases.deadlines_sweep(${at}, 100);
 COMMIT;`).split('\n').find((l) => l.startsWith('{')));
+
+// A case through part B's routes: its deadlines and who sees it in which queue; the job's pass at
+// an instant 30 days ahead.
+describe('deadlines and queues across a case (P1.1, P1.4, P2.1, P2.2)', () => {
+  const who = (e) => client(svc, ownToken(key, e));
+  const ids = (page) => page.items.map((i) => i.case_id);
 
   test('reception, approval, milestones: opened, in the right queues, met, marked overdue by the job', async () => {
     const a1 = who(EMP.staffA1);
@@ -241,6 +244,92 @@ COMMIT;`).split('\n').find((l) => l.startsWith('{')));
     const p2 = ok(await a1.get(`/v1/me/queues/overdue?limit=1&cursor=${encodeURIComponent(p1.next_cursor)}`));
     assert.deepEqual(p2.items.map((x) => [x.kind, x.subject_name]), [['milestone', '出具報告']]);
     assert.equal(p2.next_cursor, null);
+  });
+});
+
+// The rest of a case's life through parts C and D's routes (P2.2, P2.3, P3.1, P3.3): a milestone
+// met late, an escalation nobody answers climbing two levels, the reviews queue of an independent
+// supervisor. The job runs at the due instants read from the deadlines.
+describe('milestones met late, an escalation climbing two levels, the reviews queue', () => {
+  const who = (e) => client(svc, ownToken(key, e));
+  const dueOf = (sql) => `(SELECT due_at FROM cases.deadlines WHERE ${sql})`;
+
+  test('through the routes, with the job at the deadlines\' own instants', async () => {
+    const supA2 = addSecondSupervisor(DB);
+    const admin = who(EMP.admin);
+    const a1 = who(EMP.staffA1);
+    const supA = who(EMP.supA);
+    const s2 = who(supA2);
+    const type = await createBusinessType(admin, { code: 'T-CLIMB' });
+    // lead staff.a1, member sup.a: sup.a is on the team (and writes a record), so not a reviewer
+    const { case: c } = await caseInProgress(svc, key, { typeId: type.id, supA2, members: [EMP.supA] });
+    const milestone = (code) => `case_id = ${lit(c.id)} AND kind = 'milestone' AND subject_id =
+      (SELECT id FROM cases.milestones WHERE type_version_id = ${lit(type.current_version_id)} AND code = ${lit(code)})`;
+    const state = (where) => q(`SELECT concat_ws(' ', CASE WHEN met_at IS NOT NULL THEN 'met' WHEN closed_at IS NOT NULL THEN 'closed' ELSE 'open' END,
+      CASE WHEN overdue_at IS NOT NULL THEN 'overdue' END) FROM cases.deadlines WHERE ${where}`);
+    const onTime = (where) => q(`SELECT e.data ->> 'on_time' FROM cases.events e
+      WHERE e.type = 'deadline.met' AND e.data ->> 'deadline_id' = (SELECT id::text FROM cases.deadlines WHERE ${where})`);
+    const record = (cl, code) => cl.post(`/v1/cases/${c.id}/work-records`, {
+      milestone_code: code, content: `工作 ${code}`, result: '完成', hours: 2,
+      started_at: new Date().toISOString(), finished_at: new Date().toISOString(),
+    });
+
+    // P2.2: in time, then late
+    ok(await record(supA, 'gather'), 201);
+    assert.equal(state(milestone('gather')), 'met');
+    assert.equal(onTime(milestone('gather')), 'true');
+    assert.deepEqual(sweep(dueOf(milestone('prepare'))), { marked: 1, climbed: 0 });
+    // (the case of the describe above is staff.a1's too, its milestones overdue since)
+    const mineOverdue = async () => ok(await a1.get('/v1/me/queues/overdue')).items.filter((i) => i.case_id === c.id);
+    assert.deepEqual((await mineOverdue()).map((i) => [i.kind, i.subject_name]), [['milestone', '編制底稿']]);
+    ok(await record(a1, 'prepare'), 201);
+    assert.equal(state(milestone('prepare')), 'met overdue', 'met late: the overdue mark stays');
+    assert.equal(onTime(milestone('prepare')), 'false', 'deadline.met says late');
+    assert.deepEqual(await mineOverdue(), [], 'met: out of the overdue queue');
+
+    // P2.3: raised to sup.a, climbs to sup.a2, then to an admin
+    const e1 = ok(await a1.post(`/v1/cases/${c.id}/escalations`, { problem: '客戶遲遲不提供憑證' }), 201);
+    assert.equal(e1.addressed_to, EMP.supA.id);
+    assert.deepEqual(ok(await supA.get('/v1/me/queues/escalations')).items.map((i) => i.escalation_id), [e1.id]);
+    assert.deepEqual(sweep(`(SELECT due_at FROM cases.escalations WHERE id = ${lit(e1.id)})`), { marked: 1, climbed: 1 });
+    const e1b = ok(await supA.get(`/v1/escalations/${e1.id}`));
+    assert.equal(e1b.status, 'climbed');
+    const e2 = ok(await s2.get(`/v1/escalations/${e1b.climbed_to}`));
+    assert.deepEqual([e2.addressed_to, e2.level, e2.climbed_from, e2.status, e2.raised_by],
+      [supA2.id, 2, e1.id, 'open', EMP.staffA1.id]);
+    assert.deepEqual(ok(await supA.get('/v1/me/queues/escalations')).items, []);
+    assert.deepEqual(ok(await s2.get('/v1/me/queues/escalations')).items.map((i) => [i.escalation_id, i.level]), [[e2.id, 2]]);
+    assert.deepEqual(sweep(`(SELECT due_at FROM cases.escalations WHERE id = ${lit(e2.id)})`), { marked: 1, climbed: 1 });
+    const e2b = ok(await s2.get(`/v1/escalations/${e2.id}`));
+    assert.equal(e2b.status, 'climbed');
+    const e3 = ok(await admin.get(`/v1/escalations/${e2b.climbed_to}`));
+    assert.deepEqual([e3.addressed_to, e3.level, e3.climbed_from, e3.status], [EMP.admin.id, 3, e2.id, 'open'],
+      'level 3: an admin, not back down to sup.a');
+    assert.equal(state(`kind = 'escalation' AND subject_id = ${lit(e1.id)}`), 'closed overdue');
+    assert.equal(state(`kind = 'escalation' AND subject_id = ${lit(e3.id)}`), 'open');
+    // the old addressees cannot answer; the new one can
+    assertProblem(await supA.post(`/v1/escalations/${e1.id}/resolve`, { solution: 'x' }), 409, 'conflict');
+    assertProblem(await supA.post(`/v1/escalations/${e3.id}/resolve`, { solution: 'x' }), 403, 'forbidden');
+    assertProblem(await s2.post(`/v1/escalations/${e2.id}/resolve`, { solution: 'x' }), 409, 'conflict');
+    assert.deepEqual(ok(await admin.get('/v1/me/queues/escalations')).items.map((i) => i.escalation_id), [e3.id]);
+    const done = ok(await admin.post(`/v1/escalations/${e3.id}/resolve`, { solution: '由行政協調客戶' }));
+    assert.deepEqual([done.status, done.resolved_by], ['resolved', EMP.admin.id]);
+    assert.equal(state(`kind = 'escalation' AND subject_id = ${lit(e3.id)}`), 'met');
+
+    // P3.3, P3.1: submitted; the optional milestone closed; only the independent supervisor's queue
+    ok(await a1.post(`/v1/cases/${c.id}/submit-review`, {}));
+    assert.equal(state(milestone('followup')), 'closed');
+    assert.equal(state(`case_id = ${lit(c.id)} AND kind = 'review_feedback'`), 'open');
+    const rq = ok(await s2.get('/v1/me/queues/reviews'));
+    assert.deepEqual(rq.items.map((i) => [i.case_id, i.review_round]), [[c.id, 1]]);
+    assert.ok(rq.items[0].due_at);
+    assert.deepEqual(ok(await supA.get('/v1/me/queues/reviews')).items, [], 'not the team member and author');
+    assert.deepEqual(ok(await who(EMP.supB).get('/v1/me/queues/reviews')).items, [], 'not another department');
+    assertProblem(await a1.get('/v1/me/queues/reviews'), 403, 'forbidden');
+    const verdicts = type.standard.checklist.map((k) => ({ criterion: k.code, verdict: 'pass' }));
+    assert.equal(ok(await s2.post(`/v1/cases/${c.id}/reviews`, { verdicts })).case_status, 'passed');
+    assert.equal(state(`case_id = ${lit(c.id)} AND kind = 'review_feedback'`), 'met');
+    assert.deepEqual(ok(await s2.get('/v1/me/queues/reviews')).items, []);
   });
 });
 

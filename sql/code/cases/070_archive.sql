@@ -219,10 +219,12 @@ $$;
 
 -- The guard ---------------------------------------------------------------------------------
 
--- P4.1-P4.2: the customer confirmed the last delivery, and every document the case's type
--- version requires has a file of the case with that document code (electronic, or paper with its
--- location: C2.2). SECURITY DEFINER so that it counts every row of the case; it says nothing about
--- a case the caller may not read.
+-- P4.1-P4.2: the customer confirmed the last delivery, every document the case's type version
+-- requires has a file of the case with that document code (electronic, or paper with its
+-- location: C2.2), and no escalation of the case is open (P2.3: a problem raised is answered; an
+-- archived case is immutable, so one left open could never be resolved afterwards, and the
+-- manifest would freeze it unanswered). SECURITY DEFINER so that it counts every row of the case;
+-- it says nothing about a case the caller may not read.
 CREATE OR REPLACE FUNCTION cases.archive_complete(p_case uuid) RETURNS boolean
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -239,10 +241,12 @@ CREATE OR REPLACE FUNCTION cases.archive_complete(p_case uuid) RETURNS boolean
                             AND NOT EXISTS (SELECT FROM cases.files f
                                              WHERE f.case_id = p_case AND f.purpose = 'document'
                                                AND f.document_code = r.code))
+         AND NOT EXISTS (SELECT FROM cases.escalations e
+                          WHERE e.case_id = p_case AND e.status = 'open')
          AND EXISTS (SELECT FROM cases.cases c WHERE c.id = p_case AND c.type_version_id IS NOT NULL)
 $$;
 COMMENT ON FUNCTION cases.archive_complete(uuid) IS
-  'the customer must have confirmed the last delivery, and every document the business type requires must be on file (electronic, or paper with its location)';
+  'the customer must have confirmed the last delivery, every document the business type requires must be on file (electronic, or paper with its location), and no escalation of the case may be open';
 REVOKE ALL ON FUNCTION cases.archive_complete(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.archive_complete(uuid) TO tianxing_app;
 
@@ -267,7 +271,10 @@ CREATE OR REPLACE FUNCTION cases.archive_missing(p_case uuid) RETURNS text
                                         AND NOT EXISTS (SELECT FROM cases.files f
                                                          WHERE f.case_id = p_case
                                                            AND f.purpose = 'document'
-                                                           AND f.document_code = r.code))],
+                                                           AND f.document_code = r.code)),
+           'open escalations: ' || (SELECT string_agg(e.id::text, ', ' ORDER BY e.raised_at, e.id)
+                                      FROM cases.escalations e
+                                     WHERE e.case_id = p_case AND e.status = 'open')],
            '; '), ''), '')
 $$;
 REVOKE ALL ON FUNCTION cases.archive_missing(uuid) FROM PUBLIC;

@@ -77,7 +77,10 @@ $$;
 REVOKE ALL ON FUNCTION cases.deadline_open(uuid, text, uuid, uuid, uuid, timestamptz, timestamptz) FROM PUBLIC;
 
 -- Meets the open deadlines of a case of a kind (and subject, when given) at p_at, with an event
--- 'deadline.met' each (Q counts timeliness: on_time says whether it was met by its due instant).
+-- 'deadline.met' each (Q counts timeliness: on_time says whether it was met by its due instant
+-- and before the job found it overdue). A deadline the job marked overdue is met late whatever
+-- the instants say: the mark is a stored fact, and the meeting transaction's clock (now() is its
+-- start) may lie before the mark's when the two ran side by side; met late, the mark stays.
 CREATE OR REPLACE FUNCTION cases.deadline_meet(p_case uuid, p_kind text, p_subject uuid,
                                                p_at timestamptz, p_actor uuid)
   RETURNS int
@@ -95,7 +98,8 @@ BEGIN
   INSERT INTO cases.events (case_id, type, at, actor_id, data)
   SELECT m.case_id, 'deadline.met', p_at, p_actor,
          jsonb_build_object('deadline_id', m.id, 'kind', m.kind, 'subject_id', m.subject_id,
-                            'due_at', m.due_at, 'on_time', p_at < m.due_at,
+                            'due_at', m.due_at,
+                            'on_time', p_at < m.due_at AND m.overdue_at IS NULL,
                             'overdue_at', m.overdue_at)
     FROM met m;
   GET DIAGNOSTICS n = ROW_COUNT;
@@ -263,37 +267,71 @@ CREATE OR REPLACE TRIGGER deadlines_on_escalation AFTER INSERT OR UPDATE OF stat
 -- Who an unanswered escalation addressed to p_employee climbs to (P2.3, "one level up"): their
 -- supervisor (org.employees.supervisor_id) when active; else an active supervisor of their
 -- department other than themselves; else an active admin other than themselves (the first by
--- username, so that the choice is stable). NULL when there is nobody: the escalation then stays
--- with its addressee, overdue, in their queue.
-CREATE OR REPLACE FUNCTION cases.escalation_next_addressee(p_employee uuid) RETURNS uuid
+-- username, so that the choice is stable). Nobody in p_exclude is chosen: the job passes the
+-- raiser and everyone the escalation was addressed to before (its chain, climbed_from), so that it
+-- climbs and never comes back down (two supervisors of a department would otherwise pass it to
+-- each other, as would two admins). NULL when there is nobody: the escalation then stays with
+-- its addressee, overdue, in their queue.
+CREATE OR REPLACE FUNCTION cases.escalation_next_addressee(p_employee uuid, p_exclude uuid[])
+  RETURNS uuid
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT coalesce(
            (SELECT s.id FROM org.employees x JOIN org.employees s ON s.id = x.supervisor_id
-             WHERE x.id = p_employee AND s.active),
+             WHERE x.id = p_employee AND s.active AND s.id <> x.id
+               AND NOT s.id = ANY (coalesce(p_exclude, '{}'))),
            (SELECT s.id FROM org.employees x JOIN org.employees s ON s.department_id = x.department_id
              WHERE x.id = p_employee AND s.active AND s.id <> x.id
                AND 'supervisor' = ANY (s.roles)
+               AND NOT s.id = ANY (coalesce(p_exclude, '{}'))
              ORDER BY s.username LIMIT 1),
            (SELECT a.id FROM org.employees a
              WHERE a.active AND a.id <> p_employee AND 'admin' = ANY (a.roles)
+               AND NOT a.id = ANY (coalesce(p_exclude, '{}'))
              ORDER BY a.username LIMIT 1))
 $$;
-REVOKE ALL ON FUNCTION cases.escalation_next_addressee(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cases.escalation_next_addressee(uuid, uuid[]) FROM PUBLIC;
 -- who is above whom is no secret to an employee (the org chart is readable); pgTAP proves the chain
+GRANT EXECUTE ON FUNCTION cases.escalation_next_addressee(uuid, uuid[]) TO tianxing_app;
+
+-- The same without exclusions: one level up from p_employee.
+CREATE OR REPLACE FUNCTION cases.escalation_next_addressee(p_employee uuid) RETURNS uuid
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT cases.escalation_next_addressee(p_employee, '{}'::uuid[]) $$;
+REVOKE ALL ON FUNCTION cases.escalation_next_addressee(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.escalation_next_addressee(uuid) TO tianxing_app;
+
+-- Who an escalation may not climb to: its raiser and everyone it (its chain of climbed_from) was
+-- addressed to.
+CREATE OR REPLACE FUNCTION cases.escalation_chain_people(p_escalation uuid) RETURNS uuid[]
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  WITH RECURSIVE chain AS (
+    SELECT e.id, e.climbed_from, e.addressed_to, e.raised_by
+      FROM cases.escalations e WHERE e.id = p_escalation
+    UNION ALL
+    SELECT e.id, e.climbed_from, e.addressed_to, e.raised_by
+      FROM cases.escalations e JOIN chain ch ON e.id = ch.climbed_from)
+  SELECT coalesce(array_agg(DISTINCT p.who), '{}')
+    FROM chain ch, LATERAL (VALUES (ch.addressed_to), (ch.raised_by)) p(who)
+   WHERE p.who IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION cases.escalation_chain_people(uuid) FROM PUBLIC;
 
 -- One pass at the instant p_at (the job passes now(); pgTAP passes the instant it wants):
 --   1. every open deadline due by p_at and not yet marked (at most p_batch, oldest due first,
 --      skipping rows another replica's pass holds: FOR UPDATE SKIP LOCKED) gets overdue_at = p_at
 --      and an event 'deadline.overdue' with its kind and subject;
 --   2. each of those that is an escalation still open climbs one level up
---      (cases.escalation_next_addressee): the row becomes 'climbed', its deadline closes, a new
+--      (cases.escalation_next_addressee, never to its raiser nor to anyone it was addressed to
+--      before): the row becomes 'climbed', its deadline closes, a new
 --      row level + 1 names it (climbed_from), raised at p_at and due at
 --      cases.deadline_at('escalation', p_at), with its own deadline (the insert trigger above);
 --      event 'escalation.climbed'. At level 20 (the table's limit) or with nobody above (other
---      than its raiser), it stays; a climb the escalations' rules refuse stays too, with an event
+--      than its raiser and its earlier addressees), it stays; a climb the escalations' rules refuse stays too, with an event
 --      'escalation.climb_refused' (SQLSTATE and message), without undoing the rest of the pass.
 -- Idempotent: a marked deadline is not picked again. Returns {"marked": n, "climbed": n}.
 -- Only the scheduler's identity (claim role system) may run it: a pass at an instant of the
@@ -334,12 +372,10 @@ BEGIN
     SELECT * INTO e FROM cases.escalations x
      WHERE x.id = d.subject_id AND x.status = 'open' FOR UPDATE;
     CONTINUE WHEN NOT FOUND OR e.level >= 20;
-    v_to := cases.escalation_next_addressee(e.addressed_to);
-    -- never back to the one who raised it (the escalations' rules refuse that): one more up
-    IF v_to = e.raised_by THEN
-      v_to := cases.escalation_next_addressee(v_to);
-    END IF;
-    CONTINUE WHEN v_to IS NULL OR v_to = e.raised_by;
+    -- never back to the one who raised it (the escalations' rules refuse that) nor to anyone it
+    -- was addressed to before
+    v_to := cases.escalation_next_addressee(e.addressed_to, cases.escalation_chain_people(e.id));
+    CONTINUE WHEN v_to IS NULL;
     -- One climb is its own subtransaction: a climb the escalations' rules refuse (the case is no
     -- longer in a state where problems are escalated, say) leaves that escalation overdue with
     -- its addressee, says why in an event, and does not undo the rest of the pass.

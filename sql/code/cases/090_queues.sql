@@ -180,7 +180,8 @@ REVOKE ALL ON FUNCTION api.queue_approvals(int, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.queue_approvals(int, text) TO tianxing_app;
 
 -- GET /v1/me/queues/reviews (supervisor; P3.1: the reviewer neither worked on the case nor wrote
--- any of its records). Ordered by the review feedback's due instant (P3.3).
+-- any of its records nor submitted any of its rounds: cases.reviewer_eligible, 050_review.sql).
+-- Ordered by the review feedback's due instant (P3.3).
 CREATE OR REPLACE FUNCTION api.queue_reviews(p_limit int, p_cursor text) RETURNS json
   LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, pg_temp
@@ -201,8 +202,9 @@ BEGIN
     SELECT c, c.id, coalesce(cases.queue_due_at(c.id, 'review_feedback'), c.updated_at) AS at
       FROM cases.cases c
      WHERE c.department_id = v_dept AND c.status = 'under_review'
-       AND NOT EXISTS (SELECT FROM cases.assignments a WHERE a.case_id = c.id AND a.employee_id = v_me)
-       AND NOT EXISTS (SELECT FROM cases.work_records w WHERE w.case_id = c.id AND w.author_id = v_me)),
+       -- the very rule the review's guard applies (part D): the queue offers what the caller may
+       -- decide, no more, no less
+       AND cases.reviewer_eligible(c.id, v_me)),
   page AS (
     SELECT q.c, q.id, q.at, row_number() OVER (ORDER BY q.at, q.id) AS rn
       FROM q
