@@ -226,7 +226,9 @@ CREATE TABLE cases.escalations (
   level         int NOT NULL DEFAULT 1 CHECK (level BETWEEN 1 AND 20),
   climbed_from  uuid UNIQUE REFERENCES cases.escalations (id),
   due_at        timestamptz NOT NULL,
-  status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved', 'climbed')),
+  -- withdrawn: the case was cancelled while the escalation was open (nobody answers it any more)
+  status        text NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'resolved', 'climbed', 'withdrawn')),
   solution      text CHECK (length(solution) BETWEEN 1 AND 4000),
   resolved_by   uuid REFERENCES org.employees (id),
   resolved_at   timestamptz,

@@ -210,5 +210,19 @@ SELECT is(cases.escalation_addressee(pg_temp.id('case'), pg_temp.emp('staff.a2')
 SELECT is(cases.escalation_addressee(pg_temp.id('case'), pg_temp.emp('sup.a')), pg_temp.emp('sup.a2'), 'sup.a -> sup.a2 (no supervisor of their own)');
 SELECT is(cases.escalation_addressee(pg_temp.id('case'), pg_temp.emp('sup.a2')), pg_temp.emp('sup.a'), 'sup.a2 -> sup.a');
 
+-- A cancelled case withdraws its open escalations (nobody answers them; their deadlines close) ---
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids SELECT 'e2', (api.case_escalation_raise(pg_temp.id('case'), '{"problem": "客戶撤回前的問題"}')::jsonb ->> 'id')::uuid;
+SELECT lives_ok($$ SELECT api.case_cancel(pg_temp.id('case'), '{"reason": "客戶撤回"}') $$, 'an assignee cancels the case');
+SELECT results_eq($$ SELECT id, status FROM cases.escalations WHERE case_id = pg_temp.id('case') ORDER BY raised_at, id $$,
+  $$ VALUES (pg_temp.id('e1'), 'resolved'::text), (pg_temp.id('e2'), 'withdrawn'::text) $$,
+  'P2.3: the open escalation is withdrawn with its case; the answered one stays resolved');
+SELECT results_eq($$ SELECT met_at IS NULL, closed_at IS NOT NULL FROM cases.deadlines
+                     WHERE kind = 'escalation' AND subject_id = pg_temp.id('e2') $$,
+  $$ VALUES (true, true) $$, 'its deadline is closed, not met');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok($$ SELECT api.escalation_resolve(pg_temp.id('e2'), '{"solution": "s"}') $$, 'TXCON', 'the escalation was withdrawn with its cancelled case',
+  'a withdrawn escalation is not answered');
+
 SELECT * FROM finish();
 ROLLBACK;

@@ -575,6 +575,9 @@ BEGIN
   v_reason := api.body_text(p_body, 'reason', true, 2000);
   PERFORM fsm.move('case', c.id, 'cancel', v_reason,
                    jsonb_build_object('closed_reason', v_reason, 'closed_at', now()));
+  -- P2.3: a problem of a withdrawn request is answered by nobody; left open it would sit in the
+  -- addressee's queue forever (its deadline closed by the move above, 080_deadlines.sql)
+  UPDATE cases.escalations e SET status = 'withdrawn' WHERE e.case_id = c.id AND e.status = 'open';
   RETURN api.case_json(c.id);
 END
 $$;

@@ -420,7 +420,8 @@ GRANT EXECUTE ON FUNCTION cases.escalation_addressee(uuid, uuid) TO tianxing_app
 -- clock; a climbed one (F's job) names an escalation of the same case one level below; it is
 -- addressed to an active employee other than the raiser, open, due after it was raised.
 -- UPDATE: only an open escalation changes, and only its status and answer: resolved by the
--- person it is addressed to (resolved_at is the database's clock), or climbed. No DELETE or
+-- person it is addressed to (resolved_at is the database's clock), climbed, or withdrawn with its
+-- cancelled case. No DELETE or
 -- TRUNCATE: what was raised and answered stays (R and Q read it).
 CREATE OR REPLACE FUNCTION cases.escalations_rules() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
@@ -483,6 +484,11 @@ BEGIN
      IS DISTINCT FROM (OLD.id, OLD.case_id, OLD.problem, OLD.raised_by, OLD.raised_at,
                        OLD.addressed_to, OLD.level, OLD.climbed_from, OLD.due_at) THEN
     RAISE EXCEPTION 'only the status and the answer of an escalation change' USING ERRCODE = '42501';
+  END IF;
+  -- withdrawn only with its case: cases.case_cancel withdraws what is open after the move
+  IF NEW.status = 'withdrawn'
+     AND NOT EXISTS (SELECT FROM cases.cases x WHERE x.id = NEW.case_id AND x.status = 'cancelled') THEN
+    RAISE EXCEPTION 'an escalation is withdrawn only when its case is cancelled' USING ERRCODE = 'TXCON';
   END IF;
   IF NEW.status = 'resolved' THEN
     IF NEW.resolved_by IS DISTINCT FROM OLD.addressed_to THEN
@@ -658,6 +664,9 @@ BEGIN
     SELECT x.id INTO v_up FROM cases.escalations x WHERE x.climbed_from = e.id;
     RAISE EXCEPTION 'the escalation climbed to the next level (escalation %): that one is answered now',
       v_up USING ERRCODE = 'TXCON';
+  END IF;
+  IF e.status = 'withdrawn' THEN
+    RAISE EXCEPTION 'the escalation was withdrawn with its cancelled case' USING ERRCODE = 'TXCON';
   END IF;
   IF e.status <> 'open' THEN
     RAISE EXCEPTION 'the escalation is resolved already' USING ERRCODE = 'TXCON';

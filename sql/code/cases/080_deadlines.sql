@@ -251,7 +251,7 @@ BEGIN
     IF NEW.status = 'resolved' THEN
       PERFORM cases.deadline_meet(NEW.case_id, 'escalation', NEW.id, NEW.resolved_at,
                                   NEW.resolved_by);
-    ELSIF NEW.status = 'climbed' THEN
+    ELSIF NEW.status IN ('climbed', 'withdrawn') THEN
       PERFORM cases.deadline_close(NEW.case_id, 'escalation', NEW.id, now());
     END IF;
   END IF;
