@@ -1,4 +1,4 @@
--- Module P, part D (sql/code/cases/050_review.sql, 060_delivery.sql, migration 0022): review
+-- Module P, part D (sql/code/cases/050_review.sql, 060_delivery.sql, migration 0020): review
 -- rounds (P3.1-P3.3), files, delivery and the customer's confirmation (P3.4), as the runtime
 -- role. The walk of a case through review and delivery needs the api functions of parts B and C
 -- (intake to submit-review): the last section needs part C on main (api.case_work_record_add,
@@ -29,7 +29,7 @@ SELECT ok(EXISTS (SELECT FROM pg_trigger WHERE tgrelid = t::regclass AND tgname 
                ('cases.confirmation_links', 'confirmation_links_rules'),
                ('cases.confirmations', 'confirmations_rules')) x(t, n);
 
--- Policy parameters (0022): approved initial values, validated proposals ------------------------
+-- Policy parameters (0020): approved initial values, validated proposals ------------------------
 SELECT pg_temp.be('hr', 'hr');
 SELECT is(org.policy_value('cases_file_max_bytes'), '524288'::jsonb, 'cases_file_max_bytes starts at 512 KiB');
 SELECT is(org.policy_value('confirmation_link_days'), '14'::jsonb, 'confirmation_link_days starts at 14');

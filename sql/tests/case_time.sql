@@ -1,4 +1,4 @@
--- Module P, part F (sql/code/cases/010_calendar.sql, migration 0024): the working-day calendar
+-- Module P, part F (sql/code/cases/010_calendar.sql, migration 0021): the working-day calendar
 -- (weekdays, weekends, holidays and the make-up workdays of 調休), org.is_workday,
 -- org.add_workdays, org.workdays_between, cases.deadline_at (the policy value in force, the
 -- company's time zone, the end of the due day), and the calendar API's refusals; then the
@@ -16,7 +16,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 \ir lib/session.psql
 
--- The policy parameters of 0024 ------------------------------------------------------------
+-- The policy parameters of 0021 ------------------------------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(org.policy_value('case_deadlines', '2024-01-01'),
   '{"reception_workdays": 1, "approval_workdays": 2, "escalation_response_workdays": 1,

@@ -1,4 +1,4 @@
--- Module P, part C: the work on a case (sql/code/cases/040_work.sql, migration 0021): work records
+-- Module P, part C: the work on a case (sql/code/cases/040_work.sql, migration 0019): work records
 -- (P2.2, P2.4: only a current assignee, only in_progress or rectifying, append-only, corrections
 -- as new records naming the record in force), escalations (P2.3: to the raiser's supervisor, else
 -- a supervisor of the department; answered once by the addressee), submission for review (P3.1:

@@ -98,7 +98,7 @@ const publicCall = (method, p, body) =>
   request(svc, { method, path: p, body, headers: {} });
 
 describe('before parts B and C: callers, unknown cases and tokens', () => {
-  test('the policy parameters of the part are in force (0022)', async () => {
+  test('the policy parameters of the part are in force (0020)', async () => {
     const p = ok(await as.hr.get('/v1/policy-parameters/cases_file_max_bytes'));
     assert.equal(p.value, 524288);
     const l = ok(await as.hr.get('/v1/policy-parameters/confirmation_link_days'));

@@ -155,7 +155,7 @@ describe('GET /v1/me/queues/... (P1.4, P2.1-P2.3, P3.1)', () => {
 });
 
 // The deadlines job (src/modules/cases/deadlines.c): an instance with TIANXING_JOBS on runs the
-// kind 'cases.deadlines' under the scheduler's identity; the schedule of 0024 exists.
+// kind 'cases.deadlines' under the scheduler's identity; the schedule of 0021 exists.
 describe('the job kind cases.deadlines (P2.2, P2.3)', () => {
   test('the schedule exists, every 5 minutes', () => {
     assert.equal(q(`SELECT every FROM jobs.schedules WHERE name = 'cases.deadlines'`), '00:05:00');

@@ -65,7 +65,7 @@ function snapshot(db, { auditUpTo, only, createdBefore } = {}) {
   for (const t of only || tables(db)) {
     if (auditUpTo !== undefined && t === 'audit.head') continue;
     let where = auditUpTo !== undefined && t === 'audit.log' ? `WHERE x.id <= ${Number(auditUpTo)}` : '';
-    // Rows that later migrations seed (0024's policy parameters and their values) are new, not
+    // Rows that later migrations seed (0021's policy parameters and their values) are new, not
     // changed: the rows compared are those created before the move.
     if (createdBefore !== undefined && !where
         && pg(`SELECT count(*) FROM pg_attribute WHERE attrelid = ${lit(t)}::regclass

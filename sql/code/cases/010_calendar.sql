@@ -11,7 +11,7 @@
 --
 -- Deadlines (P1.1 reception, P1.4 approval, P2.2 milestones, P2.3 escalation response, P3.3 review
 -- feedback, P4.1 archiving) are counted in working days and end at the END of the due working
--- day in the company's time zone (policy parameter company_time_zone, 0024): the instant stored
+-- day in the company's time zone (policy parameter company_time_zone, 0021): the instant stored
 -- is the first moment of the next day there, so anything done on the due day, up to 23:59:59.999
 -- local time, is on time. A deadline is computed once, when its clock starts, and stored
 -- (cases.deadlines.due_at, cases.escalations.due_at): a later change of the calendar or of the

@@ -11,7 +11,7 @@
 -- check the same earlier, so that a client gets the field or the reason (sql/tests/case_work.sql
 -- proves each rule as the runtime role). A route's api.* function runs as its caller and calls the
 -- SECURITY DEFINER cases.* function that writes (as part B does: sql/tests/org.sql wants every
--- api function SECURITY INVOKER). Migration 0021 adds one index.
+-- api function SECURITY INVOKER). Migration 0019 adds one index.
 
 -- Helpers -------------------------------------------------------------------------------------
 
@@ -31,7 +31,7 @@ GRANT EXECUTE ON FUNCTION cases.work_assignee(uuid, uuid) TO tianxing_app;
 
 -- The codes of the required key milestones of the case's business-type version that have no
 -- work record, in the standard's order (P2.4, P3.1). A milestone's records are one chain
--- (migration 0021), so "has a record" is "has a record in force". Empty for an unknown case.
+-- (migration 0019), so "has a record" is "has a record in force". Empty for an unknown case.
 CREATE OR REPLACE FUNCTION cases.missing_milestones(p_case uuid) RETURNS text[]
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -310,7 +310,7 @@ BEGIN
   END IF;
   v_corrects := api.body_uuid(p_body, 'corrects_id', false);
 
-  -- The record in force of the milestone, if any (one chain per milestone: migration 0021).
+  -- The record in force of the milestone, if any (one chain per milestone: migration 0019).
   SELECT w0.id INTO v_force FROM cases.work_records w0
    WHERE w0.case_id = c.id AND w0.milestone_id = m.id
      AND NOT EXISTS (SELECT FROM cases.work_records y WHERE y.corrects_id = w0.id);

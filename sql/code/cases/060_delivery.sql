@@ -15,7 +15,7 @@ $$;
 REVOKE ALL ON FUNCTION cases.takes_files(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.takes_files(text) TO tianxing_app;
 
--- The cap in force (policy parameter cases_file_max_bytes, migration 0022).
+-- The cap in force (policy parameter cases_file_max_bytes, migration 0020).
 CREATE OR REPLACE FUNCTION cases.file_max_bytes() RETURNS bigint
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
@@ -497,7 +497,7 @@ REVOKE ALL ON FUNCTION cases.confirmation_view(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.confirmation_view(text) TO tianxing_app;
 
 -- Rules on confirmations, for every writer (P3.4): the answer to the case's latest delivery while
--- it is delivered, once per delivery (unique index, 0022); through a live link of that delivery,
+-- it is delivered, once per delivery (unique index, 0020); through a live link of that delivery,
 -- or recorded by staff with evidence that is a file of the same case; never changed or removed.
 CREATE OR REPLACE FUNCTION cases.confirmations_rules() RETURNS trigger
   LANGUAGE plpgsql

@@ -3,7 +3,7 @@
 -- 11, "Deadlines (jobs)"). One current definition per object; `tianxingd migrate` re-applies this
 -- file when it changes (sql/code/ORDER, docs/architecture.md).
 --
--- A deadline (cases.deadlines, 0018 + 0024) is computed once, when its clock starts, from the
+-- A deadline (cases.deadlines, 0018 + 0021) is computed once, when its clock starts, from the
 -- policy case_deadlines in force and the working-day calendar (cases.deadline_at,
 -- cases.due_after_workdays: sql/code/cases/010_calendar.sql), and stored. It ends once:
 --   met     (met_at)    the step was done, on time or late (late = it had been marked overdue);
@@ -406,7 +406,7 @@ $$;
 REVOKE ALL ON FUNCTION cases.deadlines_sweep(timestamptz, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.deadlines_sweep(timestamptz, int) TO tianxing_app;
 
--- The job kind 'cases.deadlines' (src/modules/cases/deadlines.c; schedule every 5 minutes, 0024):
+-- The job kind 'cases.deadlines' (src/modules/cases/deadlines.c; schedule every 5 minutes, 0021):
 -- one pass at now() of at most payload.batch (default 500) deadlines. A backlog larger than a
 -- batch is worked off by the next runs. Only the scheduler's identity may run it.
 CREATE OR REPLACE FUNCTION cases.deadlines_job(p_payload jsonb) RETURNS jsonb

@@ -19,7 +19,7 @@
 -- customer's name (the plain-text name, no encrypted field), the business type's code and name,
 -- and the due dates that put it in the queue. The indexes behind them: cases.assignments
 -- (employee_id, case_id) WHERE ended_at IS NULL; cases.cases (department_id, status, ...); the
--- partial indexes of deadlines and escalations in 0024.
+-- partial indexes of deadlines and escalations in 0021.
 
 -- The cursor: "<rank>_<microseconds since the epoch>_<uuid>" of the last item; rank orders groups
 -- before the time (the overdue queue puts milestones first), 0 elsewhere.

@@ -1,7 +1,7 @@
 /**
  * @file modules/cases/deadlines.c
  * @brief Module P, part F: the job kind 'cases.deadlines' (schedule every 5 minutes, migration
- * 0024). One SQL function (cases.deadlines_job, sql/code/cases/080_deadlines.sql) marks the due
+ * 0021). One SQL function (cases.deadlines_job, sql/code/cases/080_deadlines.sql) marks the due
  * open deadlines overdue (a stored fact, with an event each) and climbs the unanswered
  * escalations among them one level up (P2.2, P2.3). It takes at most a batch per run, skipping
  * rows another replica's run holds (FOR UPDATE SKIP LOCKED), so two replicas never mark or climb

@@ -1,4 +1,4 @@
--- 0022 case review and delivery (P3.1-P3.4; module P, part D): the policy parameters the part
+-- 0020 case review and delivery (P3.1-P3.4; module P, part D): the policy parameters the part
 -- reads, and the constraints its facts need beyond 0018. Functions, triggers and policies are in
 -- sql/code/cases/050_review.sql and 060_delivery.sql.
 -- Runs as tianxing_owner inside one transaction opened by `tianxingd migrate`.

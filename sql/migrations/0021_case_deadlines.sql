@@ -1,4 +1,4 @@
--- 0024 case deadlines: what module P's deadlines need besides the tables of 0018 (issue 11,
+-- 0021 case deadlines: what module P's deadlines need besides the tables of 0018 (issue 11,
 -- "Deadlines (jobs)"; part F). Runs as tianxing_owner inside one transaction opened by
 -- `tianxingd migrate`.
 --

@@ -1,4 +1,4 @@
--- 0021 case work: what part C of module P (work records, escalations, submission for review;
+-- 0019 case work: what part C of module P (work records, escalations, submission for review;
 -- P2.2-P2.4, P3.3) needs beyond migration 0018. Runs as tianxing_owner inside the transaction of
 -- `tianxingd migrate`. The functions, triggers and policies are in sql/code/cases/040_work.sql.
 
