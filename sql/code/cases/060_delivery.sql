@@ -120,7 +120,7 @@ DECLARE
   v_bytes bytea;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM cases.require_handler(c.id, 'adding files');
   IF NOT cases.takes_files(c.status) THEN
@@ -184,10 +184,7 @@ DECLARE
   v_after cases.files;
   v_out json;
 BEGIN
-  PERFORM api.require_user();
-  IF p_case IS NULL OR NOT cases.may_read(p_case) THEN
-    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
-  END IF;
+  PERFORM cases.visible_case(p_case);
   IF p_purpose IS NOT NULL AND p_purpose NOT IN ('deliverable', 'document', 'evidence') THEN
     PERFORM api.fail('TXVAL', 'purpose', 'must be deliverable, document or evidence');
   END IF;
@@ -319,7 +316,7 @@ DECLARE
   v_item jsonb;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM fsm.transition('case', c.status, 'deliver');
   PERFORM cases.require_handler(c.id, 'delivering');
@@ -411,7 +408,7 @@ DECLARE
   v_days int := coalesce((org.policy_value('confirmation_link_days'))::text::int, 14);
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   IF c.status <> 'delivered' THEN
     PERFORM fsm.refuse('case', c.status,
@@ -620,7 +617,7 @@ DECLARE
   v_file uuid;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM fsm.transition('case', c.status, 'confirm');
   PERFORM cases.require_handler(c.id, 'recording the customer''s answer');
