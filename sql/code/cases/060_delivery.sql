@@ -575,13 +575,16 @@ CREATE OR REPLACE FUNCTION cases.confirmation_answer(p_token_hash text, p_body j
   SET search_path = pg_catalog, pg_temp
   AS $$
 DECLARE
-  l cases.confirmation_links := cases.live_link(p_token_hash, true);
+  l cases.confirmation_links;
   x cases.confirmations;
   v_roles text := current_setting('tx.roles', true);
   v_user text := current_setting('tx.user_id', true);
 BEGIN
+  -- The body first: a malformed answer is 422 whatever the token (an objection without its
+  -- comment included), so the answer to a bad body says nothing about the token (P3.4).
   PERFORM api.body_keys(p_body, ARRAY['outcome', 'rating', 'comment']);
   PERFORM cases.answer_check(p_body);
+  l := cases.live_link(p_token_hash, true);
   INSERT INTO cases.confirmations (case_id, delivery_id, outcome, rating, comment, via, link_id)
   VALUES (l.case_id, l.delivery_id, p_body ->> 'outcome', (p_body ->> 'rating')::int,
           api.body_text(p_body, 'comment', false, 2000), 'link', l.id)
