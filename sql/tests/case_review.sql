@@ -5,7 +5,7 @@
 -- api.case_submit_review); the section "Before parts B and C" proves what needs neither.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -66,6 +66,8 @@ SELECT throws_ok($$ SELECT api.confirmation_view('not hex') $$, 'P0002',
   'no such confirmation link, or it was used or has expired', 'a malformed hash: the same answer');
 SELECT throws_ok($$ SELECT api.confirmation_answer(repeat('ab', 32), '{"outcome": "confirmed", "rating": 5}') $$,
   'P0002', 'no such confirmation link, or it was used or has expired', 'answering an unknown token: the same answer');
+SELECT throws_ok($$ SELECT api.confirmation_answer(repeat('ab', 32), '{"outcome": "objected", "rating": 2}') $$,
+  'TXVAL', NULL, 'a malformed answer (an objection without its comment) is 422 whatever the token: no oracle on it');
 SELECT throws_ok($$ SELECT api.case_review_decide(pg_temp.id('nocase'), '{}') $$, 'TXAUT', NULL,
   'the staff functions need a signed-in employee');
 SELECT is((SELECT count(*) FROM cases.confirmation_links)::int, 0, 'nobody reads the links'' table (token hashes)');

@@ -3,13 +3,11 @@
 // naming open_cases); merging customers moves their cases; the customer's history lists its
 // cases (`cases`). Customers without cases keep working exactly as before.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
-import { EMP, call, loadFixtures, newSigningKey, ok, ownToken, startIdentityService } from './lib/identity.mjs';
+import { assertProblem, freshDatabase, lit, pg } from './lib/harness.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
+import { EMP, call, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
 
 const DB = 'tx_api_case_customers';
 let svc;
@@ -18,14 +16,8 @@ const tok = (e, roles) => ownToken(key, e, { roles });
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
 });
 

@@ -9,13 +9,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { before, describe, test } from 'node:test';
 
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-
-import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, request, tempDir } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, request } from './lib/harness.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 import {
   DEPT, EMP, asOwnerAdmin, assertFieldError, assertUnauthorized, client, loadFixtures, newSigningKey, ok, ownToken,
-  startIdentityService,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_case_review';
@@ -37,14 +34,8 @@ let customerId;
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, roles)
 VALUES (${lit(SUP_A2.id)}, 'sup.a2', 'Supervisor A2', ${lit(DEPT.A)}, '{supervisor}');`);

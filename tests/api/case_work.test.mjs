@@ -31,15 +31,6 @@ const HOUR = 3600 * 1000;
 const count = (sql) => Number(pg(sql, { db: DB }));
 const records = (caseId) => count(`SELECT count(*) FROM cases.work_records WHERE case_id = ${lit(caseId)}`);
 
-/** A problem document with extension members the shared assertProblem does not know of. */
-function assertProblemWith(res, status, code, members = {}) {
-  assert.equal(res.status, status, `status (body: ${res.text})`);
-  assert.match(res.headers['content-type'] || '', /^application\/problem\+json\b/);
-  assert.equal(res.json.code, code, res.text);
-  for (const [k, v] of Object.entries(members)) assert.deepEqual(res.json[k], v, `${k} in ${res.text}`);
-  return res.json;
-}
-
 let typeId;
 
 /** A case taken through part B's routes to in_progress: a1 lead, a2 member; returns its id. */
@@ -145,16 +136,16 @@ describe('work records (P2.2, P2.4)', () => {
     assert.equal(first.corrects_id, null);
 
     // one first record per milestone: the next one corrects it
-    const dup = assertProblemWith(await as.a2.post(`/v1/cases/${caseId}/work-records`, body('collect')),
-      409, 'conflict', { existing_id: first.id });
+    const dup = assertProblem(await as.a2.post(`/v1/cases/${caseId}/work-records`, body('collect')),
+      409, 'conflict', { members: { existing_id: first.id } });
     assert.match(dup.detail, /corrects_id/);
     const fix = ok(await as.a2.post(`/v1/cases/${caseId}/work-records`,
       body('collect', { corrects_id: first.id, result: '更正:補齊一月憑證' })), 201);
     assert.equal(fix.corrects_id, first.id);
     assert.equal(fix.author_id, EMP.staffA2.id);
     // a corrected record is not corrected twice
-    assertProblemWith(await as.a1.post(`/v1/cases/${caseId}/work-records`,
-      body('collect', { corrects_id: first.id })), 409, 'conflict', { existing_id: fix.id });
+    assertProblem(await as.a1.post(`/v1/cases/${caseId}/work-records`,
+      body('collect', { corrects_id: first.id })), 409, 'conflict', { members: { existing_id: fix.id } });
     assertFieldError(await as.a1.post(`/v1/cases/${caseId}/work-records`,
       body('draft', { corrects_id: fix.id })), 'corrects_id');
 
@@ -186,9 +177,9 @@ describe('work records (P2.2, P2.4)', () => {
   });
 
   test('submission for review (P3.1): every required milestone needs a record', async () => {
-    const p = assertProblemWith(await as.a1.post(`/v1/cases/${caseId}/submit-review`, {}), 409,
-      'invalid_transition', { state: 'in_progress', guard: 'cases.required_milestones_recorded',
-        missing_milestones: ['draft'] });
+    const p = assertProblem(await as.a1.post(`/v1/cases/${caseId}/submit-review`, {}), 409,
+      'invalid_transition', { members: { state: 'in_progress', guard: 'cases.required_milestones_recorded',
+        missing_milestones: ['draft'] } });
     assert.ok(p.allowed_actions.includes('submit_review'));
     assertProblem(await as.supA.post(`/v1/cases/${caseId}/submit-review`, {}), 403, 'forbidden');
     assertProblem(await as.hr.post(`/v1/cases/${caseId}/submit-review`, {}), 403, 'forbidden');

@@ -48,6 +48,24 @@ $$;
 REVOKE ALL ON FUNCTION cases.may_read(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.may_read(uuid) TO tianxing_app;
 
+-- 404 unless the caller may read the case: an unknown id and a case the caller may not see are
+-- the same answer (P0002 'no such case'), so no later check (role, person, state) can tell them
+-- apart. TXAUT without a signed-in employee. Every route of module P on a case starts here or in
+-- cases.find (030_cases.sql, which also locks the row for a write).
+CREATE OR REPLACE FUNCTION cases.visible_case(p_case uuid) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM api.require_user();
+  IF p_case IS NULL OR NOT cases.may_read(p_case) THEN
+    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION cases.visible_case(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.visible_case(uuid) TO tianxing_app;
+
 -- Policies ------------------------------------------------------------------------------------
 
 -- The case itself: written inline (not through cases.may_read) so that lists and queues plan it

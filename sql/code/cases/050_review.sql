@@ -62,9 +62,7 @@ CREATE OR REPLACE FUNCTION cases.handles_case(p_case uuid) RETURNS boolean
   AS $$
   SELECT tx.user_id() IS NOT NULL
          AND ((tx.has_role('staff') OR tx.has_role('supervisor'))
-              AND EXISTS (SELECT FROM cases.assignments a
-                           WHERE a.case_id = p_case AND a.employee_id = tx.user_id()
-                             AND a.ended_at IS NULL)
+              AND cases.work_assignee(p_case, tx.user_id())
               OR tx.has_role('supervisor')
                  AND EXISTS (SELECT FROM cases.cases c
                               WHERE c.id = p_case AND c.department_id = tx.department_id()))
@@ -72,38 +70,10 @@ $$;
 REVOKE ALL ON FUNCTION cases.handles_case(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.handles_case(uuid) TO tianxing_app;
 
--- The case as the caller sees it, locked; P0002 (404) when unknown or invisible. Each api
--- function of this part starts here (000_access.sql: a case the caller may not see is not found).
-CREATE OR REPLACE FUNCTION cases.review_case_for(p_case uuid) RETURNS cases.cases
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-DECLARE c cases.cases;
-BEGIN
-  IF p_case IS NULL OR NOT cases.may_read(p_case) THEN
-    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
-  END IF;
-  SELECT * INTO c FROM cases.cases x WHERE x.id = p_case FOR UPDATE;
-  RETURN c;
-END
-$$;
-REVOKE ALL ON FUNCTION cases.review_case_for(uuid) FROM PUBLIC;
-
--- The case as the caller sees it (row-level security on cases.cases), for the api functions,
--- which are SECURITY INVOKER: TXAUT without an employee, P0002 (404) for a case unknown or hidden.
-CREATE OR REPLACE FUNCTION cases.visible_case(p_case uuid) RETURNS void
-  LANGUAGE plpgsql STABLE
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-BEGIN
-  PERFORM api.require_user();
-  IF p_case IS NULL OR NOT EXISTS (SELECT FROM cases.cases c WHERE c.id = p_case) THEN
-    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
-  END IF;
-END
-$$;
-REVOKE ALL ON FUNCTION cases.visible_case(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cases.visible_case(uuid) TO tianxing_app;
+-- The case as the caller sees it, locked: cases.find (030_cases.sql; 404 when unknown or
+-- invisible). "404 unless visible" for the invoker api functions: cases.visible_case
+-- (000_access.sql). This part's copies of both are gone.
+DROP FUNCTION IF EXISTS cases.review_case_for(uuid);
 
 -- Rules on review rounds, for every writer (the owner's functions too) ---------------------------
 -- A round is opened undecided; it is decided once (reviewer, outcome, comment, time) and is then
@@ -248,7 +218,7 @@ DECLARE
   v_missing text;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('supervisor');
   -- 409 before anything else about the request: the case must be under review
   PERFORM fsm.transition('case', c.status, 'pass');
@@ -344,10 +314,7 @@ CREATE OR REPLACE FUNCTION api.case_reviews(p_case uuid) RETURNS json
   SET search_path = pg_catalog, pg_temp
   AS $$
 BEGIN
-  PERFORM api.require_user();
-  IF p_case IS NULL OR NOT cases.may_read(p_case) THEN
-    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
-  END IF;
+  PERFORM cases.visible_case(p_case);
   RETURN json_build_object(
            'items', coalesce((SELECT json_agg(api.case_review_json(r) ORDER BY r.round)
                                 FROM cases.reviews r WHERE r.case_id = p_case), '[]'::json));

@@ -120,7 +120,7 @@ DECLARE
   v_bytes bytea;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM cases.require_handler(c.id, 'adding files');
   IF NOT cases.takes_files(c.status) THEN
@@ -184,10 +184,7 @@ DECLARE
   v_after cases.files;
   v_out json;
 BEGIN
-  PERFORM api.require_user();
-  IF p_case IS NULL OR NOT cases.may_read(p_case) THEN
-    RAISE EXCEPTION 'no such case' USING ERRCODE = 'P0002';
-  END IF;
+  PERFORM cases.visible_case(p_case);
   IF p_purpose IS NOT NULL AND p_purpose NOT IN ('deliverable', 'document', 'evidence') THEN
     PERFORM api.fail('TXVAL', 'purpose', 'must be deliverable, document or evidence');
   END IF;
@@ -319,7 +316,7 @@ DECLARE
   v_item jsonb;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM fsm.transition('case', c.status, 'deliver');
   PERFORM cases.require_handler(c.id, 'delivering');
@@ -411,7 +408,7 @@ DECLARE
   v_days int := coalesce((org.policy_value('confirmation_link_days'))::text::int, 14);
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   IF c.status <> 'delivered' THEN
     PERFORM fsm.refuse('case', c.status,
@@ -578,17 +575,20 @@ CREATE OR REPLACE FUNCTION cases.confirmation_answer(p_token_hash text, p_body j
   SET search_path = pg_catalog, pg_temp
   AS $$
 DECLARE
-  l cases.confirmation_links := cases.live_link(p_token_hash, true);
+  l cases.confirmation_links;
   x cases.confirmations;
   v_roles text := current_setting('tx.roles', true);
   v_user text := current_setting('tx.user_id', true);
 BEGIN
+  -- The body first: a malformed answer is 422 whatever the token (an objection without its
+  -- comment included), so the answer to a bad body says nothing about the token (P3.4).
   PERFORM api.body_keys(p_body, ARRAY['outcome', 'rating', 'comment']);
   PERFORM cases.answer_check(p_body);
   -- The customer acts from here on: the answer's row, the link's use and the move are written
   -- under the role customer, so that the audit trail attributes all three to the customer (not
   -- to an anonymous writer), as fsm.log does the move.
   PERFORM set_config('tx.roles', 'customer', true), set_config('tx.user_id', '', true);
+  l := cases.live_link(p_token_hash, true);
   INSERT INTO cases.confirmations (case_id, delivery_id, outcome, rating, comment, via, link_id)
   VALUES (l.case_id, l.delivery_id, p_body ->> 'outcome', (p_body ->> 'rating')::int,
           api.body_text(p_body, 'comment', false, 2000), 'link', l.id)
@@ -623,7 +623,7 @@ DECLARE
   v_file uuid;
 BEGIN
   PERFORM api.require_user();
-  c := cases.review_case_for(p_case);
+  c := cases.find(p_case);
   PERFORM api.require_role('staff', 'supervisor');
   PERFORM fsm.transition('case', c.status, 'confirm');
   PERFORM cases.require_handler(c.id, 'recording the customer''s answer');

@@ -429,9 +429,34 @@ export function tryConnect(port, { timeout = 1000 } = {}) {
 // Assertions
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-// state, allowed_actions, guard: members of invalid_transition (state machines, 0014)
-const PROBLEM_KEYS = new Set(['type', 'title', 'status', 'detail', 'code', 'request_id', 'instance', 'errors',
-  'state', 'allowed_actions', 'guard', 'open_cases', 'merged_into', 'max_bytes']);
+
+/**
+ * The members a problem may carry: the property names of the Problem schema in
+ * contract/common/components.yaml, read from the contract itself so that a documented extension
+ * member (existing_id, missing_milestones, open_cases, ...) needs no second list here, and an
+ * undocumented one still fails. The harness has no YAML dependency: the schema's block is plain
+ * block-style YAML (`  Problem:` at 2 spaces, `    properties:` at 4, each member at 6), and the
+ * reader refuses to guess when that shape changes.
+ */
+function problemMembers() {
+  const file = path.join(env.sourceDir, 'contract', 'common', 'components.yaml');
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l === '  Problem:');
+  assert.ok(start >= 0, `no Problem schema in ${file}`);
+  const keys = new Set();
+  let inProps = false;
+  for (const l of lines.slice(start + 1)) {
+    if (/^ {0,3}\S/.test(l)) break; // the next schema (or section) begins
+    if (/^ {4}\S/.test(l)) { inProps = l === '    properties:'; continue; }
+    const m = inProps && /^ {6}([a-z_][a-z0-9_]*):\s*$/.exec(l);
+    if (m) keys.add(m[1]);
+  }
+  for (const k of ['type', 'title', 'status', 'detail', 'code', 'request_id', 'instance']) {
+    assert.ok(keys.has(k), `Problem schema of ${file} read without its member ${k}: its layout changed`);
+  }
+  return keys;
+}
+let problemKeys;
 // Text that must never reach a client: SQL, server error decorations, source positions, stacks.
 const LEAK_RES = [
   /\b(?:SELECT|INSERT|UPDATE|DELETE)\b[\s\S]*\b(?:FROM|INTO|SET|WHERE)\b/i,
@@ -449,8 +474,12 @@ export function assertCommonHeaders(res) {
   assert.equal(res.headers['x-content-type-options'], 'nosniff', `X-Content-Type-Options on ${where}`);
 }
 
-/** Asserts an RFC 9457 problem with `status` and `code`; returns the parsed body. */
-export function assertProblem(res, status, code, { instance, zh = false } = {}) {
+/**
+ * Asserts an RFC 9457 problem with `status` and `code`; returns the parsed body. Its members are
+ * those the contract's Problem schema documents (problemMembers); `members` gives the expected
+ * values of some of them (deep equality), e.g. `{ missing_milestones: ['draft'] }`.
+ */
+export function assertProblem(res, status, code, { instance, zh = false, members = {} } = {}) {
   assert.equal(res.status, status, `status (body: ${res.text})`);
   assert.match(res.headers['content-type'] || '', /^application\/problem\+json\b/, 'problem content-type');
   const p = res.json;
@@ -465,7 +494,14 @@ export function assertProblem(res, status, code, { instance, zh = false } = {}) 
   assert.equal(typeof p.detail, 'string');
   assert.equal(p.request_id, res.headers['x-request-id'], 'request_id equals X-Request-Id');
   assert.equal(p.instance, instance ?? res.path.split('?')[0], 'instance is the request path');
-  for (const k of Object.keys(p)) assert.ok(PROBLEM_KEYS.has(k), `unexpected problem member ${k}`);
+  problemKeys ??= problemMembers();
+  for (const k of Object.keys(p)) {
+    assert.ok(problemKeys.has(k), `problem member ${k} is not in the contract's Problem schema: ${res.text}`);
+  }
+  for (const [k, v] of Object.entries(members)) {
+    assert.ok(problemKeys.has(k), `expected member ${k} is not in the contract's Problem schema`);
+    assert.deepEqual(p[k], v, `problem member ${k} (body: ${res.text})`);
+  }
   assertNoLeak(res);
   return p;
 }
