@@ -566,8 +566,7 @@ DECLARE
 BEGIN
   PERFORM api.require_role('staff', 'supervisor');
   c := cases.find(p_id);
-  IF NOT EXISTS (SELECT FROM cases.assignments a
-                  WHERE a.case_id = c.id AND a.employee_id = tx.user_id() AND a.ended_at IS NULL) THEN
+  IF NOT cases.work_assignee(c.id, tx.user_id()) THEN
     PERFORM cases.require_intake_side(c, 'cancel');
   END IF;
   PERFORM fsm.check('case', c.id, 'cancel');
