@@ -115,16 +115,20 @@ BEGIN
   v_limit := api.page_limit(p_limit);
   k := cases.queue_cursor_parse(p_cursor);
   v_me := tx.user_id();
-  WITH page AS (
-    SELECT c, c.received_at AS at, c.id, a.role,
-           row_number() OVER (ORDER BY c.received_at, c.id) AS rn
+  -- The page's keys first (a bounded top-N sort of narrow rows), then the rows of the page: a
+  -- window or whole rows in the first step would sort every open case of the person.
+  WITH keys AS (
+    SELECT c.received_at AS at, c.id, a.role
       FROM cases.assignments a
       JOIN cases.cases c ON c.id = a.case_id
      WHERE a.employee_id = v_me AND a.ended_at IS NULL
        AND NOT cases.is_final_state(c.status)
        AND (k.at IS NULL OR (c.received_at, c.id) > (k.at, k.id))
      ORDER BY c.received_at, c.id
-     LIMIT v_limit + 1)
+     LIMIT v_limit + 1),
+  page AS (
+    SELECT c, keys.at, keys.id, keys.role, row_number() OVER (ORDER BY keys.at, keys.id) AS rn
+      FROM keys JOIN cases.cases c ON c.id = keys.id)
   SELECT json_build_object(
            'items', coalesce(json_agg(cases.queue_case_json(p.c) || jsonb_build_object('role', p.role)
                                       ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'::json),

@@ -12,7 +12,7 @@
 -- later migration adds.
 CREATE OR REPLACE FUNCTION cases.is_open_status(p_status text) RETURNS boolean
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  AS $$ SELECT p_status NOT IN ('out_of_scope', 'rejected', 'cancelled', 'archived') $$;
+  AS $$ SELECT NOT cases.is_final_state(p_status) $$;
 REVOKE ALL ON FUNCTION cases.is_open_status(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.is_open_status(text) TO tianxing_app;
 
