@@ -214,7 +214,7 @@ SELECT is(cases.escalation_addressee(pg_temp.id('case'), pg_temp.emp('sup.a2')),
 SELECT pg_temp.be('staff.a1', 'staff');
 INSERT INTO ids SELECT 'e2', (api.case_escalation_raise(pg_temp.id('case'), '{"problem": "客戶撤回前的問題"}')::jsonb ->> 'id')::uuid;
 SELECT lives_ok($$ SELECT api.case_cancel(pg_temp.id('case'), '{"reason": "客戶撤回"}') $$, 'an assignee cancels the case');
-SELECT results_eq($$ SELECT id, status FROM cases.escalations WHERE case_id = pg_temp.id('case') ORDER BY raised_at, id $$,
+SELECT results_eq($$ SELECT id, status FROM cases.escalations WHERE case_id = pg_temp.id('case') ORDER BY status $$,
   $$ VALUES (pg_temp.id('e1'), 'resolved'::text), (pg_temp.id('e2'), 'withdrawn'::text) $$,
   'P2.3: the open escalation is withdrawn with its case; the answered one stays resolved');
 SELECT results_eq($$ SELECT met_at IS NULL, closed_at IS NOT NULL FROM cases.deadlines
