@@ -102,8 +102,8 @@ SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"extra": 1}') $$, 'TXVAL', '
 SELECT throws_ok($$ SELECT pg_temp.rec('nope') $$, 'TXVAL', NULL, 'a milestone of another standard');
 SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"content": null}') $$, 'TXVAL', 'content: is required', 'content required');
 SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"result": ""}') $$, 'TXVAL', 'result: must not be empty', 'result not empty');
-SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"started_at": "2026-13-01T00:00:00Z"}') $$, 'TXVAL', 'started_at: must be an RFC 3339 timestamp with its offset', 'a date that is none');
-SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"started_at": "2026-01-01 00:00:00"}') $$, 'TXVAL', 'started_at: must be an RFC 3339 timestamp with its offset', 'no offset');
+SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"started_at": "2026-13-01T00:00:00Z"}') $$, 'TXVAL', 'started_at: must be an RFC 3339 timestamp with its offset, e.g. 2026-01-31T09:30:00Z', 'a date that is none');
+SELECT throws_ok($$ SELECT pg_temp.rec('collect', '{"started_at": "2026-01-01 00:00:00"}') $$, 'TXVAL', 'started_at: must be an RFC 3339 timestamp with its offset, e.g. 2026-01-31T09:30:00Z', 'no offset');
 SELECT throws_ok($$ SELECT pg_temp.rec('collect', jsonb_build_object('finished_at', pg_temp.ts(now() - interval '1 second'))) $$,
   'TXVAL', 'finished_at: must not be before started_at', 'finished before started');
 SELECT throws_ok($$ SELECT pg_temp.rec('collect', jsonb_build_object('finished_at', pg_temp.ts(now() + interval '10 minutes'))) $$,

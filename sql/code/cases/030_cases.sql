@@ -122,36 +122,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION cases.require_department_supervisor(cases.cases, text) FROM PUBLIC;
 
--- A timestamp member (RFC 3339 with an offset or Z).
-CREATE OR REPLACE FUNCTION cases.body_timestamp(p_body jsonb, p_field text, p_required boolean)
-  RETURNS timestamptz
-  LANGUAGE plpgsql STABLE
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-DECLARE
-  v jsonb := p_body -> p_field;
-  t timestamptz;
-BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    IF p_required THEN
-      PERFORM api.fail('TXVAL', p_field, 'is required');
-    END IF;
-    RETURN NULL;
-  END IF;
-  IF jsonb_typeof(v) <> 'string'
-     OR (v #>> '{}') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$'
-  THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp, e.g. 2026-01-31T09:30:00Z');
-  END IF;
-  BEGIN
-    t := (v #>> '{}')::timestamptz;
-  EXCEPTION WHEN OTHERS THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp, e.g. 2026-01-31T09:30:00Z');
-  END;
-  RETURN t;
-END
-$$;
-REVOKE ALL ON FUNCTION cases.body_timestamp(jsonb, text, boolean) FROM PUBLIC;
+-- (Timestamp members: api.body_timestamp, sql/code/kit/020_body.sql.)
 
 -- A boolean member.
 CREATE OR REPLACE FUNCTION cases.body_bool(p_body jsonb, p_field text, p_required boolean)
@@ -320,7 +291,7 @@ BEGIN
   END IF;
   PERFORM api.body_keys(p_body, ARRAY['customer_id', 'raised_at', 'channel', 'need']);
   v_customer := api.body_uuid(p_body, 'customer_id', true);
-  v_raised := cases.body_timestamp(p_body, 'raised_at', true);
+  v_raised := api.body_timestamp(p_body, 'raised_at', true);
   IF v_raised > now() + interval '5 minutes' THEN
     PERFORM api.fail('TXVAL', 'raised_at', 'must not be in the future');
   END IF;

@@ -78,36 +78,7 @@ CREATE OR REPLACE FUNCTION cases.escalation_states() RETURNS text[]
 REVOKE ALL ON FUNCTION cases.escalation_states() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cases.escalation_states() TO tianxing_app;
 
--- A timestamp member of a body: an RFC 3339 string with its offset ("Z" or +hh:mm); absent or
--- null gives NULL (TXVAL when required).
-CREATE OR REPLACE FUNCTION cases.work_body_time(p_body jsonb, p_field text, p_required boolean)
-  RETURNS timestamptz
-  LANGUAGE plpgsql STABLE
-  AS $$
-DECLARE
-  v jsonb := p_body -> p_field;
-  t timestamptz;
-BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    IF p_required THEN
-      PERFORM api.fail('TXVAL', p_field, 'is required');
-    END IF;
-    RETURN NULL;
-  END IF;
-  IF jsonb_typeof(v) <> 'string'
-     OR (v #>> '{}') !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$' THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp with its offset');
-  END IF;
-  BEGIN
-    t := (v #>> '{}')::timestamptz;
-  EXCEPTION WHEN data_exception THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp with its offset');
-  END;
-  RETURN t;
-END
-$$;
-REVOKE ALL ON FUNCTION cases.work_body_time(jsonb, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cases.work_body_time(jsonb, text, boolean) TO tianxing_app;
+-- (Timestamp members: api.body_timestamp, sql/code/kit/020_body.sql.)
 
 -- How far in the future a finishing time may lie: the clocks of the client and of the database
 -- differ a little.
@@ -270,8 +241,8 @@ BEGIN
   END IF;
   v_content := api.body_text(p_body, 'content', true, 8000);
   v_result := api.body_text(p_body, 'result', true, 4000);
-  v_started := cases.work_body_time(p_body, 'started_at', true);
-  v_finished := cases.work_body_time(p_body, 'finished_at', true);
+  v_started := api.body_timestamp(p_body, 'started_at', true);
+  v_finished := api.body_timestamp(p_body, 'finished_at', true);
   IF v_finished < v_started THEN
     PERFORM api.fail('TXVAL', 'finished_at', 'must not be before started_at');
   END IF;

@@ -107,6 +107,38 @@ $$;
 REVOKE ALL ON FUNCTION api.body_date(jsonb,text,boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.body_date(jsonb,text,boolean) TO tianxing_app;
 
+-- A timestamp member: an RFC 3339 string with its offset ("Z" or +hh:mm; a local time would be
+-- read in the session's zone, silently); absent or null gives NULL (TXVAL when required).
+CREATE OR REPLACE FUNCTION api.body_timestamp(p_body jsonb, p_field text, p_required boolean)
+  RETURNS timestamptz
+  LANGUAGE plpgsql STABLE
+  AS $$
+DECLARE
+  v jsonb := p_body -> p_field;
+  t timestamptz;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'string'
+     OR (v #>> '{}') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$'
+  THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp with its offset, e.g. 2026-01-31T09:30:00Z');
+  END IF;
+  BEGIN
+    t := (v #>> '{}')::timestamptz;
+  EXCEPTION WHEN data_exception THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be an RFC 3339 timestamp with its offset, e.g. 2026-01-31T09:30:00Z');
+  END;
+  RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_timestamp(jsonb,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_timestamp(jsonb,text,boolean) TO tianxing_app;
+
 -- An array of strings (duplicates removed, order kept).
 CREATE OR REPLACE FUNCTION api.body_text_array(p_body jsonb, p_field text, p_required boolean)
   RETURNS text[]
