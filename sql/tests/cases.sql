@@ -6,7 +6,7 @@
 -- Fixtures: sql/tests/fixtures.sql (employees); the business types: lib/cases_catalogue.psql
 -- (through part A's API, in this file's transaction).
 BEGIN;
-SELECT plan(131);
+SELECT plan(132);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -282,6 +282,8 @@ SELECT is((SELECT array_agg(x ->> 'action' ORDER BY (x ->> 'id')::bigint) FROM j
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT throws_ok(format($$ SELECT api.case_transitions(%L, NULL, NULL) $$, pg_temp.id('c1')), 'P0002', NULL, 'history of an invisible case: 404');
 SELECT is(json_array_length(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 0, 'staff.b1 lists nothing');
+SELECT is((SELECT row(p.*)::text FROM cases.case_list_parts(pg_temp.id('c1')) p), '(,,)',
+  'the list''s owner lookup gives nothing of a case the caller may not see');
 
 -- Cancel: the customer withdraws, from every open state before delivery --------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
