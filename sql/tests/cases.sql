@@ -6,7 +6,7 @@
 -- Fixtures: sql/tests/fixtures.sql (employees); the business types: lib/cases_catalogue.psql
 -- (through part A's API, in this file's transaction).
 BEGIN;
-SELECT plan(129);
+SELECT plan(132);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -249,6 +249,21 @@ SELECT is((SELECT closed_reason FROM cases.cases WHERE id = pg_temp.id('c3')), '
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is((SELECT array_agg(x ->> 'id' ORDER BY x ->> 'id') FROM json_array_elements(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items') x),
   (SELECT array_agg(x ORDER BY x) FROM unnest(ARRAY[pg_temp.id('c1')::text, pg_temp.id('c2')::text, pg_temp.id('c3')::text]) x), 'staff.a1 lists the cases received');
+-- an item is a summary, not the case document (GET /v1/cases/{id})
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_array_elements(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items') x,
+                                              json_object_keys(x) k WHERE x ->> 'id' = pg_temp.id('c1')::text),
+  ARRAY['assignee_ids', 'business_type', 'customer_id', 'customer_name', 'department_id', 'expected_on', 'id',
+        'next_due_at', 'received_at', 'status', 'updated_at', 'version'], 'a list item holds the summary fields only');
+SELECT is((SELECT jsonb_build_object('status', x ->> 'status', 'name', x ->> 'customer_name', 'type', x -> 'business_type' ->> 'code',
+                                     'assignees', x -> 'assignee_ids', 'version', (x ->> 'version')::int)
+             FROM json_array_elements(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items') x
+            WHERE x ->> 'id' = pg_temp.id('c1')::text),
+          (SELECT jsonb_build_object('status', c.status, 'name', c.customer_snapshot ->> 'name', 'type', t.code,
+                                     'assignees', (SELECT jsonb_agg(a.employee_id ORDER BY a.employee_id) FROM cases.assignments a
+                                                    WHERE a.case_id = c.id AND a.ended_at IS NULL),
+                                     'version', c.version)
+             FROM cases.cases c JOIN cases.business_types t ON t.id = c.business_type_id WHERE c.id = pg_temp.id('c1')),
+  'the summary of c1: status, the intake snapshot''s name, type, current assignees, version');
 SELECT is(json_array_length(api.case_list('rejected', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 1, 'filter by status');
 SELECT is(json_array_length(api.case_list(NULL, NULL, NULL, pg_temp.emp('staff.a1'), NULL, NULL, NULL, NULL, NULL) -> 'items'), 1, 'filter by assignee');
 SELECT is(json_array_length(api.case_list(NULL, NULL, pg_temp.id('tax'), NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 0, 'filter by business type');
@@ -267,6 +282,8 @@ SELECT is((SELECT array_agg(x ->> 'action' ORDER BY (x ->> 'id')::bigint) FROM j
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT throws_ok(format($$ SELECT api.case_transitions(%L, NULL, NULL) $$, pg_temp.id('c1')), 'P0002', NULL, 'history of an invisible case: 404');
 SELECT is(json_array_length(api.case_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) -> 'items'), 0, 'staff.b1 lists nothing');
+SELECT is((SELECT row(p.*)::text FROM cases.case_list_parts(pg_temp.id('c1')) p), '(,,)',
+  'the list''s owner lookup gives nothing of a case the caller may not see');
 
 -- Cancel: the customer withdraws, from every open state before delivery --------------------------
 SELECT pg_temp.be('staff.a1', 'staff');

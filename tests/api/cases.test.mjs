@@ -171,7 +171,11 @@ describe('a case from the request to the start of work (P1.1-P2.1)', () => {
     // the lead now sees the case and finds it by assignee
     const a2 = as(EMP.staffA2);
     assert.equal(ok(await a2.get(`/v1/cases/${c.id}`)).status, 'in_progress');
-    assert.deepEqual(ok(await a2.get(`/v1/cases?assigned_to=${EMP.staffA2.id}`)).items.map((x) => x.id), [c.id]);
+    const mine = ok(await a2.get(`/v1/cases?assigned_to=${EMP.staffA2.id}`)).items;
+    assert.deepEqual(mine.map((x) => x.id), [c.id]);
+    assert.deepEqual(mine[0].assignee_ids, [EMP.staffA2.id, EMP.staffA1.id].sort(), 'the summary names the current assignees');
+    assert.equal(mine[0].customer_name, as1.intake.customer_snapshot.name, "the intake snapshot's name");
+    assert.equal(mine[0].business_type.id, as1.business_type.id);
     // ... but is not on the intake side: the wrong person for the form (403 saying who may)
     const wp = assertProblem(await a2.put(url, { requirements: 'x' }, { 'If-Match': `"${as1.version}"` }), 403, 'forbidden');
     assert.match(wp.detail, /receiver of the request/);
@@ -338,6 +342,16 @@ describe('refusals', () => {
     const all = ok(await b1.get(`/v1/cases?customer_id=${cu.id}`));
     assert.deepEqual(all.items.map((x) => x.id), [...ids].reverse(), 'newest change first');
     assert.equal(all.next_cursor, null);
+    // an item is a summary (CaseSummary), not the case document; before intake the name is the
+    // customer's current one
+    const it = all.items[0];
+    assert.equal(it.customer_name, '分頁客戶');
+    assert.equal(it.customer_id, cu.id);
+    assert.equal(it.status, 'received');
+    assert.equal(it.business_type, null);
+    assert.deepEqual(it.assignee_ids, []);
+    assert.equal(it.version, ok(await b1.get(`/v1/cases/${it.id}`)).version);
+    assert.equal(it.approvals, undefined);
     const p1 = ok(await b1.get(`/v1/cases?customer_id=${cu.id}&limit=2`));
     assert.equal(p1.items.length, 2);
     assert.ok(p1.next_cursor);

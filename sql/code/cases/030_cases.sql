@@ -653,6 +653,35 @@ GRANT EXECUTE ON FUNCTION api.case_assign(uuid, jsonb) TO tianxing_app;
 -- paged on (updated_at, id); the cursor is "<microseconds since 1970>_<id>" of the last item.
 -- Filters: status, customer_id, business_type_id, assigned_to (a current assignee),
 -- department_id, received_from / received_to (received_at, from inclusive, to exclusive).
+-- An item is a summary (contract: CaseSummary), not the case document: GET /v1/cases/{id} gives
+-- that. The document per item (api.case_json: approvals, assignments, allowed actions, ...) cost
+-- ~6 ms each, ~450 ms a page of 50 at 100 000 cases (docs/performance.md); the summary is built
+-- in the page's own query: the case row, its type (one index probe), and per case of the page
+-- one call of cases.case_list_parts: the customer's name (the intake snapshot's, P1.3, non-PII;
+-- before intake the customer row's plain-text name, as the queues show it), the current
+-- assignees' ids and the soonest open deadline (indexes assignments_current_key,
+-- deadlines_case_open_idx).
+-- The parts of a list item that hang off the case (the caller already sees the case: it came
+-- through the cases policy). Read as the owner with ONE visibility check per case
+-- (cases.may_read), instead of the policies of cases.assignments and cases.deadlines checking
+-- every row of them and a second owner's lookup for the customer's name: a third of the cost of
+-- a page. A case the caller may not see gives nothing.
+CREATE OR REPLACE FUNCTION cases.case_list_parts(p_case uuid, OUT customer_name text,
+                                                 OUT assignee_ids json, OUT next_due_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT coalesce(c.customer_snapshot ->> 'name',
+                  (SELECT cu.name FROM cust.customers cu WHERE cu.id = c.customer_id)),
+         (SELECT coalesce(json_agg(a.employee_id ORDER BY a.employee_id), '[]'::json)
+            FROM cases.assignments a WHERE a.case_id = c.id AND a.ended_at IS NULL),
+         (SELECT min(d.due_at) FROM cases.deadlines d
+           WHERE d.case_id = c.id AND d.met_at IS NULL AND d.closed_at IS NULL)
+    FROM cases.cases c WHERE c.id = p_case AND cases.may_read(p_case)
+$$;
+REVOKE ALL ON FUNCTION cases.case_list_parts(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cases.case_list_parts(uuid) TO tianxing_app;
+
 CREATE OR REPLACE FUNCTION api.case_list(p_status text, p_customer uuid, p_type uuid,
                                          p_assigned_to uuid, p_department uuid,
                                          p_from timestamptz, p_to timestamptz,
@@ -681,7 +710,8 @@ BEGIN
     v_id := split_part(p_cursor, '_', 2)::uuid;
   END IF;
   WITH page AS (
-    SELECT c.id, c.updated_at, row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS rn
+    SELECT c.id, c.status, c.customer_id, c.department_id, c.business_type_id, c.received_at, c.expected_on, c.updated_at,
+           c.version, row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS rn
       FROM cases.cases c
      WHERE (p_status IS NULL OR c.status = p_status)
        AND (p_customer IS NULL OR c.customer_id = p_customer)
@@ -696,13 +726,30 @@ BEGIN
      ORDER BY c.updated_at DESC, c.id DESC
      LIMIT v_limit + 1)
   SELECT json_build_object(
-           'items', coalesce(json_agg(api.case_json(p.id) ORDER BY p.rn)
-                               FILTER (WHERE p.rn <= v_limit), '[]'::json),
+           'items', coalesce(json_agg(json_build_object(
+                       'id', p.id,
+                       'status', p.status,
+                       'customer_id', p.customer_id,
+                       'customer_name', x.customer_name,
+                       'department_id', p.department_id,
+                       'business_type', CASE WHEN t.id IS NOT NULL THEN
+                                          json_build_object('id', t.id, 'code', t.code, 'name', t.name) END,
+                       'assignee_ids', x.assignee_ids,
+                       'received_at', api.ts(p.received_at),
+                       'expected_on', p.expected_on,
+                       'next_due_at', api.ts(x.next_due_at),
+                       'updated_at', api.ts(p.updated_at),
+                       'version', p.version) ORDER BY p.rn)
+                       FILTER (WHERE p.rn <= v_limit), '[]'::json),
            'next_cursor', CASE WHEN count(*) > v_limit THEN
                             (SELECT (extract(epoch FROM q.updated_at - timestamptz '1970-01-01 00:00:00+00') * 1000000)::bigint
                                     || '_' || q.id
                                FROM page q WHERE q.rn = v_limit) END)
-    INTO v_out FROM page p;
+    INTO v_out
+    FROM page p
+         -- in FROM: one call per case (a composite in the select list would be called per field)
+         LEFT JOIN LATERAL cases.case_list_parts(p.id) x ON true
+         LEFT JOIN cases.business_types t ON t.id = p.business_type_id;
   RETURN v_out;
 END
 $$;
