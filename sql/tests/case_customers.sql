@@ -6,7 +6,7 @@
 -- proves the definitions, the refusals that need no case, and that customers without cases are
 -- deactivated, disposed of and merged as before.
 BEGIN;
-SELECT plan(56);
+SELECT plan(62);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -212,6 +212,17 @@ SELECT is(api.customer_dispose(pg_temp.c(6)) ->> 'customer_id', pg_temp.c(6)::te
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(pg_temp.err(format($$ SELECT api.case_create(pg_temp.req(%L)) $$, pg_temp.c(6))) ->> 'state', 'TXCON',
   'no new case for a disposed customer');
+
+-- The history's cases are never cut silently: 100 of them, and `more` when there are others.
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(7)) $$, 'customer 7');
+SELECT is((cases.customer_cases_json(pg_temp.c(7))::jsonb), '{"items": [], "more": false}'::jsonb, 'no case: none, no more');
+SELECT lives_ok($$ SELECT api.case_create(pg_temp.req(pg_temp.c(7))) FROM generate_series(1, 100) $$, '100 cases');
+SELECT results_eq($$ SELECT jsonb_array_length(j -> 'items'), j -> 'more' FROM (SELECT cases.customer_cases_json(pg_temp.c(7))::jsonb j) x $$,
+  $$ VALUES (100, 'false'::jsonb) $$, '100 cases: all of them, no more');
+SELECT lives_ok($$ SELECT api.case_create(pg_temp.req(pg_temp.c(7))) $$, 'the 101st case');
+SELECT results_eq($$ SELECT jsonb_array_length(j -> 'items'), j -> 'more' FROM (SELECT cases.customer_cases_json(pg_temp.c(7))::jsonb j) x $$,
+  $$ VALUES (100, 'true'::jsonb) $$, '101 cases: the first 100 and more: true');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -50,6 +50,7 @@ describe('customers without cases', () => {
     assert.ok(first.next_cursor, 'two entries at least: the create and the deactivation');
     const second = ok(await a1.get(`/v1/customers/${c.id}/history?limit=1&cursor=${first.next_cursor}`));
     assert.deepEqual(second.cases, [], 'cases is on every page');
+    assert.equal(second.cases_more, false);
     assert.deepEqual(ok(await as(EMP.auditor).get(`/v1/customers/${c.id}/history`)).cases, []);
   });
 

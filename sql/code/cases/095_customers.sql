@@ -159,22 +159,26 @@ GRANT EXECUTE ON FUNCTION cases.move_customer_cases(uuid,uuid) TO tianxing_app;
 -- The customer's history shows its cases --------------------------------------------------------
 
 -- The cases of a customer and of the records merged into it that the caller may read (the
--- policy of cases.cases: this is not SECURITY DEFINER), newest received first, at most 100, as
--- api.customer_history lists them: {id, customer_id, status, business_type {id, code, name} or
--- null (not assessed yet), received_at}.
+-- policy of cases.cases: this is not SECURITY DEFINER), newest received first, as
+-- api.customer_history shows them: {items: the first 100 ({id, customer_id, status,
+-- business_type {id, code, name} or null (not assessed yet), received_at}), more: whether there
+-- are others (GET /v1/cases?customer_id= pages through all of them): never cut silently}.
 CREATE OR REPLACE FUNCTION cases.customer_cases_json(p_customer uuid) RETURNS json
   LANGUAGE sql STABLE
   AS $$
-  SELECT coalesce(json_agg(json_build_object(
-                    'id', k.id, 'customer_id', k.customer_id, 'status', k.status,
-                    'business_type', CASE WHEN b.id IS NOT NULL THEN
-                                       json_build_object('id', b.id, 'code', b.code, 'name', b.name) END,
-                    'received_at', api.ts(k.received_at))
-                  ORDER BY k.received_at DESC, k.id DESC), '[]'::json)
-    FROM (SELECT c.* FROM cases.cases c
+  SELECT json_build_object(
+           'items', coalesce(json_agg(json_build_object(
+                      'id', k.id, 'customer_id', k.customer_id, 'status', k.status,
+                      'business_type', CASE WHEN b.id IS NOT NULL THEN
+                                         json_build_object('id', b.id, 'code', b.code, 'name', b.name) END,
+                      'received_at', api.ts(k.received_at))
+                    ORDER BY k.received_at DESC, k.id DESC) FILTER (WHERE k.rn <= 100), '[]'::json),
+           'more', count(*) > 100)
+    FROM (SELECT c.*, row_number() OVER (ORDER BY c.received_at DESC, c.id DESC) AS rn
+            FROM cases.cases c
            WHERE c.customer_id IN (SELECT cust.merged_lineage(p_customer))
            ORDER BY c.received_at DESC, c.id DESC
-           LIMIT 100) k
+           LIMIT 101) k
     LEFT JOIN cases.business_types b ON b.id = k.business_type_id
 $$;
 REVOKE ALL ON FUNCTION cases.customer_cases_json(uuid) FROM PUBLIC;

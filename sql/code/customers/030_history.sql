@@ -33,12 +33,15 @@ DECLARE
   v_limit int;
   v_before bigint;
   v_out json;
+  v_cases json;
 BEGIN
   PERFORM api.require_user();
   IF NOT EXISTS (SELECT FROM cust.customers c WHERE c.id = p_id) THEN
     RETURN NULL; -- not there, or not yours: 404
   END IF;
   v_limit := api.page_limit(p_limit);
+  -- Its cases (issue 11), those the caller may read: sql/code/cases/095_customers.sql.
+  v_cases := cases.customer_cases_json(p_id);
   IF p_cursor IS NOT NULL THEN
     IF p_cursor !~ '^[0-9]{1,18}$' THEN
       PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
@@ -60,8 +63,7 @@ BEGIN
                       ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'::json),
            'next_cursor', CASE WHEN count(*) > v_limit
                                THEN (min(p.id) FILTER (WHERE p.rn <= v_limit))::text END,
-           -- Its cases (issue 11), those the caller may read: sql/code/cases/095_customers.sql.
-           'cases', cases.customer_cases_json(p_id))
+           'cases', v_cases -> 'items', 'cases_more', v_cases -> 'more')
     INTO v_out
     FROM page p;
   RETURN v_out;
