@@ -11,9 +11,6 @@ SELECT plan(62);
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 \ir lib/session.psql
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT id FROM (VALUES ('admin', '20000000-0000-4000-8000-000000000001'::uuid),
-                         ('staff.a1', '20000000-0000-4000-8000-000000000007')) v(n, id) WHERE n = name $$;
 CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT ('48000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 CREATE FUNCTION pg_temp.k(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
@@ -120,16 +117,6 @@ SELECT is(api.customer_history(pg_temp.c(2), NULL, NULL)::jsonb -> 'cases', '[]'
   'the target''s history lists no case');
 
 -- With cases (part B's api.case_create; a business type made through part A's API) ------------
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text;
-BEGIN
-  EXECUTE q;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
-  RETURN jsonb_build_object('state', s, 'message', m,
-                            'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(d) END);
-END $$;
 CREATE FUNCTION pg_temp.req(customer uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),
                             'channel', 'visit', 'need', '需要辦理年度稅務申報') $$;
@@ -148,7 +135,7 @@ INSERT INTO ids SELECT 'k4', (api.case_create(pg_temp.req(pg_temp.c(4))) ->> 'id
 SELECT is(cases.customer_open_cases(pg_temp.c(4)),
           jsonb_build_array(jsonb_build_object('id', pg_temp.id('k4'), 'status', 'received')),
           'a received case is open');
-SELECT is(pg_temp.err(format($$ SELECT api.customer_deactivate(%L) $$, pg_temp.c(4))),
+SELECT is(pg_temp.err(format($$ SELECT api.customer_deactivate(%L) $$, pg_temp.c(4))) - 'column',
           jsonb_build_object('state', 'TXCON',
             'message', 'the customer has 1 open case(s): it cannot be deactivated until they end (archived, cancelled, rejected or out of scope)',
             'detail', jsonb_build_object('open_cases', jsonb_build_array(

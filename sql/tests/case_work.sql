@@ -11,14 +11,6 @@ SELECT no_plan();
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
--- Employees by username: the fixtures' fixed ids, and sup.a2 made below (a staff member may not
--- read every employee row, so no lookup through org.employees).
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT CASE name
-    WHEN 'sup.a' THEN '20000000-0000-4000-8000-000000000005'::uuid
-    WHEN 'staff.a1' THEN '20000000-0000-4000-8000-000000000007'::uuid
-    WHEN 'staff.a2' THEN '20000000-0000-4000-8000-000000000008'::uuid
-    ELSE pg_temp.id(name) END $$;
 INSERT INTO ids VALUES ('cu', '4c000000-0000-4000-8000-0000000000c1');
 
 -- Setup ----------------------------------------------------------------------------------------

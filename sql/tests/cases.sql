@@ -12,19 +12,6 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 \ir lib/session.psql
 \ir lib/cases_catalogue.psql
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT e.id FROM org.employees e WHERE e.username = name $$;
--- The error a statement raises: {state, message, column, detail}.
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; c text;
-BEGIN
-  EXECUTE q;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, c = COLUMN_NAME;
-  RETURN jsonb_build_object('state', s, 'message', m, 'column', c,
-                            'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(d) END);
-END $$;
 CREATE FUNCTION pg_temp.req(customer uuid, need text DEFAULT '需要年度審計報告') RETURNS jsonb
   LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),

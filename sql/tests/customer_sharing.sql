@@ -14,11 +14,6 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 CREATE FUNCTION pg_temp.anonymous() RETURNS void LANGUAGE sql AS $$
   SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
          set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-anon', true); $$;
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT id FROM (VALUES ('admin', '20000000-0000-4000-8000-000000000001'::uuid),
-                         ('risk', '20000000-0000-4000-8000-000000000003'),
-                         ('sup.a', '20000000-0000-4000-8000-000000000005'),
-                         ('staff.a1', '20000000-0000-4000-8000-000000000007')) v(n, id) WHERE n = name $$;
 -- Customer n and contact n.
 CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT ('47000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;

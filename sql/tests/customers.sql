@@ -11,15 +11,6 @@ SELECT plan(203);
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 -- Helpers ------------------------------------------------------------------------------------
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT CASE name
-    WHEN 'admin' THEN '20000000-0000-4000-8000-000000000001' WHEN 'hr' THEN '20000000-0000-4000-8000-000000000002'
-    WHEN 'risk' THEN '20000000-0000-4000-8000-000000000003' WHEN 'auditor' THEN '20000000-0000-4000-8000-000000000004'
-    WHEN 'sup.a' THEN '20000000-0000-4000-8000-000000000005' WHEN 'sup.b' THEN '20000000-0000-4000-8000-000000000006'
-    WHEN 'staff.a1' THEN '20000000-0000-4000-8000-000000000007' WHEN 'staff.a2' THEN '20000000-0000-4000-8000-000000000008'
-    WHEN 'staff.b1' THEN '20000000-0000-4000-8000-000000000009' WHEN 'gone' THEN '20000000-0000-4000-8000-000000000010'
-    WHEN 'admin2' THEN '20000000-0000-4000-8000-000000000011' WHEN 'staff.x' THEN '20000000-0000-4000-8000-000000000012'
-  END::uuid $$;
 \ir lib/session.psql
 -- Customer n, contact n.
 CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
@@ -46,18 +37,7 @@ CREATE FUNCTION pg_temp.body(n int, name text, more jsonb DEFAULT '{}') RETURNS 
   SELECT jsonb_build_object('id', pg_temp.c(n), 'name', name,
                             'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', pg_temp.hx(pg_temp.ct(60, 'dek' || n))))
          || more $$;
--- The error a statement raises: {state, message, detail, column}; a JSON object in DETAIL (TXDUP,
--- TXINC: api.field_error) comes back as that object.
-CREATE FUNCTION pg_temp.err(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; c text;
-BEGIN
-  EXECUTE q;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, c = COLUMN_NAME;
-  RETURN jsonb_build_object('state', s, 'message', m, 'column', c,
-                            'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(d) END);
-END $$;
+-- (pg_temp.err: lib/session.psql.)
 -- The DETAIL of TXDUP and of TXINC, written out (not through api.field_error).
 CREATE FUNCTION pg_temp.dup(existing uuid, field text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('existing_id', existing, 'errors', jsonb_build_array(

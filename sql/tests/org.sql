@@ -7,16 +7,7 @@ SELECT plan(162);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
--- Shorthands for the fixture ids.
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT CASE name
-    WHEN 'admin' THEN '20000000-0000-4000-8000-000000000001' WHEN 'hr' THEN '20000000-0000-4000-8000-000000000002'
-    WHEN 'risk' THEN '20000000-0000-4000-8000-000000000003' WHEN 'auditor' THEN '20000000-0000-4000-8000-000000000004'
-    WHEN 'sup.a' THEN '20000000-0000-4000-8000-000000000005' WHEN 'sup.b' THEN '20000000-0000-4000-8000-000000000006'
-    WHEN 'staff.a1' THEN '20000000-0000-4000-8000-000000000007' WHEN 'staff.a2' THEN '20000000-0000-4000-8000-000000000008'
-    WHEN 'staff.b1' THEN '20000000-0000-4000-8000-000000000009' WHEN 'gone' THEN '20000000-0000-4000-8000-000000000010'
-    WHEN 'admin2' THEN '20000000-0000-4000-8000-000000000011' WHEN 'staff.x' THEN '20000000-0000-4000-8000-000000000012'
-  END::uuid $$;
+-- Shorthands for the fixture ids: pg_temp.emp (lib/session.psql).
 -- Become an employee for the rest of the transaction, the way the service does.
 \ir lib/session.psql
 -- Anonymous: the claims the service sets for a request without a token.

@@ -10,7 +10,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 \ir lib/session.psql
 -- The SQLSTATE and DETAIL (jsonb) of a statement that fails; NULLs when it does not.
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS TABLE (state text, detail jsonb) LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.move_err(p_sql text) RETURNS TABLE (state text, detail jsonb) LANGUAGE plpgsql AS $$
 DECLARE d text;
 BEGIN
   EXECUTE p_sql;
@@ -65,7 +65,7 @@ SELECT is((SELECT status FROM org.regulations WHERE id = pg_temp.id('d1')), 'dra
 SELECT throws_ok(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')), 'TXTRN',
   'publish is not possible: the guard org.regulation_has_clauses refused (a regulation without clauses cannot be published)',
   'the guard refuses a draft without clauses, saying which guard and why');
-SELECT is((SELECT detail FROM pg_temp.err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
+SELECT is((SELECT detail FROM pg_temp.move_err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
   '{"state": "draft", "allowed_actions": ["publish"], "guard": "org.regulation_has_clauses"}'::jsonb,
   '... DETAIL: the state, the allowed actions, the guard');
 SELECT throws_ok(format($$ SELECT fsm.check('regulation', %L, 'publish') $$, pg_temp.id('d1')), 'TXTRN', NULL,
@@ -130,11 +130,11 @@ SELECT is(current_setting('fsm.armed', true), '', 'the announcement was consumed
 -- Illegal moves: 409 with the allowed actions -------------------------------------------
 SELECT throws_ok(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')), 'TXTRN',
   'publish is not possible: the regulation is published', 'publishing twice: TXTRN');
-SELECT is((SELECT detail FROM pg_temp.err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
+SELECT is((SELECT detail FROM pg_temp.move_err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
   '{"state": "published", "allowed_actions": []}'::jsonb, '... DETAIL: the state and no allowed action (an empty array)');
 SELECT is(fsm.move('regulation', pg_temp.id('d1'), 'supersede', NULL, jsonb_build_object('superseded_at', now())),
   'superseded', 'an internal move is made through fsm.move like any other');
-SELECT is((SELECT detail FROM pg_temp.err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
+SELECT is((SELECT detail FROM pg_temp.move_err(format($$ SELECT fsm.move('regulation', %L, 'publish') $$, pg_temp.id('d1')))),
   '{"state": "superseded", "allowed_actions": []}'::jsonb, 'nothing leaves superseded');
 SELECT is((SELECT array_agg(action || ':' || from_state || '>' || to_state ORDER BY id) FROM fsm.log WHERE entity_id = pg_temp.id('d1')),
   ARRAY['publish:draft>published', 'supersede:published>superseded'], 'two moves, two log rows, in order');
@@ -145,9 +145,9 @@ SELECT is((api.regulation_publish(pg_temp.id('v2'), NULL)::jsonb ->> 'status'), 
 SELECT results_eq(format($$ SELECT entity_id, action, reason FROM fsm.log WHERE entity_id IN (%L, %L) ORDER BY id $$, pg_temp.id('v1'), pg_temp.id('v2')),
   format($$ VALUES (%L::uuid, 'supersede'::text, 'version 2 was published'::text), (%L::uuid, 'publish', NULL) $$, pg_temp.id('v1'), pg_temp.id('v2')),
   'publishing v2 superseded v1 first; both moves logged');
-SELECT is((SELECT detail FROM pg_temp.err(format($$ SELECT api.regulation_publish(%L, '2000-01-01') $$, pg_temp.id('v2')))),
+SELECT is((SELECT detail FROM pg_temp.move_err(format($$ SELECT api.regulation_publish(%L, '2000-01-01') $$, pg_temp.id('v2')))),
   '{"state": "published", "allowed_actions": []}'::jsonb, 'publishing it again: TXTRN before the date is looked at');
-SELECT is((SELECT state FROM pg_temp.err(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v1')))),
+SELECT is((SELECT state FROM pg_temp.move_err(format($$ SELECT api.regulation_publish(%L, NULL) $$, pg_temp.id('v1')))),
   'TXTRN', 'publishing the superseded v1: TXTRN');
 
 -- History -----------------------------------------------------------------------------------
