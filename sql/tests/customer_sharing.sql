@@ -11,6 +11,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 -- Helpers ------------------------------------------------------------------------------------
 \ir lib/session.psql
+\ir lib/customers.psql
 CREATE FUNCTION pg_temp.anonymous() RETURNS void LANGUAGE sql AS $$
   SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
          set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-anon', true); $$;
@@ -19,11 +20,6 @@ CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT ('47000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 CREATE FUNCTION pg_temp.k(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
   SELECT ('47100000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
--- Fake ciphertext (0x01 || n-1 bytes from the seed) and blind indexes, as the C side would send.
-CREATE FUNCTION pg_temp.ct(n int, seed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT '\x01' || encode(substr(sha512(convert_to(seed, 'UTF8')) || sha512(convert_to(seed || '+', 'UTF8')), 1, n - 1), 'hex') $$;
-CREATE FUNCTION pg_temp.bi(seed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT '\x' || encode(sha256(convert_to('bidx:' || seed, 'UTF8')), 'hex') $$;
 -- A complete customer n with one contact, owned by the caller.
 CREATE FUNCTION pg_temp.body(n int, status text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object(
