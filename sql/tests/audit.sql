@@ -161,7 +161,9 @@ SELECT pg_temp.be('admin', 'admin', 'req-audit-deact');
 SELECT api.employee_set_active('20000000-0000-4000-8000-000000000008', false);
 SELECT pg_temp.be('auditor', 'auditor', 'r');
 SELECT is((SELECT array_agg(table_name || ' ' || op ORDER BY id) FROM audit.log WHERE request_id = 'req-audit-deact'),
-  ARRAY['org.employees UPDATE', 'auth.refresh_tokens UPDATE'], 'one request, every row it changed, in order');
+  ARRAY['org.employees UPDATE', 'org.employee_spans UPDATE', 'org.employee_spans INSERT',
+        'auth.refresh_tokens UPDATE'],
+  'one request, every row it changed, in order (the employee''s history follows: org.employee_spans)');
 
 -- The API ------------------------------------------------------------------------------------
 SELECT pg_temp.be('auditor', 'auditor', 'r');

@@ -17,11 +17,14 @@ SELECT pg_temp.be('staff.a1', 'staff');
 -- (module P's parameters, clauses P*, are tested with their part: sql/tests/case_time.sql)
 SELECT results_eq($$ SELECT name, type, clause FROM org.policy_parameters
                       WHERE clause IS NULL OR clause !~ '^P' ORDER BY name $$,
-  $$ VALUES ('assessment_grade_bands'::text, 'json'::text, 'Q2.2'::text), ('assessment_weights', 'json', 'Q1'),
+  $$ VALUES ('assessment_annual_weights'::text, 'json'::text, 'Q2.2'::text),
+            ('assessment_bonus_coefficients', 'json', 'Q4'), ('assessment_grade_bands', 'json', 'Q2.2'),
+            ('assessment_promotion_rule', 'json', 'Q4'), ('assessment_training_thresholds', 'json', 'Q4'),
+            ('assessment_weights', 'json', 'Q1'),
             ('customer_required_fields', 'json', 'C1.3'), ('customer_review_period_days', 'integer', 'C4.1'),
             ('login_lock_seconds', 'integer', NULL), ('login_lock_threshold', 'integer', NULL),
-            ('risk_warning_thresholds', 'json', 'R3.2') $$,
-  'the seven parameters');
+            ('risk_warning_thresholds', 'json', 'R3.2'), ('survey_schedule', 'json', 'Q3') $$,
+  'the twelve parameters (module Q''s five: migration 0022)');
 SELECT is(org.policy_value('customer_review_period_days', '2024-06-01'), '180'::jsonb, 'customer_review_period_days = 180');
 SELECT is(org.policy_value('customer_required_fields'), '["name", "company_name", "business_scope", "contacts", "credit_code"]'::jsonb,
   'customer_required_fields');
