@@ -24,6 +24,7 @@ SELECT ok(EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'assessment.salary_base
           'salary_bases has its append-only trigger (every writer, the owner''s functions too)');
 
 -- The arithmetic of the bonus (Q4 績效獎金) ----------------------------------------------------------
+SELECT pg_temp.be('hr', 'hr');
 SELECT is(assessment.bonus_amount(1.5, 40000.00), 60000.00, 'bonus = coefficient x base');
 SELECT is(assessment.bonus_amount(1.2, 33333.33), 40000.00, '1.2 x 33333.33 = 39999.996 rounds to 40000.00');
 SELECT is(assessment.bonus_amount(0.5, 12345.67), 6172.84, '0.5 x 12345.67 = 6172.835 rounds half up to 6172.84');

@@ -141,16 +141,18 @@ CREATE OR REPLACE FUNCTION api.salary_base_list(p_employee uuid, p_limit int, p_
 DECLARE
   v_limit int;
   v_cursor uuid;
-  k record;
+  k_emp uuid;
+  k_from date;
+  k_id uuid;
   v_out json;
 BEGIN
   PERFORM api.require_role('hr');
   v_limit := api.page_limit(p_limit);
   v_cursor := assessment.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
-    SELECT b.employee_id, b.effective_from, b.id INTO k FROM assessment.salary_bases b
-     WHERE b.id = v_cursor;
-    IF NOT FOUND THEN
+    SELECT b.employee_id, b.effective_from, b.id INTO k_emp, k_from, k_id
+      FROM assessment.salary_bases b WHERE b.id = v_cursor;
+    IF k_id IS NULL THEN
       PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
     END IF;
   END IF;
@@ -159,7 +161,7 @@ BEGIN
       FROM assessment.salary_bases b
      WHERE (p_employee IS NULL OR b.employee_id = p_employee)
        AND (v_cursor IS NULL
-            OR (b.employee_id, b.effective_from, b.id) > (k.employee_id, k.effective_from, k.id))
+            OR (b.employee_id, b.effective_from, b.id) > (k_emp, k_from, k_id))
      ORDER BY b.employee_id, b.effective_from, b.id
      LIMIT v_limit + 1)
   SELECT json_build_object(
@@ -443,7 +445,8 @@ CREATE OR REPLACE FUNCTION api.training_plan_list(p_employee uuid, p_status text
 DECLARE
   v_limit int;
   v_cursor uuid;
-  k record;
+  k_at timestamptz;
+  k_id uuid;
   v_out json;
 BEGIN
   PERFORM api.require_user();
@@ -456,8 +459,8 @@ BEGIN
   END IF;
   v_cursor := assessment.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
-    SELECT t.created_at, t.id INTO k FROM assessment.training_plans t WHERE t.id = v_cursor;
-    IF NOT FOUND THEN
+    SELECT t.created_at, t.id INTO k_at, k_id FROM assessment.training_plans t WHERE t.id = v_cursor;
+    IF k_id IS NULL THEN
       PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
     END IF;
   END IF;
@@ -467,7 +470,7 @@ BEGIN
      WHERE (p_employee IS NULL OR t.employee_id = p_employee)
        AND (p_status IS NULL OR t.status = p_status)
        AND (p_source IS NULL OR t.source = p_source)
-       AND (v_cursor IS NULL OR (t.created_at, t.id) > (k.created_at, k.id))
+       AND (v_cursor IS NULL OR (t.created_at, t.id) > (k_at, k_id))
      ORDER BY t.created_at, t.id
      LIMIT v_limit + 1)
   SELECT json_build_object(
