@@ -1,0 +1,193 @@
+// Module Q, part D: the use of results (Q4 結果應用; sql/code/assessment/060_outputs.sql). Salary
+// bases (HR only, never overwritten), the bonus list of a period and the promotion candidates of
+// a year (HR only), training plans by hand, proposed from an assessment, and their moves
+// (Q4 培訓與發展; R2.4). The service makes lists; people decide.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg } from './lib/harness.mjs';
+import {
+  EMP, assertFieldError, client, loadFixtures, newSigningKey, ok, ownToken, startIdentityService,
+} from './lib/identity.mjs';
+
+const DB = 'tx_api_assessment_outputs';
+const NO_ID = '00000000-0000-4000-8000-0000000000d0';
+
+let key;
+let svc;
+const as = {};
+const asEmp = (e) => client(svc, ownToken(key, e));
+const count = (sql) => Number(pg(sql, { db: DB }));
+// Today in the company's time zone (what the SQL functions call today for due dates).
+const companyDay = (days = 0) => pg(
+  `SELECT ((now() AT TIME ZONE 'Asia/Taipei')::date + ${Number(days)})::text`, { db: DB });
+
+before(async () => {
+  key = newSigningKey();
+  freshDatabase(DB);
+  svc = await startIdentityService(DB, key);
+  loadFixtures(DB);
+  Object.assign(as, {
+    admin: asEmp(EMP.admin), hr: asEmp(EMP.hr), admin2: asEmp(EMP.admin2), auditor: asEmp(EMP.auditor),
+    risk: asEmp(EMP.risk), supA: asEmp(EMP.supA), supB: asEmp(EMP.supB), a1: asEmp(EMP.staffA1),
+    a2: asEmp(EMP.staffA2), b1: asEmp(EMP.staffB1),
+  });
+});
+
+describe('salary bases (Q4 績效獎金): HR only, effective-dated, never overwritten', () => {
+  let first;
+  test('HR records bases; a later one is a new row; amounts are decimal strings', async () => {
+    first = ok(await as.hr.post('/v1/salary-bases', {
+      employee_id: EMP.staffA1.id, amount: '40000', effective_from: '2024-01-01', note: '到職薪資',
+    }), 201);
+    assert.equal(first.amount, '40000.00');
+    assert.equal(first.currency, 'TWD');
+    assert.equal(first.set_by, EMP.hr.id);
+    const second = ok(await as.hr.post('/v1/salary-bases', {
+      employee_id: EMP.staffA1.id, amount: '42000.50', currency: 'TWD', effective_from: '2025-07-01',
+    }), 201);
+    assert.equal(second.amount, '42000.50');
+    const list = ok(await as.hr.get(`/v1/salary-bases?employee_id=${EMP.staffA1.id}`));
+    assert.deepEqual(list.items.map((b) => b.effective_from), ['2024-01-01', '2025-07-01']);
+    const page1 = ok(await as.hr.get('/v1/salary-bases?limit=1'));
+    assert.equal(page1.items.length, 1);
+    assert.equal(page1.next_cursor, first.id);
+    const page2 = ok(await as.hr.get(`/v1/salary-bases?limit=1&cursor=${page1.next_cursor}`));
+    assert.equal(page2.items[0].id, second.id);
+  });
+
+  test('the same employee and date again is 409 with existing_id; nothing is overwritten', async () => {
+    const p = assertProblem(await as.hr.post('/v1/salary-bases', {
+      employee_id: EMP.staffA1.id, amount: '1.00', effective_from: '2024-01-01',
+    }), 409, 'conflict');
+    assert.equal(p.existing_id, first.id);
+    assert.equal(pg(`SELECT amount::text FROM assessment.salary_bases WHERE id = ${lit(first.id)}`, { db: DB }), '40000.00');
+    assert.throws(() => pg(`UPDATE assessment.salary_bases SET amount = 1 WHERE id = ${lit(first.id)}`,
+      { db: DB, user: 'tianxing_owner' }), /never overwritten/);
+  });
+
+  test('bad input is 422 naming the member, and writes nothing', async () => {
+    const before = count('SELECT count(*) FROM assessment.salary_bases');
+    const base = { employee_id: EMP.staffA2.id, amount: '100.00', effective_from: '2026-01-01' };
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, amount: 100 }), 'amount');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, amount: '1.001' }), 'amount');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, amount: '-1' }), 'amount');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, currency: 'twd' }), 'currency');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, effective_from: '2026-02-30' }), 'effective_from');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, employee_id: NO_ID }), 'employee_id');
+    assertFieldError(await as.hr.post('/v1/salary-bases', { ...base, bonus: '1' }), 'bonus');
+    assertFieldError(await as.hr.get('/v1/salary-bases?cursor=nope'), 'cursor');
+    assert.equal(count('SELECT count(*) FROM assessment.salary_bases'), before);
+  });
+
+  test('nobody but HR reads or writes them; HR not their own', async () => {
+    for (const c of [as.admin, as.auditor, as.supA, as.a1, as.risk]) {
+      assertProblem(await c.get('/v1/salary-bases'), 403, 'forbidden');
+      assertProblem(await c.post('/v1/salary-bases', {
+        employee_id: EMP.staffA2.id, amount: '1.00', effective_from: '2026-01-01',
+      }), 403, 'forbidden');
+    }
+    assertProblem(await as.hr.post('/v1/salary-bases', {
+      employee_id: EMP.hr.id, amount: '1.00', effective_from: '2026-01-01',
+    }), 403, 'forbidden');
+    // admin2 holds hr too: a second HR person reads the same rows
+    assert.equal(ok(await as.admin2.get('/v1/salary-bases')).items.length, 2);
+  });
+});
+
+describe('bonus list and promotion candidates: HR only, 404 for an unknown period', () => {
+  test('roles and unknown ids', async () => {
+    for (const p of ['bonus-list', 'promotion-candidates']) {
+      assertProblem(await as.hr.get(`/v1/assessment-periods/${NO_ID}/${p}`), 404, 'not_found');
+      assertProblem(await as.hr.get(`/v1/assessment-periods/not-a-uuid/${p}`), 404, 'not_found');
+      for (const c of [as.auditor, as.supA, as.a1, as.admin]) {
+        assertProblem(await c.get(`/v1/assessment-periods/${NO_ID}/${p}`), 403, 'forbidden');
+      }
+    }
+  });
+});
+
+describe('training plans (Q4 培訓與發展; R2.4)', () => {
+  let plan;
+  test('the supervisor writes a plan for a report: agreed, with Location', async () => {
+    const res = await as.supA.post('/v1/training-plans', {
+      employee_id: EMP.staffA1.id, topic: '稅務申報實務', goal: '獨立完成營業稅申報', due_on: companyDay(60),
+    });
+    plan = ok(res, 201);
+    assert.equal(res.headers.location, `/v1/training-plans/${plan.id}`);
+    assert.equal(plan.status, 'agreed');
+    assert.equal(plan.source, 'manual');
+    assert.equal(plan.created_by, EMP.supA.id);
+    assert.equal(ok(await as.a1.get(`/v1/training-plans/${plan.id}`)).topic, '稅務申報實務');
+  });
+
+  test('who may write one', async () => {
+    const body = { employee_id: EMP.staffA1.id, topic: 't', goal: 'g', due_on: companyDay(10) };
+    assertProblem(await as.a2.post('/v1/training-plans', body), 403, 'forbidden');
+    assertProblem(await as.auditor.post('/v1/training-plans', body), 403, 'forbidden');
+    assertProblem(await as.supB.post('/v1/training-plans', body), 403, 'forbidden');
+    assertProblem(await as.supA.post('/v1/training-plans', { ...body, employee_id: EMP.supA.id }), 403, 'forbidden');
+    const before = count('SELECT count(*) FROM assessment.training_plans');
+    assertFieldError(await as.supA.post('/v1/training-plans', { ...body, due_on: companyDay(-1) }), 'due_on');
+    assertFieldError(await as.supA.post('/v1/training-plans', { ...body, topic: undefined }), 'topic');
+    assertFieldError(await as.supA.post('/v1/training-plans', { ...body, employee_id: EMP.gone.id }), 'employee_id');
+    assertFieldError(await as.supA.post('/v1/training-plans', { ...body, extra: 1 }), 'extra');
+    assert.equal(count('SELECT count(*) FROM assessment.training_plans'), before);
+  });
+
+  test('who sees it: the employee, their supervisor, HR, auditors; not colleagues', async () => {
+    for (const c of [as.a1, as.supA, as.hr, as.auditor]) {
+      assert.deepEqual(ok(await c.get('/v1/training-plans')).items.map((p) => p.id), [plan.id]);
+    }
+    for (const c of [as.a2, as.supB, as.risk]) {
+      assert.deepEqual(ok(await c.get('/v1/training-plans')).items, []);
+      assertProblem(await c.get(`/v1/training-plans/${plan.id}`), 404, 'not_found');
+    }
+    assertProblem(await as.hr.get(`/v1/training-plans/${NO_ID}`), 404, 'not_found');
+    assert.equal(ok(await as.hr.get(`/v1/training-plans?employee_id=${EMP.staffA2.id}`)).items.length, 0);
+    assert.equal(ok(await as.hr.get('/v1/training-plans?status=agreed&source=manual')).items.length, 1);
+    assert.equal(ok(await as.hr.get('/v1/training-plans?status=completed')).items.length, 0);
+    assertFieldError(await as.hr.get('/v1/training-plans?status=done'), 'status');
+    assertFieldError(await as.hr.get('/v1/training-plans?source=x'), 'source');
+    assertFieldError(await as.hr.get('/v1/training-plans?cursor=x'), 'cursor');
+  });
+
+  test('start, complete with evidence; wrong role, wrong person, wrong state', async () => {
+    assertProblem(await as.a2.post(`/v1/training-plans/${plan.id}/start`, {}), 404, 'not_found');
+    assertProblem(await as.auditor.post(`/v1/training-plans/${plan.id}/start`, {}), 403, 'forbidden');
+    assertProblem(await as.a1.post(`/v1/training-plans/${plan.id}/complete`, { evidence: 'x' }), 403, 'forbidden');
+    const agreeAgain = assertProblem(await as.supA.post(`/v1/training-plans/${plan.id}/agree`, {}), 409, 'invalid_transition');
+    assert.equal(agreeAgain.state, 'agreed');
+    assert.deepEqual(agreeAgain.allowed_actions, ['cancel', 'start']);
+    const started = ok(await as.a1.post(`/v1/training-plans/${plan.id}/start`, { note: '已報名課程' }));
+    assert.equal(started.status, 'in_progress');
+    assertFieldError(await as.supA.post(`/v1/training-plans/${plan.id}/complete`, {}), 'evidence');
+    assert.equal(pg(`SELECT status FROM assessment.training_plans WHERE id = ${lit(plan.id)}`, { db: DB }), 'in_progress');
+    const done = ok(await as.supA.post(`/v1/training-plans/${plan.id}/complete`, {
+      evidence: '結業證書 2026-0042', outcome: '已能獨立申報',
+    }));
+    assert.equal(done.status, 'completed');
+    assert.equal(done.evidence, '結業證書 2026-0042');
+    assert.ok(done.completed_at);
+    assertProblem(await as.hr.post(`/v1/training-plans/${plan.id}/cancel`, { reason: 'r' }), 409, 'invalid_transition');
+    assertProblem(await as.hr.post(`/v1/training-plans/${NO_ID}/cancel`, { reason: 'r' }), 404, 'not_found');
+  });
+
+  test('HR cancels a plan with a reason, kept as its outcome', async () => {
+    const p = ok(await as.hr.post('/v1/training-plans', {
+      employee_id: EMP.staffB1.id, topic: '客戶溝通', goal: '提升溝通技巧', due_on: companyDay(0),
+    }), 201);
+    assertFieldError(await as.hr.post(`/v1/training-plans/${p.id}/cancel`, {}), 'reason');
+    const c = ok(await as.hr.post(`/v1/training-plans/${p.id}/cancel`, { reason: '已調離業務崗位' }));
+    assert.equal(c.status, 'cancelled');
+    assert.equal(c.outcome, '已調離業務崗位');
+  });
+
+  test('proposals: 404 for an unknown assessment, 403 for a role that never proposes', async () => {
+    assertProblem(await as.hr.post(`/v1/assessments/${NO_ID}/training-proposals`), 404, 'not_found');
+    assertProblem(await as.a1.post(`/v1/assessments/${NO_ID}/training-proposals`), 403, 'forbidden');
+    assertProblem(await as.auditor.post(`/v1/assessments/${NO_ID}/training-proposals`), 403, 'forbidden');
+  });
+});
+
+commonHeadersTest();
