@@ -3,7 +3,7 @@
 -- (Q4 培訓與發展, R2.4) by hand and their moves, as the runtime role. Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(84);
+SELECT plan(110);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -180,5 +180,100 @@ SELECT is(api.training_move(pg_temp.id('tp2'), 'cancel', '{"reason": "已調離�
   'hr cancels it with the reason, kept as its outcome');
 SELECT is(fsm.history('training_plan', pg_temp.id('tp2'), NULL, NULL) -> 'items' -> 0 ->> 'reason', '已調離業務崗位',
   'and in the transition log');
+-- One line of the bonus list on rows built here (assessment.bonus_item): the base in force at the
+-- period's end, the reasons, the arithmetic. staff.a1's bases: 2024-01-01 40000.00,
+-- 2025-07-01 42000.50, and (added now) 2099-01-01 99999.00, not in force for any period below.
+SELECT pg_temp.be('hr', 'hr');
+SELECT lives_ok($$ SELECT api.salary_base_add('{"employee_id": "20000000-0000-4000-8000-000000000007", "amount": "99999", "effective_from": "2099-01-01"}') $$,
+  'setup: a base from 2099');
+CREATE FUNCTION pg_temp.per(ends text) RETURNS assessment.periods LANGUAGE sql STABLE AS $$
+  SELECT jsonb_populate_record(NULL::assessment.periods, jsonb_build_object(
+    'id', '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d', 'kind', 'month', 'label', left(ends, 7),
+    'starts_on', left(ends, 8) || '01', 'ends_on', ends,
+    'parameters', jsonb_build_object('assessment_bonus_coefficients',
+                                     '[{"grade": "A", "coefficient": 1.5}, {"grade": "B", "coefficient": 1.2}]'::jsonb))) $$;
+CREATE FUNCTION pg_temp.asm(emp text, grade text) RETURNS assessment.assessments LANGUAGE sql STABLE AS $$
+  SELECT jsonb_populate_record(NULL::assessment.assessments, jsonb_build_object(
+    'id', '6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e', 'employee_id', pg_temp.emp(emp), 'revision', 1,
+    'status', 'published', 'grade', grade, 'composite', 80)) $$;
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a1', 'B'), pg_temp.per('2026-11-30'))::jsonb
+            - 'employee_id' - 'assessment_id' - 'department_id' - 'revision' - 'status' - 'composite' - 'employee_name',
+          jsonb_build_object('grade', 'B', 'coefficient', 1.2,
+            'salary_base', jsonb_build_object('id', (SELECT id FROM assessment.salary_bases WHERE employee_id = pg_temp.emp('staff.a1') AND effective_from = '2025-07-01'),
+                                              'amount', '42000.50', 'currency', 'TWD', 'effective_from', '2025-07-01'),
+            'bonus', '50400.60', 'currency', 'TWD', 'reason', NULL),
+  'grade B in 2026-11: 1.2 x the base in force on 2026-11-30 (42000.50 from 2025-07-01) = 50400.60');
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a1', 'A'), pg_temp.per('2025-06-30')) ->> 'bonus', '60000.00',
+  'grade A in 2025-06: 1.5 x the base then in force (40000.00 from 2024-01-01)');
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a1', 'A'), pg_temp.per('2025-07-31')) ->> 'bonus', '63000.75',
+  'a base from the first day of the month is in force at its end: 1.5 x 42000.50 = 63000.75');
+SELECT is((SELECT jsonb_build_object('bonus', j -> 'bonus', 'reason', j -> 'reason', 'salary_base', j -> 'salary_base')
+             FROM (SELECT assessment.bonus_item(pg_temp.asm('staff.a1', 'A'), pg_temp.per('2023-12-31'))::jsonb j) x),
+          '{"bonus": null, "reason": "no_salary_base", "salary_base": null}'::jsonb,
+  'before any base: listed with bonus null and the reason no_salary_base');
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a1', NULL), pg_temp.per('2026-11-30')) ->> 'reason', 'no_grade',
+  'without a grade: reason no_grade (not dropped)');
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a1', 'C'), pg_temp.per('2026-11-30')) ->> 'reason', 'no_coefficient',
+  'a grade the period''s coefficients do not list: reason no_coefficient');
+SELECT is(assessment.bonus_item(pg_temp.asm('staff.a2', 'A'), pg_temp.per('2026-11-30')) ->> 'reason', 'no_salary_base',
+  'an employee without any base: reason no_salary_base');
+SELECT pg_temp.be('auditor', 'auditor');
+SELECT is((assessment.bonus_item(pg_temp.asm('staff.a1', 'B'), pg_temp.per('2026-11-30')) -> 'salary_base')::jsonb, 'null'::jsonb,
+  'the base is read as the caller may: an auditor gets none');
+
+-- A month computed by part A's functions (the job 'assessment.periods'). Part B's workflow is not
+-- on main yet: no assessment can be published, so the list is empty and everything pending.
+SELECT pg_temp.be('hr', 'hr');
+CREATE TEMP TABLE m AS SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM') AS label;
+SELECT is(assessment.periods_job(jsonb_build_object('today',
+            (SELECT min(d::date) FROM generate_series(to_date(m.label, 'YYYY-MM') + interval '1 month',
+                                                      to_date(m.label, 'YYYY-MM') + interval '1 month 20 days', interval '1 day') d
+              WHERE org.is_workday(d::date)))) -> 'opened' -> 0,
+          to_jsonb(m.label), 'setup: the job opens and computes this month') FROM m;
+INSERT INTO ids SELECT 'pm', p.id FROM assessment.periods p, m WHERE p.label = m.label;
+INSERT INTO ids SELECT 'a1m', a.id FROM assessment.assessments a
+ WHERE a.period_id = pg_temp.id('pm') AND a.employee_id = pg_temp.emp('staff.a1');
+SELECT ok(pg_temp.id('a1m') IS NOT NULL, 'setup: staff.a1 is assessed in the month');
+SELECT is(api.bonus_list(pg_temp.id('pm'), NULL, NULL)::jsonb - 'period' - 'pending',
+          jsonb_build_object('coefficients', org.policy_value('assessment_bonus_coefficients'),
+                             'items', '[]'::jsonb, 'next_cursor', NULL),
+  'nothing published: no item; the coefficients are the period''s');
+SELECT is((api.bonus_list(pg_temp.id('pm'), NULL, NULL) ->> 'pending')::int,
+          (SELECT count(*)::int FROM assessment.assessments WHERE period_id = pg_temp.id('pm')),
+  'pending counts the live assessments not yet published');
+SELECT throws_ok($$ SELECT api.bonus_list(pg_temp.id('pm'), NULL, 'x') $$, 'TXVAL', 'cursor: is not a cursor of this list',
+  'a malformed cursor is 422 cursor');
+SELECT throws_ok($$ SELECT api.bonus_list(pg_temp.id('pm'), 0, NULL) $$, 'TXVAL', NULL, 'a limit of 0 is 422');
+SELECT throws_ok($$ SELECT api.bonus_list('00000000-0000-4000-8000-0000000000d0', NULL, NULL) $$, 'P0002',
+  'no such assessment period', 'an unknown period is not found');
+SELECT throws_ok($$ SELECT api.promotion_candidates(pg_temp.id('pm'), NULL, NULL) $$, 'TXCON', NULL,
+  'a month has no promotion candidates (the rule is about the year, 409)');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok($$ SELECT api.bonus_list(pg_temp.id('pm'), NULL, NULL) $$, '42501', NULL, 'a supervisor may not read the bonus list');
+SELECT throws_ok($$ SELECT api.promotion_candidates(pg_temp.id('pm'), NULL, NULL) $$, '42501', NULL, 'nor the candidates');
+
+-- Training proposals from the computed assessment (no self-assessment without part B: indicator
+-- plans only; no facts in this file, so the expectation is computed from the stored figures).
+CREATE TEMP TABLE expect AS
+SELECT count(*)::int AS n FROM assessment.indicator_values v, assessment.periods p
+ WHERE v.assessment_id = pg_temp.id('a1m') AND p.id = pg_temp.id('pm')
+   AND v.figure < (p.parameters -> 'assessment_training_thresholds' ->> v.indicator)::numeric;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.training_propose(pg_temp.id('a1m')) $$, '42501', NULL, 'the employee does not propose their own training');
+SELECT pg_temp.be('sup.b', 'supervisor');
+SELECT throws_ok($$ SELECT api.training_propose(pg_temp.id('a1m')) $$, 'P0002', 'no such assessment',
+  'another department''s supervisor does not see the assessment');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, e.n,
+  'the evaluator proposes one plan per indicator under its threshold') FROM expect e;
+SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, 0, 'asking again creates nothing (idempotent)');
+SELECT is(json_array_length(api.training_propose(pg_temp.id('a1m')) -> 'items'), e.n, 'and answers the same proposals')
+  FROM expect e;
+SELECT is((SELECT count(*)::int FROM assessment.training_plans
+            WHERE assessment_id = pg_temp.id('a1m') AND status = 'proposed' AND created_by IS NULL), e.n,
+  'the proposals are proposed, by the service') FROM expect e;
+SELECT pg_temp.be('hr', 'hr');
+SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, 0, 'HR asking too creates nothing more');
+
 SELECT * FROM finish();
 ROLLBACK;

@@ -246,14 +246,46 @@ GRANT EXECUTE ON FUNCTION api.salary_base_add(jsonb) TO tianxing_app;
 
 -- The bonus list (Q4 績效獎金) -------------------------------------------------------------------
 
--- GET /v1/assessment-periods/{id}/bonus-list (hr). One item per employee with a live assessment
--- of the period published or later: grade, coefficient (the period's parameters ->
--- assessment_bonus_coefficients), the base in force at the period's end (the row with the latest
--- effective_from <= ends_on), bonus = round(coefficient x base, 2). Nobody is dropped: an
--- employee without a grade, a coefficient for the grade or a base is listed with bonus null and
--- the reason (no_grade, no_coefficient, no_salary_base, in that order). `pending` counts the
--- live assessments not yet published (the list is incomplete until it is 0). Keyset by employee
--- id: the cursor is the last item's employee_id.
+-- One employee's line of the bonus list of period p (Q4 績效獎金), from their assessment a: the
+-- grade, its coefficient (p's parameters -> assessment_bonus_coefficients, read when the period
+-- opened), the salary base in force at p's end (the row with the latest effective_from <=
+-- ends_on, as the caller may read it: hr), bonus = round(coefficient x base, 2) as a decimal
+-- string in the base's currency. Nobody is dropped: without a grade, a coefficient for the grade
+-- or a base, bonus is null and reason says which (no_grade, no_coefficient, no_salary_base, the
+-- first that applies). A function of the two rows so that pgTAP can prove it on rows built in
+-- the test.
+CREATE OR REPLACE FUNCTION assessment.bonus_item(a assessment.assessments, p assessment.periods)
+  RETURNS json
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT json_build_object(
+           'employee_id', a.employee_id, 'employee_name', e.display_name,
+           'department_id', a.department_id, 'assessment_id', a.id, 'revision', a.revision,
+           'status', a.status, 'grade', a.grade, 'composite', a.composite,
+           'coefficient', c.coefficient,
+           'salary_base', CASE WHEN sb.id IS NOT NULL THEN json_build_object(
+                            'id', sb.id, 'amount', assessment.money_text(sb.amount),
+                            'currency', sb.currency,
+                            'effective_from', to_char(sb.effective_from, 'YYYY-MM-DD')) END,
+           'bonus', assessment.money_text(assessment.bonus_amount(c.coefficient, sb.amount)),
+           'currency', CASE WHEN c.coefficient IS NOT NULL THEN sb.currency END,
+           'reason', CASE WHEN a.grade IS NULL THEN 'no_grade'
+                          WHEN c.coefficient IS NULL THEN 'no_coefficient'
+                          WHEN sb.id IS NULL THEN 'no_salary_base' END)
+    FROM (SELECT assessment.grade_coefficient(p.parameters -> 'assessment_bonus_coefficients',
+                                              a.grade) AS coefficient) c
+    LEFT JOIN org.employees e ON e.id = a.employee_id
+    LEFT JOIN LATERAL (SELECT b.* FROM assessment.salary_bases b
+                        WHERE b.employee_id = a.employee_id AND b.effective_from <= p.ends_on
+                        ORDER BY b.effective_from DESC LIMIT 1) sb ON true
+$$;
+REVOKE ALL ON FUNCTION assessment.bonus_item(assessment.assessments, assessment.periods) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.bonus_item(assessment.assessments, assessment.periods) TO tianxing_app;
+
+-- GET /v1/assessment-periods/{id}/bonus-list (hr). One item (assessment.bonus_item) per employee
+-- with a live assessment of the period published or later, by employee id. `pending` counts the
+-- live assessments not yet published (the list is final when it is 0). Keyset by employee id:
+-- the cursor is the last item's employee_id (one live assessment per employee and period).
 CREATE OR REPLACE FUNCTION api.bonus_list(p_period uuid, p_limit int, p_cursor text) RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
@@ -261,7 +293,6 @@ DECLARE
   p assessment.periods;
   v_limit int;
   v_cursor uuid;
-  v_coeff jsonb;
   v_items json;
   v_next text;
   v_pending int;
@@ -270,37 +301,15 @@ BEGIN
   p := assessment.output_period(p_period);
   v_limit := api.page_limit(p_limit);
   v_cursor := assessment.cursor_uuid(p_cursor);
-  v_coeff := coalesce(p.parameters -> 'assessment_bonus_coefficients', '[]'::jsonb);
   WITH rows AS (
-    SELECT a.id AS assessment_id, a.employee_id, a.revision, a.status, a.grade, a.composite,
-           a.department_id, e.display_name,
-           assessment.grade_coefficient(v_coeff, a.grade) AS coefficient,
-           sb.amount, sb.currency, sb.effective_from, sb.id AS base_id,
-           row_number() OVER (ORDER BY a.employee_id) AS rn
+    SELECT a, a.employee_id, row_number() OVER (ORDER BY a.employee_id) AS rn
       FROM assessment.assessments a
-      JOIN org.employees e ON e.id = a.employee_id
-      LEFT JOIN LATERAL (SELECT b.* FROM assessment.salary_bases b
-                          WHERE b.employee_id = a.employee_id AND b.effective_from <= p.ends_on
-                          ORDER BY b.effective_from DESC LIMIT 1) sb ON true
      WHERE a.period_id = p.id AND a.status = ANY (assessment.published_states())
        AND (v_cursor IS NULL OR a.employee_id > v_cursor)
      ORDER BY a.employee_id
      LIMIT v_limit + 1)
-  SELECT coalesce(json_agg(json_build_object(
-             'employee_id', r.employee_id, 'employee_name', r.display_name,
-             'department_id', r.department_id, 'assessment_id', r.assessment_id,
-             'revision', r.revision, 'status', r.status, 'grade', r.grade,
-             'composite', r.composite, 'coefficient', r.coefficient,
-             'salary_base', CASE WHEN r.base_id IS NOT NULL THEN json_build_object(
-                              'id', r.base_id, 'amount', assessment.money_text(r.amount),
-                              'currency', r.currency,
-                              'effective_from', to_char(r.effective_from, 'YYYY-MM-DD')) END,
-             'bonus', assessment.money_text(assessment.bonus_amount(r.coefficient, r.amount)),
-             'currency', r.currency,
-             'reason', CASE WHEN r.grade IS NULL THEN 'no_grade'
-                            WHEN r.coefficient IS NULL THEN 'no_coefficient'
-                            WHEN r.base_id IS NULL THEN 'no_salary_base' END)
-           ORDER BY r.rn) FILTER (WHERE r.rn <= v_limit), '[]'::json),
+  SELECT coalesce(json_agg(assessment.bonus_item(r.a, p) ORDER BY r.rn)
+                    FILTER (WHERE r.rn <= v_limit), '[]'::json),
          CASE WHEN count(*) > v_limit THEN min(r.employee_id::text) FILTER (WHERE r.rn = v_limit) END
     INTO v_items, v_next FROM rows r;
   SELECT count(*) INTO v_pending FROM assessment.assessments a
@@ -309,7 +318,8 @@ BEGIN
   RETURN json_build_object(
     'period', json_build_object('id', p.id, 'label', p.label, 'kind', p.kind,
                                 'ends_on', to_char(p.ends_on, 'YYYY-MM-DD')),
-    'coefficients', v_coeff, 'pending', v_pending, 'items', v_items, 'next_cursor', v_next);
+    'coefficients', coalesce(p.parameters -> 'assessment_bonus_coefficients', '[]'::jsonb),
+    'pending', v_pending, 'items', v_items, 'next_cursor', v_next);
 END
 $$;
 REVOKE ALL ON FUNCTION api.bonus_list(uuid, integer, text) FROM PUBLIC;
