@@ -190,4 +190,79 @@ describe('training plans (Q4 培訓與發展; R2.4)', () => {
   });
 });
 
+// A month computed by part A's job function (the job 'assessment.periods' run as the scheduler
+// would, on the first working day after this month). Part B's workflow is not on main yet: no
+// assessment can be published, so the bonus list is empty and every assessment pending.
+describe('a computed month: lists and training proposals', () => {
+  let periodId;
+  let a1Assessment;
+  before(() => {
+    const label = pg(`SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM')`, { db: DB });
+    const job = JSON.parse(pg(`SELECT assessment.periods_job(jsonb_build_object('today',
+      (SELECT min(d::date) FROM generate_series(to_date(${lit(label)}, 'YYYY-MM') + interval '1 month',
+         to_date(${lit(label)}, 'YYYY-MM') + interval '1 month 20 days', interval '1 day') d
+        WHERE org.is_workday(d::date))))`, { db: DB }));
+    // (in December the same run opens the year too)
+    assert.equal(job.opened[0], label, JSON.stringify(job));
+    periodId = pg(`SELECT id FROM assessment.periods WHERE label = ${lit(label)}`, { db: DB });
+    a1Assessment = pg(`SELECT id FROM assessment.assessments WHERE period_id = ${lit(periodId)}
+                        AND employee_id = ${lit(EMP.staffA1.id)}`, { db: DB });
+    assert.match(a1Assessment, /^[0-9a-f-]{36}$/);
+  });
+
+  test('bonus list: nothing published yet, every live assessment pending', async () => {
+    const l = ok(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list`));
+    assert.deepEqual(l.items, []);
+    assert.equal(l.next_cursor, null);
+    assert.equal(l.pending, count(`SELECT count(*) FROM assessment.assessments WHERE period_id = ${lit(periodId)}`));
+    assert.ok(l.pending > 0);
+    assert.equal(l.period.id, periodId);
+    assert.equal(l.period.kind, 'month');
+    assert.deepEqual(l.coefficients.map((c) => c.grade), ['A', 'B', 'C', 'D', 'E']);
+    assertFieldError(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list?cursor=x`), 'cursor');
+    assertFieldError(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list?limit=0`), 'limit');
+    assertProblem(await as.supA.get(`/v1/assessment-periods/${periodId}/bonus-list`), 403, 'forbidden');
+  });
+
+  test('promotion candidates come from a year: a month is 409; a year shows its rule', async () => {
+    assertProblem(await as.hr.get(`/v1/assessment-periods/${periodId}/promotion-candidates`), 409, 'conflict');
+    // last year, opened by the job's January run (nobody was employed then: no assessment)
+    const year = String(Number(pg(`SELECT extract(year FROM now() AT TIME ZONE 'Asia/Taipei')::int`, { db: DB })) - 1);
+    pg(`SELECT assessment.periods_job(jsonb_build_object('today',
+      (SELECT min(d::date) FROM generate_series(make_date(${Number(year) + 1}, 1, 1), make_date(${Number(year) + 1}, 1, 20),
+         interval '1 day') d WHERE org.is_workday(d::date))))`, { db: DB });
+    const yearId = pg(`SELECT id FROM assessment.periods WHERE label = ${lit(year)}`, { db: DB });
+    const c = ok(await as.hr.get(`/v1/assessment-periods/${yearId}/promotion-candidates`));
+    assert.deepEqual(c.rule, { grades: ['A'], min_months_assessed: 10 });
+    assert.equal(c.period.kind, 'year');
+    assert.deepEqual(c.items, []);
+    assertFieldError(await as.hr.get(`/v1/assessment-periods/${yearId}/promotion-candidates?cursor=x`), 'cursor');
+    assertProblem(await as.auditor.get(`/v1/assessment-periods/${yearId}/promotion-candidates`), 403, 'forbidden');
+  });
+
+  test('training proposals: evaluator or HR, idempotent', async () => {
+    const url = `/v1/assessments/${a1Assessment}/training-proposals`;
+    assertProblem(await as.a1.post(url), 403, 'forbidden');
+    assertProblem(await as.supB.post(url), 404, 'not_found');
+    assertProblem(await as.hr.post('/v1/assessments/not-a-uuid/training-proposals'), 404, 'not_found');
+    // indicators under their thresholds, from the stored figures (no self-assessment yet)
+    const expected = count(`SELECT count(*) FROM assessment.indicator_values v, assessment.periods p
+      WHERE v.assessment_id = ${lit(a1Assessment)} AND p.id = ${lit(periodId)}
+        AND v.figure < (p.parameters -> 'assessment_training_thresholds' ->> v.indicator)::numeric`);
+    const first = ok(await as.supA.post(url));
+    assert.equal(first.assessment_id, a1Assessment);
+    assert.equal(first.created, expected);
+    assert.equal(first.thresholds.teamwork, 50);
+    for (const p of first.items) {
+      assert.equal(p.status, 'proposed');
+      assert.equal(p.source, 'indicator');
+      assert.equal(p.created_by, null);
+    }
+    const again = ok(await as.hr.post(url));
+    assert.equal(again.created, 0);
+    assert.deepEqual(again.items.map((p) => p.id), first.items.map((p) => p.id));
+    assert.equal(count(`SELECT count(*) FROM assessment.training_plans WHERE assessment_id = ${lit(a1Assessment)}`), expected);
+  });
+});
+
 commonHeadersTest();
