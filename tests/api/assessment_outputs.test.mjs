@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
 import { assertProblem, commonHeadersTest, freshDatabase, lit, pg } from './lib/harness.mjs';
+import { caseInProgress, createBusinessType } from './lib/cases.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 import {
-  EMP, assertFieldError, client, loadFixtures, newSigningKey, ok, ownToken, startIdentityService,
+  EMP, assertFieldError, client, loadFixtures, newSigningKey, ok, ownToken,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_assessment_outputs';
@@ -25,7 +27,7 @@ const companyDay = (days = 0) => pg(
 before(async () => {
   key = newSigningKey();
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key);
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   Object.assign(as, {
     admin: asEmp(EMP.admin), hr: asEmp(EMP.hr), admin2: asEmp(EMP.admin2), auditor: asEmp(EMP.auditor),
@@ -196,18 +198,30 @@ describe('training plans (Q4 培訓與發展; R2.4)', () => {
 describe('a computed month: lists and training proposals', () => {
   let periodId;
   let a1Assessment;
-  before(() => {
-    const label = pg(`SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM')`, { db: DB });
-    const job = JSON.parse(pg(`SELECT assessment.periods_job(jsonb_build_object('today',
+  // The job as the scheduler runs it on the first working day after the month `label`.
+  const runJobAfter = (label) => JSON.parse(pg(`SELECT assessment.periods_job(jsonb_build_object('today',
       (SELECT min(d::date) FROM generate_series(to_date(${lit(label)}, 'YYYY-MM') + interval '1 month',
          to_date(${lit(label)}, 'YYYY-MM') + interval '1 month 20 days', interval '1 day') d
         WHERE org.is_workday(d::date))))`, { db: DB }));
+  before(async () => {
+    // A real case through module P's routes: staff.a1 leads it, in progress, nothing passed. In
+    // the month its milestones fall due (this month or the next), staff.a1's completion rate is
+    // 0 (under the threshold 60): the proposals have at least that plan.
+    const type = await createBusinessType(as.admin, { code: 'qd-outputs' });
+    const { case: c } = await caseInProgress(svc, key, { typeId: type.id });
+    const dueLabel = pg(`SELECT to_char(max(due_at) AT TIME ZONE 'Asia/Taipei', 'YYYY-MM') FROM cases.deadlines
+                          WHERE case_id = ${lit(c.id)} AND kind = 'milestone'`, { db: DB });
+    const label = pg(`SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM')`, { db: DB });
+    const job = runJobAfter(label);
     // (in December the same run opens the year too)
     assert.equal(job.opened[0], label, JSON.stringify(job));
+    if (dueLabel !== label) assert.equal(runJobAfter(dueLabel).opened[0], dueLabel);
     periodId = pg(`SELECT id FROM assessment.periods WHERE label = ${lit(label)}`, { db: DB });
-    a1Assessment = pg(`SELECT id FROM assessment.assessments WHERE period_id = ${lit(periodId)}
-                        AND employee_id = ${lit(EMP.staffA1.id)}`, { db: DB });
+    a1Assessment = pg(`SELECT a.id FROM assessment.assessments a JOIN assessment.periods p ON p.id = a.period_id
+                        WHERE p.label = ${lit(dueLabel)} AND a.employee_id = ${lit(EMP.staffA1.id)}`, { db: DB });
     assert.match(a1Assessment, /^[0-9a-f-]{36}$/);
+    assert.equal(pg(`SELECT figure::text FROM assessment.indicator_values WHERE assessment_id = ${lit(a1Assessment)}
+                      AND indicator = 'completion_rate'`, { db: DB }), '0.00');
   });
 
   test('bonus list: nothing published yet, every live assessment pending', async () => {
@@ -246,12 +260,25 @@ describe('a computed month: lists and training proposals', () => {
     assertProblem(await as.supB.post(url), 404, 'not_found');
     assertProblem(await as.hr.post('/v1/assessments/not-a-uuid/training-proposals'), 404, 'not_found');
     // indicators under their thresholds, from the stored figures (no self-assessment yet)
-    const expected = count(`SELECT count(*) FROM assessment.indicator_values v, assessment.periods p
-      WHERE v.assessment_id = ${lit(a1Assessment)} AND p.id = ${lit(periodId)}
+    const expected = count(`SELECT count(*) FROM assessment.indicator_values v
+      JOIN assessment.assessments a ON a.id = v.assessment_id JOIN assessment.periods p ON p.id = a.period_id
+      WHERE v.assessment_id = ${lit(a1Assessment)}
         AND v.figure < (p.parameters -> 'assessment_training_thresholds' ->> v.indicator)::numeric`);
+    assert.ok(expected >= 1, 'completion rate 0 is under its threshold');
     const first = ok(await as.supA.post(url));
     assert.equal(first.assessment_id, a1Assessment);
     assert.equal(first.created, expected);
+    const completion = first.items.find((p) => p.indicator === 'completion_rate');
+    assert.equal(completion.topic, '業務完成率 completion rate');
+    assert.match(completion.goal, /from 0\.00 to at least 60 /);
+    const ends = pg(`SELECT p.ends_on FROM assessment.periods p JOIN assessment.assessments a ON a.period_id = p.id
+                      WHERE a.id = ${lit(a1Assessment)}`, { db: DB });
+    // the last day of the third month after the period's month (or 30 days ahead if that passed)
+    assert.equal(completion.due_on, pg(`SELECT greatest((date_trunc('month', ${lit(ends)}::date) + interval '4 months'
+      - interval '1 day')::date, (now() AT TIME ZONE 'Asia/Taipei')::date + 30)::text`, { db: DB }));
+    // the plan goes on like any other: the supervisor agrees it, the employee starts it
+    assert.equal(ok(await as.supA.post(`/v1/training-plans/${completion.id}/agree`, {})).status, 'agreed');
+    assert.equal(ok(await as.a1.post(`/v1/training-plans/${completion.id}/start`, {})).status, 'in_progress');
     assert.equal(first.thresholds.teamwork, 50);
     for (const p of first.items) {
       assert.equal(p.status, 'proposed');
@@ -261,6 +288,7 @@ describe('a computed month: lists and training proposals', () => {
     const again = ok(await as.hr.post(url));
     assert.equal(again.created, 0);
     assert.deepEqual(again.items.map((p) => p.id), first.items.map((p) => p.id));
+    assert.equal(again.items.find((p) => p.id === completion.id).status, 'in_progress');
     assert.equal(count(`SELECT count(*) FROM assessment.training_plans WHERE assessment_id = ${lit(a1Assessment)}`), expected);
   });
 });
