@@ -15,7 +15,7 @@
 -- month, and the expectations below say what each indicator is in each case.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(101);
+SELECT plan(104);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -362,6 +362,17 @@ SELECT is(json_array_length(api.period_list(NULL, NULL, NULL, NULL) -> 'items') 
 SELECT pg_temp.be('hr', 'hr');
 SELECT is(api.period_json(pg_temp.id('pf'))::jsonb -> 'allowed_actions', '["close"]'::jsonb,
   'hr may close an open period');
+SELECT is(api.period_json(pg_temp.id('pf'))::jsonb -> 'assessments',
+          jsonb_build_object('total', m.n, 'by_status', jsonb_build_object('computed', m.n)),
+  'hr counts every assessment of the period') FROM m;
+INSERT INTO ids SELECT 'a.b1', (pg_temp.a('staff.b1', 'pf')).id;
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is((api.period_json(pg_temp.id('pf'))::jsonb #>> '{assessments,total}')::int,
+          (SELECT count(*)::int FROM assessment.assessments WHERE period_id = pg_temp.id('pf')),
+  'a supervisor counts what the policies let them see');
+SELECT is(assessment.evidence_text(pg_temp.id('a.b1')), '',
+  'the canonical text is read under the policies: sup.a does not read staff.b1''s rows');
+SELECT pg_temp.be('hr', 'hr');
 SELECT throws_ok(format($$ SELECT api.period_open(jsonb_build_object('label', %L)) $$, to_char(now() AT TIME ZONE m.tz + interval '2 months', 'YYYY-MM')),
   'TXVAL', NULL, 'a month that has not ended is not opened') FROM m;
 SELECT throws_ok(format($$ SELECT api.period_open(jsonb_build_object('label', %L)) $$, to_char(now() AT TIME ZONE m.tz + interval '1 year', 'YYYY')),
