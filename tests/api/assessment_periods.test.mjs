@@ -114,6 +114,18 @@ describe('the job kind assessment.periods (Q2.1, Q2.2)', () => {
       'year:2024-01-01:2024-12-31,month:2024-12-01:2024-12-31');
   });
 
+  test('the first working day follows the calendar: a holiday on the 1st moves it, a make-up workday brings it forward', async () => {
+    // 1 September 2025 is a Monday; 1 November 2025 a Saturday
+    ok(await as.admin.put('/v1/calendar/2025-09-01', { kind: 'holiday', name: '補假' }));
+    assert.deepEqual(runJob({ today: '2025-09-01' }), { today: '2025-09-01', first_workday: false, opened: [], computed: 0 });
+    const r = runJob({ today: '2025-09-02' });
+    assert.equal(r.first_workday, true);
+    assert.deepEqual(r.opened, ['2025-08']);
+    ok(await as.admin.put('/v1/calendar/2025-11-01', { kind: 'workday', name: '補行上班' }));
+    assert.deepEqual(runJob({ today: '2025-11-01' }).opened, ['2025-10'], 'a make-up Saturday is the first working day');
+    assert.equal(runJob({ today: '2025-11-03' }).first_workday, false, 'and the Monday after is not');
+  });
+
   test('a payload whose today is not a date fails the run', () => {
     assert.throws(() => runJob({ today: '2026-02-30' }), /today must be a date/);
     assert.throws(() => runJob({ today: 20260201 }), /today must be a date/);
@@ -127,7 +139,8 @@ describe('the job kind assessment.periods (Q2.1, Q2.2)', () => {
       const state = () => q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`);
       await waitFor(() => state() !== 'due' && state() !== 'running', { timeout: 20000, what: 'the job to finish' });
       assert.equal(state(), 'done');
-      assert.equal(q(`SELECT string_agg(label, ',' ORDER BY label) FROM assessment.periods WHERE label LIKE '2025%'`), '2025,2025-12');
+      assert.equal(q(`SELECT string_agg(label || ':' || (opened_by IS NULL), ',' ORDER BY label) FROM assessment.periods WHERE label IN ('2025', '2025-12')`),
+        '2025:true,2025-12:true', 'December and the year, opened by the job');
     } finally {
       await jobs.stop();
     }
@@ -161,6 +174,9 @@ describe('the period routes (Q2.1, Q2.2)', () => {
     const years = ok(await as.staff.get('/v1/assessment-periods?kind=year'));
     assert.deepEqual([...new Set(years.items.map((p) => p.kind))], ['year']);
     assert.deepEqual(years.items.map((p) => p.label).filter((l) => l <= '2025'), ['2025', '2024']);
+    const months = ok(await as.staff.get('/v1/assessment-periods?kind=month&limit=100'));
+    assert.deepEqual(months.items.map((p) => p.label).filter((l) => l <= '2025-12'),
+      ['2025-12', '2025-10', '2025-08', '2024-12'], 'months newest first');
     const one = ok(await as.staff.get('/v1/assessment-periods?limit=1'));
     assert.equal(one.items.length, 1);
     assert.equal(one.next_cursor, one.items[0].label);
