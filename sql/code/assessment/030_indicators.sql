@@ -28,7 +28,6 @@ CREATE OR REPLACE FUNCTION assessment.employed_at(p_employee uuid, p_at timestam
                     AND s.valid_from <= p_at AND (s.valid_to IS NULL OR p_at < s.valid_to))
 $$;
 REVOKE ALL ON FUNCTION assessment.employed_at(uuid, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.employed_at(uuid, timestamptz) TO tianxing_app;
 
 -- The cases p_employee is credited for and the share of each (Q1, the credit split): every case
 -- they hold or held an assignment on (lead or member, current or ended), cancelled cases left out;
@@ -39,11 +38,11 @@ CREATE OR REPLACE FUNCTION assessment.credited_cases(p_employee uuid)
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT c.id, n.assignees, 1::numeric / n.assignees
-    FROM cases.cases c
+    FROM (SELECT DISTINCT a.case_id FROM cases.assignments a WHERE a.employee_id = p_employee) k
+    JOIN cases.cases c ON c.id = k.case_id
     CROSS JOIN LATERAL (SELECT count(DISTINCT a.employee_id)::int AS assignees
                           FROM cases.assignments a WHERE a.case_id = c.id) n
    WHERE c.status <> 'cancelled'
-     AND EXISTS (SELECT FROM cases.assignments a WHERE a.case_id = c.id AND a.employee_id = p_employee)
 $$;
 REVOKE ALL ON FUNCTION assessment.credited_cases(uuid) FROM PUBLIC;
 
@@ -210,9 +209,10 @@ REVOKE ALL ON FUNCTION assessment.grade_of(jsonb, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.grade_of(jsonb, numeric) TO tianxing_app;
 
 -- The canonical text the evidence hash is taken of (month): each indicator row as jsonb text
--- (jsonb orders its keys itself), in the order of the indicator names, one per line.
+-- (jsonb orders its keys itself), in the order of the indicator names, one per line. SECURITY
+-- INVOKER: a caller reads the rows of the assessments they may see (anyone may check a hash).
 CREATE OR REPLACE FUNCTION assessment.evidence_text(p_assessment uuid) RETURNS text
-  LANGUAGE sql STABLE SECURITY DEFINER
+  LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT coalesce(string_agg(jsonb_build_object('indicator', iv.indicator, 'figure', iv.figure,

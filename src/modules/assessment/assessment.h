@@ -1,15 +1,17 @@
 /**
  * @file modules/assessment/assessment.h
- * @brief Module Q, quality assessment of staff (Q1-Q4): one folder, one route table per part,
- * each registered by its own line in modules/modules.c.
+ * @brief Module Q, quality assessment of staff (Q1-Q4): periods and indicators, the assessment's
+ * workflow, surveys, the uses of the results and their charts. One folder with several route
+ * tables, one per part, each registered by its own line in modules/modules.c.
  */
 #ifndef TX_MODULES_ASSESSMENT_H
 #define TX_MODULES_ASSESSMENT_H
 
 #include "core/module.h"
 
-/** @brief Use of results (outputs.c): salary bases, bonus list, promotion candidates, training
- * plans (Q4; R2.4). */
-extern const struct tx_module tx_module_assessment_outputs;
+/** @brief Assessment periods, monthly and annual (periods.c): Q1, Q2.1, Q2.2. */
+extern const struct tx_module tx_module_assessment_periods;
+/** @brief Registers the job kind 'assessment.periods' (periods.c); 0, or -1 on failure. */
+int tx_assessment_periods_register(void);
 
 #endif
