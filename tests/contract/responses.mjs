@@ -24,7 +24,9 @@
 //   equals X-Request-Id, and the code's registry status (x-error-codes) equals the HTTP status;
 // - a path matching no template is validated as the top-level `x-unmatched-route` response
 //   when it is a 404, otherwise as a Problem; a known path with an undocumented method takes
-//   the response its other operations document for that status (405 and the gates).
+//   the response its other operations document for that status (405 and the gates);
+// - a 406 of a GET operation that does not list 406 is the top-level `x-not-acceptable` response
+//   (content negotiation applies to every GET route, core/formats.h).
 // Prints `N passed, M failed`, then each failure; exits 1 on any failure, and also when no
 // response was recorded (a contract tier that saw nothing must not pass).
 //
@@ -320,6 +322,13 @@ function check(rec) {
   if (op) {
     const responses = op.responses ?? {};
     const k = statusKey(responses, rec.status);
+    // Content negotiation: any GET may answer 406 (the top-level x-not-acceptable response).
+    if (!k && rec.status === 406 && opMethod === 'get' && doc['x-not-acceptable']?.response) {
+      return {
+        op: `${opMethod.toUpperCase()} ${template}`,
+        errors: checkAgainst(rec, '/x-not-acceptable/response', { skipBody }),
+      };
+    }
     if (!k) {
       return {
         op: `${opMethod.toUpperCase()} ${template}`,
