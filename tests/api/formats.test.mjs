@@ -47,6 +47,8 @@ const NAMES = {
   at: '@SUM(A1)',
 };
 const caseIds = {};
+// The assessment period of the month that holds today ({id, label}), set in before().
+let period;
 
 before(async () => {
   key = newSigningKey();
@@ -71,6 +73,18 @@ VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, 
     const cu = await newCustomer(c.staffA1, name);
     caseIds[k] = ok(await c.staffA1.post('/v1/cases', caseRequest(cu.id)), 201).id;
   }
+  // The month that holds today, opened and computed by part A's job as it runs on the first
+  // working day of the next month (payload "today", as the job allows for catch-up runs): the
+  // fixture staff of department A are assessed in it (the trend's month and the distribution).
+  const out = pg(`SELECT assessment.periods_job(jsonb_build_object('today', (
+  SELECT min(d)::date FROM generate_series(date_trunc('month', assessment.company_today()) + interval '1 month',
+                                         date_trunc('month', assessment.company_today()) + interval '1 month 20 days',
+                                         interval '1 day') d
+   WHERE org.is_workday(d::date))::text))`, { db: DB, user: 'tianxing_app' });
+  assert.match(out, /"opened": \[/, out);
+  const label = pg("SELECT to_char(assessment.company_today(), 'YYYY-MM')", { db: DB, user: 'tianxing_app' });
+  period = { id: pg(`SELECT id FROM assessment.periods WHERE label = ${lit(label)}`, { db: DB }), label };
+  assert.match(period.id, /^[0-9a-f-]{36}$/, `period ${label} opened: ${out}`);
 });
 
 const get = (client, p, accept) => client.get(p, accept === undefined ? {} : { headers: { Accept: accept } });
@@ -276,6 +290,21 @@ describe('GET /v1/employees/{id}/assessment-trend', () => {
       for (const v of Object.values(m.values)) assert.deepEqual(v, { figure: null, marked: 'not_assessed' });
     }
   });
+  test('a figure is null exactly when it is marked; the SVG leaves those months out of the line', async () => {
+    const t = ok(await c.hr.get(trendPath(EMP.staffA1.id)));
+    for (const m of t.months) {
+      for (const [k, v] of Object.entries(m.values)) {
+        assert.equal(v.figure === null, v.marked !== null, `${m.month} ${k}: ${JSON.stringify(v)}`);
+      }
+    }
+    const s = svgOf(await get(c.hr, trendPath(EMP.staffA1.id), SVG));
+    for (const m of t.months) {
+      const v = m.values.completion_rate;
+      const said = v.figure === null ? `${String(m.month).padStart(2, '0')} none (${v.marked})`
+        : `${String(m.month).padStart(2, '0')} ${v.figure.toFixed(2)}`;
+      assert.ok(s.desc.includes(said), `${said} in ${s.desc}`);
+    }
+  });
   test('SVG: well-formed, role="img", title and desc name the employee and say the values', async () => {
     const s = svgOf(await get(c.staffA1, trendPath(EMP.staffA1.id), SVG));
     assert.equal(s.title, `考核趨勢 Assessment trend: ${EMP.staffA1.name}, ${YEAR()}`);
@@ -314,12 +343,6 @@ describe('GET /v1/employees/{id}/assessment-trend', () => {
 
 describe('GET /v1/departments/{id}/grade-distribution', () => {
   const distPath = (dept, period) => `/v1/departments/${dept}/grade-distribution?period_id=${period}`;
-  let period;
-  before(async () => {
-    // A period of module Q opened by hr (part A's route); any one will do for access and shape.
-    const label = pg("SELECT to_char((date_trunc('month', now() AT TIME ZONE 'Asia/Taipei') - interval '1 month'), 'YYYY-MM')", { db: DB });
-    period = ok(await c.hr.post('/v1/assessment-periods', { label }), 201);
-  });
   const expected = (dept) => pg(`SELECT coalesce(json_object_agg(g, n), '{}') FROM (SELECT coalesce(grade, '-') g, count(*) n
  FROM assessment.assessments WHERE period_id = ${lit(period.id)} AND department_id = ${lit(dept)}
    AND status NOT IN ('superseded', 'rejected') GROUP BY 1) x`, { db: DB });
