@@ -198,7 +198,8 @@ static void csv_disposition(struct tx_req *r)
 }
 
 /* text/csv of a list route (core/formats.h): every page from the request's cursor on, following
- * next_cursor, each page one read-only transaction (keyset paging keeps the pages consistent
+ * next_cursor (a call without a cursor argument answers one page: its next_cursor must be null),
+ * each page one read-only transaction (keyset paging keeps the pages consistent
  * with one another: no row twice, none skipped among those that did not change meanwhile). */
 static int export_csv(struct tx_req *r, const struct tx_call *call, const char **params)
 {
@@ -214,7 +215,7 @@ static int export_csv(struct tx_req *r, const struct tx_call *call, const char *
   char *buf = NULL, *next = NULL;
   size_t len = 0, rows = 0;
   FILE *out = open_memstream(&buf, &len);
-  if (!out || cursor < 0)
+  if (!out)
     return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
   tx_csv_header(out, f->csv, f->ncsv);
   struct tx_claims claims;
@@ -261,6 +262,11 @@ static int export_csv(struct tx_req *r, const struct tx_call *call, const char *
     json_decref(j_page);
     if (!next)
       break;
+    if (cursor < 0) { /* more pages, no way to ask for them: never cut the list silently */
+      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+      answered = true;
+      break;
+    }
     params[cursor] = next;
   }
   fclose(out);

@@ -5,10 +5,11 @@
  *
  * JSON stays the default and every route gives it. A GET route row may add `.formats`:
  *   - `csv`/`ncsv`: the columns of `text/csv`, each (header, JSON pointer into one item of the
- *     list's `items`). The route must be a call whose answer is `{items, next_cursor}` and whose
- *     args include `{TX_ARG_QUERY_TEXT, "cursor"}`: the CSV holds the whole list from the
- *     request's cursor on, fetched page by page (next_cursor followed, each page its own read-only
- *     transaction) up to TX_CSV_MAX_ROWS rows; a longer list is refused (422 export_too_large,
+ *     list's `items`). The route must be a call whose answer has `items` (an array) and, when it
+ *     pages, `next_cursor`, with `{TX_ARG_QUERY_TEXT, "cursor"}` among its args: the CSV holds the
+ *     whole list from the request's cursor on, fetched page by page (next_cursor followed, each
+ *     page its own read-only transaction) up to TX_CSV_MAX_ROWS rows. A call without a cursor
+ *     argument is one page (a non-null next_cursor is then a bug: 500, never a cut list); a longer list is refused (422 export_too_large,
  *     narrow the filters) rather than cut silently. `limit` is then the page size used to fetch
  *     (the largest page when absent).
  *   - `svg`: renders the call's JSON answer as `image/svg+xml`.

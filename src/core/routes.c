@@ -81,13 +81,6 @@ static const char *row_problem(const struct tx_route *rt)
       if (!f->csv[i].header || !*f->csv[i].header || !f->csv[i].pointer ||
           f->csv[i].pointer[0] != '/')
         return "a CSV column needs a header and a JSON pointer starting with /";
-    /* CSV follows next_cursor: the call must take the cursor from the query. */
-    bool cursor = false;
-    for (int i = 0; f->csv && i < rt->call->sql->nparams; i++)
-      cursor = cursor || (rt->call->args[i].kind == TX_ARG_QUERY_TEXT &&
-                          !strcmp(rt->call->args[i].name, "cursor"));
-    if (f->csv && !cursor)
-      return "a CSV list's call must take {TX_ARG_QUERY_TEXT, \"cursor\"}";
   }
   for (size_t i = 0; i < tx_routes_count; i++)
     if (!strcmp(tx_routes[i].method, rt->method) && !strcmp(tx_routes[i].path, rt->path))

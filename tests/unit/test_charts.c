@@ -55,6 +55,9 @@ static void trend(void **state)
   assert_non_null(strstr(svg, "d=\"M"));
   char *d = strstr(svg, "d=\"M");
   assert_non_null(strchr(d + 4, 'M'));
+  /* only completion_rate has figures: one path; the others have none (no empty path data) */
+  assert_null(strstr(d + 4, "<path"));
+  assert_null(strstr(svg, "d=\"\""));
   free(svg);
   /* not a trend */
   svg = render(tx_chart_trend_svg, "{\"months\": []}", &rc);

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/call.h"
 #include "core/formats.h"
+#include "core/routes.h"
 
 /* What tx_csv_field writes for @p s (neutralised), in a static buffer. */
 static const char *field(const char *s)
@@ -162,12 +164,72 @@ static void xml_escaping(void **state)
   assert_string_equal(out, "&lt;script&gt;&amp;&quot;&apos;&lt;/script&gt; 王");
 }
 
+static const struct tx_sql sql_list = {"fmt_list", "SELECT api.x($1::int, $2)::text", 2};
+static const struct tx_sql sql_one = {"fmt_one", "SELECT api.y($1)::text", 1};
+static int render_nothing(const json_t *j, FILE *out)
+{
+  (void)j;
+  (void)out;
+  return 0;
+}
+
+/* Registration refuses rows whose formats cannot be served. */
+static void route_rows(void **state)
+{
+  (void)state;
+  char err[256];
+  const struct tx_route good[] = {
+    {"GET", "/t/list", "*", "G2",
+     .call = TX_CALL(.sql = &sql_list, .read_only = true, .status = 200,
+                     .args = {{TX_ARG_QUERY_INT, "limit"}, {TX_ARG_QUERY_TEXT, "cursor"}}),
+     .formats = TX_FORMATS(TX_CSV_COLUMNS({"Name", "/name"}))},
+    {"GET", "/t/chart", "*", "G2",
+     .call = TX_CALL(.sql = &sql_one, .read_only = true, .status = 200,
+                     .args = {{TX_ARG_QUERY_TEXT, "x"}}),
+     .formats = TX_FORMATS(.svg = render_nothing)},
+  };
+  assert_int_equal(tx_routes_add(good, 2, err, sizeof err), 0);
+  tx_routes_reset();
+  /* a list that does not page (no cursor argument) may give CSV too */
+  const struct tx_route no_cursor[] = {
+    {"GET", "/t/x", "*", "G2",
+     .call = TX_CALL(.sql = &sql_one, .read_only = true, .status = 200,
+                     .args = {{TX_ARG_QUERY_TEXT, "page"}}),
+     .formats = TX_FORMATS(TX_CSV_COLUMNS({"Name", "/name"}))},
+  };
+  assert_int_equal(tx_routes_add(no_cursor, 1, err, sizeof err), 0);
+  tx_routes_reset();
+  const struct tx_route post[] = {
+    {"POST", "/t/x", "*", "G2",
+     .call = TX_CALL(.sql = &sql_one, .status = 200, .args = {{TX_ARG_QUERY_TEXT, "cursor"}}),
+     .formats = TX_FORMATS(TX_CSV_COLUMNS({"Name", "/name"}))},
+  };
+  assert_int_equal(tx_routes_add(post, 1, err, sizeof err), -1);
+  assert_non_null(strstr(err, "GET"));
+  const struct tx_route bad_pointer[] = {
+    {"GET", "/t/x", "*", "G2",
+     .call = TX_CALL(.sql = &sql_one, .read_only = true, .status = 200,
+                     .args = {{TX_ARG_QUERY_TEXT, "cursor"}}),
+     .formats = TX_FORMATS(TX_CSV_COLUMNS({"Name", "name"}))},
+  };
+  assert_int_equal(tx_routes_add(bad_pointer, 1, err, sizeof err), -1);
+  const struct tx_route empty[] = {
+    {"GET", "/t/x", "*", "G2",
+     .call = TX_CALL(.sql = &sql_one, .read_only = true, .status = 200,
+                     .args = {{TX_ARG_QUERY_TEXT, "cursor"}}),
+     .formats = TX_FORMATS(.ncsv = 0)},
+  };
+  assert_int_equal(tx_routes_add(empty, 1, err, sizeof err), -1);
+  assert_int_equal(tx_routes_count, 0);
+  tx_routes_reset();
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(csv_quoting), cmocka_unit_test(csv_injection), cmocka_unit_test(csv_rows),
     cmocka_unit_test(json_pointer), cmocka_unit_test(accept_choice), cmocka_unit_test(describe),
-    cmocka_unit_test(xml_escaping),
+    cmocka_unit_test(xml_escaping), cmocka_unit_test(route_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,10 +133,8 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out)
 
   /* one line per indicator, broken where a month has no figure */
   for (size_t i = 0; i < NIND; i++) {
-    fprintf(out, "<g stroke=\"%s\" fill=\"%s\">\n<path fill=\"none\" stroke-width=\"2\""
-                 " stroke-dasharray=\"%s\" d=\"",
-            indicators[i].colour, indicators[i].colour, indicators[i].dash);
-    bool pen_down = false;
+    fprintf(out, "<g stroke=\"%s\" fill=\"%s\">\n", indicators[i].colour, indicators[i].colour);
+    bool pen_down = false, any = false;
     for (int m = 1; m <= 12; m++) {
       const char *marked;
       double f = figure(json_array_get(j_months, (size_t)m - 1), indicators[i].key, &marked);
@@ -144,10 +142,14 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out)
         pen_down = false;
         continue;
       }
-      fprintf(out, "%s%.1f %.1f ", pen_down ? "L" : "M", month_x(m), score_y(f));
-      pen_down = true;
+      if (!any) /* no path element without a point: empty path data is an error in SVG */
+        fprintf(out, "<path fill=\"none\" stroke-width=\"2\" stroke-dasharray=\"%s\" d=\"",
+                indicators[i].dash);
+      fprintf(out, "%s%s%.1f %.1f", any ? " " : "", pen_down ? "L" : "M", month_x(m), score_y(f));
+      pen_down = any = true;
     }
-    fputs("\"/>\n", out);
+    if (any)
+      fputs("\"/>\n", out);
     for (int m = 1; m <= 12; m++) {
       const char *marked;
       double f = figure(json_array_get(j_months, (size_t)m - 1), indicators[i].key, &marked);
