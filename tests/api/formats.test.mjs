@@ -270,7 +270,8 @@ describe('CSV of GET /v1/archive', () => {
   });
 });
 
-const YEAR = () => Number(pg("SELECT extract(year FROM now() AT TIME ZONE 'Asia/Taipei')::int", { db: DB }));
+// The year of the company's date today (company_time_zone), as the job and the periods count it.
+const YEAR = () => Number(pg('SELECT extract(year FROM assessment.company_today())::int', { db: DB, user: 'tianxing_app' }));
 
 describe('GET /v1/employees/{id}/assessment-trend', () => {
   const trendPath = (id, year = YEAR()) => `/v1/employees/${id}/assessment-trend?year=${year}`;
