@@ -196,14 +196,15 @@ static int refuse_unread(const struct tx_route *route, struct tx_req *r)
   return tx_reply_problem(r, TX_E_VALIDATION_FAILED, what, j_errors);
 }
 
-/* GET: the representation Accept asks for, among those the route gives (JSON always); 406 when
- * none is acceptable. Other methods answer JSON whatever Accept says (RFC 9110 section 12.5.1
- * lets a server disregard it): their answer is the result of a write, not a representation to
- * choose. */
+/* GET calls: the representation Accept asks for, among those the route gives (JSON always); 406
+ * when none is acceptable. Other methods answer JSON whatever Accept says (RFC 9110 section
+ * 12.5.1 lets a server disregard it): their answer is the result of a write, not a
+ * representation to choose. Handler routes answer in their own media types (metrics, the
+ * contract as YAML, a stored file's content) and are not negotiated here. */
 static int negotiate(const struct tx_route *route, struct tx_req *r)
 {
   r->format = TX_FORMAT_JSON;
-  if (strcmp(route->method, "GET") != 0)
+  if (strcmp(route->method, "GET") != 0 || !route->call)
     return 0;
   unsigned offered = tx_formats_offered(route->formats);
   if (route->formats) { /* caches must key on Accept (CORS may have set Vary: Origin) */

@@ -248,6 +248,16 @@ describe('content negotiation', () => {
     assertProblem(await get(c.hr, `/v1/employees/${EMP.staffA1.id}/assessment-trend?year=2026`, CSV),
       406, 'not_acceptable');
   });
+  test('routes with a media type of their own are not negotiated (the contract as YAML)', async () => {
+    const res = await call(svc, 'GET', '/openapi.yaml', { headers: { Accept: 'application/yaml' } });
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+  });
+  test('HEAD negotiates like GET', async () => {
+    const res = await call(svc, 'HEAD', '/v1/cases', { token: c.staffA1.token, headers: { Accept: CSV } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /^text\/csv/);
+    assert.equal(res.body.length, 0);
+  });
   test('a write answers JSON whatever Accept says', async () => {
     const cu = await newCustomer(c.staffA2, '客戶 Accept');
     const res = await c.staffA2.post('/v1/cases', caseRequest(cu.id), { headers: { Accept: CSV } });

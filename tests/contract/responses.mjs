@@ -26,7 +26,7 @@
 //   when it is a 404, otherwise as a Problem; a known path with an undocumented method takes
 //   the response its other operations document for that status (405 and the gates);
 // - a 406 of a GET operation that does not list 406 is the top-level `x-not-acceptable` response
-//   (content negotiation applies to every GET route, core/formats.h).
+//   (content negotiation applies to every GET route that answers JSON, core/formats.h).
 // Prints `N passed, M failed`, then each failure; exits 1 on any failure, and also when no
 // response was recorded (a contract tier that saw nothing must not pass).
 //
