@@ -3,11 +3,12 @@
  * @brief Module Q, quality assessment of staff (Q1-Q4): periods and indicators, the assessment's
  * workflow, surveys, the uses of the results and their charts. One folder with several route
  * tables, one per part, each registered by its own line in modules/modules.c.
- * @brief Module Q, quality assessment of staff (Q1-Q4): each part's route table, registered by
- * its own line in modules/modules.c.
  */
 #ifndef TX_MODULES_ASSESSMENT_H
 #define TX_MODULES_ASSESSMENT_H
+
+#include <jansson.h>
+#include <stdio.h>
 
 #include "core/module.h"
 
@@ -15,8 +16,6 @@
 extern const struct tx_module tx_module_assessment_periods;
 /** @brief Registers the job kind 'assessment.periods' (periods.c); 0, or -1 on failure. */
 int tx_assessment_periods_register(void);
-#include <jansson.h>
-#include <stdio.h>
 
 /** @brief Charts of assessments, JSON or SVG (charts.c): Q1, Q2.1, Q2.2. */
 extern const struct tx_module tx_module_assessment_charts;
