@@ -15,7 +15,7 @@
 -- month, and the expectations below say what each indicator is in each case.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(109);
+SELECT plan(110);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -35,6 +35,8 @@ SELECT ok(p.prosecdef AND pg_get_userbyid(p.proowner) = 'tianxing_owner'
                      'period_close_hr', 'period_compute_hr');
 SELECT ok(NOT has_function_privilege('tianxing_app', 'assessment.open_period(text, uuid, date)', 'EXECUTE'),
   'the runtime role cannot open a period behind the job''s and HR''s backs');
+SELECT ok(NOT has_function_privilege('tianxing_app', 'assessment.compute_period(uuid)', 'EXECUTE'),
+  'nor compute one (HR''s route and the job do, as the owner)');
 SELECT ok(NOT has_table_privilege('tianxing_app', t, 'INSERT,UPDATE,DELETE'),
           format('the runtime role writes %s only through the functions', t))
   FROM unnest(ARRAY['assessment.periods', 'assessment.assessments', 'assessment.indicator_values']) t;
@@ -309,8 +311,9 @@ SELECT is((pg_temp.a('staff.new', 'pf')).composite, NULL, 'the joiner has nothin
 CREATE TEMP TABLE before AS
 SELECT a.id, a.composite, a.grade, a.evidence_hash, assessment.evidence_text(a.id) AS txt
   FROM assessment.assessments a WHERE a.period_id IN (pg_temp.id('pf'), pg_temp.id('pd'));
-SELECT is(assessment.compute_period(pg_temp.id('pf')), m.n, 'recomputing recomputes every assessment still computed') FROM m;
-SELECT assessment.compute_period(pg_temp.id('pd')) FROM m WHERE m.pd <> m.pf;
+SELECT pg_temp.be('hr', 'hr');
+SELECT is((api.period_compute(pg_temp.id('pf')) ->> 'computed')::int, m.n, 'recomputing recomputes every assessment still computed') FROM m;
+SELECT api.period_compute(pg_temp.id('pd')) FROM m WHERE m.pd <> m.pf;
 SELECT is_empty($$ SELECT b.id FROM before b JOIN assessment.assessments a ON a.id = b.id
                     WHERE (a.composite, a.grade, a.evidence_hash, assessment.evidence_text(a.id))
                           IS DISTINCT FROM (b.composite, b.grade, b.evidence_hash, b.txt) $$,
