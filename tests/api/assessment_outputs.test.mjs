@@ -236,6 +236,14 @@ describe('a computed month: lists and training proposals', () => {
     assertFieldError(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list?cursor=x`), 'cursor');
     assertFieldError(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list?limit=0`), 'limit');
     assertProblem(await as.supA.get(`/v1/assessment-periods/${periodId}/bonus-list`), 403, 'forbidden');
+    // HR's spreadsheet: the same list as CSV (UTF-8 with BOM, the header row; no line yet)
+    const csv = await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list`, { headers: { Accept: 'text/csv' } });
+    assert.equal(csv.status, 200, csv.text);
+    assert.match(csv.headers['content-type'], /^text\/csv/);
+    assert.equal(csv.text, '\ufeffEmployee ID,Employee,Department ID,Assessment ID,Status,Grade,Composite,'
+      + 'Coefficient,Salary base,Base from,Bonus,Currency,Reason\r\n');
+    assertProblem(await as.hr.get(`/v1/assessment-periods/${periodId}/bonus-list`,
+      { headers: { Accept: 'image/png' } }), 406, 'not_acceptable');
   });
 
   test('promotion candidates come from a year: a month is 409; a year shows its rule', async () => {
@@ -250,6 +258,9 @@ describe('a computed month: lists and training proposals', () => {
     assert.deepEqual(c.rule, { grades: ['A'], min_months_assessed: 10 });
     assert.equal(c.period.kind, 'year');
     assert.deepEqual(c.items, []);
+    const csv = await as.hr.get(`/v1/assessment-periods/${yearId}/promotion-candidates`, { headers: { Accept: 'text/csv' } });
+    assert.equal(csv.status, 200, csv.text);
+    assert.match(csv.text, /^\ufeffEmployee ID,Employee,Department ID,Assessment ID,Status,Grade,Composite,Months assessed,Monthly mean,Supervisor score\r\n$/);
     assertFieldError(await as.hr.get(`/v1/assessment-periods/${yearId}/promotion-candidates?cursor=x`), 'cursor');
     assertProblem(await as.auditor.get(`/v1/assessment-periods/${yearId}/promotion-candidates`), 403, 'forbidden');
   });

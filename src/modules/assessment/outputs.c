@@ -6,6 +6,7 @@
  * (which holds the rules and why); modules/modules.c registers tx_module_assessment_outputs.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "modules/assessment/assessment.h"
 
@@ -47,13 +48,34 @@ static const struct tx_route routes[] = {
    .call = TX_CALL(.sql = &sql_bonus_list, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
-                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+                            {TX_ARG_QUERY_TEXT, "cursor"}}),
+   /* Accept: text/csv gives the whole list for HR's spreadsheet (core/formats.h) */
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Employee ID", "/employee_id"},
+                                        {"Employee", "/employee_name"},
+                                        {"Department ID", "/department_id"},
+                                        {"Assessment ID", "/assessment_id"},
+                                        {"Status", "/status"}, {"Grade", "/grade"},
+                                        {"Composite", "/composite"},
+                                        {"Coefficient", "/coefficient"},
+                                        {"Salary base", "/salary_base/amount"},
+                                        {"Base from", "/salary_base/effective_from"},
+                                        {"Bonus", "/bonus"}, {"Currency", "/currency"},
+                                        {"Reason", "/reason"}))},
   /* Q4 晉升與調薪 from the year's grade (Q2.2) and the rule in the period's parameters. */
   {"GET", "/v1/assessment-periods/{id}/promotion-candidates", "hr", "Q2.2,Q4",
    .call = TX_CALL(.sql = &sql_promotion_candidates, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
-                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+                            {TX_ARG_QUERY_TEXT, "cursor"}}),
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Employee ID", "/employee_id"},
+                                        {"Employee", "/employee_name"},
+                                        {"Department ID", "/department_id"},
+                                        {"Assessment ID", "/assessment_id"},
+                                        {"Status", "/status"}, {"Grade", "/grade"},
+                                        {"Composite", "/composite"},
+                                        {"Months assessed", "/months_assessed"},
+                                        {"Monthly mean", "/monthly_mean"},
+                                        {"Supervisor score", "/supervisor_score"}))},
   /* Q4 培訓與發展, R2.4 (staff training): the plans the caller may read. */
   {"GET", "/v1/training-plans", "*", "Q4,R2.4",
    .call = TX_CALL(.sql = &sql_training_plan_list, .read_only = true, .status = 200,
