@@ -15,6 +15,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "jobs/jobs.h"
+#include "modules/assessment/assessment.h"
 #include "modules/cases/cases.h"
 #include "modules/jobs/jobs.h"
 #include "modules/modules.h"
@@ -256,6 +257,7 @@ static int cmd_serve(const struct tx_config *cfg)
    * TIANXING_JOBS=off. The workers must not take SIGTERM: block it before they start (the server
    * takes it with sigwait and sets tx_app.draining, which they watch). */
   if (tx_jobs_housekeeping_register() || tx_cases_deadlines_register() ||
+      tx_surveys_job_register() ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");
     tx_pool_shutdown();
