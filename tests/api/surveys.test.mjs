@@ -331,7 +331,8 @@ describe('response rates per period (Q3)', () => {
   before(() => {
     // The period of this month, as part A's job would open it (its route opens ended months only).
     asOwnerAdmin(DB, `INSERT INTO assessment.periods (kind, label, starts_on, ends_on, parameters)
-SELECT 'month', to_char(d, 'YYYY-MM'), d, (d + interval '1 month' - interval '1 day')::date, '{}'
+SELECT 'month', to_char(d, 'YYYY-MM'), d, (d + interval '1 month' - interval '1 day')::date,
+       assessment.period_parameters((d + interval '1 month' - interval '1 day')::date)
   FROM (SELECT date_trunc('month', now() AT TIME ZONE 'Asia/Taipei')::date AS d) x
 ON CONFLICT (label) DO NOTHING;`);
     S.period = q(`SELECT id FROM assessment.periods WHERE label = to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM')`);
@@ -353,6 +354,16 @@ ON CONFLICT (label) DO NOTHING;`);
     assert.equal(r.items.reduce((n, x) => n + x.sent, 0), sent);
     assert.ok(!JSON.stringify(r).includes(CUSTOMER_NAME));
     for (const c of [as.admin, as.auditor]) assert.equal(ok(await c.get(`/v1/survey-response-rates?period_id=${S.period}`)).sent, sent);
+  });
+
+  test('part A counts the answer in the satisfaction of the case\'s assignees (Q1)', () => {
+    owner(`SELECT assessment.compute_period(${lit(S.period)})`);
+    const ev = JSON.parse(q(`SELECT v.evidence FROM assessment.indicator_values v
+      JOIN assessment.assessments a ON a.id = v.assessment_id
+     WHERE a.period_id = ${lit(S.period)} AND a.employee_id = ${lit(EMP.staffA2.id)} AND v.indicator = 'satisfaction'`));
+    const answers = ev.filter((e) => e.kind === 'answer');
+    assert.equal(answers.length, 1, JSON.stringify(ev));
+    assert.equal(Number(answers[0].value), 75);
   });
 
   test('refusals: staff and supervisors 403, no period 422, unknown period 404', async () => {

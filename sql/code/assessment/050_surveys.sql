@@ -790,7 +790,7 @@ REVOKE ALL ON FUNCTION api.survey_send_list(uuid, text, text, uuid, uuid, timest
 GRANT EXECUTE ON FUNCTION api.survey_send_list(uuid, text, text, uuid, uuid, timestamptz, timestamptz, int, text) TO tianxing_app;
 
 -- GET /v1/survey-response-rates?period_id= (hr, admin, auditor; Q3): the sends sent in the period
--- (from the start of starts_on to the end of ends_on in company_time_zone), how many were
+-- (from the start of starts_on to the end of ends_on in the period's time zone), how many were
 -- answered (by now) and expired, and the rate 100 x answered / sent (null without sends); in
 -- total and by questionnaire and reason.
 CREATE OR REPLACE FUNCTION api.survey_response_rates(p_period uuid) RETURNS json
@@ -799,7 +799,6 @@ CREATE OR REPLACE FUNCTION api.survey_response_rates(p_period uuid) RETURNS json
   AS $$
 DECLARE
   p assessment.periods;
-  v_tz text;
   v_from timestamptz;
   v_to timestamptz;
 BEGIN
@@ -811,9 +810,9 @@ BEGIN
   IF p.id IS NULL THEN
     RAISE EXCEPTION 'no such period' USING ERRCODE = 'P0002';
   END IF;
-  v_tz := coalesce(org.policy_value('company_time_zone', p.ends_on) #>> '{}', 'Asia/Taipei');
-  v_from := p.starts_on::timestamp AT TIME ZONE v_tz;
-  v_to := (p.ends_on + 1)::timestamp AT TIME ZONE v_tz;
+  -- the period's bounds as part A reads them (its time zone as copied at its opening)
+  v_from := assessment.period_start(p.id);
+  v_to := assessment.period_end(p.id);
   RETURN (
     WITH s AS (
       SELECT q.id AS survey_id, q.code, q.title, x.reason,
