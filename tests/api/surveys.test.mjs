@@ -305,13 +305,34 @@ describe('regular sends, reminders and expiry (the job assessment.surveys)', () 
   });
 
   test('the job sends the regular questionnaire to a customer with a recent case and no regular send', async () => {
-    const { customerId } = await confirmedCase();
+    const { customerId, caseId } = await confirmedCase();
+    S.secondCase = caseId;
     const before = Number(q(`SELECT count(*) FROM assessment.survey_sends WHERE customer_id = ${lit(customerId)} AND reason = 'regular'`));
     assert.equal(before, 0);
     // at 09:00 tomorrow (the job acts at 09:00 of its day; the case was received after today's)
     assert.equal(runJob({ today: dayPlus(1) }).sent, 1);
     assert.equal(runJob({ today: dayPlus(1) }).sent, 0, 'idempotent for the day');
     assert.equal(q(`SELECT count(*) FROM assessment.survey_sends WHERE customer_id = ${lit(customerId)} AND reason = 'regular' AND created_by IS NULL`), '1');
+    S.second = customerId;
+  });
+
+  test('a customer who becomes inactive: the job revokes the open sends, their tokens are 404', async () => {
+    const regular = q(`SELECT id FROM assessment.survey_sends WHERE customer_id = ${lit(S.second)} AND reason = 'regular'`);
+    const link = ok(await as.hr.post(`/v1/survey-sends/${regular}/link`), 201);
+    ok(await pub('GET', link.url));
+    // its case ends (archived, P4.1) before the customer may become inactive (C4.3)
+    ok(await as.a1.post(`/v1/cases/${S.secondCase}/files`, { name: '報告正本', purpose: 'document', document_code: 'report', location: '檔案室 B-02' }), 201);
+    ok(await as.a1.post(`/v1/cases/${S.secondCase}/archive`));
+    const c = ok(await as.a1.get(`/v1/customers/${S.second}`));
+    ok(await as.a1.patch(`/v1/customers/${S.second}`, { status: 'inactive' }, { headers: { 'If-Match': `"${c.version}"` } }));
+    assert.equal(runJob({ today: dayPlus(1) }).revoked, 2, 'its regular send and its case\'s send');
+    assertProblem(await pub('GET', link.url), 404, 'not_found');
+    assertProblem(await pub('POST', link.url, { answers: { overall: 5 } }), 404, 'not_found');
+    assertProblem(await as.hr.post(`/v1/survey-sends/${regular}/link`), 409, 'conflict');
+    const revoked = ok(await as.hr.get(`/v1/survey-sends?status=revoked&customer_id=${S.second}`)).items;
+    assert.equal(revoked.length, 2);
+    assert.ok(revoked.every((x) => x.revoked_at));
+    assertProblem(await as.hr.post('/v1/survey-sends', { customer_id: S.second }), 409, 'conflict');
   });
 
   test('an instance with jobs on runs the kind to done', async () => {
