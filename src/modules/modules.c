@@ -28,6 +28,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_case_queues,
   &tx_module_assessment_periods,
   &tx_module_assessment_charts,
+  &tx_module_surveys,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 
