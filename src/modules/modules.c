@@ -3,6 +3,7 @@
  * @brief The module list (see modules/modules.h): one line per module.
  */
 #include "modules/modules.h"
+#include "modules/assessment/assessment.h"
 #include "modules/audit/audit.h"
 #include "modules/cases/cases.h"
 #include "modules/auth/auth.h"
@@ -25,6 +26,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_case_work,
   &tx_module_case_review,
   &tx_module_case_queues,
+  &tx_module_assessments,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 
