@@ -570,10 +570,11 @@ GRANT EXECUTE ON FUNCTION api.assessment_appeal_decide(uuid, int, jsonb) TO tian
 -- revision n+1 of a published (or later) revision: {reason, teamwork_rating? (month),
 -- supervisor_score? (year), recompute?}. The new revision starts as a copy of the old one (its
 -- figures, indicator rows and steps), takes the corrected rating or score, recomputes the
--- figures from today's facts when asked (part A's assessment.recompute), then part A's
--- assessment.score writes the teamwork indicator, composite, grade and hash. It waits as
--- 'proposed' for a second person; the old revision stays published meanwhile. 201 with the new
--- revision. Never one's own assessment; one proposal at a time (409 naming it).
+-- figures from today's facts when asked (part A's assessment.compute_assessment, which ends
+-- with assessment.score), else assessment.score alone writes the teamwork indicator,
+-- composite, grade and hash. It waits as 'proposed' for a second person; the old revision stays
+-- published meanwhile. 201 with the new revision. Never one's own assessment (403); one
+-- proposal at a time (409 conflict naming it).
 CREATE OR REPLACE FUNCTION assessment.propose_correction(p_id uuid, p_version int, p_body jsonb)
   RETURNS json
   LANGUAGE plpgsql SECURITY DEFINER
@@ -655,9 +656,10 @@ BEGIN
          i.evidence
     FROM assessment.indicator_values i WHERE i.assessment_id = a.id;
   IF v_recompute THEN
-    PERFORM assessment.recompute(v_new);
+    PERFORM assessment.compute_assessment(v_new);
+  ELSE
+    PERFORM assessment.score(v_new);
   END IF;
-  PERFORM assessment.score(v_new);
   RETURN api.assessment_json(v_new);
 END
 $$;
