@@ -1,0 +1,445 @@
+-- Module Q, part A: the five indicators of Q1 (formula version 1), the composite and the grade
+-- (Q1, Q2.1), the annual combination (Q2.2), and the computation of a period. The readings of
+-- formula version 1 are written out in docs/assessment.md; each function below cites the one it
+-- implements. Everything here reads stored facts only (module P's cases, assignments, review
+-- rounds, milestone deadlines and confirmations; survey answers; the supervisor's rating), so
+-- computing a period twice from the same facts gives the same figures and the same evidence hash.
+--
+-- The writers are SECURITY DEFINER (owner tianxing_owner, search_path pinned, names qualified):
+-- the runtime role reads module Q's tables under their policies and writes nothing itself; the
+-- facts they count (cases of other departments, other people's answers) are read as the owner.
+
+-- The formula version these functions implement; stored with every indicator row and assessment.
+CREATE OR REPLACE FUNCTION assessment.formula_version() RETURNS int
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT 1 $$;
+REVOKE ALL ON FUNCTION assessment.formula_version() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.formula_version() TO tianxing_app;
+
+-- Was p_employee employed (an active span with the role staff) at the instant p_at? Only the
+-- employee's own facts while employed count (READINGS.md Q; a person who joins or leaves
+-- mid-period). Spans are half-open: [valid_from, valid_to).
+CREATE OR REPLACE FUNCTION assessment.employed_at(p_employee uuid, p_at timestamptz) RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT EXISTS (SELECT FROM org.employee_spans s
+                  WHERE s.employee_id = p_employee AND s.active AND 'staff' = ANY (s.roles)
+                    AND s.valid_from <= p_at AND (s.valid_to IS NULL OR p_at < s.valid_to))
+$$;
+REVOKE ALL ON FUNCTION assessment.employed_at(uuid, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.employed_at(uuid, timestamptz) TO tianxing_app;
+
+-- The cases p_employee is credited for and the share of each (Q1, the credit split): every case
+-- they hold or held an assignment on (lead or member, current or ended), cancelled cases left out;
+-- weight = 1 / the number of distinct employees ever assigned to the case.
+CREATE OR REPLACE FUNCTION assessment.credited_cases(p_employee uuid)
+  RETURNS TABLE (case_id uuid, assignees int, weight numeric)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT c.id, n.assignees, 1::numeric / n.assignees
+    FROM cases.cases c
+    CROSS JOIN LATERAL (SELECT count(DISTINCT a.employee_id)::int AS assignees
+                          FROM cases.assignments a WHERE a.case_id = c.id) n
+   WHERE c.status <> 'cancelled'
+     AND EXISTS (SELECT FROM cases.assignments a WHERE a.case_id = c.id AND a.employee_id = p_employee)
+$$;
+REVOKE ALL ON FUNCTION assessment.credited_cases(uuid) FROM PUBLIC;
+
+-- The four indicators computed from facts (Q1 items 1-4) for p_employee over the instants
+-- (p_from, p_to] -- the period: a fact at the period's end instant (the first moment of the next
+-- day in the company's zone, which is how deadlines fall due at the end of a working day) is the
+-- period's; one at its start belongs to the period before. One row per indicator, with its
+-- figure (2 decimals) or its mark, the numerator and denominator, and the evidence sorted by kind
+-- then id.
+CREATE OR REPLACE FUNCTION assessment.fact_indicators(p_employee uuid, p_from timestamptz,
+                                                      p_to timestamptz)
+  RETURNS TABLE (indicator text, figure numeric, numerator numeric, denominator numeric,
+                 marked text, evidence jsonb)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_num numeric;
+  v_den numeric;
+  v_ev jsonb;
+BEGIN
+  -- 1. completion_rate: cases due in the period (due = the latest due_at of their milestone
+  -- deadlines that are not closed), weighted by the credit split; passed = passed_at by the
+  -- period's end. 100 x passed weight / due weight.
+  SELECT sum(x.weight) FILTER (WHERE x.passed), sum(x.weight),
+         coalesce(jsonb_agg(jsonb_build_object('kind', 'case', 'id', x.case_id,
+                                               'weight', round(x.weight, 4),
+                                               'due_at', api.ts(x.due_at), 'passed', x.passed)
+                            ORDER BY x.case_id), '[]')
+    INTO v_num, v_den, v_ev
+    FROM (SELECT k.case_id, k.weight, d.due_at,
+                 (c.passed_at IS NOT NULL AND c.passed_at <= p_to) AS passed
+            FROM assessment.credited_cases(p_employee) k
+            JOIN cases.cases c ON c.id = k.case_id
+            CROSS JOIN LATERAL (SELECT max(dl.due_at) AS due_at FROM cases.deadlines dl
+                                 WHERE dl.case_id = k.case_id AND dl.kind = 'milestone'
+                                   AND dl.closed_at IS NULL) d
+           WHERE d.due_at > p_from AND d.due_at <= p_to
+             AND assessment.employed_at(p_employee, d.due_at)) x;
+  RETURN QUERY SELECT 'completion_rate'::text,
+    CASE WHEN v_den > 0 THEN round(100 * coalesce(v_num, 0) / v_den, 2) END,
+    round(coalesce(v_num, 0), 4), round(coalesce(v_den, 0), 4),
+    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
+
+  -- 2. satisfaction: the mean of the normalized answers attributed to the employee: the ratings
+  -- of confirmations of cases they were assigned to, (rating - 1) x 25, and the scores of survey
+  -- answers attributed to them (already 0-100). None: marked no_answers, not zero.
+  SELECT sum(x.value), count(*),
+         coalesce(jsonb_agg(x.ev ORDER BY x.kind, x.id), '[]')
+    INTO v_num, v_den, v_ev
+    FROM (SELECT 'confirmation' AS kind, cf.id, ((cf.rating - 1) * 25)::numeric AS value,
+                 jsonb_build_object('kind', 'confirmation', 'id', cf.id, 'case_id', cf.case_id,
+                                    'rating', cf.rating, 'value', (cf.rating - 1) * 25) AS ev
+            FROM assessment.credited_cases(p_employee) k
+            JOIN cases.confirmations cf ON cf.case_id = k.case_id
+           WHERE cf.rating IS NOT NULL AND cf.at > p_from AND cf.at <= p_to
+             AND assessment.employed_at(p_employee, cf.at)
+          UNION ALL
+          SELECT 'answer', an.id, an.score,
+                 jsonb_build_object('kind', 'answer', 'id', an.id, 'value', an.score)
+            FROM assessment.survey_attributions sa
+            JOIN assessment.survey_answers an ON an.id = sa.answer_id
+            JOIN assessment.survey_sends ss ON ss.id = an.send_id
+            LEFT JOIN cases.cases c ON c.id = coalesce(sa.case_id, ss.case_id)
+           WHERE sa.employee_id = p_employee AND an.score IS NOT NULL
+             AND an.at > p_from AND an.at <= p_to
+             AND c.status IS DISTINCT FROM 'cancelled'
+             AND assessment.employed_at(p_employee, an.at)) x;
+  RETURN QUERY SELECT 'satisfaction'::text,
+    CASE WHEN v_den > 0 THEN round(v_num / v_den, 2) END,
+    round(coalesce(v_num, 0), 4), v_den,
+    CASE WHEN v_den > 0 THEN NULL ELSE 'no_answers' END, v_ev;
+
+  -- 3. accuracy (first-pass share): review rounds decided in the period on the employee's cases,
+  -- 100 x passed / decided.
+  SELECT count(*) FILTER (WHERE r.outcome = 'passed'), count(*),
+         coalesce(jsonb_agg(jsonb_build_object('kind', 'review', 'id', r.id, 'case_id', r.case_id,
+                                               'round', r.round, 'passed', r.outcome = 'passed')
+                            ORDER BY r.id), '[]')
+    INTO v_num, v_den, v_ev
+    FROM assessment.credited_cases(p_employee) k
+    JOIN cases.reviews r ON r.case_id = k.case_id
+   WHERE r.decided_at IS NOT NULL AND r.decided_at > p_from AND r.decided_at <= p_to
+     AND assessment.employed_at(p_employee, r.decided_at);
+  RETURN QUERY SELECT 'accuracy'::text,
+    CASE WHEN v_den > 0 THEN round(100 * v_num / v_den, 2) END, v_num, v_den,
+    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
+
+  -- 4. efficiency (on-time share): milestone deadlines of the employee's cases due in the period
+  -- and not closed; met = met_at no later than due_at. 100 x met / due.
+  SELECT count(*) FILTER (WHERE x.met), count(*),
+         coalesce(jsonb_agg(jsonb_build_object('kind', 'deadline', 'id', x.id, 'case_id', x.case_id,
+                                               'due_at', api.ts(x.due_at), 'met', x.met)
+                            ORDER BY x.id), '[]')
+    INTO v_num, v_den, v_ev
+    FROM (SELECT dl.id, dl.case_id, dl.due_at,
+                 (dl.met_at IS NOT NULL AND dl.met_at <= dl.due_at) AS met
+            FROM assessment.credited_cases(p_employee) k
+            JOIN cases.deadlines dl ON dl.case_id = k.case_id
+           WHERE dl.kind = 'milestone' AND dl.closed_at IS NULL
+             AND dl.due_at > p_from AND dl.due_at <= p_to
+             AND assessment.employed_at(p_employee, dl.due_at)) x;
+  RETURN QUERY SELECT 'efficiency'::text,
+    CASE WHEN v_den > 0 THEN round(100 * v_num / v_den, 2) END, v_num, v_den,
+    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
+END
+$$;
+REVOKE ALL ON FUNCTION assessment.fact_indicators(uuid, timestamptz, timestamptz) FROM PUBLIC;
+
+-- 5. teamwork's evidence: the team cases (2 or more distinct assignees, not cancelled) the
+-- employee held an assignment on during the period (assigned by its end, not ended before its
+-- start), with the number of assignees.
+CREATE OR REPLACE FUNCTION assessment.teamwork_evidence(p_employee uuid, p_from timestamptz,
+                                                        p_to timestamptz) RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'case', 'id', k.case_id,
+                                               'assignees', k.assignees) ORDER BY k.case_id), '[]')
+    FROM assessment.credited_cases(p_employee) k
+   WHERE k.assignees >= 2
+     AND EXISTS (SELECT FROM cases.assignments a
+                  WHERE a.case_id = k.case_id AND a.employee_id = p_employee
+                    AND a.assigned_at <= p_to AND (a.ended_at IS NULL OR a.ended_at > p_from))
+$$;
+REVOKE ALL ON FUNCTION assessment.teamwork_evidence(uuid, timestamptz, timestamptz) FROM PUBLIC;
+
+-- Writes one indicator row (insert, or update only when something differs: the audit trail shows
+-- real changes, not recomputations that found the same).
+CREATE OR REPLACE FUNCTION assessment.put_indicator(p_assessment uuid, p_indicator text,
+                                                    p_figure numeric, p_numerator numeric,
+                                                    p_denominator numeric, p_marked text,
+                                                    p_evidence jsonb) RETURNS void
+  LANGUAGE sql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  INSERT INTO assessment.indicator_values AS iv
+         (assessment_id, indicator, figure, numerator, denominator, marked, formula_version, evidence)
+  VALUES (p_assessment, p_indicator, p_figure, p_numerator, p_denominator, p_marked,
+          assessment.formula_version(), p_evidence)
+  ON CONFLICT (assessment_id, indicator) DO UPDATE
+     SET figure = EXCLUDED.figure, numerator = EXCLUDED.numerator,
+         denominator = EXCLUDED.denominator, marked = EXCLUDED.marked,
+         formula_version = EXCLUDED.formula_version, evidence = EXCLUDED.evidence
+   WHERE (iv.figure, iv.numerator, iv.denominator, iv.marked, iv.formula_version, iv.evidence)
+         IS DISTINCT FROM
+         (EXCLUDED.figure, EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.marked,
+          EXCLUDED.formula_version, EXCLUDED.evidence)
+$$;
+REVOKE ALL ON FUNCTION assessment.put_indicator(uuid, text, numeric, numeric, numeric, text, jsonb) FROM PUBLIC;
+
+-- The grade of a composite: the first band (highest first) whose min it reaches; none: NULL.
+CREATE OR REPLACE FUNCTION assessment.grade_of(p_bands jsonb, p_composite numeric) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  AS $$
+  SELECT b.value ->> 'grade'
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_bands) = 'array' THEN p_bands ELSE '[]' END)
+         WITH ORDINALITY b
+   WHERE p_composite IS NOT NULL AND (b.value ->> 'min')::numeric <= p_composite
+   ORDER BY b.ordinality
+   LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION assessment.grade_of(jsonb, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.grade_of(jsonb, numeric) TO tianxing_app;
+
+-- The canonical text the evidence hash is taken of (month): each indicator row as jsonb text
+-- (jsonb orders its keys itself), in the order of the indicator names, one per line.
+CREATE OR REPLACE FUNCTION assessment.evidence_text(p_assessment uuid) RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT coalesce(string_agg(jsonb_build_object('indicator', iv.indicator, 'figure', iv.figure,
+                                                'numerator', iv.numerator,
+                                                'denominator', iv.denominator,
+                                                'marked', iv.marked,
+                                                'formula_version', iv.formula_version,
+                                                'evidence', iv.evidence)::text,
+                             E'\n' ORDER BY iv.indicator COLLATE "C"), '')
+    FROM assessment.indicator_values iv WHERE iv.assessment_id = p_assessment
+$$;
+REVOKE ALL ON FUNCTION assessment.evidence_text(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.evidence_text(uuid) TO tianxing_app;
+
+-- The year's evidence (Q2.2): the employee's monthly revisions of that year that are published
+-- or later (live: not superseded, rejected or a pending correction), with their composites.
+CREATE OR REPLACE FUNCTION assessment.year_months(p_year_period uuid, p_employee uuid)
+  RETURNS TABLE (assessment_id uuid, label text, composite numeric)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT a.id, m.label, a.composite
+    FROM assessment.periods y
+    JOIN assessment.periods m ON m.kind = 'month' AND m.starts_on >= y.starts_on
+                             AND m.ends_on <= y.ends_on
+    JOIN assessment.assessments a ON a.period_id = m.id AND a.employee_id = p_employee
+   WHERE y.id = p_year_period AND y.kind = 'year'
+     AND a.status IN ('published', 'acknowledged', 'appealed', 'appeal_dismissed', 'appeal_upheld')
+   ORDER BY m.label
+$$;
+REVOKE ALL ON FUNCTION assessment.year_months(uuid, uuid) FROM PUBLIC;
+
+-- assessment.score(assessment): the part of the computation that follows the supervisor (Q1
+-- item 5, Q1 composite, Q2.2). For B's writers: after the evaluation sets teamwork_rating (month)
+-- or supervisor_score (year), this writes
+--   month: the teamwork indicator ((rating - 1) x 25, or marked not_rated; its evidence the team
+--          cases), the composite = sum(weight x figure) / sum(weight) over the indicators with a
+--          figure (a marked indicator's weight is spread over the others), the grade, the hash;
+--   year:  the composite = annual_weights.monthly x monthly_mean + annual_weights.supervisor x
+--          supervisor_score (renormalized the same way when one of them is missing; NULL before
+--          the supervisor's score), the grade, the hash of the months used.
+-- Weights and bands are the period's (copied when it opened).
+CREATE OR REPLACE FUNCTION assessment.score(p_assessment uuid) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  a assessment.assessments;
+  p assessment.periods;
+  v_from timestamptz;
+  v_to timestamptz;
+  v_composite numeric;
+  v_weights jsonb;
+  v_hash bytea;
+BEGIN
+  SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_assessment FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such assessment' USING ERRCODE = 'P0002';
+  END IF;
+  SELECT * INTO p FROM assessment.periods x WHERE x.id = a.period_id;
+  IF p.kind = 'month' THEN
+    v_from := assessment.period_start(p.id);
+    v_to := assessment.period_end(p.id);
+    PERFORM assessment.put_indicator(a.id, 'teamwork',
+              CASE WHEN a.teamwork_rating IS NOT NULL THEN ((a.teamwork_rating - 1) * 25)::numeric END,
+              a.teamwork_rating, CASE WHEN a.teamwork_rating IS NOT NULL THEN 1 END,
+              CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END,
+              assessment.teamwork_evidence(a.employee_id, v_from, v_to));
+    v_weights := p.parameters -> 'assessment_weights';
+    SELECT round(sum((v_weights ->> iv.indicator)::numeric * iv.figure)
+                 / NULLIF(sum((v_weights ->> iv.indicator)::numeric), 0), 2)
+      INTO v_composite
+      FROM assessment.indicator_values iv
+     WHERE iv.assessment_id = a.id AND iv.figure IS NOT NULL;
+    v_hash := sha256(convert_to(assessment.evidence_text(a.id), 'UTF8'));
+  ELSE
+    v_weights := p.parameters -> 'assessment_annual_weights';
+    SELECT round(sum(x.w * x.v) / NULLIF(sum(x.w), 0), 2) INTO v_composite
+      FROM (VALUES ((v_weights ->> 'monthly')::numeric, a.monthly_mean),
+                   ((v_weights ->> 'supervisor')::numeric, a.supervisor_score)) x(w, v)
+     WHERE x.v IS NOT NULL AND a.supervisor_score IS NOT NULL;
+    v_hash := sha256(convert_to(jsonb_build_object(
+                'months', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                   'assessment_id', m.assessment_id, 'label', m.label,
+                                   'composite', m.composite) ORDER BY m.label), '[]')
+                             FROM assessment.year_months(p.id, a.employee_id) m
+                            WHERE m.composite IS NOT NULL),
+                'monthly_mean', a.monthly_mean, 'supervisor_score', a.supervisor_score,
+                'formula_version', assessment.formula_version())::text, 'UTF8'));
+  END IF;
+  UPDATE assessment.assessments x
+     SET composite = v_composite,
+         grade = assessment.grade_of(p.parameters -> 'assessment_grade_bands', v_composite),
+         evidence_hash = v_hash, formula_version = assessment.formula_version()
+   WHERE x.id = a.id
+     AND (x.composite, x.grade, x.evidence_hash, x.formula_version) IS DISTINCT FROM
+         (v_composite, assessment.grade_of(p.parameters -> 'assessment_grade_bands', v_composite),
+          v_hash, assessment.formula_version());
+END
+$$;
+REVOKE ALL ON FUNCTION assessment.score(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.score(uuid) TO tianxing_app;
+
+-- Computes one assessment from the facts: month, the four fact indicators then score(); year,
+-- the months assessed and their mean then score().
+CREATE OR REPLACE FUNCTION assessment.compute_assessment(p_assessment uuid) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  a assessment.assessments;
+  p assessment.periods;
+  r record;
+  v_months int;
+  v_mean numeric;
+BEGIN
+  SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_assessment FOR UPDATE;
+  SELECT * INTO p FROM assessment.periods x WHERE x.id = a.period_id;
+  IF p.kind = 'month' THEN
+    FOR r IN SELECT * FROM assessment.fact_indicators(a.employee_id, assessment.period_start(p.id),
+                                                      assessment.period_end(p.id)) LOOP
+      PERFORM assessment.put_indicator(a.id, r.indicator, r.figure, r.numerator, r.denominator,
+                                       r.marked, r.evidence);
+    END LOOP;
+  ELSE
+    -- Q2.2: the mean of the monthly composites, months assessed only (a published month whose
+    -- every indicator was marked has no composite and is not a month assessed)
+    SELECT count(*), round(avg(m.composite), 2) INTO v_months, v_mean
+      FROM assessment.year_months(p.id, a.employee_id) m WHERE m.composite IS NOT NULL;
+    UPDATE assessment.assessments x SET months_assessed = v_months, monthly_mean = v_mean
+     WHERE x.id = a.id
+       AND (x.months_assessed, x.monthly_mean) IS DISTINCT FROM (v_months, v_mean);
+  END IF;
+  UPDATE assessment.assessments x SET computed_at = now() WHERE x.id = a.id;
+  PERFORM assessment.score(a.id);
+END
+$$;
+REVOKE ALL ON FUNCTION assessment.compute_assessment(uuid) FROM PUBLIC;
+
+-- Who is assessed in a period (READINGS.md Q): the employees with a span overlapping it that is
+-- active and has the role staff; employed_from/to = the part of the period they were so (company
+-- dates); department and supervisor = those of the last such span in the period (the supervisor
+-- at the period's end, or when they left, evaluates).
+CREATE OR REPLACE FUNCTION assessment.assessed(p_period uuid)
+  RETURNS TABLE (employee_id uuid, department_id uuid, supervisor_id uuid,
+                 employed_from date, employed_to date)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  p assessment.periods;
+  v_from timestamptz := assessment.period_start(p_period);
+  v_to timestamptz := assessment.period_end(p_period);
+  v_tz text;
+BEGIN
+  SELECT * INTO p FROM assessment.periods x WHERE x.id = p_period;
+  v_tz := assessment.period_zone(p_period);
+  RETURN QUERY
+  SELECT s.employee_id,
+         (array_agg(s.department_id ORDER BY s.valid_from DESC, s.id DESC))[1],
+         (array_agg(s.supervisor_id ORDER BY s.valid_from DESC, s.id DESC))[1],
+         greatest(p.starts_on, min((s.valid_from AT TIME ZONE v_tz)::date)),
+         least(p.ends_on, max(CASE WHEN s.valid_to IS NULL THEN p.ends_on
+                                   ELSE ((s.valid_to - interval '1 microsecond') AT TIME ZONE v_tz)::date
+                              END))
+    FROM org.employee_spans s
+   WHERE s.active AND 'staff' = ANY (s.roles)
+     AND s.valid_from < v_to AND (s.valid_to IS NULL OR s.valid_to > v_from)
+     -- a span of no time (two changes in one transaction) employed nobody
+     AND (s.valid_to IS NULL OR s.valid_to > s.valid_from)
+   GROUP BY s.employee_id;
+END
+$$;
+REVOKE ALL ON FUNCTION assessment.assessed(uuid) FROM PUBLIC;
+
+-- assessment.compute_period(period) (Q2.1, Q2.2): creates the missing assessments (revision 1,
+-- computed) of the people assessed in the period, recomputes those still 'computed' (a
+-- self-assessed or later one is left as its people saw it), and returns how many it created or
+-- recomputed. Months before the year: the year reads the months' published composites. The
+-- period row is locked, so the job and HR computing at once take turns.
+CREATE OR REPLACE FUNCTION assessment.compute_period(p_period uuid) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  p assessment.periods;
+  r record;
+  v_id uuid;
+  v_status text;
+  n int := 0;
+BEGIN
+  SELECT * INTO p FROM assessment.periods x WHERE x.id = p_period FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such assessment period' USING ERRCODE = 'P0002';
+  END IF;
+  IF p.status <> 'open' THEN
+    PERFORM fsm.refuse('assessment_period', p.status, 'a closed period is not computed again');
+  END IF;
+  FOR r IN SELECT * FROM assessment.assessed(p.id) ORDER BY 1 LOOP
+    SELECT a.id, a.status INTO v_id, v_status
+      FROM assessment.assessments a
+     WHERE a.period_id = p.id AND a.employee_id = r.employee_id
+       AND a.status NOT IN ('superseded', 'rejected')
+     ORDER BY a.revision DESC LIMIT 1;
+    IF v_id IS NULL THEN
+      INSERT INTO assessment.assessments (period_id, employee_id, revision, status, department_id,
+                                          supervisor_id, employed_from, employed_to,
+                                          formula_version)
+      VALUES (p.id, r.employee_id, 1, 'computed', r.department_id, r.supervisor_id,
+              r.employed_from, r.employed_to, assessment.formula_version())
+      RETURNING id INTO v_id;
+    ELSIF v_status = 'computed' THEN
+      UPDATE assessment.assessments a
+         SET department_id = r.department_id, supervisor_id = r.supervisor_id,
+             employed_from = r.employed_from, employed_to = r.employed_to
+       WHERE a.id = v_id
+         AND (a.department_id, a.supervisor_id, a.employed_from, a.employed_to) IS DISTINCT FROM
+             (r.department_id, r.supervisor_id, r.employed_from, r.employed_to);
+    ELSE
+      CONTINUE;
+    END IF;
+    PERFORM assessment.compute_assessment(v_id);
+    n := n + 1;
+  END LOOP;
+  UPDATE assessment.periods x SET computed_at = now() WHERE x.id = p.id;
+  RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION assessment.compute_period(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.compute_period(uuid) TO tianxing_app;
