@@ -19,7 +19,7 @@ CREATE UNIQUE INDEX assessments_proposed_key ON assessment.assessments (period_i
 ALTER TABLE assessment.assessments
   ADD COLUMN correction_changes jsonb CHECK (jsonb_typeof(correction_changes) = 'object'),
   ADD COLUMN decision_reason text CHECK (length(decision_reason) BETWEEN 1 AND 4000),
-  ADD CONSTRAINT assessments_correction_changes_check
+  ADD CONSTRAINT assessments_correction_has_changes
     CHECK ((corrects_id IS NULL) = (correction_changes IS NULL));
 
 -- The list's keyset (newest first, stable: created_at never changes).

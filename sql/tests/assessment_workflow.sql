@@ -9,7 +9,7 @@
 -- indicators are marked and the composite is the teamwork figure.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(107);
+SELECT plan(146);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -105,7 +105,7 @@ SELECT is((SELECT count(DISTINCT x ->> 'id')::int FROM pages, json_array_element
   'paging by one walks every assessment once');
 SELECT pg_temp.be('auditor', 'auditor');
 SELECT is((api.assessment_get(pg_temp.id('a1')) ->> 'id')::uuid, pg_temp.id('a1'), 'auditors read every assessment');
-SELECT is(api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions', '[]'::json, '... and may do nothing with it');
+SELECT is((api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions')::jsonb, '[]'::jsonb, '... and may do nothing with it');
 SELECT pg_temp.be('admin', 'admin');
 SELECT throws_ok($$ SELECT api.assessment_list(NULL, NULL, NULL, NULL, NULL, NULL) $$, '42501', NULL,
   'administrators read no one''s assessment');
@@ -118,65 +118,65 @@ SELECT is((SELECT array_agg(i ->> 'indicator') FROM json_array_elements(api.asse
   ARRAY['completion_rate', 'satisfaction', 'accuracy', 'efficiency', 'teamwork'], '... in the order of Q1');
 SELECT is((SELECT i ->> 'marked' FROM json_array_elements(api.assessment_get(pg_temp.id('a1')) -> 'indicators') i WHERE i ->> 'indicator' = 'teamwork'),
   'not_rated', 'teamwork is not rated before the evaluation');
-SELECT is(api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions', '["self_assess"]'::json, 'the employee may assess themselves');
+SELECT is((api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions')::jsonb, '["self_assess"]'::jsonb, 'the employee may assess themselves');
 SELECT is(api.assessment_get(pg_temp.id('a1')) ->> 'status', 'computed', 'a new assessment is computed');
 
 -- Self-assessment (Q3 自我評估) -------------------------------------------------------------------
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   '42501', NULL, 'hr does not self-assess (role)');
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #>> '{detail,guard}',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #>> '{detail,guard}',
   'assessment.is_assessee', 'the supervisor cannot self-assess for the employee (guard is_assessee, 409)');
 SELECT pg_temp.be('staff.a2', 'staff');
 SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, 1, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1')),
   'P0002', 'no such assessment', 'another employee''s assessment is not found');
 SELECT throws_ok($$ SELECT api.assessment_self_assess(pg_temp.id('none'), 1, '{}') $$, 'P0002', 'no such assessment', 'an unknown id is not found');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1') - 1 + 100),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1') - 1 + 100),
   'TXPRE', NULL, 'a stale version is 412');
 SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, NULL, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1')),
   'TXVAL', NULL, 'the version is required');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'shortcomings: is required', 'shortcomings are required');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y", "self_score": 100.5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y", "self_score": 100.5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'self_score: must be between 0 and 100', 'a self-score over 100 is refused');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y", "self_score": 80.123}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y", "self_score": 80.123}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'self_score: must have at most two decimals', 'a self-score has two decimals at most');
-SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y", "mood": 1}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y", "mood": 1}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'mood: unknown field', 'unknown members are refused');
 SELECT is(pg_temp.st('a1'), 'computed', '... and nothing was written');
 SELECT is(api.assessment_self_assess(pg_temp.id('a1'), pg_temp.v('a1'),
             '{"went_well": "按時完成審計底稿", "shortcomings": "溝通不足", "self_score": 82.5}') -> 'self_assessment' ->> 'went_well',
   '按時完成審計底稿', 'the employee assesses themselves');
 SELECT is(pg_temp.st('a1'), 'self_assessed', '... self_assessed');
-SELECT is((pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) ->> 'state'),
+SELECT is((pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) ->> 'state'),
   'TXTRN', 'once only (409)');
-SELECT is((pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #> '{detail,allowed_actions}'),
+SELECT is((pg_temp.err(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #> '{detail,allowed_actions}'),
   '[]'::jsonb, '... with allowed_actions (none for the employee now)');
 
 -- Supervisor evaluation (Q3 上級評價) ---------------------------------------------------------------
 SELECT pg_temp.be('sup.b', 'supervisor');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 4}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 4}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'P0002', 'no such assessment', 'another department''s supervisor does not find it');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   '42501', NULL, 'staff do not evaluate (role)');
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 4}') $$, pg_temp.id('a2'), pg_temp.v('a2'))) #>> '{detail,guard}',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 4}') $$, pg_temp.id('a2'), pg_temp.v('a2'))) #>> '{detail,guard}',
   'assessment.evaluator_without_self', 'no evaluation before the self-assessment of an employee still here (guard)');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 4}') $$, pg_temp.id('supa'), pg_temp.v('supa'))) ->> 'state',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 4}') $$, pg_temp.id('supa'), pg_temp.v('supa'))) ->> 'state',
   'TXTRN', 'a supervisor does not evaluate themselves');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 6}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 6}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'teamwork_rating: must be between 1 and 5', 'a rating is 1-5');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 3.5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 3.5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'teamwork_rating: must be a whole number', 'a rating is a whole number');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"supervisor_score": 80}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"supervisor_score": 80}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'supervisor_score: unknown field', 'a month takes no supervisor score (that is the year''s)');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"comment": "ok"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"comment": "ok"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'teamwork_rating: is required', 'a month needs the teamwork rating');
 SELECT is(pg_temp.st('a1'), 'self_assessed', '... nothing written');
-SELECT lives_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 4, "comment": "配合良好"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT lives_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 4, "comment": "配合良好"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'the supervisor evaluates');
 SELECT is(pg_temp.st('a1'), 'evaluated', '... evaluated');
 SELECT is((SELECT figure FROM assessment.indicator_values WHERE assessment_id = pg_temp.id('a1') AND indicator = 'teamwork'),
@@ -187,29 +187,29 @@ SELECT isnt((SELECT evidence_hash FROM assessment.assessments WHERE id = pg_temp
 
 -- HR check or return ---------------------------------------------------------------------------
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %s, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1')), '42501', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %L, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1')), '42501', NULL,
   'a supervisor does not check (role)');
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok(format($$ SELECT api.assessment_publish(%L, %s) $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXTRN', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_publish(%L, %L) $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXTRN', NULL,
   'not published before the check (409)');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_publish(%L, %s) $$, pg_temp.id('a1'), pg_temp.v('a1'))) #> '{detail,allowed_actions}',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_publish(%L, %L) $$, pg_temp.id('a1'), pg_temp.v('a1'))) #> '{detail,allowed_actions}',
   '["check", "return"]'::jsonb, '... allowed_actions says what HR may do');
-SELECT throws_ok(format($$ SELECT api.assessment_return(%L, %s, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXVAL', 'reason: is required',
+SELECT throws_ok(format($$ SELECT api.assessment_return(%L, %L, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXVAL', 'reason: is required',
   'a return needs its reason');
-SELECT lives_ok(format($$ SELECT api.assessment_return(%L, %s, '{"reason": "評分依據不足，請補充"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT lives_ok(format($$ SELECT api.assessment_return(%L, %L, '{"reason": "評分依據不足，請補充"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'HR returns it to the supervisor');
 SELECT is(pg_temp.st('a1'), 'self_assessed', '... self_assessed again');
 SELECT is((api.assessment_transitions(pg_temp.id('a1'), NULL, NULL) -> 'items' -> -1 ->> 'reason'), '評分依據不足，請補充',
   'the return''s reason is in the transitions');
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT lives_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT lives_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'the supervisor evaluates again');
 SELECT is((SELECT figure FROM assessment.indicator_values WHERE assessment_id = pg_temp.id('a1') AND indicator = 'teamwork'),
   100.00::numeric, '... the new rating replaces the old (teamwork 100)');
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %s, '{"note": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXVAL', 'note: must be a string',
+SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %L, '{"note": 5}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXVAL', 'note: must be a string',
   'a note is text');
-SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %s, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1') - 1), 'TXPRE', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_check(%L, %L, '{}') $$, pg_temp.id('a1'), pg_temp.v('a1') - 1), 'TXPRE', NULL,
   'HR checks the version they read (412 when it changed)');
 SELECT is(api.assessment_check(pg_temp.id('a1'), pg_temp.v('a1'), '{"note": "已核對"}') -> 'check' ->> 'note', '已核對', 'HR checks it');
 SELECT is(api.assessment_publish(pg_temp.id('a1'), pg_temp.v('a1')) ->> 'status', 'published', 'HR publishes it');
@@ -222,7 +222,7 @@ SELECT a.composite, a.grade, a.evidence_hash, a.teamwork_rating, a.went_well,
 SELECT throws_ok(format($$ SELECT assessment.score(%L) $$, pg_temp.id('a1')), 'TXCON', NULL,
   'the owner''s own scoring function cannot rewrite a published revision''s indicators');
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 1}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXTRN', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 1}') $$, pg_temp.id('a1'), pg_temp.v('a1')), 'TXTRN', NULL,
   'no new evaluation of a published assessment (409)');
 SELECT throws_ok(format($$ UPDATE assessment.assessments SET composite = 1 WHERE id = %L $$, pg_temp.id('a1')), '42501', NULL,
   'the runtime role writes no assessment row itself');
@@ -237,20 +237,20 @@ SELECT pg_temp.be('sup.a', 'staff,supervisor');
 SELECT is(pg_temp.err(format($$ SELECT api.assessment_acknowledge(%L) $$, pg_temp.id('a1'))) #>> '{detail,guard}', 'assessment.is_assessee',
   'nor does the supervisor (guard)');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT is(api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions', '["acknowledge", "appeal"]'::json, 'the employee may acknowledge or appeal');
+SELECT is((api.assessment_get(pg_temp.id('a1')) -> 'allowed_actions')::jsonb, '["acknowledge", "appeal"]'::jsonb, 'the employee may acknowledge or appeal');
 SELECT throws_ok(format($$ SELECT api.assessment_appeal(%L, '{"reason": ""}') $$, pg_temp.id('a1')), 'TXVAL', 'reason: must not be empty',
   'an appeal needs its reason');
 SELECT is(api.assessment_appeal(pg_temp.id('a1'), '{"reason": "團隊協作評分與實際不符"}') ->> 'status', 'appealed', 'the employee appeals');
 SELECT throws_ok(format($$ SELECT api.assessment_acknowledge(%L) $$, pg_temp.id('a1')), 'TXTRN', NULL, 'an appealed result is not acknowledged (409)');
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %s, '{"decision": "maybe", "reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %L, '{"decision": "maybe", "reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'decision: must be dismiss or uphold', 'a decision is dismiss or uphold');
-SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %s, '{"decision": "uphold"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %L, '{"decision": "uphold"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'reason: is required', '... with its reason');
 SELECT is(pg_temp.st('a1'), 'appealed', '... nothing written');
 SELECT is(api.assessment_appeal_decide(pg_temp.id('a1'), pg_temp.v('a1'), '{"decision": "uphold", "reason": "評分有誤，應予更正"}') -> 'appeal' ->> 'decision',
   'upheld', 'HR upholds the appeal');
-SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %s, '{"decision": "dismiss", "reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_appeal_decide(%L, %L, '{"decision": "dismiss", "reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXTRN', NULL, 'an appeal is decided once');
 SELECT is((SELECT row(a.composite, a.grade, a.evidence_hash, a.teamwork_rating, a.went_well)::text FROM assessment.assessments a WHERE a.id = pg_temp.id('a1')),
           (SELECT row(f.composite, f.grade, f.evidence_hash, f.teamwork_rating, f.went_well)::text FROM frozen f),
@@ -260,16 +260,16 @@ SELECT is((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.indicator) FROM assessment.in
 
 -- A correction: revision 2, approved by a second person --------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "r", "teamwork_rating": 3}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "r", "teamwork_rating": 3}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   '42501', NULL, 'staff do not correct (role)');
 SELECT pg_temp.be('hr', 'hr');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "r", "teamwork_rating": 3}') $$, pg_temp.id('a2'), pg_temp.v('a2'))) ->> 'state',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "r", "teamwork_rating": 3}') $$, pg_temp.id('a2'), pg_temp.v('a2'))) ->> 'state',
   'TXTRN', 'only a published revision is corrected (409)');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "r"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', NULL, 'a correction names what it changes');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "r", "teamwork_rating": 0}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "r", "teamwork_rating": 0}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'teamwork_rating: must be between 1 and 5', 'a corrected rating is 1-5');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "r", "recompute": "yes"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
+SELECT throws_ok(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "r", "recompute": "yes"}') $$, pg_temp.id('a1'), pg_temp.v('a1')),
   'TXVAL', 'recompute: must be true or false', 'recompute is a boolean');
 SELECT is((SELECT count(*)::int FROM assessment.assessments WHERE period_id = pg_temp.id('p') AND employee_id = pg_temp.emp('staff.a1')), 1,
   '... nothing written');
@@ -281,16 +281,16 @@ SELECT is((SELECT row(revision, status, corrects_id, teamwork_rating, composite)
 SELECT is((SELECT figure FROM assessment.indicator_values WHERE assessment_id = pg_temp.id('a1r2') AND indicator = 'teamwork'), 50.00::numeric,
   '... its own indicator rows');
 SELECT is(pg_temp.st('a1'), 'appeal_upheld', 'the old revision stays as it was while the correction waits');
-SELECT is((pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "again", "teamwork_rating": 2}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) ->> 'state'),
+SELECT is((pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "again", "teamwork_rating": 2}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) ->> 'state'),
   'TXDUP', 'one correction waits at a time (409)');
-SELECT is((pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %s, '{"reason": "again", "teamwork_rating": 2}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #>> '{detail,existing_id}'),
+SELECT is((pg_temp.err(format($$ SELECT api.assessment_correction_propose(%L, %L, '{"reason": "again", "teamwork_rating": 2}') $$, pg_temp.id('a1'), pg_temp.v('a1'))) #>> '{detail,existing_id}'),
   pg_temp.id('a1r2')::text, '... naming it');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_approve(%L, %s) $$, pg_temp.id('a1r2'), pg_temp.v('a1r2'))) #>> '{detail,guard}',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_approve(%L, %L) $$, pg_temp.id('a1r2'), pg_temp.v('a1r2'))) #>> '{detail,guard}',
   'assessment.second_person', 'the proposer does not approve their own correction (guard second_person)');
-SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_reject(%L, %s, '{"reason": "r"}') $$, pg_temp.id('a1r2'), pg_temp.v('a1r2'))) #>> '{detail,guard}',
+SELECT is(pg_temp.err(format($$ SELECT api.assessment_correction_reject(%L, %L, '{"reason": "r"}') $$, pg_temp.id('a1r2'), pg_temp.v('a1r2'))) #>> '{detail,guard}',
   'assessment.second_person', '... nor reject it');
 SELECT pg_temp.be('admin2', 'admin,hr');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_approve(%L, %s) $$, pg_temp.id('a1r2'), pg_temp.v('a1r2') + 1), 'TXPRE', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_correction_approve(%L, %L) $$, pg_temp.id('a1r2'), pg_temp.v('a1r2') + 1), 'TXPRE', NULL,
   'the second person approves the version they read');
 SELECT is(api.assessment_correction_approve(pg_temp.id('a1r2'), pg_temp.v('a1r2')) ->> 'status', 'published',
   'a second HR person approves: revision 2 is published');
@@ -307,12 +307,12 @@ INSERT INTO ids SELECT 'a1r3', (api.assessment_correction_propose(pg_temp.id('a1
 SELECT is((SELECT row(revision, status, (correction_changes ->> 'recompute'))::text FROM assessment.assessments WHERE id = pg_temp.id('a1r3')),
           row(3, 'proposed', 'true')::text, 'a recomputing correction is revision 3');
 SELECT pg_temp.be('admin2', 'admin,hr');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_reject(%L, %s, '{}') $$, pg_temp.id('a1r3'), pg_temp.v('a1r3')), 'TXVAL', 'reason: is required',
+SELECT throws_ok(format($$ SELECT api.assessment_correction_reject(%L, %L, '{}') $$, pg_temp.id('a1r3'), pg_temp.v('a1r3')), 'TXVAL', 'reason: is required',
   'a rejection needs its reason');
 SELECT is(api.assessment_correction_reject(pg_temp.id('a1r3'), pg_temp.v('a1r3'), '{"reason": "事實未變"}') -> 'correction' ->> 'decision_reason',
   '事實未變', 'the second person rejects it with a reason');
 SELECT is(pg_temp.st('a1r2'), 'published', 'revision 2 stays published');
-SELECT throws_ok(format($$ SELECT api.assessment_correction_approve(%L, %s) $$, pg_temp.id('a1r3'), pg_temp.v('a1r3')), 'TXTRN', NULL,
+SELECT throws_ok(format($$ SELECT api.assessment_correction_approve(%L, %L) $$, pg_temp.id('a1r3'), pg_temp.v('a1r3')), 'TXTRN', NULL,
   'a rejected correction is not approved afterwards (409)');
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(api.assessment_acknowledge(pg_temp.id('a1r2')) ->> 'status', 'acknowledged', 'the employee acknowledges the corrected result');
@@ -326,19 +326,20 @@ SELECT throws_ok($$ SELECT api.assessment_transitions(pg_temp.id('a1'), NULL, NU
 
 -- The year (Q2.2): a supervisor score, not a teamwork rating ---------------------------------
 SELECT pg_temp.be('hr', 'hr');
-SELECT ok(assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(
-            (date_trunc('year', now() AT TIME ZONE org.company_time_zone()) + interval '1 year' - interval '1 day')::date)))
-          -> 'opened' ? to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY'),
-  'setup: the job opens the year');
+-- (in December the first call above opened the year already, with the month)
+SELECT assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(
+         (date_trunc('year', now() AT TIME ZONE org.company_time_zone()) + interval '1 year' - interval '1 day')::date)));
+SELECT is((SELECT kind FROM assessment.periods WHERE label = to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY')),
+  'year', 'setup: the job opens the year on the first working day of January');
 INSERT INTO ids SELECT 'y1', a.id FROM assessment.assessments a JOIN assessment.periods p ON p.id = a.period_id
  WHERE p.kind = 'year' AND p.label = to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY') AND a.employee_id = pg_temp.emp('staff.a1');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT lives_ok(format($$ SELECT api.assessment_self_assess(%L, %s, '{"went_well": "全年穩定", "shortcomings": "效率待提升"}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
+SELECT lives_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "全年穩定", "shortcomings": "效率待提升"}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
   'the employee assesses their year');
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"teamwork_rating": 4}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"teamwork_rating": 4}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
   'TXVAL', 'teamwork_rating: unknown field', 'a year takes no teamwork rating');
-SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %s, '{"supervisor_score": 100.01}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
+SELECT throws_ok(format($$ SELECT api.assessment_evaluate(%L, %L, '{"supervisor_score": 100.01}') $$, pg_temp.id('y1'), pg_temp.v('y1')),
   'TXVAL', 'supervisor_score: must be between 0 and 100', 'a supervisor score is 0-100');
 SELECT is(api.assessment_evaluate(pg_temp.id('y1'), pg_temp.v('y1'), '{"supervisor_score": 88.5}') -> 'evaluation' ->> 'supervisor_score',
   '88.50', 'the supervisor scores the year');
