@@ -81,7 +81,18 @@ const phases = {};
 for (const e of manifest) {
   const s = ((phases[e.phase] ??= {})[e.scenario] ??= { customers: e.customers, references: [] });
   if (e.kind === 'wrk') s.service = readWrk(e);
+  else if (e.kind === 'timing') s.timing = e;
   else s.references.push(readPgbench(e));
+}
+// One-off measurements (the assessment month of issue 12): taken out of the scenario tables.
+const timings = [];
+for (const byName of Object.values(phases)) {
+  for (const [name, s] of Object.entries(byName)) {
+    if (!s.timing) continue;
+    const { kind, phase, ...t } = s.timing;
+    timings.push(t);
+    delete byName[name];
+  }
 }
 
 function scenarioRow(name, s) {
@@ -161,6 +172,7 @@ const report = {
     service: JSON.parse(env.TXB_SERVICE_CONFIG || '{}'),
   },
   scenarios,
+  timings,
   scaling,
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
@@ -244,6 +256,11 @@ if (check) {
       for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
     }
   }
+  for (const n of ['assessment_month', 'assessment_month_reference']) {
+    const t = timings.find((x) => x.scenario === n);
+    if (!t) problems.push(`timing ${n} missing`);
+    else if (!(t.seconds > 0)) problems.push(`${n}: no time`);
+  }
   for (const s of scenarios.filter((x) => !expected.includes(x.name))) {
     if (s.non2xx !== 0 || s.socket_errors !== 0) problems.push(`${s.name}: ${s.non2xx} non-2xx, ${s.socket_errors} socket errors`);
   }
@@ -289,6 +306,27 @@ for (const s of scenarios.filter((x) => x.references.length)) {
       .map((r) => `${r.mode}/${r.connections}: ${f(r.tps)} (${f(r.tps_overall)}; ${f(r.latency_avg_ms, 2)} ms)`)
       .join(', ')}`,
   );
+}
+if (timings.length) {
+  const t = (n) => timings.find((x) => x.scenario === n);
+  const svc = t('assessment_month');
+  const ref = t('assessment_month_reference');
+  const load = t('assessment_load');
+  md.push(
+    '',
+    '## One-off work',
+    '',
+    '| what | seconds | reference (the same SQL run directly) s | ratio |',
+    '|---|---:|---:|---:|',
+  );
+  if (svc) {
+    md.push(
+      `| assessment month ${svc.month}: open and compute ${svc.assessments} assessments ` +
+        `(${load ? `${load.staff} staff, ${load.cases} cases` : ''}) | ${f(svc.seconds, 2)} | ` +
+        `${ref ? f(ref.seconds, 2) : '–'} | ${ref ? f(svc.seconds / ref.seconds, 2) : '–'} |`,
+    );
+  }
+  if (load) md.push(`| loading the assessment facts | ${f(load.seconds, 2)} | – | – |`);
 }
 if (scaling) {
   md.push(
