@@ -9,7 +9,7 @@
 -- indicators are marked and the composite is the teamwork figure.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(146);
+SELECT plan(147);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -132,6 +132,7 @@ SELECT pg_temp.be('staff.a2', 'staff');
 SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, 1, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1')),
   'P0002', 'no such assessment', 'another employee''s assessment is not found');
 SELECT throws_ok($$ SELECT api.assessment_self_assess(pg_temp.id('none'), 1, '{}') $$, 'P0002', 'no such assessment', 'an unknown id is not found');
+SELECT is(assessment.actions_for(pg_temp.id('a1')), '{}'::text[], 'no actions are told about an assessment one may not read');
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT throws_ok(format($$ SELECT api.assessment_self_assess(%L, %L, '{"went_well": "x", "shortcomings": "y"}') $$, pg_temp.id('a1'), pg_temp.v('a1') - 1 + 100),
   'TXPRE', NULL, 'a stale version is 412');

@@ -57,10 +57,11 @@ DECLARE
   v_call text;
   v_ok boolean;
 BEGIN
-  SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_id;
-  IF NOT FOUND THEN
+  -- nothing for an assessment the caller may not read (no hint that the id exists)
+  IF NOT assessment.may_read(p_id) THEN
     RETURN v_out;
   END IF;
+  SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_id;
   FOR t IN SELECT * FROM fsm.transitions x
             WHERE x.machine = 'assessment' AND x.from_state = a.status AND NOT x.internal
               AND x.roles && tx.roles()
@@ -592,6 +593,8 @@ DECLARE
   v_new uuid;
 BEGIN
   PERFORM api.require_role('hr');
+  -- two proposals at once take turns here (the second then finds the first waiting)
+  SELECT * INTO a FROM assessment.assessments x WHERE x.id = a.id FOR UPDATE;
   IF NOT assessment.is_correctable(a.status) THEN
     PERFORM fsm.refuse('assessment', a.status,
                        format('correct is not possible: a correction is a new revision of a published assessment; this one is %s',
