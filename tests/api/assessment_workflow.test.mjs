@@ -265,4 +265,33 @@ describe('the walk of a month', () => {
   });
 });
 
+describe('the year (Q2.2)', () => {
+  test('the annual evaluation takes the supervisor score, not a teamwork rating', async () => {
+    // the job on the first working day of January opens the year (in December the first run in
+    // before() opened it already, with the month)
+    pg(`SELECT assessment.periods_job(jsonb_build_object('today',
+        (SELECT min(d::date) FROM generate_series(
+           (date_trunc('year', now() AT TIME ZONE org.company_time_zone()) + interval '1 year')::date,
+           (date_trunc('year', now() AT TIME ZONE org.company_time_zone()) + interval '1 year 25 days')::date,
+           interval '1 day') d WHERE org.is_workday(d::date))))::text
+      FROM (SELECT set_config('tx.user_id', '', false), set_config('tx.roles', 'system', false),
+                   set_config('tx.department_id', '', false),
+                   set_config('tx.request_id', 'job:assessment.periods', false)) claims`, { db: DB, user: 'tianxing_owner' });
+    const year = pg(`SELECT id FROM assessment.periods WHERE kind = 'year'
+                      AND label = to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY')`, { db: DB });
+    assert.match(year, /^[0-9a-f-]{36}$/, 'the year is open');
+    const y = ok(await as.a1.get(`/v1/assessments?period_id=${year}`)).items[0];
+    assert.equal(y.period_kind, 'year');
+    let d = ok(await as.a1.post(`/v1/assessments/${y.id}/self-assessment`, { went_well: '全年穩定', shortcomings: '效率待提升' }, im(y.version)));
+    assert.equal(d.indicators.length, 0, 'a year has no indicator rows of its own');
+    assertFieldError(await as.supA.post(`/v1/assessments/${y.id}/evaluation`, { teamwork_rating: 4 }, im(d.version)), 'teamwork_rating');
+    assertFieldError(await as.supA.post(`/v1/assessments/${y.id}/evaluation`, {}, im(d.version)), 'supervisor_score');
+    d = ok(await as.supA.post(`/v1/assessments/${y.id}/evaluation`, { supervisor_score: 88.5, comment: '年度表現良好' }, im(d.version)));
+    assert.equal(d.status, 'evaluated');
+    assert.equal(d.evaluation.supervisor_score, 88.5);
+    assert.equal(d.evaluation.teamwork_rating, null);
+    assert.ok(d.composite !== null, 'the annual composite (part A)');
+  });
+});
+
 commonHeadersTestExceptJwks();
