@@ -9,7 +9,7 @@
 -- indicators are marked and the composite is the teamwork figure.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(147);
+SELECT plan(149);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -185,6 +185,14 @@ SELECT is((SELECT figure FROM assessment.indicator_values WHERE assessment_id = 
 SELECT is((SELECT composite FROM assessment.assessments WHERE id = pg_temp.id('a1')), 75.00::numeric,
   'without facts the composite is the teamwork figure (marked indicators'' weights spread)');
 SELECT isnt((SELECT evidence_hash FROM assessment.assessments WHERE id = pg_temp.id('a1')), NULL, '... with its evidence hash');
+
+-- An employee who has left is evaluated without a self-assessment (guard evaluator_without_self)
+INSERT INTO ids SELECT 'x', a.id FROM assessment.assessments a WHERE a.period_id = pg_temp.id('p') AND a.employee_id = pg_temp.emp('staff.x');
+SELECT pg_temp.be('admin', 'admin');
+SELECT lives_ok(format($$ SELECT api.employee_set_active(%L, false) $$, pg_temp.emp('staff.x')), 'setup: staff.x leaves');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is(api.assessment_evaluate(pg_temp.id('x'), pg_temp.v('x'), '{"teamwork_rating": 3}') ->> 'status', 'evaluated',
+  'the supervisor evaluates a leaver''s assessment without the self-assessment they can no longer make');
 
 -- HR check or return ---------------------------------------------------------------------------
 SELECT pg_temp.be('sup.a', 'staff,supervisor');
