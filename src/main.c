@@ -6,6 +6,7 @@
 #include "base/errors.h"
 #include "base/log.h"
 #include "core/app.h"
+#include "core/formats.h"
 #include "core/jwt.h"
 #include "core/metrics.h"
 #include "core/module.h"
@@ -15,6 +16,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "jobs/jobs.h"
+#include "modules/assessment/assessment.h"
 #include "modules/cases/cases.h"
 #include "modules/jobs/jobs.h"
 #include "modules/modules.h"
@@ -96,10 +98,28 @@ static int cmd_routes(bool as_json)
     return 0;
   }
   json_t *j_all = json_array();
-  for (size_t i = 0; i < tx_routes_count; i++)
-    json_array_append_new(j_all, json_pack("{sssssoso}", "method", tx_routes[i].method, "path",
-                                           tx_routes[i].path, "roles", split_csv(tx_routes[i].roles),
-                                           "clauses", split_csv(tx_routes[i].clauses)));
+  for (size_t i = 0; i < tx_routes_count; i++) {
+    const struct tx_route *rt = &tx_routes[i];
+    json_t *j_r = json_pack("{sssssoso}", "method", rt->method, "path", rt->path, "roles",
+                            split_csv(rt->roles), "clauses", split_csv(rt->clauses));
+    /* What content negotiation can give (core/formats.h), for tests/contract/routes.mjs to
+     * compare with the 200 response's media types and x-csv-columns. */
+    if (rt->formats) {
+      unsigned offered = tx_formats_offered(rt->formats);
+      json_t *j_types = json_array();
+      json_array_append_new(j_types, json_string("application/json"));
+      if (offered & TX_FORMAT_CSV)
+        json_array_append_new(j_types, json_string("text/csv"));
+      if (offered & TX_FORMAT_SVG)
+        json_array_append_new(j_types, json_string("image/svg+xml"));
+      json_object_set_new(j_r, "media_types", j_types);
+      json_t *j_cols = json_array();
+      for (size_t c = 0; c < rt->formats->ncsv; c++)
+        json_array_append_new(j_cols, json_string(rt->formats->csv[c].header));
+      json_object_set_new(j_r, "csv_columns", j_cols);
+    }
+    json_array_append_new(j_all, j_r);
+  }
   return print_json(j_all);
 }
 
@@ -256,6 +276,7 @@ static int cmd_serve(const struct tx_config *cfg)
    * TIANXING_JOBS=off. The workers must not take SIGTERM: block it before they start (the server
    * takes it with sigwait and sets tx_app.draining, which they watch). */
   if (tx_jobs_housekeeping_register() || tx_cases_deadlines_register() ||
+      tx_assessment_periods_register() ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");
     tx_pool_shutdown();

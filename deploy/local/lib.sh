@@ -40,7 +40,7 @@ tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
 		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev
 		postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-		postgresql-client-15 yamllint curl
+		postgresql-client-15 yamllint curl libxml2-utils
 		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs
 	# bundles npm): Debian's npm would conflict with or downgrade them.

@@ -15,7 +15,7 @@
 -- month, and the expectations below say what each indicator is in each case.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(101);
+SELECT plan(110);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -35,6 +35,8 @@ SELECT ok(p.prosecdef AND pg_get_userbyid(p.proowner) = 'tianxing_owner'
                      'period_close_hr', 'period_compute_hr');
 SELECT ok(NOT has_function_privilege('tianxing_app', 'assessment.open_period(text, uuid, date)', 'EXECUTE'),
   'the runtime role cannot open a period behind the job''s and HR''s backs');
+SELECT ok(NOT has_function_privilege('tianxing_app', 'assessment.compute_period(uuid)', 'EXECUTE'),
+  'nor compute one (HR''s route and the job do, as the owner)');
 SELECT ok(NOT has_table_privilege('tianxing_app', t, 'INSERT,UPDATE,DELETE'),
           format('the runtime role writes %s only through the functions', t))
   FROM unnest(ARRAY['assessment.periods', 'assessment.assessments', 'assessment.indicator_values']) t;
@@ -309,8 +311,9 @@ SELECT is((pg_temp.a('staff.new', 'pf')).composite, NULL, 'the joiner has nothin
 CREATE TEMP TABLE before AS
 SELECT a.id, a.composite, a.grade, a.evidence_hash, assessment.evidence_text(a.id) AS txt
   FROM assessment.assessments a WHERE a.period_id IN (pg_temp.id('pf'), pg_temp.id('pd'));
-SELECT is(assessment.compute_period(pg_temp.id('pf')), m.n, 'recomputing recomputes every assessment still computed') FROM m;
-SELECT assessment.compute_period(pg_temp.id('pd')) FROM m WHERE m.pd <> m.pf;
+SELECT pg_temp.be('hr', 'hr');
+SELECT is((api.period_compute(pg_temp.id('pf')) ->> 'computed')::int, m.n, 'recomputing recomputes every assessment still computed') FROM m;
+SELECT api.period_compute(pg_temp.id('pd')) FROM m WHERE m.pd <> m.pf;
 SELECT is_empty($$ SELECT b.id FROM before b JOIN assessment.assessments a ON a.id = b.id
                     WHERE (a.composite, a.grade, a.evidence_hash, assessment.evidence_text(a.id))
                           IS DISTINCT FROM (b.composite, b.grade, b.evidence_hash, b.txt) $$,
@@ -326,6 +329,27 @@ SELECT throws_ok($$ SELECT assessment.periods_job('{"today": "2026-02-30"}') $$,
   'the job refuses a date that does not exist');
 SELECT throws_ok($$ SELECT assessment.periods_job('{"today": 20260201}') $$, '22023', NULL,
   'the job refuses a today that is no string');
+
+-- The year (Q2.2): opened by the job in January after its December; nothing published yet ------
+-- (the months' assessments are all still computed: no month assessed, no mean, and no composite
+-- before the supervisor's score)
+SELECT assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(to_char(now() AT TIME ZONE m.tz, 'YYYY') || '-12')))
+  FROM m;
+INSERT INTO ids SELECT 'py', p.id FROM assessment.periods p, m WHERE p.label = to_char(now() AT TIME ZONE m.tz, 'YYYY');
+SELECT is((SELECT kind || ' ' || starts_on || ' ' || ends_on FROM assessment.periods WHERE id = pg_temp.id('py')),
+  format('year %s-01-01 %s-12-31', to_char(now() AT TIME ZONE m.tz, 'YYYY'), to_char(now() AT TIME ZONE m.tz, 'YYYY')),
+  'the job opened the year in January') FROM m;
+SELECT is((SELECT count(*)::int FROM assessment.assessments WHERE period_id = pg_temp.id('py')), m.n,
+  'the people of the year: those of its months') FROM m;
+SELECT is(ARRAY[(pg_temp.a('staff.a1', 'py')).months_assessed::text, (pg_temp.a('staff.a1', 'py')).monthly_mean::text,
+                (pg_temp.a('staff.a1', 'py')).composite::text, (pg_temp.a('staff.a1', 'py')).grade],
+  ARRAY['0', NULL, NULL, NULL], 'no month published: 0 months assessed, no mean, no composite, no grade');
+SELECT is((SELECT count(*)::int FROM assessment.indicator_values iv JOIN assessment.assessments a ON a.id = iv.assessment_id
+            WHERE a.period_id = pg_temp.id('py')), 0, 'a year has no indicator rows of its own');
+-- the year's hash: SHA-256 of the canonical jsonb text of the months used and the scores
+SELECT is((pg_temp.a('staff.a1', 'py')).evidence_hash,
+  sha256(convert_to('{"months": [], "monthly_mean": null, "formula_version": 1, "supervisor_score": null}', 'UTF8')),
+  'the year''s evidence hash, written out');
 
 -- period_end and the period's bounds ----------------------------------------------------------
 SELECT is(assessment.period_end(pg_temp.id('pf')),
@@ -362,6 +386,17 @@ SELECT is(json_array_length(api.period_list(NULL, NULL, NULL, NULL) -> 'items') 
 SELECT pg_temp.be('hr', 'hr');
 SELECT is(api.period_json(pg_temp.id('pf'))::jsonb -> 'allowed_actions', '["close"]'::jsonb,
   'hr may close an open period');
+SELECT is(api.period_json(pg_temp.id('pf'))::jsonb -> 'assessments',
+          jsonb_build_object('total', m.n, 'by_status', jsonb_build_object('computed', m.n)),
+  'hr counts every assessment of the period') FROM m;
+INSERT INTO ids SELECT 'a.b1', (pg_temp.a('staff.b1', 'pf')).id;
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT is((api.period_json(pg_temp.id('pf'))::jsonb #>> '{assessments,total}')::int,
+          (SELECT count(*)::int FROM assessment.assessments WHERE period_id = pg_temp.id('pf')),
+  'a supervisor counts what the policies let them see');
+SELECT is(assessment.evidence_text(pg_temp.id('a.b1')), '',
+  'the canonical text is read under the policies: sup.a does not read staff.b1''s rows');
+SELECT pg_temp.be('hr', 'hr');
 SELECT throws_ok(format($$ SELECT api.period_open(jsonb_build_object('label', %L)) $$, to_char(now() AT TIME ZONE m.tz + interval '2 months', 'YYYY-MM')),
   'TXVAL', NULL, 'a month that has not ended is not opened') FROM m;
 SELECT throws_ok(format($$ SELECT api.period_open(jsonb_build_object('label', %L)) $$, to_char(now() AT TIME ZONE m.tz + interval '1 year', 'YYYY')),

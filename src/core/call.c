@@ -4,7 +4,9 @@
  * (a malformed id or query value never reaches the database), meaning is checked in SQL.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/idempotency.h"
+#include "core/routes.h"
 #include "core/json_spec.h"
 
 #include <ctype.h>
@@ -177,6 +179,125 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
   }
 }
 
+/* `attachment; filename="<last literal segment of the route>.csv"`: a browser saves the export
+ * under a name that says what it is. */
+static void csv_disposition(struct tx_req *r)
+{
+  const char *path = r->route ? r->route->path : "";
+  const char *seg = "export";
+  size_t seg_len = strlen(seg);
+  for (const char *p = path; (p = strchr(p, '/')) != NULL;) {
+    p++;
+    size_t n = strcspn(p, "/");
+    if (n && *p != '{')
+      seg = p, seg_len = n;
+  }
+  char value[128];
+  snprintf(value, sizeof value, "attachment; filename=\"%.*s.csv\"", (int)seg_len, seg);
+  tx_reply_header(r, "Content-Disposition", value);
+}
+
+/* text/csv of a list route (core/formats.h): every page from the request's cursor on, following
+ * next_cursor (a call without a cursor argument answers one page: its next_cursor must be null),
+ * each page one read-only transaction (keyset paging keeps the pages consistent
+ * with one another: no row twice, none skipped among those that did not change meanwhile). */
+static int export_csv(struct tx_req *r, const struct tx_call *call, const char **params)
+{
+  const struct tx_formats *f = r->route->formats;
+  int cursor = -1;
+  for (int i = 0; i < call->sql->nparams; i++) {
+    const struct tx_arg *a = &call->args[i];
+    if (a->kind == TX_ARG_QUERY_TEXT && !strcmp(a->name, "cursor"))
+      cursor = i;
+    if (a->kind == TX_ARG_QUERY_INT && !strcmp(a->name, "limit") && !params[i])
+      params[i] = TX_CSV_PAGE; /* fewer round trips; a given limit is the page size */
+  }
+  char *buf = NULL, *next = NULL;
+  size_t len = 0, rows = 0;
+  FILE *out = open_memstream(&buf, &len);
+  if (!out)
+    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  tx_csv_header(out, f->csv, f->ncsv);
+  struct tx_claims claims;
+  tx_req_claims(r, &claims);
+  bool answered = false;
+  for (;;) {
+    struct tx_query q = {call->sql, params};
+    PGresult *res;
+    struct tx_db_outcome outcome;
+    if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
+      tx_reply_db_error(r, &outcome);
+      answered = true;
+      break;
+    }
+    json_t *j_page = NULL;
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+      j_page = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+    PQclear(res);
+    json_t *j_items = json_object_get(j_page, "items");
+    if (!json_is_array(j_items)) {
+      json_decref(j_page);
+      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+      answered = true;
+      break;
+    }
+    rows += json_array_size(j_items);
+    if (rows > TX_CSV_MAX_ROWS) {
+      json_decref(j_page);
+      char detail[160];
+      snprintf(detail, sizeof detail,
+               "A CSV export holds at most %d rows; narrow the filters (or page the JSON list).",
+               TX_CSV_MAX_ROWS);
+      tx_reply_problem(r, TX_E_EXPORT_TOO_LARGE, detail, NULL);
+      answered = true;
+      break;
+    }
+    size_t i;
+    json_t *j_item;
+    json_array_foreach(j_items, i, j_item)
+      tx_csv_row(out, j_item, f->csv, f->ncsv);
+    const char *nc = json_string_value(json_object_get(j_page, "next_cursor"));
+    free(next);
+    next = nc ? strdup(nc) : NULL;
+    json_decref(j_page);
+    if (!next)
+      break;
+    if (cursor < 0) { /* more pages, no way to ask for them: never cut the list silently */
+      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+      answered = true;
+      break;
+    }
+    params[cursor] = next;
+  }
+  fclose(out);
+  if (!answered) {
+    csv_disposition(r);
+    tx_reply_raw(r, 200, TX_CSV_CONTENT_TYPE, buf, len);
+  }
+  free(buf);
+  free(next);
+  return r->status;
+}
+
+/* image/svg+xml of a chart route: the route's renderer draws the JSON the SQL answered. */
+static int reply_svg(struct tx_req *r, const char *json, size_t json_len)
+{
+  json_t *j_doc = json_loadb(json, json_len, 0, NULL);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  int rc = j_doc && out ? r->route->formats->svg(j_doc, out) : -1;
+  if (out)
+    fclose(out);
+  json_decref(j_doc);
+  if (rc)
+    tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  else
+    tx_reply_raw(r, 200, TX_SVG_CONTENT_TYPE, buf, len);
+  free(buf);
+  return r->status;
+}
+
 int tx_call_run(struct tx_req *r, const struct tx_call *call)
 {
   const char *params[TX_CALL_MAX_ARGS + 3] = {0}; /* + Idempotency-Key, route, hash */
@@ -191,6 +312,11 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
       goto out;
     if (call->args[i].kind == TX_ARG_IF_MATCH)
       im_arg = i;
+  }
+
+  if (r->format == TX_FORMAT_CSV) {
+    export_csv(r, call, params);
+    goto out;
   }
 
   /* Creates honour Idempotency-Key: a replay answers here, a new key rides along the create. */
@@ -241,7 +367,10 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
       snprintf(location, sizeof location, "%s%s", call->location, PQgetvalue(res, 0, 2));
       tx_reply_header(r, "Location", location);
     }
-    tx_reply_json_text(r, call->status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    if (r->format == TX_FORMAT_SVG)
+      reply_svg(r, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    else
+      tx_reply_json_text(r, call->status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
   }
   PQclear(res);
 out:

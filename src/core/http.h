@@ -40,6 +40,7 @@ struct tx_req {
   const char *user; /* authenticated subject, NULL for anonymous */
   struct tx_principal principal; /* valid when user != NULL */
   int status;       /* status of the answer, set by the tx_reply_* functions */
+  unsigned format;  /* the representation Accept chose (enum tx_format, core/formats.h); GET only */
 };
 
 /** @brief A handler answers with exactly one tx_reply_* call and returns its result. */

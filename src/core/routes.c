@@ -6,6 +6,7 @@
  */
 #include "core/routes.h"
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/problem.h"
 
 #include <ulfius.h>
@@ -69,6 +70,17 @@ static const char *row_problem(const struct tx_route *rt)
       if (i < c->sql->nparams ? !a->name && !unnamed : a->name || a->kind != 0)
         return "the call's args do not match its statement's parameters";
     }
+  }
+  if (rt->formats) {
+    const struct tx_formats *f = rt->formats;
+    if (strcmp(rt->method, "GET") != 0 || !rt->call)
+      return "formats are for GET routes that are calls";
+    if (!f->csv != !f->ncsv || (!f->csv && !f->svg))
+      return "formats name CSV columns (csv with ncsv) or an SVG renderer";
+    for (size_t i = 0; i < f->ncsv; i++)
+      if (!f->csv[i].header || !*f->csv[i].header || !f->csv[i].pointer ||
+          f->csv[i].pointer[0] != '/')
+        return "a CSV column needs a header and a JSON pointer starting with /";
   }
   for (size_t i = 0; i < tx_routes_count; i++)
     if (!strcmp(tx_routes[i].method, rt->method) && !strcmp(tx_routes[i].path, rt->path))
@@ -184,8 +196,36 @@ static int refuse_unread(const struct tx_route *route, struct tx_req *r)
   return tx_reply_problem(r, TX_E_VALIDATION_FAILED, what, j_errors);
 }
 
+/* GET calls: the representation Accept asks for, among those the route gives (JSON always); 406
+ * when none is acceptable. Other methods answer JSON whatever Accept says (RFC 9110 section
+ * 12.5.1 lets a server disregard it): their answer is the result of a write, not a
+ * representation to choose. Handler routes answer in their own media types (metrics, the
+ * contract as YAML, a stored file's content) and are not negotiated here. */
+static int negotiate(const struct tx_route *route, struct tx_req *r)
+{
+  r->format = TX_FORMAT_JSON;
+  if (strcmp(route->method, "GET") != 0 || !route->call)
+    return 0;
+  unsigned offered = tx_formats_offered(route->formats);
+  if (route->formats) { /* caches must key on Accept (CORS may have set Vary: Origin) */
+    const char *vary = u_map_get_case(r->resp->map_header, "Vary");
+    char both[64];
+    snprintf(both, sizeof both, "%s%sAccept", vary ? vary : "", vary ? ", " : "");
+    tx_reply_header(r, "Vary", both);
+  }
+  r->format = tx_accept_choose(u_map_get_case(r->u->map_header, "Accept"), offered);
+  if (r->format)
+    return 0;
+  char types[96], detail[160];
+  tx_formats_describe(offered, types, sizeof types);
+  snprintf(detail, sizeof detail, "This route gives: %s.", types);
+  return tx_reply_problem(r, TX_E_NOT_ACCEPTABLE, detail, NULL);
+}
+
 int tx_route_serve(const struct tx_route *route, struct tx_req *r)
 {
+  if (negotiate(route, r))
+    return r->status;
   if (refuse_unread(route, r))
     return r->status;
   return route->handler ? route->handler(r) : tx_call_run(r, route->call);

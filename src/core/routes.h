@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct tx_call;
+struct tx_formats;
 
 /**
  * One row: who may call what, which regulation clauses it serves, and what answers it. Exactly one
@@ -30,6 +31,9 @@ struct tx_route {
    * naming it), never silently ignored (issue 10 item 16). */
   const char *query;
   bool body;
+  /* GET routes: representations besides JSON (CSV of a list, SVG of a chart) that Accept may
+   * ask for; see core/formats.h. NULL: JSON only. */
+  const struct tx_formats *formats;
 };
 
 /* The merged table; fixed once the modules are registered (before serving). */

@@ -12,19 +12,28 @@
 // - the Content-Type (without parameters) is a documented media type for that status, and a
 //   response documented without content has no body;
 // - JSON bodies validate (Ajv, JSON Schema 2020-12, formats) against the documented schema;
+// - text/csv bodies (core/formats.h) start with the UTF-8 BOM, are RFC 4180 records ended by
+//   CRLF with as many fields as the header, the header is the media type's `x-csv-columns`, and
+//   no text field starts with = + - @ tab or CR (CSV injection) unless it is a number;
+// - image/svg+xml bodies are well-formed XML (xmllint), an <svg> root in the SVG namespace with
+//   role="img", aria-labelledby, <title> and <desc>, and no script, event handler or external
+//   reference;
 // - documented headers marked `required: true` are present, and present documented headers
 //   match their schema; every response carries X-Request-Id;
 // - problem+json bodies agree with the response: `status` equals the HTTP status, `request_id`
 //   equals X-Request-Id, and the code's registry status (x-error-codes) equals the HTTP status;
 // - a path matching no template is validated as the top-level `x-unmatched-route` response
 //   when it is a 404, otherwise as a Problem; a known path with an undocumented method takes
-//   the response its other operations document for that status (405 and the gates).
+//   the response its other operations document for that status (405 and the gates);
+// - a 406 of a GET operation that does not list 406 is the top-level `x-not-acceptable` response
+//   (content negotiation applies to every GET route that answers JSON, core/formats.h).
 // Prints `N passed, M failed`, then each failure; exits 1 on any failure, and also when no
 // response was recorded (a contract tier that saw nothing must not pass).
 //
 // Env: TX_TEST_RECORD_DIR (required), TX_TEST_SOURCE_DIR (repository root; default: two up).
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -180,12 +189,82 @@ function checkAgainst(rec, responsePointer, { skipBody }) {
       return out;
     }
   }
+  if (mt === 'text/csv') out.push(...checkCsv(body, content[key]['x-csv-columns']));
+  if (mt === 'image/svg+xml') out.push(...checkSvg(body));
   if (content[key].schema) {
     const validate = validatorAt(schemaPointer);
     if (!validate(value)) out.push(...ajvErrors(validate.errors).map((m) => `body ${m}`));
   }
   if (mt === 'application/problem+json' && value && typeof value === 'object') {
     out.push(...problemAgreement(rec, value));
+  }
+  return out;
+}
+
+// RFC 4180 records of @p text (after the BOM); null when it is not RFC 4180 with CRLF ends.
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let i = 0;
+  while (i < text.length) {
+    let field = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= text.length) return null; // unterminated quote
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+          i++;
+          break;
+        }
+        field += text[i++];
+      }
+    } else {
+      while (i < text.length && text[i] !== ',' && text[i] !== '\r' && text[i] !== '\n') {
+        if (text[i] === '"') return null; // a quote inside an unquoted field
+        field += text[i++];
+      }
+    }
+    row.push(field);
+    if (text[i] === ',') { i++; continue; }
+    if (text.startsWith('\r\n', i)) { rows.push(row); row = []; i += 2; continue; }
+    return null; // a bare LF or CR, or text after a closing quote
+  }
+  if (row.length) return null; // the last record has no CRLF
+  return rows;
+}
+
+function checkCsv(body, columns) {
+  if (!body.startsWith('\uFEFF')) return ['text/csv body does not start with the UTF-8 BOM'];
+  const rows = parseCsv(body.slice(1));
+  if (!rows) return ['text/csv body is not RFC 4180 records ended by CRLF'];
+  if (!rows.length) return ['text/csv body has no header row'];
+  const out = [];
+  if (columns && JSON.stringify(rows[0]) !== JSON.stringify(columns)) {
+    out.push(`text/csv header ${JSON.stringify(rows[0])} is not x-csv-columns ${JSON.stringify(columns)}`);
+  }
+  rows.forEach((r, n) => {
+    if (r.length !== rows[0].length) out.push(`text/csv record ${n} has ${r.length} fields, the header ${rows[0].length}`);
+    for (const f of r) {
+      if (/^[=+\-@\t\r]/.test(f) && !/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(f)) {
+        out.push(`text/csv field ${JSON.stringify(f)} in record ${n} is not neutralised (CSV injection)`);
+      }
+    }
+  });
+  return out;
+}
+
+function checkSvg(body) {
+  const out = [];
+  const lint = spawnSync('xmllint', ['--noout', '--nonet', '-'], { input: body, encoding: 'utf8' });
+  if (lint.error) return [`xmllint could not run: ${lint.error.message}`];
+  if (lint.status !== 0) out.push(`image/svg+xml is not well-formed XML: ${lint.stderr.trim()}`);
+  const root = /<svg\b[^>]*>/.exec(body)?.[0] ?? '';
+  if (!/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/.test(root)) out.push('image/svg+xml root is not <svg> in the SVG namespace');
+  if (!/role="img"/.test(root) || !/aria-labelledby="[^"]+"/.test(root)) out.push('image/svg+xml lacks role="img" and aria-labelledby');
+  if (!/<title\b[^>]*>[^<]+<\/title>/.test(body) || !/<desc\b[^>]*>[^<]+<\/desc>/.test(body)) out.push('image/svg+xml lacks a <title> or a <desc>');
+  if (/<script\b/i.test(body) || /\son[a-z]+\s*=/i.test(body) || /(?:xlink:)?href\s*=\s*"(?!#)/i.test(body) || /<foreignObject\b/i.test(body)) {
+    out.push('image/svg+xml holds a script, an event handler, an external reference or foreign content');
   }
   return out;
 }
@@ -243,6 +322,13 @@ function check(rec) {
   if (op) {
     const responses = op.responses ?? {};
     const k = statusKey(responses, rec.status);
+    // Content negotiation: any GET may answer 406 (the top-level x-not-acceptable response).
+    if (!k && rec.status === 406 && opMethod === 'get' && doc['x-not-acceptable']?.response) {
+      return {
+        op: `${opMethod.toUpperCase()} ${template}`,
+        errors: checkAgainst(rec, '/x-not-acceptable/response', { skipBody }),
+      };
+    }
     if (!k) {
       return {
         op: `${opMethod.toUpperCase()} ${template}`,

@@ -8,6 +8,9 @@
 // operation must also carry `x-roles` (the roles it admits: `[]` public, `["*"]` any
 // authenticated role, else role names), equal to the route table's roles for the route, and its
 // effective `security` must agree: `[]` for a public operation, bearerAuth for the others.
+// The media types a GET route gives by content negotiation (`media_types`, core/formats.h) must
+// be those of its operation's 200 response, and its CSV columns (`csv_columns`) the `text/csv`
+// media type's `x-csv-columns`.
 // Prints each difference; exits 1 on any, 0 when they agree.
 //
 // Env: TX_TEST_BIN (required), TX_TEST_SOURCE_DIR (repository root; default: two levels up).
@@ -104,6 +107,30 @@ for (const [k, op] of ops) {
 for (const [k, r] of routes) {
   for (const c of r.clauses) {
     if (!CLAUSES.has(c)) problem(`${k}: route table names unknown clause ${JSON.stringify(c)}`);
+  }
+}
+
+// --- representations (content negotiation)
+for (const [k, r] of routes) {
+  const op = ops.get(k);
+  if (!op || !k.startsWith('GET ')) continue;
+  const content = op.responses?.['200']?.content ?? {};
+  const documented = new Set(Object.keys(content).map((t) => t.split(';')[0].trim()));
+  const given = new Set(r.media_types ?? ['application/json']);
+  // a route without formats may document a non-JSON 200 of its own (a file's content, YAML)
+  if (r.media_types && !sameSet(documented, given)) {
+    problem(`${k}: the route gives ${fmt(given)}, its 200 documents ${fmt(documented)}`);
+  }
+  if (!r.media_types) {
+    for (const t of ['text/csv', 'image/svg+xml']) {
+      if (documented.has(t)) problem(`${k}: its 200 documents ${t}, the route does not give it`);
+    }
+  }
+  if (given.has('text/csv')) {
+    const cols = content['text/csv']?.['x-csv-columns'];
+    if (JSON.stringify(cols) !== JSON.stringify(r.csv_columns)) {
+      problem(`${k}: CSV columns ${JSON.stringify(r.csv_columns)} differ from x-csv-columns ${JSON.stringify(cols)}`);
+    }
   }
 }
 

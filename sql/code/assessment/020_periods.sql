@@ -259,7 +259,7 @@ CREATE OR REPLACE FUNCTION api.period_json(p_id uuid) RETURNS json
     'opened_at', api.ts(p.opened_at), 'computed_at', api.ts(p.computed_at),
     'closed_at', api.ts(p.closed_at),
     'assessments', (SELECT json_build_object(
-                             'total', count(*),
+                             'total', coalesce(sum(s.n), 0),
                              'by_status', coalesce(json_object_agg(s.status, s.n), '{}'))
                       FROM (SELECT a.status, count(*) AS n FROM assessment.assessments a
                              WHERE a.period_id = p.id GROUP BY a.status) s),

@@ -28,7 +28,6 @@ CREATE OR REPLACE FUNCTION assessment.employed_at(p_employee uuid, p_at timestam
                     AND s.valid_from <= p_at AND (s.valid_to IS NULL OR p_at < s.valid_to))
 $$;
 REVOKE ALL ON FUNCTION assessment.employed_at(uuid, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.employed_at(uuid, timestamptz) TO tianxing_app;
 
 -- The cases p_employee is credited for and the share of each (Q1, the credit split): every case
 -- they hold or held an assignment on (lead or member, current or ended), cancelled cases left out;
@@ -39,119 +38,135 @@ CREATE OR REPLACE FUNCTION assessment.credited_cases(p_employee uuid)
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT c.id, n.assignees, 1::numeric / n.assignees
-    FROM cases.cases c
+    FROM (SELECT DISTINCT a.case_id FROM cases.assignments a WHERE a.employee_id = p_employee) k
+    JOIN cases.cases c ON c.id = k.case_id
     CROSS JOIN LATERAL (SELECT count(DISTINCT a.employee_id)::int AS assignees
                           FROM cases.assignments a WHERE a.case_id = c.id) n
    WHERE c.status <> 'cancelled'
-     AND EXISTS (SELECT FROM cases.assignments a WHERE a.case_id = c.id AND a.employee_id = p_employee)
 $$;
 REVOKE ALL ON FUNCTION assessment.credited_cases(uuid) FROM PUBLIC;
 
--- The four indicators computed from facts (Q1 items 1-4) for p_employee over the instants
--- (p_from, p_to] -- the period: a fact at the period's end instant (the first moment of the next
--- day in the company's zone, which is how deadlines fall due at the end of a working day) is the
--- period's; one at its start belongs to the period before. One row per indicator, with its
--- figure (2 decimals) or its mark, the numerator and denominator, and the evidence sorted by kind
--- then id.
-CREATE OR REPLACE FUNCTION assessment.fact_indicators(p_employee uuid, p_from timestamptz,
-                                                      p_to timestamptz)
-  RETURNS TABLE (indicator text, figure numeric, numerator numeric, denominator numeric,
-                 marked text, evidence jsonb)
-  LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- The four indicators computed from facts (Q1 items 1-4) for the employees p_employees over the
+-- instants (p_from, p_to] -- the period: a fact at the period's end instant (the first moment of
+-- the next day in the company's zone, which is how deadlines fall due at the end of a working day)
+-- is the period's; one at its start belongs to the period before. One row per employee and
+-- indicator, with its figure (2 decimals) or its mark, the numerator and denominator, and the
+-- evidence sorted by kind then id.
+--
+-- Set-based: the period's facts are found once, by time (the indexes of migration 0023), and
+-- credited to everyone at once, so a month for a thousand people reads each fact of the month
+-- once instead of each person's whole history (tests/bench, scenario assessment_month). One
+-- employee's figures (a correction's recomputation) are the same query with one id.
+CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to timestamptz,
+                                                   p_employees uuid[])
+  RETURNS TABLE (employee_id uuid, indicator text, figure numeric, numerator numeric,
+                 denominator numeric, marked text, evidence jsonb)
+  LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-DECLARE
-  v_num numeric;
-  v_den numeric;
-  v_ev jsonb;
-BEGIN
-  -- 1. completion_rate: cases due in the period (due = the latest due_at of their milestone
-  -- deadlines that are not closed), weighted by the credit split; passed = passed_at by the
-  -- period's end. 100 x passed weight / due weight.
-  SELECT sum(x.weight) FILTER (WHERE x.passed), sum(x.weight),
-         coalesce(jsonb_agg(jsonb_build_object('kind', 'case', 'id', x.case_id,
-                                               'weight', round(x.weight, 4),
-                                               'due_at', api.ts(x.due_at), 'passed', x.passed)
-                            ORDER BY x.case_id), '[]')
-    INTO v_num, v_den, v_ev
-    FROM (SELECT k.case_id, k.weight, d.due_at,
-                 (c.passed_at IS NOT NULL AND c.passed_at <= p_to) AS passed
-            FROM assessment.credited_cases(p_employee) k
-            JOIN cases.cases c ON c.id = k.case_id
-            CROSS JOIN LATERAL (SELECT max(dl.due_at) AS due_at FROM cases.deadlines dl
-                                 WHERE dl.case_id = k.case_id AND dl.kind = 'milestone'
-                                   AND dl.closed_at IS NULL) d
-           WHERE d.due_at > p_from AND d.due_at <= p_to
-             AND assessment.employed_at(p_employee, d.due_at)) x;
-  RETURN QUERY SELECT 'completion_rate'::text,
-    CASE WHEN v_den > 0 THEN round(100 * coalesce(v_num, 0) / v_den, 2) END,
-    round(coalesce(v_num, 0), 4), round(coalesce(v_den, 0), 4),
-    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
-
-  -- 2. satisfaction: the mean of the normalized answers attributed to the employee: the ratings
-  -- of confirmations of cases they were assigned to, (rating - 1) x 25, and the scores of survey
-  -- answers attributed to them (already 0-100). None: marked no_answers, not zero.
-  SELECT sum(x.value), count(*),
-         coalesce(jsonb_agg(x.ev ORDER BY x.kind, x.id), '[]')
-    INTO v_num, v_den, v_ev
-    FROM (SELECT 'confirmation' AS kind, cf.id, ((cf.rating - 1) * 25)::numeric AS value,
-                 jsonb_build_object('kind', 'confirmation', 'id', cf.id, 'case_id', cf.case_id,
-                                    'rating', cf.rating, 'value', (cf.rating - 1) * 25) AS ev
-            FROM assessment.credited_cases(p_employee) k
-            JOIN cases.confirmations cf ON cf.case_id = k.case_id
-           WHERE cf.rating IS NOT NULL AND cf.at > p_from AND cf.at <= p_to
-             AND assessment.employed_at(p_employee, cf.at)
-          UNION ALL
-          SELECT 'answer', an.id, an.score,
-                 jsonb_build_object('kind', 'answer', 'id', an.id, 'value', an.score)
-            FROM assessment.survey_attributions sa
-            JOIN assessment.survey_answers an ON an.id = sa.answer_id
-            JOIN assessment.survey_sends ss ON ss.id = an.send_id
-            LEFT JOIN cases.cases c ON c.id = coalesce(sa.case_id, ss.case_id)
-           WHERE sa.employee_id = p_employee AND an.score IS NOT NULL
-             AND an.at > p_from AND an.at <= p_to
-             AND c.status IS DISTINCT FROM 'cancelled'
-             AND assessment.employed_at(p_employee, an.at)) x;
-  RETURN QUERY SELECT 'satisfaction'::text,
-    CASE WHEN v_den > 0 THEN round(v_num / v_den, 2) END,
-    round(coalesce(v_num, 0), 4), v_den,
-    CASE WHEN v_den > 0 THEN NULL ELSE 'no_answers' END, v_ev;
-
-  -- 3. accuracy (first-pass share): review rounds decided in the period on the employee's cases,
-  -- 100 x passed / decided.
-  SELECT count(*) FILTER (WHERE r.outcome = 'passed'), count(*),
-         coalesce(jsonb_agg(jsonb_build_object('kind', 'review', 'id', r.id, 'case_id', r.case_id,
-                                               'round', r.round, 'passed', r.outcome = 'passed')
-                            ORDER BY r.id), '[]')
-    INTO v_num, v_den, v_ev
-    FROM assessment.credited_cases(p_employee) k
-    JOIN cases.reviews r ON r.case_id = k.case_id
-   WHERE r.decided_at IS NOT NULL AND r.decided_at > p_from AND r.decided_at <= p_to
-     AND assessment.employed_at(p_employee, r.decided_at);
-  RETURN QUERY SELECT 'accuracy'::text,
-    CASE WHEN v_den > 0 THEN round(100 * v_num / v_den, 2) END, v_num, v_den,
-    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
-
-  -- 4. efficiency (on-time share): milestone deadlines of the employee's cases due in the period
-  -- and not closed; met = met_at no later than due_at. 100 x met / due.
-  SELECT count(*) FILTER (WHERE x.met), count(*),
-         coalesce(jsonb_agg(jsonb_build_object('kind', 'deadline', 'id', x.id, 'case_id', x.case_id,
-                                               'due_at', api.ts(x.due_at), 'met', x.met)
-                            ORDER BY x.id), '[]')
-    INTO v_num, v_den, v_ev
-    FROM (SELECT dl.id, dl.case_id, dl.due_at,
-                 (dl.met_at IS NOT NULL AND dl.met_at <= dl.due_at) AS met
-            FROM assessment.credited_cases(p_employee) k
-            JOIN cases.deadlines dl ON dl.case_id = k.case_id
-           WHERE dl.kind = 'milestone' AND dl.closed_at IS NULL
-             AND dl.due_at > p_from AND dl.due_at <= p_to
-             AND assessment.employed_at(p_employee, dl.due_at)) x;
-  RETURN QUERY SELECT 'efficiency'::text,
-    CASE WHEN v_den > 0 THEN round(100 * v_num / v_den, 2) END, v_num, v_den,
-    CASE WHEN v_den > 0 THEN NULL ELSE 'no_data' END, v_ev;
-END
+  WITH emp AS (SELECT DISTINCT e AS employee_id FROM unnest(p_employees) e),
+  -- milestone deadlines due in the period and not closed (efficiency; completion's candidates)
+  due_dl AS (
+    SELECT dl.id, dl.case_id, dl.due_at, (dl.met_at IS NOT NULL AND dl.met_at <= dl.due_at) AS met
+      FROM cases.deadlines dl
+     WHERE dl.kind = 'milestone' AND dl.closed_at IS NULL
+       AND dl.due_at > p_from AND dl.due_at <= p_to),
+  -- cases due in the period: due = the latest due_at of their milestone deadlines not closed
+  due_case AS (
+    SELECT d.case_id, max(d.due_at) AS due_at
+      FROM cases.deadlines d
+     WHERE d.kind = 'milestone' AND d.closed_at IS NULL
+       AND d.case_id IN (SELECT x.case_id FROM due_dl x)
+     GROUP BY d.case_id
+    HAVING max(d.due_at) <= p_to),
+  rev AS (
+    SELECT r.id, r.case_id, r.round, r.outcome, r.decided_at
+      FROM cases.reviews r
+     WHERE r.decided_at > p_from AND r.decided_at <= p_to),
+  conf AS (
+    SELECT cf.id, cf.case_id, cf.rating, cf.at
+      FROM cases.confirmations cf
+     WHERE cf.rating IS NOT NULL AND cf.at > p_from AND cf.at <= p_to),
+  -- the credit split (Q1): every employee ever assigned to a case these facts are about shares it
+  -- equally; cancelled cases count for nobody
+  credit AS (
+    SELECT x.case_id, x.employee_id, 1::numeric / count(*) OVER (PARTITION BY x.case_id) AS weight
+      FROM (SELECT DISTINCT a.case_id, a.employee_id
+              FROM cases.assignments a
+             WHERE a.case_id IN (SELECT case_id FROM due_dl UNION SELECT case_id FROM rev
+                                 UNION SELECT case_id FROM conf)) x
+      JOIN cases.cases c ON c.id = x.case_id AND c.status <> 'cancelled'),
+  mine AS (
+    SELECT k.* FROM credit k WHERE k.employee_id IN (SELECT emp.employee_id FROM emp)),
+  agg AS (
+    -- 1. completion_rate: weighted; passed = review passed by the period's end
+    SELECT k.employee_id, 'completion_rate' AS indicator,
+           sum(k.weight) FILTER (WHERE x.passed) AS num, sum(k.weight) AS den,
+           jsonb_agg(jsonb_build_object('kind', 'case', 'id', x.case_id,
+                                        'weight', round(k.weight, 4),
+                                        'due_at', api.ts(x.due_at), 'passed', x.passed)
+                     ORDER BY x.case_id) AS ev
+      FROM (SELECT dc.case_id, dc.due_at, (c.passed_at IS NOT NULL AND c.passed_at <= p_to) AS passed
+              FROM due_case dc JOIN cases.cases c ON c.id = dc.case_id) x
+      JOIN mine k ON k.case_id = x.case_id
+     WHERE assessment.employed_at(k.employee_id, x.due_at)
+     GROUP BY k.employee_id
+    UNION ALL
+    -- 2. satisfaction: the confirmations' ratings, (rating - 1) x 25, and the survey answers'
+    -- scores attributed to the employee (already 0-100)
+    SELECT y.employee_id, 'satisfaction', sum(y.value), count(*),
+           jsonb_agg(y.ev ORDER BY y.kind, y.id)
+      FROM (SELECT k.employee_id, 'confirmation' AS kind, cf.id,
+                   ((cf.rating - 1) * 25)::numeric AS value,
+                   jsonb_build_object('kind', 'confirmation', 'id', cf.id, 'case_id', cf.case_id,
+                                      'rating', cf.rating, 'value', (cf.rating - 1) * 25) AS ev
+              FROM conf cf JOIN mine k ON k.case_id = cf.case_id
+             WHERE assessment.employed_at(k.employee_id, cf.at)
+            UNION ALL
+            SELECT sa.employee_id, 'answer', an.id, an.score,
+                   jsonb_build_object('kind', 'answer', 'id', an.id, 'value', an.score)
+              FROM assessment.survey_answers an
+              JOIN assessment.survey_attributions sa ON sa.answer_id = an.id
+              JOIN assessment.survey_sends ss ON ss.id = an.send_id
+              LEFT JOIN cases.cases c ON c.id = coalesce(sa.case_id, ss.case_id)
+             WHERE an.score IS NOT NULL AND an.at > p_from AND an.at <= p_to
+               AND sa.employee_id IN (SELECT emp.employee_id FROM emp)
+               AND c.status IS DISTINCT FROM 'cancelled'
+               AND assessment.employed_at(sa.employee_id, an.at)) y
+     GROUP BY y.employee_id
+    UNION ALL
+    -- 3. accuracy (first-pass share): review rounds decided in the period, passed / decided
+    SELECT k.employee_id, 'accuracy', count(*) FILTER (WHERE r.outcome = 'passed'), count(*),
+           jsonb_agg(jsonb_build_object('kind', 'review', 'id', r.id, 'case_id', r.case_id,
+                                        'round', r.round, 'passed', r.outcome = 'passed')
+                     ORDER BY r.id)
+      FROM rev r JOIN mine k ON k.case_id = r.case_id
+     WHERE assessment.employed_at(k.employee_id, r.decided_at)
+     GROUP BY k.employee_id
+    UNION ALL
+    -- 4. efficiency (on-time share): milestone deadlines due in the period, met by their due_at
+    SELECT k.employee_id, 'efficiency', count(*) FILTER (WHERE d.met), count(*),
+           jsonb_agg(jsonb_build_object('kind', 'deadline', 'id', d.id, 'case_id', d.case_id,
+                                        'due_at', api.ts(d.due_at), 'met', d.met)
+                     ORDER BY d.id)
+      FROM due_dl d JOIN mine k ON k.case_id = d.case_id
+     WHERE assessment.employed_at(k.employee_id, d.due_at)
+     GROUP BY k.employee_id)
+  -- Nothing counted: no figure, a mark (satisfaction: no answers; the others: no data), never 0.
+  SELECT e.employee_id, i.indicator,
+         CASE WHEN g.den > 0 THEN
+           round(CASE i.indicator WHEN 'satisfaction' THEN g.num / g.den
+                                  ELSE 100 * coalesce(g.num, 0) / g.den END, 2) END,
+         round(coalesce(g.num, 0), 4), round(coalesce(g.den, 0), 4),
+         CASE WHEN g.den > 0 THEN NULL
+              WHEN i.indicator = 'satisfaction' THEN 'no_answers' ELSE 'no_data' END,
+         coalesce(g.ev, '[]')
+    FROM emp e
+   CROSS JOIN (VALUES ('completion_rate'), ('satisfaction'), ('accuracy'), ('efficiency')) i(indicator)
+    LEFT JOIN agg g ON g.employee_id = e.employee_id AND g.indicator = i.indicator
 $$;
-REVOKE ALL ON FUNCTION assessment.fact_indicators(uuid, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION assessment.period_facts(timestamptz, timestamptz, uuid[]) FROM PUBLIC;
+DROP FUNCTION IF EXISTS assessment.fact_indicators(uuid, timestamptz, timestamptz);
 
 -- 5. teamwork's evidence: the team cases (2 or more distinct assignees, not cancelled) the
 -- employee held an assignment on during the period (assigned by its end, not ended before its
@@ -210,9 +225,10 @@ REVOKE ALL ON FUNCTION assessment.grade_of(jsonb, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.grade_of(jsonb, numeric) TO tianxing_app;
 
 -- The canonical text the evidence hash is taken of (month): each indicator row as jsonb text
--- (jsonb orders its keys itself), in the order of the indicator names, one per line.
+-- (jsonb orders its keys itself), in the order of the indicator names, one per line. SECURITY
+-- INVOKER: a caller reads the rows of the assessments they may see (anyone may check a hash).
 CREATE OR REPLACE FUNCTION assessment.evidence_text(p_assessment uuid) RETURNS text
-  LANGUAGE sql STABLE SECURITY DEFINER
+  LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT coalesce(string_agg(jsonb_build_object('indicator', iv.indicator, 'figure', iv.figure,
@@ -332,8 +348,9 @@ BEGIN
   SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_assessment FOR UPDATE;
   SELECT * INTO p FROM assessment.periods x WHERE x.id = a.period_id;
   IF p.kind = 'month' THEN
-    FOR r IN SELECT * FROM assessment.fact_indicators(a.employee_id, assessment.period_start(p.id),
-                                                      assessment.period_end(p.id)) LOOP
+    FOR r IN SELECT * FROM assessment.period_facts(assessment.period_start(p.id),
+                                                   assessment.period_end(p.id),
+                                                   ARRAY[a.employee_id]) LOOP
       PERFORM assessment.put_indicator(a.id, r.indicator, r.figure, r.numerator, r.denominator,
                                        r.marked, r.evidence);
     END LOOP;
@@ -402,6 +419,8 @@ DECLARE
   r record;
   v_id uuid;
   v_status text;
+  v_ids uuid[] := '{}';
+  v_emps uuid[] := '{}';
   n int := 0;
 BEGIN
   SELECT * INTO p FROM assessment.periods x WHERE x.id = p_period FOR UPDATE;
@@ -434,12 +453,30 @@ BEGIN
     ELSE
       CONTINUE;
     END IF;
-    PERFORM assessment.compute_assessment(v_id);
-    n := n + 1;
+    v_ids := v_ids || v_id;
+    v_emps := v_emps || r.employee_id;
   END LOOP;
+  IF p.kind = 'month' THEN
+    -- the month's facts once for everyone (assessment.period_facts), then each one's score
+    FOR r IN SELECT x.id, f.indicator, f.figure, f.numerator, f.denominator, f.marked, f.evidence
+               FROM assessment.period_facts(assessment.period_start(p.id),
+                                            assessment.period_end(p.id), v_emps) f
+               JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = f.employee_id LOOP
+      PERFORM assessment.put_indicator(r.id, r.indicator, r.figure, r.numerator, r.denominator,
+                                       r.marked, r.evidence);
+    END LOOP;
+    UPDATE assessment.assessments x SET computed_at = now() WHERE x.id = ANY (v_ids);
+    FOREACH v_id IN ARRAY v_ids LOOP
+      PERFORM assessment.score(v_id);
+    END LOOP;
+  ELSE
+    FOREACH v_id IN ARRAY v_ids LOOP
+      PERFORM assessment.compute_assessment(v_id);
+    END LOOP;
+  END IF;
+  n := cardinality(v_ids);
   UPDATE assessment.periods x SET computed_at = now() WHERE x.id = p.id;
   RETURN n;
 END
 $$;
 REVOKE ALL ON FUNCTION assessment.compute_period(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.compute_period(uuid) TO tianxing_app;

@@ -5,6 +5,7 @@
  * registers tx_module_archive.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "modules/cases/cases.h"
 
@@ -39,7 +40,14 @@ static const struct tx_route routes[] = {
                             {TX_ARG_QUERY_TIME, "to"},
                             {TX_ARG_QUERY_TEXT, "q"},
                             {TX_ARG_QUERY_INT, "limit"},
-                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+                            {TX_ARG_QUERY_TEXT, "cursor"}}),
+   /* Accept: text/csv gives the whole filtered index (core/formats.h) */
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Archive number", "/archive_number"},
+                                        {"Case ID", "/case_id"}, {"Year", "/year"},
+                                        {"Title", "/title"}, {"Customer ID", "/customer_id"},
+                                        {"Department ID", "/department_id"},
+                                        {"Retain until", "/retain_until"},
+                                        {"Archived at", "/archived_at"}))},
   {"GET", "/v1/archive/{archive_number}", "staff,supervisor,admin,auditor", "P4.3,P4.2",
    .call = TX_CALL(.sql = &sql_archive_get, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_TEXT, "archive_number"}})},

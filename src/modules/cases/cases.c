@@ -6,6 +6,7 @@
  * src/modules/org/routes.c.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "modules/cases/cases.h"
 
@@ -49,7 +50,17 @@ static const struct tx_route routes[] = {
                             {TX_ARG_QUERY_TIME, "received_from"},
                             {TX_ARG_QUERY_TIME, "received_to"},
                             {TX_ARG_QUERY_INT, "limit"},
-                            {TX_ARG_QUERY_TEXT, "cursor"}})},
+                            {TX_ARG_QUERY_TEXT, "cursor"}}),
+   /* Accept: text/csv gives the whole filtered list (core/formats.h) */
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Case ID", "/id"}, {"Status", "/status"},
+                                        {"Customer", "/customer_name"},
+                                        {"Customer ID", "/customer_id"},
+                                        {"Business type", "/business_type/name"},
+                                        {"Department ID", "/department_id"},
+                                        {"Received at", "/received_at"},
+                                        {"Expected on", "/expected_on"},
+                                        {"Next due at", "/next_due_at"},
+                                        {"Updated at", "/updated_at"}))},
   {"POST", "/v1/cases", "staff,supervisor", "P1.1",
    .call = TX_CALL(.sql = &sql_cases_create, .status = 201, .location = "/v1/cases/",
                    .args = {{TX_ARG_BODY, NULL}})},

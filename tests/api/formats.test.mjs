@@ -1,0 +1,392 @@
+// Formats (issue 12, part E; src/core/formats.c, src/modules/assessment/charts.c,
+// sql/code/assessment/070_charts.sql):
+//   * content negotiation on GET routes: JSON by default, text/csv on the lists that declare
+//     columns (GET /v1/cases, GET /v1/archive), image/svg+xml on the charts; q-values and */*;
+//     406 not_acceptable (problem+json) for an Accept the route cannot give;
+//   * CSV: UTF-8 BOM, CRLF, RFC 4180 quoting, the header row, Chinese text round trip, cells
+//     that a spreadsheet would run as a formula neutralised, every page of the list;
+//   * charts: an employee's monthly indicators over a year and a department's grade distribution,
+//     JSON and SVG (well-formed per xmllint, title and desc, role="img", no script, text
+//     escaped), and who may see them.
+// Cases and customers are made through the real routes; assessments through module Q's routes
+// (part A: POST /v1/assessment-periods and its compute).
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+
+import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import { addSecondSupervisor, asClient, caseRequest, newCustomer } from './lib/cases.mjs';
+import {
+  DEPT, EMP, asOwnerAdmin, assertFieldError, call, loadFixtures, newSigningKey, ok,
+  startIdentityService,
+} from './lib/identity.mjs';
+
+const DB = 'tx_api_formats';
+const NOBODY = '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+const CSV = 'text/csv';
+const SVG = 'image/svg+xml';
+let svc;
+let key;
+const c = {};
+// An employee of department A whose name holds XML's special characters (and Chinese).
+const ODD = {
+  id: crypto.randomUUID(), username: 'staff.a3', name: '王<小>明 & "co"', roles: ['staff'],
+  dept: DEPT.A, supervisor: EMP.supA.id,
+};
+
+// Customer names that test quoting, Chinese and CSV injection.
+const NAMES = {
+  comma: '華鑫科技, "北區"',
+  plain: '臺北貿易行',
+  formula: '=HYPERLINK("http://x.example","點我")',
+  plus: '+886 貿易',
+  minus: '-2+3+cmd|\' /C calc\'!A0',
+  at: '@SUM(A1)',
+};
+const caseIds = {};
+// The assessment period of the month that holds today ({id, label}), set in before().
+let period;
+
+before(async () => {
+  key = newSigningKey();
+  const dir = tempDir('tx-pii-keys-');
+  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
+  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
+  freshDatabase(DB);
+  svc = await startIdentityService(DB, key, {
+    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
+    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
+  });
+  loadFixtures(DB);
+  addSecondSupervisor(DB);
+  asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, supervisor_id, roles)
+VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, ${lit(EMP.supA.id)}, '{staff}');`);
+  for (const k of ['admin', 'hr', 'risk', 'auditor', 'supA', 'supB', 'staffA1', 'staffA2', 'staffB1']) {
+    c[k] = asClient(svc, key, EMP[k]);
+  }
+  c.odd = asClient(svc, key, ODD);
+  // One case per customer name, received by staff.a1 (P1.1), through the routes.
+  for (const [k, name] of Object.entries(NAMES)) {
+    const cu = await newCustomer(c.staffA1, name);
+    caseIds[k] = ok(await c.staffA1.post('/v1/cases', caseRequest(cu.id)), 201).id;
+  }
+  // The month that holds today, opened and computed by part A's job as it runs on the first
+  // working day of the next month (payload "today", as the job allows for catch-up runs): the
+  // fixture staff of department A are assessed in it (the trend's month and the distribution).
+  const out = pg(`SELECT assessment.periods_job(jsonb_build_object('today', (
+  SELECT min(d)::date FROM generate_series(date_trunc('month', assessment.company_today()) + interval '1 month',
+                                         date_trunc('month', assessment.company_today()) + interval '1 month 20 days',
+                                         interval '1 day') d
+   WHERE org.is_workday(d::date))::text))`, { db: DB, user: 'tianxing_app' });
+  assert.match(out, /"opened": \[/, out);
+  const label = pg("SELECT to_char(assessment.company_today(), 'YYYY-MM')", { db: DB, user: 'tianxing_app' });
+  period = { id: pg(`SELECT id FROM assessment.periods WHERE label = ${lit(label)}`, { db: DB }), label };
+  assert.match(period.id, /^[0-9a-f-]{36}$/, `period ${label} opened: ${out}`);
+});
+
+const get = (client, p, accept) => client.get(p, accept === undefined ? {} : { headers: { Accept: accept } });
+
+// RFC 4180 records (CRLF-ended) of a body without its BOM; fails the test on anything else.
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let i = 0;
+  while (i < text.length) {
+    let field = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        assert.ok(i < text.length, 'unterminated quoted field');
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+          i++;
+          break;
+        }
+        field += text[i++];
+      }
+    } else {
+      while (i < text.length && !',\r\n'.includes(text[i])) {
+        assert.notEqual(text[i], '"', 'a quote inside an unquoted field');
+        field += text[i++];
+      }
+    }
+    row.push(field);
+    if (text[i] === ',') { i++; continue; }
+    assert.ok(text.startsWith('\r\n', i), `record ends with CRLF at ${i}: ${JSON.stringify(text.slice(i, i + 10))}`);
+    rows.push(row);
+    row = [];
+    i += 2;
+  }
+  assert.equal(row.length, 0, 'the last record ends with CRLF');
+  return rows;
+}
+
+// The CSV of a response: checks the media type, the BOM and the shape; returns the records.
+function csvOf(res) {
+  assert.equal(res.status, 200, res.text);
+  assert.match(res.headers['content-type'], /^text\/csv; charset=utf-8/);
+  assert.deepEqual([...res.body.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+  assert.match(res.headers.vary || '', /\bAccept\b/);
+  const rows = parseCsv(res.body.subarray(3).toString('utf8'));
+  for (const r of rows) assert.equal(r.length, rows[0].length);
+  return rows;
+}
+
+function xmllint(svg) {
+  const r = spawnSync('xmllint', ['--noout', '--nonet', '-'], { input: svg, encoding: 'utf8' });
+  assert.equal(r.error, undefined, `xmllint runs: ${r.error}`);
+  assert.equal(r.status, 0, `well-formed XML: ${r.stderr}`);
+  // The accessible name and description, as a screen reader finds them.
+  const x = (expr) => spawnSync('xmllint', ['--nonet', '--xpath', expr, '-'], { input: svg, encoding: 'utf8' }).stdout.replace(/\n$/, '');
+  return { title: x('string(/*[local-name()="svg"]/*[local-name()="title"])'),
+    desc: x('string(/*[local-name()="svg"]/*[local-name()="desc"])'),
+    labelledby: x('string(/*[local-name()="svg"]/@aria-labelledby)'),
+    role: x('string(/*[local-name()="svg"]/@role)'),
+    ns: x('namespace-uri(/*)'),
+    scripts: x('count(//*[local-name()="script" or local-name()="foreignObject"])'),
+    handlers: x('count(//@*[starts-with(local-name(), "on")])') };
+}
+
+function svgOf(res) {
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.headers['content-type'], SVG);
+  const s = xmllint(res.text);
+  assert.equal(s.ns, 'http://www.w3.org/2000/svg');
+  assert.equal(s.role, 'img');
+  assert.equal(s.labelledby, 'chart-title chart-desc');
+  assert.ok(s.title.length > 0 && s.desc.length > 0, 'title and desc');
+  assert.equal(s.scripts, '0');
+  assert.equal(s.handlers, '0');
+  return s;
+}
+
+describe('CSV of GET /v1/cases', () => {
+  const COLUMNS = ['Case ID', 'Status', 'Customer', 'Customer ID', 'Business type', 'Department ID',
+    'Received at', 'Expected on', 'Next due at', 'Updated at'];
+  test('BOM, header row, one record per case, Chinese and quoting round trip', async () => {
+    const rows = csvOf(await get(c.staffA1, '/v1/cases', CSV));
+    assert.deepEqual(rows[0], COLUMNS);
+    const json = ok(await c.staffA1.get('/v1/cases?limit=200'));
+    assert.equal(rows.length - 1, json.items.length);
+    const byId = new Map(rows.slice(1).map((r) => [r[0], r]));
+    for (const item of json.items) {
+      const r = byId.get(item.id);
+      assert.ok(r, `case ${item.id} in the CSV`);
+      assert.equal(r[1], item.status);
+      assert.equal(r[3], item.customer_id);
+      assert.equal(r[6], item.received_at);
+      assert.equal(r[8], item.next_due_at ?? '');
+    }
+    assert.equal(byId.get(caseIds.comma)[2], NAMES.comma);
+    assert.equal(byId.get(caseIds.plain)[2], NAMES.plain);
+  });
+  test('the raw bytes: CRLF line ends, quotes doubled inside a quoted field', async () => {
+    const res = await get(c.staffA1, '/v1/cases', CSV);
+    const text = res.body.toString('utf8');
+    assert.ok(text.includes('"華鑫科技, ""北區"""'), text);
+    assert.equal(text.replace(/\r\n/g, '').includes('\n'), false, 'no bare LF');
+    assert.match(res.headers['content-disposition'], /^attachment; filename="cases\.csv"$/);
+  });
+  test('cells a spreadsheet would run as a formula start with an apostrophe', async () => {
+    const rows = csvOf(await get(c.staffA1, '/v1/cases', CSV));
+    const byId = new Map(rows.slice(1).map((r) => [r[0], r]));
+    for (const k of ['formula', 'plus', 'minus', 'at']) {
+      assert.equal(byId.get(caseIds[k])[2], `'${NAMES[k]}`, k);
+    }
+    for (const r of rows) {
+      for (const f of r) assert.doesNotMatch(f, /^[=+\-@\t\r]/, `neutralised: ${f}`);
+    }
+  });
+  test('every page: limit is the page size, the CSV holds the whole list', async () => {
+    const rows = csvOf(await get(c.staffA1, '/v1/cases?limit=2', CSV));
+    assert.equal(rows.length - 1, Object.keys(caseIds).length);
+    assert.equal(new Set(rows.slice(1).map((r) => r[0])).size, rows.length - 1, 'no case twice');
+    // from a cursor on: the rest of the list
+    const page1 = ok(await c.staffA1.get('/v1/cases?limit=2'));
+    const rest = csvOf(await get(c.staffA1, `/v1/cases?limit=2&cursor=${encodeURIComponent(page1.next_cursor)}`, CSV));
+    assert.equal(rest.length - 1, Object.keys(caseIds).length - 2);
+    assert.deepEqual(rest.slice(1).map((r) => r[0]).filter((id) => page1.items.some((i) => i.id === id)), []);
+  });
+  test('filters apply and row-level security holds: staff.b1 sees none of these cases', async () => {
+    const rows = csvOf(await get(c.staffA1, `/v1/cases?status=cancelled`, CSV));
+    assert.deepEqual(rows, [COLUMNS]);
+    const b = csvOf(await get(c.staffB1, '/v1/cases', CSV));
+    assert.deepEqual(b, [COLUMNS]);
+  });
+  test('a bad filter is still 422 problem+json, not a CSV', async () => {
+    assertFieldError(await get(c.staffA1, '/v1/cases?status=nope', CSV), 'status');
+    assertFieldError(await get(c.staffA1, '/v1/cases?cursor=junk', CSV), 'cursor');
+  });
+});
+
+describe('content negotiation', () => {
+  test('JSON stays the default: no Accept, */*, application/json, application/*', async () => {
+    for (const accept of [undefined, '*/*', 'application/json', 'application/*', 'text/html, */*;q=0.1']) {
+      const res = await get(c.staffA1, '/v1/cases', accept);
+      assert.equal(res.status, 200, `${accept}: ${res.text}`);
+      assert.match(res.headers['content-type'], /^application\/json/, String(accept));
+    }
+  });
+  test('q-values choose; ties go to JSON', async () => {
+    const pick = async (accept) => (await get(c.staffA1, '/v1/cases', accept)).headers['content-type'];
+    assert.match(await pick('application/json;q=0.5, text/csv'), /^text\/csv/);
+    assert.match(await pick('text/csv;q=0.5, application/json'), /^application\/json/);
+    assert.match(await pick('text/*'), /^text\/csv/);
+    assert.match(await pick('text/csv, application/json'), /^application\/json/);
+    assert.match(await pick('text/csv;q=0, */*'), /^application\/json/);
+  });
+  test('406 not_acceptable, naming what the route gives', async () => {
+    let p = assertProblem(await get(c.staffA1, '/v1/cases', SVG), 406, 'not_acceptable');
+    assert.match(p.detail, /application\/json, text\/csv/);
+    p = assertProblem(await get(c.staffA1, `/v1/cases/${caseIds.plain}`, CSV), 406, 'not_acceptable');
+    assert.match(p.detail, /application\/json\.$/);
+    assertProblem(await get(c.staffA1, '/v1/cases', 'text/html'), 406, 'not_acceptable');
+    assertProblem(await get(c.staffA1, '/v1/cases', 'application/json;q=0'), 406, 'not_acceptable');
+    assertProblem(await get(c.hr, `/v1/employees/${EMP.staffA1.id}/assessment-trend?year=2026`, CSV),
+      406, 'not_acceptable');
+  });
+  test('routes with a media type of their own are not negotiated (the contract as YAML)', async () => {
+    const res = await call(svc, 'GET', '/openapi.yaml', { headers: { Accept: 'application/yaml' } });
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+  });
+  test('HEAD negotiates like GET', async () => {
+    const res = await call(svc, 'HEAD', '/v1/cases', { token: c.staffA1.token, headers: { Accept: CSV } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /^text\/csv/);
+    assert.equal(res.body.length, 0);
+  });
+  test('a write answers JSON whatever Accept says', async () => {
+    const cu = await newCustomer(c.staffA2, '客戶 Accept');
+    const res = await c.staffA2.post('/v1/cases', caseRequest(cu.id), { headers: { Accept: CSV } });
+    assert.equal(res.status, 201, res.text);
+    assert.match(res.headers['content-type'], /^application\/json/);
+  });
+  test('no token: 401 before anything else', async () => {
+    const res = await call(svc, 'GET', '/v1/cases', { headers: { Accept: CSV } });
+    assertProblem(res, 401, 'unauthorized');
+  });
+});
+
+describe('CSV of GET /v1/archive', () => {
+  test('the index as CSV (header only while nothing is archived); roles as for JSON', async () => {
+    const rows = csvOf(await get(c.auditor, '/v1/archive', CSV));
+    assert.deepEqual(rows, [['Archive number', 'Case ID', 'Year', 'Title', 'Customer ID',
+      'Department ID', 'Retain until', 'Archived at']]);
+    assertProblem(await get(c.hr, '/v1/archive', CSV), 403, 'forbidden');
+    assertFieldError(await get(c.auditor, '/v1/archive?q=x', CSV), 'q');
+  });
+});
+
+// The year of the company's date today (company_time_zone), as the job and the periods count it.
+const YEAR = () => Number(pg('SELECT extract(year FROM assessment.company_today())::int', { db: DB, user: 'tianxing_app' }));
+
+describe('GET /v1/employees/{id}/assessment-trend', () => {
+  const trendPath = (id, year = YEAR()) => `/v1/employees/${id}/assessment-trend?year=${year}`;
+  test('JSON: twelve months, each indicator of Q1; no assessment yet: every figure null', async () => {
+    const t = ok(await c.staffA1.get(trendPath(EMP.staffA1.id)));
+    assert.equal(t.employee_id, EMP.staffA1.id);
+    assert.equal(t.employee_name, EMP.staffA1.name);
+    assert.equal(t.year, YEAR());
+    assert.deepEqual(t.indicators, ['completion_rate', 'satisfaction', 'accuracy', 'efficiency', 'teamwork']);
+    assert.deepEqual(t.months.map((m) => m.month), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const hasAssessment = t.months.filter((m) => m.assessment_id !== null);
+    const inDb = Number(pg(`SELECT count(*) FROM assessment.assessments a JOIN assessment.periods p ON p.id = a.period_id
+ WHERE a.employee_id = ${lit(EMP.staffA1.id)} AND p.kind = 'month' AND p.label LIKE '${YEAR()}-%'
+   AND a.status NOT IN ('superseded', 'rejected')`, { db: DB }));
+    assert.equal(hasAssessment.length, inDb);
+    for (const m of t.months.filter((x) => x.assessment_id === null)) {
+      for (const v of Object.values(m.values)) assert.deepEqual(v, { figure: null, marked: 'not_assessed' });
+    }
+  });
+  test('a figure is null exactly when it is marked; the SVG leaves those months out of the line', async () => {
+    const t = ok(await c.hr.get(trendPath(EMP.staffA1.id)));
+    for (const m of t.months) {
+      for (const [k, v] of Object.entries(m.values)) {
+        assert.equal(v.figure === null, v.marked !== null, `${m.month} ${k}: ${JSON.stringify(v)}`);
+      }
+    }
+    const s = svgOf(await get(c.hr, trendPath(EMP.staffA1.id), SVG));
+    for (const m of t.months) {
+      const v = m.values.completion_rate;
+      const said = v.figure === null ? `${String(m.month).padStart(2, '0')} none (${v.marked})`
+        : `${String(m.month).padStart(2, '0')} ${v.figure.toFixed(2)}`;
+      assert.ok(s.desc.includes(said), `${said} in ${s.desc}`);
+    }
+  });
+  test('SVG: well-formed, role="img", title and desc name the employee and say the values', async () => {
+    const s = svgOf(await get(c.staffA1, trendPath(EMP.staffA1.id), SVG));
+    assert.equal(s.title, `考核趨勢 Assessment trend: ${EMP.staffA1.name}, ${YEAR()}`);
+    assert.match(s.desc, /業務完成率 completion: 01 /);
+  });
+  test('SVG escapes the text it draws', async () => {
+    const res = await get(c.odd, trendPath(ODD.id), SVG);
+    const s = svgOf(res);
+    assert.equal(s.title, `考核趨勢 Assessment trend: ${ODD.name}, ${YEAR()}`);
+    assert.ok(res.text.includes('王&lt;小&gt;明 &amp; &quot;co&quot;'), res.text.slice(0, 400));
+  });
+  test('who sees it: the employee, their supervisor, hr, auditor', async () => {
+    for (const who of ['staffA1', 'supA', 'hr', 'auditor']) {
+      ok(await c[who].get(trendPath(EMP.staffA1.id)));
+      svgOf(await get(c[who], trendPath(EMP.staffA1.id), SVG));
+    }
+  });
+  test('another employee or another department\'s supervisor: 404; admin and risk: 403', async () => {
+    assertProblem(await c.staffA2.get(trendPath(EMP.staffA1.id)), 404, 'not_found');
+    assertProblem(await c.supB.get(trendPath(EMP.staffA1.id)), 404, 'not_found');
+    assertProblem(await get(c.supB, trendPath(EMP.staffA1.id), SVG), 404, 'not_found');
+    assertProblem(await c.admin.get(trendPath(EMP.staffA1.id)), 403, 'forbidden');
+    assertProblem(await c.risk.get(trendPath(EMP.staffA1.id)), 403, 'forbidden');
+  });
+  test('unknown employee and an id that is no UUID: 404', async () => {
+    assertProblem(await c.hr.get(trendPath(NOBODY)), 404, 'not_found');
+    assertProblem(await c.hr.get('/v1/employees/nope/assessment-trend?year=2026'), 404, 'not_found');
+  });
+  test('year: required, an integer, 2000-2100 (422)', async () => {
+    assertFieldError(await c.hr.get(`/v1/employees/${EMP.staffA1.id}/assessment-trend`), 'year');
+    assertFieldError(await c.hr.get(trendPath(EMP.staffA1.id, 1999)), 'year');
+    assertFieldError(await c.hr.get(trendPath(EMP.staffA1.id, 'x')), 'year');
+    assertFieldError(await c.hr.get(`${trendPath(EMP.staffA1.id)}&month=3`), 'month');
+  });
+});
+
+describe('GET /v1/departments/{id}/grade-distribution', () => {
+  const distPath = (dept, period) => `/v1/departments/${dept}/grade-distribution?period_id=${period}`;
+  const expected = (dept) => pg(`SELECT coalesce(json_object_agg(g, n), '{}') FROM (SELECT coalesce(grade, '-') g, count(*) n
+ FROM assessment.assessments WHERE period_id = ${lit(period.id)} AND department_id = ${lit(dept)}
+   AND status NOT IN ('superseded', 'rejected') GROUP BY 1) x`, { db: DB });
+  test('JSON: a bar per band of the period, highest first; counts as stored', async () => {
+    const d = ok(await c.hr.get(distPath(DEPT.A, period.id)));
+    assert.equal(d.department_id, DEPT.A);
+    assert.equal(d.period_id, period.id);
+    assert.deepEqual(d.grades.slice(0, 5).map((g) => g.grade), ['A', 'B', 'C', 'D', 'E']);
+    const want = JSON.parse(expected(DEPT.A));
+    for (const g of d.grades) assert.equal(g.count, want[g.grade] ?? 0, g.grade);
+    assert.equal(d.ungraded, want['-'] ?? 0);
+    assert.equal(d.total, Object.values(want).reduce((a, b) => a + b, 0));
+  });
+  test('SVG: well-formed, title names the department and period, desc says every count', async () => {
+    const d = ok(await c.hr.get(distPath(DEPT.A, period.id)));
+    const s = svgOf(await get(c.hr, distPath(DEPT.A, period.id), SVG));
+    assert.equal(s.title, `等級分佈 Grade distribution: 業務一部 Business A, ${period.label}`);
+    for (const g of d.grades) assert.ok(s.desc.includes(`${g.grade} ${g.count}`), s.desc);
+  });
+  test('who sees it: hr, auditor, the department\'s supervisors; others 403', async () => {
+    ok(await c.auditor.get(distPath(DEPT.A, period.id)));
+    ok(await c.supA.get(distPath(DEPT.A, period.id)));
+    ok(await c.supB.get(distPath(DEPT.B, period.id)));
+    assertProblem(await c.supB.get(distPath(DEPT.A, period.id)), 403, 'forbidden');
+    assertProblem(await get(c.supB, distPath(DEPT.A, period.id), SVG), 403, 'forbidden');
+    assertProblem(await c.staffA1.get(distPath(DEPT.A, period.id)), 403, 'forbidden');
+    assertProblem(await c.admin.get(distPath(DEPT.A, period.id)), 403, 'forbidden');
+  });
+  test('period_id required and a period; unknown department 404', async () => {
+    assertFieldError(await c.hr.get(`/v1/departments/${DEPT.A}/grade-distribution`), 'period_id');
+    assertFieldError(await c.hr.get(distPath(DEPT.A, NOBODY)), 'period_id');
+    assertFieldError(await c.hr.get(distPath(DEPT.A, 'nope')), 'period_id');
+    assertProblem(await c.hr.get(distPath(NOBODY, period.id)), 404, 'not_found');
+    assertProblem(await get(c.hr, distPath(DEPT.A, period.id), CSV), 406, 'not_acceptable');
+  });
+});
