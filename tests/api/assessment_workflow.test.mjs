@@ -98,6 +98,19 @@ describe('reading (who sees what)', () => {
     assertFieldError(await as.hr.get('/v1/assessments?cursor=nope'), 'cursor');
   });
 
+  test('Accept: text/csv gives HR the whole filtered list for Excel (BOM, header, one row each)', async () => {
+    const all = ok(await as.hr.get(`/v1/assessments?period_id=${periodId}&limit=200`));
+    const res = await as.hr.get(`/v1/assessments?period_id=${periodId}&limit=2`, { headers: { Accept: 'text/csv' } });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.headers['content-type'], /^text\/csv; charset=utf-8/);
+    assert.match(res.headers['content-disposition'], /^attachment; filename="assessments\.csv"$/);
+    assert.ok(res.text.startsWith('\uFEFF'), 'a byte order mark');
+    const lines = res.text.slice(1).split('\r\n').filter((l) => l !== '');
+    assert.equal(lines[0], 'Assessment ID,Period,Kind,Employee,Employee ID,Department ID,Revision,Status,Composite,Grade,Monthly mean,Published at,Updated at');
+    assert.equal(lines.length - 1, all.items.length, 'every assessment, across pages of two');
+    assert.ok(lines.some((l) => l.includes(EMP.staffA1.id) && l.includes('Staff A1')), 'names as text');
+  });
+
   test('the document: five indicators with evidence, steps, allowed_actions, ETag', async () => {
     const res = await as.a1.get(`/v1/assessments/${a1.id}`);
     const d = ok(res);

@@ -8,6 +8,7 @@
  * modules/modules.c registers tx_module_assessments.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "modules/assessment/assessment.h"
 
@@ -66,7 +67,18 @@ static const struct tx_route routes[] = {
                             {TX_ARG_QUERY_UUID, "period_id"},
                             {TX_ARG_QUERY_UUID, "employee_id"},
                             {TX_ARG_QUERY_UUID, "department_id"},
-                            {TX_ARG_QUERY_TEXT, "status"}})},
+                            {TX_ARG_QUERY_TEXT, "status"}}),
+   /* Accept: text/csv gives HR the whole filtered list (core/formats.h): the indicator table's
+    * results per person that Excel opens with its Chinese names (issue 12). */
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Assessment ID", "/id"}, {"Period", "/period_label"},
+                                        {"Kind", "/period_kind"}, {"Employee", "/employee_name"},
+                                        {"Employee ID", "/employee_id"},
+                                        {"Department ID", "/department_id"},
+                                        {"Revision", "/revision"}, {"Status", "/status"},
+                                        {"Composite", "/composite"}, {"Grade", "/grade"},
+                                        {"Monthly mean", "/monthly_mean"},
+                                        {"Published at", "/published_at"},
+                                        {"Updated at", "/updated_at"}))},
   {"GET", "/v1/assessments/{id}", "staff,supervisor,hr,auditor", "Q1,Q2.1,Q2.2",
    .call = TX_CALL(.sql = &sql_get, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}})},
