@@ -78,7 +78,13 @@ test('tianxingd routes --json is the route table as a JSON array', async () => {
   const routes = JSON.parse(r.stdout);
   assert.ok(Array.isArray(routes));
   for (const rt of routes) {
-    assert.deepEqual(Object.keys(rt).sort(), ['clauses', 'method', 'path', 'roles']);
+    // media_types and csv_columns only on the routes that negotiate (docs/adding-a-module.md)
+    const keys = Object.keys(rt).sort();
+    assert.deepEqual(keys.filter((k) => !['csv_columns', 'media_types'].includes(k)),
+      ['clauses', 'method', 'path', 'roles']);
+    if (rt.media_types) assert.ok(rt.media_types.length >= 2, `${rt.method} ${rt.path} negotiates`);
+    assert.equal(Boolean(rt.csv_columns?.length), Boolean(rt.media_types?.includes('text/csv')),
+      `${rt.method} ${rt.path}: CSV columns exactly when it answers text/csv`);
     assert.match(rt.method, /^(GET|POST|PUT|PATCH|DELETE)$/);
     assert.match(rt.path, /^\/[^\s]*$/);
     assert.ok(Array.isArray(rt.roles) && Array.isArray(rt.clauses));

@@ -27,4 +27,11 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out);
 /** @brief The SVG of a department's grade distribution (api.grade_distribution's JSON). */
 int tx_chart_grades_svg(const json_t *j_doc, FILE *out);
 
+/** @brief Customer satisfaction questionnaires, sends, answers, response rates (surveys.c): Q3. */
+extern const struct tx_module tx_module_surveys;
+/** @brief Registers the job kind 'assessment.surveys' (surveys.c); 0, or -1 on failure. */
+int tx_surveys_job_register(void);
+/** @brief The workflow of an assessment (assessments.c): Q2.1, Q2.2, Q3. */
+extern const struct tx_module tx_module_assessments;
+
 #endif
