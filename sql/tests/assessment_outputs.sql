@@ -3,7 +3,7 @@
 -- (Q4 培訓與發展, R2.4) by hand and their moves, as the runtime role. Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(110);
+SELECT plan(121);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -221,8 +221,8 @@ SELECT pg_temp.be('auditor', 'auditor');
 SELECT is((assessment.bonus_item(pg_temp.asm('staff.a1', 'B'), pg_temp.per('2026-11-30')) -> 'salary_base')::jsonb, 'null'::jsonb,
   'the base is read as the caller may: an auditor gets none');
 
--- A month computed by part A's functions (the job 'assessment.periods'). Part B's workflow is not
--- on main yet: no assessment can be published, so the list is empty and everything pending.
+-- A month computed by part A's functions (the job 'assessment.periods'). Nothing is published yet:
+-- the list is empty and everything pending (part B's workflow publishes one below).
 SELECT pg_temp.be('hr', 'hr');
 CREATE TEMP TABLE m AS SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM') AS label;
 SELECT is(assessment.periods_job(jsonb_build_object('today',
@@ -252,8 +252,8 @@ SELECT pg_temp.be('sup.a', 'staff,supervisor');
 SELECT throws_ok($$ SELECT api.bonus_list(pg_temp.id('pm'), NULL, NULL) $$, '42501', NULL, 'a supervisor may not read the bonus list');
 SELECT throws_ok($$ SELECT api.promotion_candidates(pg_temp.id('pm'), NULL, NULL) $$, '42501', NULL, 'nor the candidates');
 
--- Training proposals from the computed assessment (no self-assessment without part B: indicator
--- plans only; no facts in this file, so the expectation is computed from the stored figures).
+-- Training proposals from the computed assessment (not yet self-assessed: indicator plans only; no
+-- facts in this file, so the expectation is computed from the stored figures).
 CREATE TEMP TABLE expect AS
 SELECT count(*)::int AS n FROM assessment.indicator_values v, assessment.periods p
  WHERE v.assessment_id = pg_temp.id('a1m') AND p.id = pg_temp.id('pm')
@@ -274,6 +274,42 @@ SELECT is((SELECT count(*)::int FROM assessment.training_plans
   'the proposals are proposed, by the service') FROM expect e;
 SELECT pg_temp.be('hr', 'hr');
 SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, 0, 'HR asking too creates nothing more');
+
+-- With part B's workflow: staff.a1's month goes through self-assessment (naming shortcomings),
+-- the supervisor's evaluation (teamwork rating 1: figure 0, under the threshold 50), HR's check
+-- and publication; then the bonus list has its line and the proposals the two new plans.
+CREATE FUNCTION pg_temp.ver(p uuid) RETURNS int LANGUAGE sql STABLE AS $$
+  SELECT version FROM assessment.assessments WHERE id = p $$;
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT lives_ok($$ SELECT api.assessment_self_assess(pg_temp.id('a1m'), pg_temp.ver(pg_temp.id('a1m')),
+  '{"went_well": "準時交付", "shortcomings": "稅法更新掌握不足"}') $$, 'setup: staff.a1 assesses themselves (part B)');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT lives_ok($$ SELECT api.assessment_evaluate(pg_temp.id('a1m'), pg_temp.ver(pg_temp.id('a1m')),
+  '{"teamwork_rating": 1, "comment": "需加強協作"}') $$, 'setup: sup.a evaluates (teamwork 1)');
+SELECT pg_temp.be('hr', 'hr');
+SELECT lives_ok($$ SELECT api.assessment_check(pg_temp.id('a1m'), pg_temp.ver(pg_temp.id('a1m')), '{}') $$, 'setup: HR checks');
+SELECT lives_ok($$ SELECT api.assessment_publish(pg_temp.id('a1m'), pg_temp.ver(pg_temp.id('a1m'))) $$, 'setup: HR publishes');
+SELECT is((SELECT count(*)::int FROM json_array_elements(api.bonus_list(pg_temp.id('pm'), NULL, NULL) -> 'items') i
+            WHERE i ->> 'employee_id' = pg_temp.emp('staff.a1')::text), 1, 'the published assessment has its line');
+SELECT is((SELECT i::jsonb - 'employee_name' - 'department_id' - 'salary_base' - 'composite' - 'coefficient' - 'bonus' - 'currency' - 'reason'
+             FROM json_array_elements(api.bonus_list(pg_temp.id('pm'), NULL, NULL) -> 'items') i
+            WHERE i ->> 'employee_id' = pg_temp.emp('staff.a1')::text),
+          jsonb_build_object('employee_id', pg_temp.emp('staff.a1'), 'assessment_id', pg_temp.id('a1m'), 'revision', 1,
+                             'status', 'published', 'grade', (SELECT grade FROM assessment.assessments WHERE id = pg_temp.id('a1m'))),
+  'its assessment, revision, state and grade');
+SELECT is((SELECT i ->> 'bonus' FROM json_array_elements(api.bonus_list(pg_temp.id('pm'), NULL, NULL) -> 'items') i
+            WHERE i ->> 'employee_id' = pg_temp.emp('staff.a1')::text),
+          assessment.money_text(round(assessment.grade_coefficient(org.policy_value('assessment_bonus_coefficients'),
+                                      (SELECT grade FROM assessment.assessments WHERE id = pg_temp.id('a1m'))) * 42000.50, 2)),
+  'bonus = the grade''s coefficient x 42000.50 (the base in force at the month''s end, not the one of 2099)');
+SELECT is((api.bonus_list(pg_temp.id('pm'), NULL, NULL) ->> 'pending')::int,
+          (SELECT count(*)::int - 1 FROM assessment.assessments WHERE period_id = pg_temp.id('pm')), 'one fewer pending');
+SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, 2,
+  'after the evaluation: the teamwork plan (0 < 50) and the shortcomings plan are new');
+SELECT is((SELECT goal FROM assessment.training_plans WHERE assessment_id = pg_temp.id('a1m') AND source = 'shortcoming'),
+          format('Work on the shortcomings named in the self-assessment of %s: 稅法更新掌握不足', (SELECT label FROM m)),
+  'the shortcomings plan quotes them');
+SELECT is((api.training_propose(pg_temp.id('a1m')) ->> 'created')::int, 0, 'and asking again creates nothing');
 
 SELECT * FROM finish();
 ROLLBACK;
