@@ -19,6 +19,7 @@ SELECT plan(110);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
+\ir lib/periods.psql
 
 -- Definitions ------------------------------------------------------------------------------
 SELECT ok(NOT p.prosecdef, format('api.%s is SECURITY INVOKER', p.proname))
@@ -147,11 +148,6 @@ SELECT tz, to_char(now() AT TIME ZONE tz, 'YYYY-MM') AS pf,
 SELECT is((SELECT count(DISTINCT due_at)::int FROM f_dl
             WHERE kind = 'milestone' AND case_id IN (pg_temp.id('c1'), pg_temp.id('c2'), pg_temp.id('c3'))), 1,
   'setup: every milestone fell due at one instant (the work of all cases started at now())');
--- the first working day of the month after a 'YYYY-MM'
-CREATE FUNCTION pg_temp.first_workday_after(p_label text) RETURNS date LANGUAGE sql STABLE AS $$
-  SELECT min(d::date) FROM generate_series(to_date(p_label, 'YYYY-MM') + interval '1 month',
-                                           to_date(p_label, 'YYYY-MM') + interval '1 month 20 days', interval '1 day') d
-   WHERE org.is_workday(d::date) $$;
 SELECT is(assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(m.pf))) -> 'opened' -> 0,
           to_jsonb(m.pf), 'the job, on the first working day of the next month, opens the facts'' month')
   FROM m;

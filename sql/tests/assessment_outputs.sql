@@ -7,6 +7,7 @@ SELECT plan(121);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
+\ir lib/periods.psql
 
 -- Definitions ------------------------------------------------------------------------------------
 SELECT ok(NOT has_table_privilege('tianxing_app', t, 'INSERT,UPDATE,DELETE,TRUNCATE'),
@@ -225,10 +226,7 @@ SELECT is((assessment.bonus_item(pg_temp.asm('staff.a1', 'B'), pg_temp.per('2026
 -- the list is empty and everything pending (part B's workflow publishes one below).
 SELECT pg_temp.be('hr', 'hr');
 CREATE TEMP TABLE m AS SELECT to_char(now() AT TIME ZONE 'Asia/Taipei', 'YYYY-MM') AS label;
-SELECT is(assessment.periods_job(jsonb_build_object('today',
-            (SELECT min(d::date) FROM generate_series(to_date(m.label, 'YYYY-MM') + interval '1 month',
-                                                      to_date(m.label, 'YYYY-MM') + interval '1 month 20 days', interval '1 day') d
-              WHERE org.is_workday(d::date)))) -> 'opened' -> 0,
+SELECT is(assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(m.label))) -> 'opened' -> 0,
           to_jsonb(m.label), 'setup: the job opens and computes this month') FROM m;
 INSERT INTO ids SELECT 'pm', p.id FROM assessment.periods p, m WHERE p.label = m.label;
 INSERT INTO ids SELECT 'a1m', a.id FROM assessment.assessments a

@@ -13,6 +13,7 @@ SELECT plan(149);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
+\ir lib/periods.psql
 
 -- Definitions ------------------------------------------------------------------------------
 SELECT ok(NOT p.prosecdef, format('api.%s is SECURITY INVOKER', p.proname))
@@ -39,14 +40,10 @@ SELECT is_empty($$ SELECT l FROM fsm.lint() l WHERE l ~ '^assessment:' $$,
   'the assessment machine''s definitions resolve');
 
 -- The month of today, opened and computed by part A's job function --------------------------
-CREATE FUNCTION pg_temp.first_workday_after(p_last date) RETURNS date LANGUAGE sql STABLE AS $$
-  SELECT min(d::date) FROM generate_series(p_last + 1, p_last + 25, interval '1 day') d
-   WHERE org.is_workday(d::date) $$;
 CREATE TEMP TABLE m AS
-SELECT to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY-MM') AS label,
-       (date_trunc('month', now() AT TIME ZONE org.company_time_zone()) + interval '1 month' - interval '1 day')::date AS last_day;
+SELECT to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY-MM') AS label;
 SELECT pg_temp.be('hr', 'hr');
-SELECT is(assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(m.last_day))) -> 'opened' -> 0,
+SELECT is(assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(m.label))) -> 'opened' -> 0,
           to_jsonb(m.label), 'setup: the job opens today''s month') FROM m;
 INSERT INTO ids SELECT 'p', p.id FROM assessment.periods p, m WHERE p.label = m.label;
 INSERT INTO ids SELECT 'a1', a.id FROM assessment.assessments a WHERE a.period_id = pg_temp.id('p') AND a.employee_id = pg_temp.emp('staff.a1');
@@ -337,7 +334,7 @@ SELECT throws_ok($$ SELECT api.assessment_transitions(pg_temp.id('a1'), NULL, NU
 SELECT pg_temp.be('hr', 'hr');
 -- (in December the first call above opened the year already, with the month)
 SELECT assessment.periods_job(jsonb_build_object('today', pg_temp.first_workday_after(
-         (date_trunc('year', now() AT TIME ZONE org.company_time_zone()) + interval '1 year' - interval '1 day')::date)));
+         to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY') || '-12')));
 SELECT is((SELECT kind FROM assessment.periods WHERE label = to_char(now() AT TIME ZONE org.company_time_zone(), 'YYYY')),
   'year', 'setup: the job opens the year on the first working day of January');
 INSERT INTO ids SELECT 'y1', a.id FROM assessment.assessments a JOIN assessment.periods p ON p.id = a.period_id
