@@ -462,13 +462,22 @@ describe('4. the year and the Q4 lists', () => {
       const e = expectMonth(who);
       const weak = INDICATORS.filter((i) => e.ind[i].figure !== undefined && e.ind[i].figure < THRESHOLDS[i]);
       const r = ok(await as.hr.post(`/v1/assessments/${id}/training-proposals`));
-      assert.equal(r.created, weak.length, `${who}: ${weak}`);
-      assert.deepEqual(r.items.map((p) => p.indicator).sort(), [...weak].sort());
-      for (const p of r.items) assert.equal(p.status, 'proposed');
+      // one plan per indicator under its threshold, and one for the shortcomings both named in
+      // their self-assessments (Q4 培訓與發展)
+      assert.equal(r.created, weak.length + 1, `${who}: ${weak}`);
+      assert.deepEqual(r.items.filter((p) => p.source === 'indicator').map((p) => p.indicator).sort(), [...weak].sort());
+      const sc = r.items.filter((p) => p.source === 'shortcoming');
+      assert.equal(sc.length, 1);
+      assert.ok(sc[0].goal.includes(who === 'a1' ? '首輪複核未通過' : '溝通待加強'), sc[0].goal);
+      for (const p of r.items) {
+        assert.equal(p.status, 'proposed');
+        assert.equal(p.employee_id, who === 'a1' ? EMP.staffA1.id : EMP.staffA2.id);
+      }
       assert.equal(ok(await as.hr.post(`/v1/assessments/${id}/training-proposals`)).created, 0, 'idempotent');
     }
-    // staff.a2's teamwork 25 is under 50: a plan for it
+    // staff.a2's teamwork 25 is under 50: a plan for it; staff.a1 has no weak indicator
     assert.ok(expectMonth('a2').ind.teamwork.figure < THRESHOLDS.teamwork);
+    assertProblem(await as.a1.post(`/v1/assessments/${M.a1.id}/training-proposals`), 403, 'forbidden');
   });
 
   test('CSV: the bonus list and the year\'s assessments (BOM, header, Chinese names intact)', async () => {
