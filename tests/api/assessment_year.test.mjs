@@ -364,6 +364,13 @@ describe('3. the month\'s walk, the close', () => {
     const others = M.list.filter((a) => a.employee_id !== EMP.staffA1.id && a.employee_id !== EMP.staffA2.id);
     assert.deepEqual(others.map((a) => a.employee_id).sort(),
       [EMP.supA.id, EMP.staffB1.id, EMP.staffX.id, supA2.id].sort(), 'the others assessed this month');
+    // sup.a has no supervisor: the department's other supervisor evaluates, so reads, it (Q3);
+    // a supervisor of another department does not
+    const supAs = others.find((a) => a.employee_id === EMP.supA.id);
+    assert.equal(supAs.supervisor_id, null);
+    assert.equal(ok(await as.supA2.get(`/v1/assessments/${supAs.id}`)).employee_id, EMP.supA.id);
+    assertProblem(await as.supB.get(`/v1/assessments/${supAs.id}`), 404, 'not_found');
+    assertProblem(await as.a2.get(`/v1/assessments/${supAs.id}`), 404, 'not_found');
     for (const a of others) {
       // the evaluator: the supervisor at the period's end, else a supervisor of the department
       const ev = a.supervisor_id ? byId[a.supervisor_id] : (a.employee_id === EMP.supA.id ? as.supA2 : as.supA);
