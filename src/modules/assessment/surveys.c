@@ -4,72 +4,21 @@
  * their sends, the customer's answer through a one-time link, the response rates; and the job
  * kind 'assessment.surveys' (regular sends, reminders, expiry; schedule daily 09:00, 0022).
  *
- * The links are made as the case confirmation links (modules/cases/delivery.c): 256 random bits
- * drawn here with OpenSSL RAND_bytes, shown once as base64url; the database keeps only the
- * SHA-256 of the token and never sees the token. An unknown, malformed, replaced, answered,
+ * The links are made as the case confirmation links (core/one_time_link.h): shown once, the
+ * database keeps only the SHA-256 of the token. An unknown, malformed, replaced, answered,
  * revoked or expired token gets one answer, 404 without detail. The SQL is in
  * sql/code/assessment/050_surveys.sql.
  */
 #include "core/call.h"
 #include "core/json_spec.h"
 #include "core/module.h"
-#include "crypto/encoding.h"
+#include "core/one_time_link.h"
 #include "jobs/jobs.h"
 #include "modules/assessment/assessment.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SURVEY_TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
-
-/* SHA-256 of the token's text, as 64 lower-case hex digits. */
-static void survey_token_hash(const char *token, char hex[65])
-{
-  unsigned char md[32];
-  unsigned int len;
-  EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL);
-  tx_hex(md, 32, hex);
-}
-
-/* The path's token hashed into @p hex; a token of the wrong shape answers the one 404 (-1). */
-static int survey_path_token(struct tx_req *r, char hex[65])
-{
-  const char *token = tx_req_param(r, "token");
-  size_t len = 0;
-  unsigned char *raw = token && strlen(token) == SURVEY_TOKEN_LEN
-                         ? tx_b64_decode(token, SURVEY_TOKEN_LEN, true, &len)
-                         : NULL;
-  free(raw);
-  if (!raw || len != 32) {
-    tx_reply_problem(r, TX_E_NOT_FOUND, NULL, NULL);
-    return -1;
-  }
-  survey_token_hash(token, hex);
-  return 0;
-}
-
-/* One statement whose single column is the answer's JSON, sent with @p status. */
-static int survey_run_json(struct tx_req *r, const struct tx_sql *sql, const char *const *params,
-                           bool read_only, int status)
-{
-  struct tx_claims claims;
-  tx_req_claims(r, &claims);
-  struct tx_query q = {sql, params};
-  PGresult *res;
-  struct tx_db_outcome out;
-  if (tx_db_run(&claims, read_only, &q, 1, &res, &out))
-    return tx_reply_db_error(r, &out);
-  if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-    status = tx_reply_problem(r, TX_E_NOT_FOUND, NULL, NULL);
-  else
-    status = tx_reply_json_text(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-  PQclear(res);
-  return status;
-}
 
 static const struct tx_sql sql_survey_link = {
   "survey_link_create", "SELECT api.survey_link_create($1::uuid, $2)::text", 2};
@@ -77,45 +26,7 @@ static const struct tx_sql sql_survey_link = {
 /* POST /v1/survey-sends/{id}/link: mints the one-time link and shows its token this once. */
 static int survey_link_create(struct tx_req *r)
 {
-  const char *id = tx_call_path_uuid(r, "id");
-  if (!id)
-    return r->status;
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1)
-    abort(); /* a predictable link would let anyone answer for the customer: fail closed */
-  char *token = tx_b64_encode(raw, sizeof raw, true);
-  OPENSSL_cleanse(raw, sizeof raw);
-  if (!token)
-    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-  char hex[65];
-  survey_token_hash(token, hex);
-  struct tx_claims claims;
-  tx_req_claims(r, &claims);
-  struct tx_query q = {&sql_survey_link, (const char *[]){id, hex}};
-  PGresult *res;
-  struct tx_db_outcome out;
-  int status;
-  if (tx_db_run(&claims, false, &q, 1, &res, &out)) {
-    OPENSSL_cleanse(token, strlen(token));
-    free(token);
-    return tx_reply_db_error(r, &out);
-  }
-  json_t *j_link = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-  PQclear(res);
-  if (!json_is_object(j_link)) {
-    status = tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-  } else {
-    /* The only time the token is shown: the database keeps its hash alone. */
-    char url[80];
-    snprintf(url, sizeof url, "/v1/survey-answers/%s", token);
-    json_object_set_new(j_link, "token", json_string(token));
-    json_object_set_new(j_link, "url", json_string(url));
-    status = tx_reply_json(r, 201, j_link);
-  }
-  json_decref(j_link);
-  OPENSSL_cleanse(token, strlen(token));
-  free(token);
-  return status;
+  return tx_link_mint(r, &sql_survey_link, "/v1/survey-answers/");
 }
 
 static const struct tx_sql sql_survey_view = {
@@ -124,10 +35,7 @@ static const struct tx_sql sql_survey_view = {
 /* GET /v1/survey-answers/{token} (public): the questions, without any customer data. */
 static int survey_answer_view(struct tx_req *r)
 {
-  char hex[65];
-  if (survey_path_token(r, hex))
-    return r->status;
-  return survey_run_json(r, &sql_survey_view, (const char *[]){hex}, true, 200);
+  return tx_link_view(r, &sql_survey_view);
 }
 
 /* The answers' shape is checked by the SQL against the send's questionnaire (its codes and kinds
@@ -141,17 +49,7 @@ static const struct tx_sql sql_survey_answer = {
 /* POST /v1/survey-answers/{token} (public): the customer answers, once. */
 static int survey_answer_submit(struct tx_req *r)
 {
-  char hex[65];
-  if (survey_path_token(r, hex))
-    return r->status;
-  if (tx_req_body(r, survey_answer_spec, TX_COUNT(survey_answer_spec)))
-    return r->status;
-  char *body = json_dumps(r->j_body, JSON_COMPACT);
-  if (!body)
-    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-  int status = survey_run_json(r, &sql_survey_answer, (const char *[]){hex, body}, false, 201);
-  free(body);
-  return status;
+  return tx_link_answer(r, survey_answer_spec, TX_COUNT(survey_answer_spec), &sql_survey_answer);
 }
 
 static const struct tx_sql sql_surveys_list = {
