@@ -30,6 +30,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_assessment_periods,
   &tx_module_assessment_charts,
   &tx_module_surveys,
+  &tx_module_assessment_outputs,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

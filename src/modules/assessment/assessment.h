@@ -16,6 +16,9 @@
 extern const struct tx_module tx_module_assessment_periods;
 /** @brief Registers the job kind 'assessment.periods' (periods.c); 0, or -1 on failure. */
 int tx_assessment_periods_register(void);
+/** @brief Use of results (outputs.c): salary bases, bonus list, promotion candidates, training
+ * plans (Q4; R2.4). */
+extern const struct tx_module tx_module_assessment_outputs;
 
 /** @brief Charts of assessments, JSON or SVG (charts.c): Q1, Q2.1, Q2.2. */
 extern const struct tx_module tx_module_assessment_charts;
