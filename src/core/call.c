@@ -91,6 +91,10 @@ int tx_call_if_match(struct tx_req *r, struct tx_if_match *m)
   return 0;
 }
 
+/* A route's statement timeout (struct tx_call.timeout_ms), local to its transaction. */
+static const struct tx_sql sql_set_timeout = {
+  "call_statement_timeout", "SELECT set_config('statement_timeout', $1, true)", 1};
+
 const char *tx_call_path_uuid(struct tx_req *r, const char *name)
 {
   const char *v = tx_req_param(r, name);
@@ -337,17 +341,26 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
 
   struct tx_claims claims;
   tx_req_claims(r, &claims);
-  struct tx_query q = {sql, params};
+  /* A route's own statement timeout: set for its transaction only, before the call. */
+  char timeout[16];
+  snprintf(timeout, sizeof timeout, "%d", call->timeout_ms);
+  struct tx_query qs[2] = {{&sql_set_timeout, (const char *[]){timeout}}, {sql, params}};
+  size_t nq = call->timeout_ms > 0 ? 2 : 1;
+  const struct tx_query *q = call->timeout_ms > 0 ? qs : &qs[1];
+  PGresult *results[2] = {NULL, NULL};
   PGresult *res;
   struct tx_db_outcome outcome;
-  int failed = tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome);
+  int failed = tx_db_run(&claims, call->read_only, q, nq, results, &outcome);
   /* An If-Match list: the next version when this one was stale (nothing was written then). */
   for (size_t v = 1; failed && im_arg >= 0 && v < im.n && outcome.code == TX_E_PRECONDITION_FAILED;
        v++) {
     tx_db_outcome_free(&outcome);
     params[im_arg] = im.version[v];
-    failed = tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome);
+    failed = tx_db_run(&claims, call->read_only, q, nq, results, &outcome);
   }
+  if (!failed && nq == 2)
+    PQclear(results[0]);
+  res = results[nq - 1];
   if (failed) {
     if (!tx_idem_lost_race(r, &idem, &outcome, call->location, NULL))
       tx_reply_db_error(r, &outcome);

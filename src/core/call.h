@@ -53,6 +53,10 @@ struct tx_call {
   const struct tx_field *body_spec; /* when set, the body is checked against it first */
   size_t body_nspec;
   struct tx_arg args[TX_CALL_MAX_ARGS];
+  /* 0: the service's statement timeout (TIANXING_DB_STATEMENT_TIMEOUT_MS). A route whose one
+   * statement is known to take longer (computing an assessment period for a whole company) names
+   * its own bound, for that transaction only. */
+  int timeout_ms;
 };
 
 /** @brief The path parameter @p name when it is a UUID; otherwise answers 404 and gives NULL. */

@@ -123,12 +123,13 @@ static void registration_refuses_bad_modules(void **state)
   /* neither code nor call; no clause; a path that is no path; no method; roles with a space;
    * both code and call */
   static const struct tx_sql sql = {"t_x6", "SELECT 1", 0};
-  static const struct tx_call call = {&sql, true, 200, NULL, NULL, 0, {{0, NULL}}};
+  static const struct tx_call call = {.sql = &sql, .read_only = true, .status = 200};
   static const struct tx_sql sql2 = {"t_x7", "SELECT $1, $2", 2};
-  static const struct tx_call too_few = {&sql2, true, 200, NULL, NULL, 0, {{TX_ARG_QUERY_INT, "a"}}};
-  static const struct tx_call too_many = {
-    &sql, true, 200, NULL, NULL, 0, {{TX_ARG_QUERY_INT, "a"}}};
-  static const struct tx_call bad_status = {&sql, true, 204, NULL, NULL, 0, {{0, NULL}}};
+  static const struct tx_call too_few = {.sql = &sql2, .read_only = true, .status = 200,
+                                         .args = {{TX_ARG_QUERY_INT, "a"}}};
+  static const struct tx_call too_many = {.sql = &sql, .read_only = true, .status = 200,
+                                          .args = {{TX_ARG_QUERY_INT, "a"}}};
+  static const struct tx_call bad_status = {.sql = &sql, .read_only = true, .status = 204};
   static const struct tx_route bad[][1] = {
     {{"GET", "/v1/x1", "", "G3", .handler = NULL}},
     {{"GET", "/v1/x2", "", "", .handler = noop}},

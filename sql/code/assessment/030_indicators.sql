@@ -16,35 +16,12 @@ CREATE OR REPLACE FUNCTION assessment.formula_version() RETURNS int
 REVOKE ALL ON FUNCTION assessment.formula_version() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.formula_version() TO tianxing_app;
 
--- Was p_employee employed (an active span with the role staff) at the instant p_at? Only the
--- employee's own facts while employed count (READINGS.md Q; a person who joins or leaves
--- mid-period). Spans are half-open: [valid_from, valid_to).
-CREATE OR REPLACE FUNCTION assessment.employed_at(p_employee uuid, p_at timestamptz) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-  SELECT EXISTS (SELECT FROM org.employee_spans s
-                  WHERE s.employee_id = p_employee AND s.active AND 'staff' = ANY (s.roles)
-                    AND s.valid_from <= p_at AND (s.valid_to IS NULL OR p_at < s.valid_to))
-$$;
-REVOKE ALL ON FUNCTION assessment.employed_at(uuid, timestamptz) FROM PUBLIC;
-
--- The cases p_employee is credited for and the share of each (Q1, the credit split): every case
--- they hold or held an assignment on (lead or member, current or ended), cancelled cases left out;
--- weight = 1 / the number of distinct employees ever assigned to the case.
-CREATE OR REPLACE FUNCTION assessment.credited_cases(p_employee uuid)
-  RETURNS TABLE (case_id uuid, assignees int, weight numeric)
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-  SELECT c.id, n.assignees, 1::numeric / n.assignees
-    FROM (SELECT DISTINCT a.case_id FROM cases.assignments a WHERE a.employee_id = p_employee) k
-    JOIN cases.cases c ON c.id = k.case_id
-    CROSS JOIN LATERAL (SELECT count(DISTINCT a.employee_id)::int AS assignees
-                          FROM cases.assignments a WHERE a.case_id = c.id) n
-   WHERE c.status <> 'cancelled'
-$$;
-REVOKE ALL ON FUNCTION assessment.credited_cases(uuid) FROM PUBLIC;
+-- Functions of earlier cuts, replaced by the set-based period_facts and team_cases below (only
+-- the facts of a person while employed count: an active span with the role staff at the fact's
+-- instant, spans half-open [valid_from, valid_to); the credit split: every employee ever assigned
+-- to a case shares it equally, cancelled cases left out).
+DROP FUNCTION IF EXISTS assessment.employed_at(uuid, timestamptz);
+DROP FUNCTION IF EXISTS assessment.credited_cases(uuid);
 
 -- The four indicators computed from facts (Q1 items 1-4) for the employees p_employees over the
 -- instants (p_from, p_to] -- the period: a fact at the period's end instant (the first moment of
@@ -65,6 +42,12 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
   SET search_path = pg_catalog, pg_temp
   AS $$
   WITH emp AS (SELECT DISTINCT e AS employee_id FROM unnest(p_employees) e),
+  -- when each was employed: an active span with the role staff, half-open [valid_from, valid_to)
+  employed AS (
+    SELECT s.employee_id, s.valid_from, coalesce(s.valid_to, 'infinity') AS valid_to
+      FROM org.employee_spans s
+     WHERE s.employee_id IN (SELECT emp.employee_id FROM emp) AND s.active AND 'staff' = ANY (s.roles)
+       AND s.valid_from <= p_to AND (s.valid_to IS NULL OR s.valid_to > p_from)),
   -- milestone deadlines due in the period and not closed (efficiency; completion's candidates)
   due_dl AS (
     SELECT dl.id, dl.case_id, dl.due_at, (dl.met_at IS NOT NULL AND dl.met_at <= dl.due_at) AS met
@@ -109,7 +92,7 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
       FROM (SELECT dc.case_id, dc.due_at, (c.passed_at IS NOT NULL AND c.passed_at <= p_to) AS passed
               FROM due_case dc JOIN cases.cases c ON c.id = dc.case_id) x
       JOIN mine k ON k.case_id = x.case_id
-     WHERE assessment.employed_at(k.employee_id, x.due_at)
+     WHERE EXISTS (SELECT FROM employed w WHERE w.employee_id = k.employee_id AND w.valid_from <= x.due_at AND x.due_at < w.valid_to)
      GROUP BY k.employee_id
     UNION ALL
     -- 2. satisfaction: the confirmations' ratings, (rating - 1) x 25, and the survey answers'
@@ -121,7 +104,7 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
                    jsonb_build_object('kind', 'confirmation', 'id', cf.id, 'case_id', cf.case_id,
                                       'rating', cf.rating, 'value', (cf.rating - 1) * 25) AS ev
               FROM conf cf JOIN mine k ON k.case_id = cf.case_id
-             WHERE assessment.employed_at(k.employee_id, cf.at)
+             WHERE EXISTS (SELECT FROM employed w WHERE w.employee_id = k.employee_id AND w.valid_from <= cf.at AND cf.at < w.valid_to)
             UNION ALL
             SELECT sa.employee_id, 'answer', an.id, an.score,
                    jsonb_build_object('kind', 'answer', 'id', an.id, 'value', an.score)
@@ -132,7 +115,7 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
              WHERE an.score IS NOT NULL AND an.at > p_from AND an.at <= p_to
                AND sa.employee_id IN (SELECT emp.employee_id FROM emp)
                AND c.status IS DISTINCT FROM 'cancelled'
-               AND assessment.employed_at(sa.employee_id, an.at)) y
+               AND EXISTS (SELECT FROM employed w WHERE w.employee_id = sa.employee_id AND w.valid_from <= an.at AND an.at < w.valid_to)) y
      GROUP BY y.employee_id
     UNION ALL
     -- 3. accuracy (first-pass share): review rounds decided in the period, passed / decided
@@ -141,7 +124,7 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
                                         'round', r.round, 'passed', r.outcome = 'passed')
                      ORDER BY r.id)
       FROM rev r JOIN mine k ON k.case_id = r.case_id
-     WHERE assessment.employed_at(k.employee_id, r.decided_at)
+     WHERE EXISTS (SELECT FROM employed w WHERE w.employee_id = k.employee_id AND w.valid_from <= r.decided_at AND r.decided_at < w.valid_to)
      GROUP BY k.employee_id
     UNION ALL
     -- 4. efficiency (on-time share): milestone deadlines due in the period, met by their due_at
@@ -150,7 +133,7 @@ CREATE OR REPLACE FUNCTION assessment.period_facts(p_from timestamptz, p_to time
                                         'due_at', api.ts(d.due_at), 'met', d.met)
                      ORDER BY d.id)
       FROM due_dl d JOIN mine k ON k.case_id = d.case_id
-     WHERE assessment.employed_at(k.employee_id, d.due_at)
+     WHERE EXISTS (SELECT FROM employed w WHERE w.employee_id = k.employee_id AND w.valid_from <= d.due_at AND d.due_at < w.valid_to)
      GROUP BY k.employee_id)
   -- Nothing counted: no figure, a mark (satisfaction: no answers; the others: no data), never 0.
   SELECT e.employee_id, i.indicator,
@@ -168,23 +151,43 @@ $$;
 REVOKE ALL ON FUNCTION assessment.period_facts(timestamptz, timestamptz, uuid[]) FROM PUBLIC;
 DROP FUNCTION IF EXISTS assessment.fact_indicators(uuid, timestamptz, timestamptz);
 
--- 5. teamwork's evidence: the team cases (2 or more distinct assignees, not cancelled) the
--- employee held an assignment on during the period (assigned by its end, not ended before its
--- start), with the number of assignees.
-CREATE OR REPLACE FUNCTION assessment.teamwork_evidence(p_employee uuid, p_from timestamptz,
-                                                        p_to timestamptz) RETURNS jsonb
+-- 5. teamwork's evidence, for the employees p_employees: the team cases (2 or more distinct
+-- assignees, not cancelled) each held an assignment on during the period (assigned by its end,
+-- not ended before its start) while the case was open in it (started by the period's end, not
+-- archived or closed before its start: an archived case of years ago is no longer team work),
+-- with the number of assignees. One row per employee (an empty array when none). Set-based like
+-- period_facts: a month for everyone reads the month's open team cases once.
+CREATE OR REPLACE FUNCTION assessment.team_cases(p_from timestamptz, p_to timestamptz,
+                                                 p_employees uuid[])
+  RETURNS TABLE (employee_id uuid, evidence jsonb)
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT coalesce(jsonb_agg(jsonb_build_object('kind', 'case', 'id', k.case_id,
-                                               'assignees', k.assignees) ORDER BY k.case_id), '[]')
-    FROM assessment.credited_cases(p_employee) k
-   WHERE k.assignees >= 2
-     AND EXISTS (SELECT FROM cases.assignments a
-                  WHERE a.case_id = k.case_id AND a.employee_id = p_employee
-                    AND a.assigned_at <= p_to AND (a.ended_at IS NULL OR a.ended_at > p_from))
+  WITH held AS (
+    SELECT DISTINCT a.employee_id, a.case_id
+      FROM cases.assignments a
+      JOIN cases.cases c ON c.id = a.case_id
+     WHERE a.employee_id = ANY (p_employees)
+       AND a.assigned_at <= p_to AND (a.ended_at IS NULL OR a.ended_at > p_from)
+       AND c.status <> 'cancelled' AND c.started_at <= p_to
+       AND (c.archived_at IS NULL OR c.archived_at > p_from)
+       AND (c.closed_at IS NULL OR c.closed_at > p_from)),
+  team AS (
+    SELECT h.employee_id, h.case_id, n.assignees
+      FROM held h
+      CROSS JOIN LATERAL (SELECT count(DISTINCT a.employee_id)::int AS assignees
+                            FROM cases.assignments a WHERE a.case_id = h.case_id) n
+     WHERE n.assignees >= 2)
+  SELECT e.e,
+         coalesce(jsonb_agg(jsonb_build_object('kind', 'case', 'id', t.case_id,
+                                               'assignees', t.assignees) ORDER BY t.case_id)
+                    FILTER (WHERE t.case_id IS NOT NULL), '[]')
+    FROM (SELECT DISTINCT x AS e FROM unnest(p_employees) x) e
+    LEFT JOIN team t ON t.employee_id = e.e
+   GROUP BY e.e
 $$;
-REVOKE ALL ON FUNCTION assessment.teamwork_evidence(uuid, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION assessment.team_cases(timestamptz, timestamptz, uuid[]) FROM PUBLIC;
+DROP FUNCTION IF EXISTS assessment.teamwork_evidence(uuid, timestamptz, timestamptz);
 
 -- Writes one indicator row (insert, or update only when something differs: the audit trail shows
 -- real changes, not recomputations that found the same).
@@ -209,6 +212,20 @@ CREATE OR REPLACE FUNCTION assessment.put_indicator(p_assessment uuid, p_indicat
           EXCLUDED.formula_version, EXCLUDED.evidence)
 $$;
 REVOKE ALL ON FUNCTION assessment.put_indicator(uuid, text, numeric, numeric, numeric, text, jsonb) FROM PUBLIC;
+
+-- The teamwork indicator with fresh evidence (the team cases), its figure from the rating already
+-- given, if any (score() writes it again at the evaluation).
+CREATE OR REPLACE FUNCTION assessment.put_teamwork(p_assessment uuid, p_evidence jsonb) RETURNS void
+  LANGUAGE sql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT assessment.put_indicator(a.id, 'teamwork',
+           CASE WHEN a.teamwork_rating IS NOT NULL THEN ((a.teamwork_rating - 1) * 25)::numeric END,
+           a.teamwork_rating, CASE WHEN a.teamwork_rating IS NOT NULL THEN 1 END,
+           CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END, p_evidence)
+    FROM assessment.assessments a WHERE a.id = p_assessment
+$$;
+REVOKE ALL ON FUNCTION assessment.put_teamwork(uuid, jsonb) FROM PUBLIC;
 
 -- The grade of a composite: the first band (highest first) whose min it reaches; none: NULL.
 CREATE OR REPLACE FUNCTION assessment.grade_of(p_bands jsonb, p_composite numeric) RETURNS text
@@ -283,6 +300,7 @@ DECLARE
   v_composite numeric;
   v_weights jsonb;
   v_hash bytea;
+  v_team jsonb;
 BEGIN
   SELECT * INTO a FROM assessment.assessments x WHERE x.id = p_assessment FOR UPDATE;
   IF NOT FOUND THEN
@@ -292,11 +310,17 @@ BEGIN
   IF p.kind = 'month' THEN
     v_from := assessment.period_start(p.id);
     v_to := assessment.period_end(p.id);
+    -- the team cases were written with the other indicators when the period was computed (the
+    -- facts of a past period do not change); found again only for an assessment without them
+    v_team := (SELECT iv.evidence FROM assessment.indicator_values iv
+                WHERE iv.assessment_id = a.id AND iv.indicator = 'teamwork');
+    IF v_team IS NULL THEN
+      v_team := (SELECT t.evidence FROM assessment.team_cases(v_from, v_to, ARRAY[a.employee_id]) t);
+    END IF;
     PERFORM assessment.put_indicator(a.id, 'teamwork',
               CASE WHEN a.teamwork_rating IS NOT NULL THEN ((a.teamwork_rating - 1) * 25)::numeric END,
               a.teamwork_rating, CASE WHEN a.teamwork_rating IS NOT NULL THEN 1 END,
-              CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END,
-              assessment.teamwork_evidence(a.employee_id, v_from, v_to));
+              CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END, v_team);
     v_weights := p.parameters -> 'assessment_weights';
     SELECT round(sum((v_weights ->> iv.indicator)::numeric * iv.figure)
                  / NULLIF(sum((v_weights ->> iv.indicator)::numeric), 0), 2)
@@ -354,6 +378,9 @@ BEGIN
       PERFORM assessment.put_indicator(a.id, r.indicator, r.figure, r.numerator, r.denominator,
                                        r.marked, r.evidence);
     END LOOP;
+    PERFORM assessment.put_teamwork(a.id, t.evidence)
+       FROM assessment.team_cases(assessment.period_start(p.id), assessment.period_end(p.id),
+                                  ARRAY[a.employee_id]) t;
   ELSE
     -- Q2.2: the mean of the monthly composites, months assessed only (a published month whose
     -- every indicator was marked has no composite and is not a month assessed)
@@ -465,6 +492,9 @@ BEGIN
       PERFORM assessment.put_indicator(r.id, r.indicator, r.figure, r.numerator, r.denominator,
                                        r.marked, r.evidence);
     END LOOP;
+    PERFORM assessment.put_teamwork(x.id, t.evidence)
+       FROM assessment.team_cases(assessment.period_start(p.id), assessment.period_end(p.id), v_emps) t
+       JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = t.employee_id;
     UPDATE assessment.assessments x SET computed_at = now() WHERE x.id = ANY (v_ids);
     FOREACH v_id IN ARRAY v_ids LOOP
       PERFORM assessment.score(v_id);

@@ -67,7 +67,8 @@ static int list_by_credit_code(struct tx_req *r, const char *bidx_hex)
                            "credit_code finds one customer and takes no other filter, cursor or sort");
       return tx_reply_problem(r, TX_E_VALIDATION_FAILED, "A query parameter is invalid.", j_errors);
     }
-  struct tx_call c = {&sql_by_credit_code, true, 200, NULL, NULL, 0, {{TX_ARG_CONST, bidx_hex}}};
+  struct tx_call c = {.sql = &sql_by_credit_code, .read_only = true, .status = 200,
+                      .args = {{TX_ARG_CONST, bidx_hex}}};
   return tx_call_run(r, &c);
 }
 
@@ -88,8 +89,8 @@ int tx_cust_list(struct tx_req *r)
     tx_reply_problem(r, TX_E_VALIDATION_FAILED, "A query parameter is invalid.", j_errors);
     goto out;
   }
-  struct tx_call c = {&sql_list, true, 200, NULL, NULL, 0,
-                      {{TX_ARG_QUERY_INT, "limit"},
+  struct tx_call c = {.sql = &sql_list, .read_only = true, .status = 200,
+                      .args = {{TX_ARG_QUERY_INT, "limit"},
                        {TX_ARG_QUERY_TEXT, "cursor"},
                        {TX_ARG_QUERY_UUID, "owner_id"},
                        {TX_ARG_QUERY_UUID, "department_id"},
