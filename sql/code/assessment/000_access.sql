@@ -30,6 +30,23 @@ $$;
 REVOKE ALL ON FUNCTION assessment.is_report(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.is_report(uuid) TO tianxing_app;
 
+-- An assessment of someone without a supervisor at the period's end is evaluated by a
+-- supervisor of their department (assessment.is_evaluator, Q3: e.g. a department's supervisor who
+-- also holds the role staff, evaluated by the department's other supervisor): that supervisor
+-- must see it, or its evaluation is 404 and the month can never be closed.
+CREATE OR REPLACE FUNCTION assessment.is_department_evaluator(p_supervisor uuid, p_department uuid)
+  RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT p_supervisor IS NULL AND p_department IS NOT NULL AND tx.has_role('supervisor')
+         AND EXISTS (SELECT FROM org.employees e
+                      WHERE e.id = tx.user_id() AND e.active AND e.department_id = p_department
+                        AND 'supervisor' = ANY (e.roles))
+$$;
+REVOKE ALL ON FUNCTION assessment.is_department_evaluator(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION assessment.is_department_evaluator(uuid, uuid) TO tianxing_app;
+
 -- The caller may read the assessment p_id (false for an unknown id). Writers start here: an
 -- assessment the caller may not read is 404, before any role, person or state check.
 CREATE OR REPLACE FUNCTION assessment.may_read(p_id uuid) RETURNS boolean
@@ -41,6 +58,7 @@ CREATE OR REPLACE FUNCTION assessment.may_read(p_id uuid) RETURNS boolean
                    OR a.employee_id = tx.user_id()
                    OR (tx.has_role('supervisor') AND a.supervisor_id = tx.user_id())
                    OR assessment.is_report(a.employee_id)
+                   OR assessment.is_department_evaluator(a.supervisor_id, a.department_id)
               FROM assessment.assessments a WHERE a.id = p_id),
            false)
 $$;
@@ -58,7 +76,8 @@ CREATE POLICY assessments_read ON assessment.assessments FOR SELECT TO tianxing_
   USING ((SELECT tx.has_role('hr')) OR (SELECT tx.has_role('auditor'))
          OR employee_id = (SELECT tx.user_id())
          OR ((SELECT tx.has_role('supervisor'))
-             AND (supervisor_id = (SELECT tx.user_id()) OR assessment.is_report(employee_id))));
+             AND (supervisor_id = (SELECT tx.user_id()) OR assessment.is_report(employee_id)
+                  OR assessment.is_department_evaluator(supervisor_id, department_id))));
 
 -- Indicators: with their assessment (read under its policy).
 DROP POLICY IF EXISTS indicator_values_read ON assessment.indicator_values;
