@@ -11,6 +11,7 @@ SELECT plan(107);
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 \ir lib/session.psql
+\ir lib/cases.psql
 
 -- Immutability: a trigger on every table of a case (P4.2) -------------------------------------
 SELECT is(
@@ -142,43 +143,9 @@ SELECT throws_ok($$ SELECT api.archive_list(NULL, NULL, NULL, NULL, NULL, NULL, 
   'TXAUT', NULL, 'nobody signed in: refused');
 
 -- A case from confirmation to its archive (parts A-D's api functions drive it) -----------------
--- One case through parts B-D to confirmed, as their users: staff.a2 receives it and prepares the
--- form, sup.a approves and assigns staff.a1 (lead), who records the milestone and submits; sup.a
--- reviews (neither assignee nor author), staff.a1 files the deliverable, delivers and records the
--- customer's confirmation. p_docs: also file the two documents the type requires (contract on
--- paper with its location, report electronic). Leaves the claims of staff.a1.
-CREATE FUNCTION pg_temp.confirmed_case(p_need text, p_docs boolean) RETURNS uuid
-  LANGUAGE plpgsql AS $$
-DECLARE v_case uuid; v_file uuid;
-BEGIN
-  PERFORM pg_temp.be('staff.a2', 'staff');
-  v_case := (api.case_create(jsonb_build_object('customer_id', pg_temp.id('cu'),
-               'raised_at', api.ts(now() - interval '1 hour'), 'channel', 'phone', 'need', p_need)) ->> 'id')::uuid;
-  PERFORM api.case_assess(v_case, jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('bt')));
-  PERFORM api.case_intake(v_case, (api.case_json(v_case) ->> 'version')::int,
-                          jsonb_build_object('requirements', '2025 年度財務報表審計,出具審計報告。' || p_need));
-  PERFORM api.case_submit(v_case);
-  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
-  PERFORM api.case_decide(v_case, 'approve', '{"comment": "同意"}');
-  PERFORM api.case_assign(v_case, jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007'));
-  PERFORM pg_temp.be('staff.a1', 'staff');
-  PERFORM api.case_work_record_add(v_case, jsonb_build_object('milestone_code', 'collect',
-            'content', '收集了財務資料', 'result', '完成', 'started_at', api.ts(now() + interval '1 millisecond'),
-            'finished_at', api.ts(now() + interval '1 millisecond'), 'hours', 2.5));
-  PERFORM api.case_submit_review(v_case, '{}');
-  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
-  PERFORM api.case_review_decide(v_case, '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"},
-            {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}');
-  PERFORM pg_temp.be('staff.a1', 'staff');
-  v_file := (api.case_file_add(v_case, jsonb_build_object('name', '審計報告.pdf', 'media_type', 'application/pdf',
-               'purpose', 'deliverable', 'content', encode(convert_to('審計報告內容', 'UTF8'), 'base64'))) ->> 'id')::uuid;
-  PERFORM api.case_deliver(v_case, jsonb_build_object('method', 'email', 'file_ids', jsonb_build_array(v_file)));
-  PERFORM api.case_confirmation_record(v_case, '{"outcome": "confirmed", "rating": 5, "evidence": "電話確認"}');
-  IF p_docs THEN
-    PERFORM pg_temp.add_docs(v_case);
-  END IF;
-  RETURN v_case;
-END $$;
+-- A case through parts B-D to confirmed as their users: pg_temp.confirmed_case (lib/cases.psql).
+-- add_docs: file the two documents the type requires (contract on paper with its location, report
+-- electronic), as staff.a1.
 CREATE FUNCTION pg_temp.add_docs(p_case uuid) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_temp.be('staff.a1', 'staff');
@@ -200,7 +167,7 @@ SELECT pg_temp.be('staff.a2', 'staff');
 INSERT INTO ids VALUES ('cu', '4c000000-0000-4000-8000-0000000000e1');
 SELECT api.customer_create(jsonb_build_object('id', pg_temp.id('cu'), 'name', '林志遠', 'company_name', '閩江貿易有限公司',
   'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\x01' || repeat('ab', 59))));
-INSERT INTO ids SELECT 'c1', pg_temp.confirmed_case('一號', false);
+INSERT INTO ids SELECT 'c1', pg_temp.confirmed_case('一號');
 
 -- The guard and who may archive (P4.1)
 SELECT is(cases.archive_complete(pg_temp.id('c1')), false, 'c1 is confirmed but lacks the required documents');
@@ -262,7 +229,8 @@ SELECT results_eq($$ SELECT staff_ids, title, retain_until, customer_id, busines
 SELECT is((api.archive_verify((SELECT j ->> 'archive_number' FROM a1))::jsonb ->> 'ok'), 'true', 'verify: everything agrees');
 
 -- Numbers without gaps: an archiving rolled back gives its number back
-INSERT INTO ids SELECT 'c2', pg_temp.confirmed_case('二號', true);
+INSERT INTO ids SELECT 'c2', pg_temp.confirmed_case('二號');
+SELECT pg_temp.add_docs(pg_temp.id('c2'));
 SAVEPOINT before_c2;
 SELECT is(api.case_archive(pg_temp.id('c2'))::jsonb ->> 'seq', '2', 'the second archive takes 2');
 ROLLBACK TO SAVEPOINT before_c2;
@@ -344,7 +312,8 @@ SELECT throws_ok(format($$ UPDATE cases.work_records SET hours = 9 WHERE case_id
 
 -- An open escalation holds the archive back: archived, the case is immutable and the escalation
 -- could never be answered (P2.3, P4.2). The guard names it, as it names missing documents.
-INSERT INTO ids SELECT 'c3', pg_temp.confirmed_case('三號', true);
+INSERT INTO ids SELECT 'c3', pg_temp.confirmed_case('三號');
+SELECT pg_temp.add_docs(pg_temp.id('c3'));
 SELECT pg_temp.be('staff.a1', 'staff');
 INSERT INTO ids SELECT 'e3', (api.case_escalation_raise(pg_temp.id('c3'), '{"problem": "客戶要求補充說明"}') ->> 'id')::uuid;
 SELECT is(cases.archive_complete(pg_temp.id('c3')), false, 'confirmed with its documents, but an escalation is open: the guard refuses');

@@ -8,17 +8,8 @@ SELECT plan(89);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
-CREATE FUNCTION pg_temp.emp(name text) RETURNS uuid LANGUAGE sql STABLE AS $$
-  SELECT CASE name
-    WHEN 'admin' THEN '20000000-0000-4000-8000-000000000001' WHEN 'hr' THEN '20000000-0000-4000-8000-000000000002'
-    WHEN 'sup.a' THEN '20000000-0000-4000-8000-000000000005'
-    WHEN 'staff.a1' THEN '20000000-0000-4000-8000-000000000007' WHEN 'staff.a2' THEN '20000000-0000-4000-8000-000000000008'
-    WHEN 'staff.b1' THEN '20000000-0000-4000-8000-000000000009' WHEN 'gone' THEN '20000000-0000-4000-8000-000000000010'
-  END::uuid $$;
--- The login runs before anyone is authenticated: the claims are empty.
-CREATE FUNCTION pg_temp.anon() RETURNS void LANGUAGE sql AS $$
-  SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
-         set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-login', true) $$;
+\ir lib/session.psql
+-- The login runs before anyone is authenticated: the claims are empty (pg_temp.anon, lib/session.psql).
 CREATE FUNCTION pg_temp.family(p_hash bytea) RETURNS uuid LANGUAGE sql AS $$
   SELECT auth.refresh_issue(pg_temp.emp('staff.a1'), NULL, p_hash, 3600) $$;
 

@@ -14,7 +14,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 \ir lib/session.psql
 
 -- A valid body of a new type; p_over replaces members (a member set to null is removed).
-CREATE FUNCTION pg_temp.body(p_code text, p_over jsonb DEFAULT '{}') RETURNS jsonb
+CREATE FUNCTION pg_temp.type_body(p_code text, p_over jsonb DEFAULT '{}') RETURNS jsonb
   LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
     'code', p_code, 'name', '稅務申報 ' || p_code,
@@ -29,7 +29,7 @@ $$;
 -- The standard of a new version, same shape.
 CREATE FUNCTION pg_temp.std(p_over jsonb DEFAULT '{}') RETURNS jsonb
   LANGUAGE sql AS $$
-  SELECT (pg_temp.body('x', p_over) - 'code' - 'name') || jsonb_build_object('note', 'v next') || p_over
+  SELECT (pg_temp.type_body('x', p_over) - 'code' - 'name') || jsonb_build_object('note', 'v next') || p_over
 $$;
 -- Rows of the catalogue, to show a refusal wrote nothing.
 CREATE FUNCTION pg_temp.rows() RETURNS text
@@ -63,20 +63,20 @@ SELECT is_empty($$ SELECT t FROM unnest(ARRAY['business_types', 'business_type_v
 
 -- Who writes -------------------------------------------------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('T-STAFF')) $$, '42501', NULL, 'staff cannot create a type');
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('T-STAFF')) $$, '42501', NULL, 'staff cannot create a type');
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('T-HR')) $$, '42501', NULL, 'hr cannot create a type');
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('T-HR')) $$, '42501', NULL, 'hr cannot create a type');
 SELECT pg_temp.be('auditor', 'auditor');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('T-AUD')) $$, '42501', NULL, 'an auditor cannot create a type');
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('T-AUD')) $$, '42501', NULL, 'an auditor cannot create a type');
 SELECT pg_temp.be('risk', 'risk_officer');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('T-RISK')) $$, '42501', NULL, 'a risk officer cannot create a type');
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('T-RISK')) $$, '42501', NULL, 'a risk officer cannot create a type');
 SELECT throws_ok($$ INSERT INTO cases.business_types (code, name) VALUES ('T-DIRECT', 'x') $$, '42501', NULL,
   'a direct INSERT is refused');
 SELECT is(pg_temp.rows(), '0/0/0/0/0/0', 'nothing was written');
 
 -- admin creates; defaults
 SELECT pg_temp.be('admin', 'admin');
-SELECT lives_ok($$ INSERT INTO ids SELECT 'tax', (api.business_type_create(pg_temp.body('TAX',
+SELECT lives_ok($$ INSERT INTO ids SELECT 'tax', (api.business_type_create(pg_temp.type_body('TAX',
   '{"description": "代客戶辦理年度稅務申報", "documents": [{"code": "tax_return", "name": "申報表"}]}')) ->> 'id')::uuid $$,
   'admin creates a type with version 1 of its standard');
 SELECT is(api.business_type_get(pg_temp.id('tax'))::jsonb - 'id' - 'created_at' - 'updated_at' - 'current_version_id' - 'standard',
@@ -107,7 +107,7 @@ SET CONSTRAINTS ALL IMMEDIATE;
 
 -- a supervisor creates too; explicit seq, out of scope, no documents
 SELECT pg_temp.be('sup.b', 'supervisor');
-SELECT lives_ok($$ INSERT INTO ids SELECT 'loan', (api.business_type_create(pg_temp.body('LOAN', '{
+SELECT lives_ok($$ INSERT INTO ids SELECT 'loan', (api.business_type_create(pg_temp.type_body('LOAN', '{
   "name": "貸款申請 Loan application", "in_scope": false, "retention_years": 30, "note": "首版",
   "milestones": [{"seq": 20, "code": "sign", "name": "簽約", "standard_days": 1},
                  {"seq": 10, "code": "assess", "name": "評估", "standard_days": 5}],
@@ -128,73 +128,73 @@ SELECT pg_temp.be('admin', 'admin');
 CREATE TEMP TABLE before_rows AS SELECT pg_temp.rows() AS r;
 CREATE FUNCTION pg_temp.bad(p_body jsonb, p_message text, p_what text) RETURNS text
   LANGUAGE sql AS $$ SELECT throws_ok(format('SELECT api.business_type_create(%L)', p_body), 'TXVAL', p_message, p_what) $$;
-SELECT pg_temp.bad(pg_temp.body('X1') - 'code', 'code: is required', 'code required');
-SELECT pg_temp.bad(pg_temp.body('X 1'), 'code: must be a letter or digit, then up to 31 letters, digits, _ or -', 'code format');
-SELECT pg_temp.bad(pg_temp.body(repeat('X', 33)), 'code: must be at most 32 characters', 'code length');
-SELECT pg_temp.bad(pg_temp.body('X1') - 'name', 'name: is required', 'name required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"name": "  "}'), 'name: must not be empty', 'name not blank');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"colour": "red"}'), 'colour: unknown field', 'unknown member');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"in_scope": "yes"}'), 'in_scope: must be true or false', 'in_scope boolean');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"retention_years": 0}'), 'retention_years: must be between 1 and 100', 'retention at least 1 year');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"retention_years": 101}'), 'retention_years: must be between 1 and 100', 'retention at most 100 years');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"retention_years": 2.5}'), 'retention_years: must be an integer', 'retention an integer');
-SELECT pg_temp.bad(pg_temp.body('X1') - 'milestones', 'milestones: is required', 'milestones required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": {}}'), 'milestones: must be an array', 'milestones an array');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": []}'), 'milestones: must hold at least one key milestone', 'at least one milestone (P2.2)');
-SELECT pg_temp.bad(pg_temp.body('X1', jsonb_build_object('milestones',
+SELECT pg_temp.bad(pg_temp.type_body('X1') - 'code', 'code: is required', 'code required');
+SELECT pg_temp.bad(pg_temp.type_body('X 1'), 'code: must be a letter or digit, then up to 31 letters, digits, _ or -', 'code format');
+SELECT pg_temp.bad(pg_temp.type_body(repeat('X', 33)), 'code: must be at most 32 characters', 'code length');
+SELECT pg_temp.bad(pg_temp.type_body('X1') - 'name', 'name: is required', 'name required');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"name": "  "}'), 'name: must not be empty', 'name not blank');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"colour": "red"}'), 'colour: unknown field', 'unknown member');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"in_scope": "yes"}'), 'in_scope: must be true or false', 'in_scope boolean');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"retention_years": 0}'), 'retention_years: must be between 1 and 100', 'retention at least 1 year');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"retention_years": 101}'), 'retention_years: must be between 1 and 100', 'retention at most 100 years');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"retention_years": 2.5}'), 'retention_years: must be an integer', 'retention an integer');
+SELECT pg_temp.bad(pg_temp.type_body('X1') - 'milestones', 'milestones: is required', 'milestones required');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": {}}'), 'milestones: must be an array', 'milestones an array');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": []}'), 'milestones: must hold at least one key milestone', 'at least one milestone (P2.2)');
+SELECT pg_temp.bad(pg_temp.type_body('X1', jsonb_build_object('milestones',
                      (SELECT jsonb_agg(jsonb_build_object('code', 'm' || i, 'name', 'M', 'standard_days', 1)) FROM generate_series(1, 101) i))),
   'milestones: at most 100 items', 'at most 100 milestones');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "required": false}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "required": false}]}'),
   'milestones: at least one key milestone must be required', 'at least one required milestone');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1}, "b"]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1}, "b"]}'),
   'milestones[1]: must be an object', 'an item must be an object');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "hours": 2}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "hours": 2}]}'),
   'milestones[0].hours: unknown field', 'unknown member of an item');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "A-1", "name": "A", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "A-1", "name": "A", "standard_days": 1}]}'),
   'milestones[0].code: must be a lower-case letter, then up to 31 lower-case letters, digits or _', 'milestone code format');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"name": "A", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"name": "A", "standard_days": 1}]}'),
   'milestones[0].code: is required', 'milestone code required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "standard_days": 1}]}'),
   'milestones[0].name: is required', 'milestone name required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1}, {"code": "a", "name": "B", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1}, {"code": "a", "name": "B", "standard_days": 1}]}'),
   'milestones[1].code: is repeated', 'milestone codes unique');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "seq": 2}, {"code": "b", "name": "B", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "seq": 2}, {"code": "b", "name": "B", "standard_days": 1}]}'),
   'milestones[1].seq: 2 is repeated: the order must be unambiguous', 'milestone order unique');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "seq": 0}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "seq": 0}]}'),
   'milestones[0].seq: must be between 1 and 100', 'seq within 1..100');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A"}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A"}]}'),
   'milestones[0].standard_days: is required', 'standard duration required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 0}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 0}]}'),
   'milestones[0].standard_days: must be between 1 and 365', 'standard duration at least 1 working day');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 366}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 366}]}'),
   'milestones[0].standard_days: must be between 1 and 365', 'standard duration at most 365 working days');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": "3"}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": "3"}]}'),
   'milestones[0].standard_days: must be an integer', 'standard duration a number');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "required": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"milestones": [{"code": "a", "name": "A", "standard_days": 1, "required": 1}]}'),
   'milestones[0].required: must be true or false', 'required a boolean');
-SELECT pg_temp.bad(pg_temp.body('X1') - 'checklist', 'checklist: is required', 'checklist required');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"checklist": []}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1') - 'checklist', 'checklist: is required', 'checklist required');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"checklist": []}'),
   'checklist: must hold the criteria accuracy (準確性), compliance (合規性) and completeness (完整性); missing: accuracy, compliance, completeness',
   'an empty checklist (P3.2)');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"checklist": [{"code": "accuracy", "name": "準確性"}, {"code": "completeness", "name": "完整性"}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"checklist": [{"code": "accuracy", "name": "準確性"}, {"code": "completeness", "name": "完整性"}]}'),
   'checklist: must hold the criteria accuracy (準確性), compliance (合規性) and completeness (完整性); missing: compliance',
   'a checklist without compliance (P3.2)');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"checklist": [{"code": "accuracy", "name": "A"}, {"code": "accuracy", "name": "B"}, {"code": "compliance", "name": "C"}, {"code": "completeness", "name": "D"}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"checklist": [{"code": "accuracy", "name": "A"}, {"code": "accuracy", "name": "B"}, {"code": "compliance", "name": "C"}, {"code": "completeness", "name": "D"}]}'),
   'checklist[1].code: is repeated', 'criterion codes unique');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"checklist": [{"code": "accuracy", "name": "A", "standard_days": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"checklist": [{"code": "accuracy", "name": "A", "standard_days": 1}]}'),
   'checklist[0].standard_days: unknown field', 'criteria have no duration');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"documents": [{"code": "a", "name": "A"}, {"code": "b", "name": "B", "seq": 1}]}'),
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"documents": [{"code": "a", "name": "A"}, {"code": "b", "name": "B", "seq": 1}]}'),
   'documents[1].seq: 1 is repeated: the order must be unambiguous', 'document order unique');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"documents": "intake_form"}'), 'documents: must be an array', 'documents an array');
-SELECT pg_temp.bad(pg_temp.body('X1', '{"documents": [{"code": "a", "name": ""}]}'), 'documents[0].name: must not be empty', 'document name not empty');
-SELECT pg_temp.bad(pg_temp.body('X1', jsonb_build_object('note', repeat('n', 2001))), 'note: must be at most 2000 characters', 'note length');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"documents": "intake_form"}'), 'documents: must be an array', 'documents an array');
+SELECT pg_temp.bad(pg_temp.type_body('X1', '{"documents": [{"code": "a", "name": ""}]}'), 'documents[0].name: must not be empty', 'document name not empty');
+SELECT pg_temp.bad(pg_temp.type_body('X1', jsonb_build_object('note', repeat('n', 2001))), 'note: must be at most 2000 characters', 'note length');
 SELECT throws_ok($$ SELECT api.business_type_create('[]') $$, 'TXVAL', 'body: must be a JSON object', 'the body must be an object');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('TAX')) $$, 'TXCON', 'code: a business type with this code exists',
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('TAX')) $$, 'TXCON', 'code: a business type with this code exists',
   'a code in use: 409');
-SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.body('TAX', '{"milestones": []}')) $$, 'TXVAL', NULL,
+SELECT throws_ok($$ SELECT api.business_type_create(pg_temp.type_body('TAX', '{"milestones": []}')) $$, 'TXVAL', NULL,
   'a bad standard is 422 even when the code is in use (checked first)');
 SELECT is(pg_temp.rows(), (SELECT r FROM before_rows), 'the refusals wrote nothing');
-SELECT lives_ok(format('SELECT api.business_type_create(%L)', pg_temp.body('X100', jsonb_build_object('milestones',
+SELECT lives_ok(format('SELECT api.business_type_create(%L)', pg_temp.type_body('X100', jsonb_build_object('milestones',
                      (SELECT jsonb_agg(jsonb_build_object('code', 'm' || i, 'name', 'M', 'standard_days', 1)) FROM generate_series(1, 100) i)))),
   '100 milestones are fine');
 

@@ -12,12 +12,9 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 \ir lib/session.psql
 \ir lib/customers.psql
-CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('48000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
-CREATE FUNCTION pg_temp.k(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('48100000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
+\ir lib/cases.psql
 -- A complete customer n with one contact, owned by the caller.
-CREATE FUNCTION pg_temp.body(n int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION pg_temp.case_customer_body(n int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object(
     'id', pg_temp.c(n), 'name', '陳案' || n, 'company_name', '天星案件' || n || '有限公司',
     'business_scope', '報關代理', 'status', 'active',
@@ -65,9 +62,9 @@ SELECT throws_ok(format($$ INSERT INTO cases.cases (customer_id, department_id, 
 
 -- Customers without cases: deactivated, disposed of and merged as before ----------------------
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(1)) $$, 'customer 1');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(2)) $$, 'customer 2');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(3)) $$, 'customer 3');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(1)) $$, 'customer 1');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(2)) $$, 'customer 2');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(3)) $$, 'customer 3');
 SELECT is(cases.customer_open_cases(pg_temp.c(1)), '[]'::jsonb, 'customer 1 has no open case');
 SELECT is(api.customer_history(pg_temp.c(1), NULL, NULL)::jsonb -> 'cases', '[]'::jsonb,
   'its history lists no case');
@@ -113,9 +110,6 @@ SELECT is(api.customer_history(pg_temp.c(2), NULL, NULL)::jsonb -> 'cases', '[]'
   'the target''s history lists no case');
 
 -- With cases (part B's api.case_create; a business type made through part A's API) ------------
-CREATE FUNCTION pg_temp.req(customer uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),
-                            'channel', 'visit', 'need', '需要辦理年度稅務申報') $$;
 SELECT pg_temp.be('admin', 'admin');
 INSERT INTO ids SELECT 'type', (api.business_type_create(jsonb_build_object(
   'code', 'cc-tax', 'name', '稅務申報 CC', 'milestones', jsonb_build_array(jsonb_build_object(
@@ -124,9 +118,9 @@ INSERT INTO ids SELECT 'type', (api.business_type_create(jsonb_build_object(
                                  jsonb_build_object('code', 'compliance', 'name', '合規性'),
                                  jsonb_build_object('code', 'completeness', 'name', '完整性')))) ->> 'id')::uuid;
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(4)) $$, 'customer 4');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(5)) $$, 'customer 5');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(6)) $$, 'customer 6');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(4)) $$, 'customer 4');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(5)) $$, 'customer 5');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(6)) $$, 'customer 6');
 INSERT INTO ids SELECT 'k4', (api.case_create(pg_temp.req(pg_temp.c(4))) ->> 'id')::uuid;
 SELECT is(cases.customer_open_cases(pg_temp.c(4)),
           jsonb_build_array(jsonb_build_object('id', pg_temp.id('k4'), 'status', 'received')),
@@ -198,7 +192,7 @@ SELECT is(pg_temp.err(format($$ SELECT api.case_create(pg_temp.req(%L)) $$, pg_t
 
 -- The history's cases are never cut silently: 100 of them, and `more` when there are others.
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(7)) $$, 'customer 7');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.case_customer_body(7)) $$, 'customer 7');
 SELECT is((cases.customer_cases_json(pg_temp.c(7))::jsonb), '{"items": [], "more": false}'::jsonb, 'no case: none, no more');
 SELECT lives_ok($$ SELECT api.case_create(pg_temp.req(pg_temp.c(7))) FROM generate_series(1, 100) $$, '100 cases');
 SELECT results_eq($$ SELECT jsonb_array_length(j -> 'items'), j -> 'more' FROM (SELECT cases.customer_cases_json(pg_temp.c(7))::jsonb j) x $$,

@@ -12,10 +12,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 \ir lib/session.psql
 \ir lib/cases_catalogue.psql
-CREATE FUNCTION pg_temp.req(customer uuid, need text DEFAULT '需要年度審計報告') RETURNS jsonb
-  LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object('customer_id', customer, 'raised_at', api.ts(now() - interval '1 hour'),
-                            'channel', 'phone', 'need', need) $$;
+\ir lib/cases.psql
 CREATE FUNCTION pg_temp.case_version(c uuid) RETURNS int LANGUAGE sql STABLE AS $$
   SELECT (api.case_json(c) ->> 'version')::int $$;
 INSERT INTO ids VALUES

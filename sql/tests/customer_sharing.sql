@@ -12,16 +12,8 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 -- Helpers ------------------------------------------------------------------------------------
 \ir lib/session.psql
 \ir lib/customers.psql
-CREATE FUNCTION pg_temp.anonymous() RETURNS void LANGUAGE sql AS $$
-  SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
-         set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-anon', true); $$;
--- Customer n and contact n.
-CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('47000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
-CREATE FUNCTION pg_temp.k(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('47100000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 -- A complete customer n with one contact, owned by the caller.
-CREATE FUNCTION pg_temp.body(n int, status text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION pg_temp.shared_customer_body(n int, status text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object(
     'id', pg_temp.c(n), 'name', '王小明' || n, 'company_name', '天星貿易' || n || '有限公司',
     'business_scope', '進出口貿易', 'status', status, 'needs', '低價', 'concerns', '交期',
@@ -48,9 +40,9 @@ CREATE FUNCTION pg_temp.disclose(n int, recipient text, purpose text) RETURNS js
 
 -- Customers (staff.a1 owns 1, 2 and 3; 1 gets a contract) ------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(1, 'active')) $$, 'customer 1 (active)');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(2, 'active')) $$, 'customer 2 (active)');
-SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(3, 'prospect')) $$, 'customer 3 (prospect)');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(1, 'active')) $$, 'customer 1 (active)');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(2, 'active')) $$, 'customer 2 (active)');
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(3, 'prospect')) $$, 'customer 3 (prospect)');
 SELECT lives_ok($$ SELECT api.contract_create(pg_temp.c(1), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-03-01"}') $$,
   'customer 1 has an open contract');
 SELECT lives_ok($$ SELECT api.follow_up_create(pg_temp.c(2), '{"on": "2024-03-01", "channel": "visit", "summary": "last visit"}') $$,
@@ -157,7 +149,7 @@ SELECT throws_ok($$ SELECT api.recipient_list(NULL, 'garbage') $$, 'TXVAL', 'cur
 SELECT throws_ok(format($$ UPDATE cust.ndas SET revoked_at = now(), revoked_by = %L WHERE id = %L $$, '20000000-0000-4000-8000-000000000009', pg_temp.id('nda.gov')),
   '42501', NULL, 'staff cannot revoke an NDA directly');
 SELECT throws_ok(format($$ SELECT api.nda_revoke(%L) $$, pg_temp.id('nda.gov')), '42501', NULL, 'nor through the API');
-SELECT pg_temp.anonymous();
+SELECT pg_temp.anon();
 SELECT is((SELECT count(*)::int FROM cust.recipients) + (SELECT count(*)::int FROM cust.ndas), 0, 'without a signed-in employee: nothing');
 SELECT throws_ok($$ SELECT api.recipient_list(NULL, NULL) $$, 'TXAUT', NULL, 'recipient_list needs an employee');
 

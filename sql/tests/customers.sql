@@ -12,11 +12,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 
 -- Helpers ------------------------------------------------------------------------------------
 \ir lib/session.psql
--- Customer n, contact n.
-CREATE FUNCTION pg_temp.c(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('40000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
-CREATE FUNCTION pg_temp.k(n int) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-  SELECT ('41000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
+\ir lib/customers.psql
 -- A stand-in for what the C side sends: "ciphertext" of n bytes (0x01 || pseudo-random bytes
 -- derived from seed) and a 32-byte "blind index", as bytes and as the JSON's "\x<hex>" text.
 -- SQL is never given plaintext; these are what it stores and returns.
@@ -33,7 +29,7 @@ CREATE FUNCTION pg_temp.contact(n int, name text, phone text, email text) RETURN
     'email_enc', CASE WHEN email IS NOT NULL THEN pg_temp.hx(pg_temp.ct_bytes(50, 'email:' || email)) END,
     'email_bidx', CASE WHEN email IS NOT NULL THEN pg_temp.hx(pg_temp.bi_bytes('email:' || email)) END)) $$;
 -- A create body: id, name, a data key, and more.
-CREATE FUNCTION pg_temp.body(n int, name text, more jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION pg_temp.customer_body(n int, name text, more jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('id', pg_temp.c(n), 'name', name,
                             'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', pg_temp.hx(pg_temp.ct_bytes(60, 'dek' || n))))
          || more $$;
@@ -146,49 +142,49 @@ SELECT throws_ok($$ SELECT cust.find_duplicate('phone', '\x00', NULL) $$, '42501
 
 -- Create: validation ------------------------------------------------------------------------
 SELECT pg_temp.be('hr', 'hr');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X')) $$, '42501', NULL, 'hr cannot create customers');
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X')) $$, '42501', NULL, 'hr cannot create customers');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X') - 'id') $$, 'TXVAL', 'id: is required', 'id (chosen by C) is required');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X') - 'dek') $$, 'TXVAL', 'dek: is required', 'a data key is required');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', '{"dek": {"key_id": "mk1", "wrapped": "\\x0102"}}')) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X') - 'id') $$, 'TXVAL', 'id: is required', 'id (chosen by C) is required');
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X') - 'dek') $$, 'TXVAL', 'dek: is required', 'a data key is required');
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', '{"dek": {"key_id": "mk1", "wrapped": "\\x0102"}}')) $$,
   'TXVAL', 'dek.wrapped: must be 60 bytes', 'the wrapped key is 12 + 32 + 16 bytes');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', '{"dek": {"key_id": "mk 1", "wrapped": "\\x00"}}')) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', '{"dek": {"key_id": "mk 1", "wrapped": "\\x00"}}')) $$,
   'TXVAL', 'dek.key_id: must be 1 to 64 letters, digits, ., _, : or -', 'the key id is checked');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', '{"address_enc": "12 Main Street"}')) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', '{"address_enc": "12 Main Street"}')) $$,
   'TXVAL', 'address_enc: must be bytes written "\x" and hex digits', 'plaintext where ciphertext belongs is refused');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('address_enc', pg_temp.hx(pg_temp.ct_bytes(29, 'a'))))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('address_enc', pg_temp.hx(pg_temp.ct_bytes(29, 'a'))))) $$,
   'TXVAL', 'address_enc: must be 30 to 2029 bytes', 'ciphertext shorter than nonce + tag + 1 byte is refused');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc'))))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc'))))) $$,
   'TXVAL', 'credit_code_bidx: credit_code_enc and credit_code_bidx go together', 'a credit code needs its blind index');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc')),
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc')),
                                                                                           'credit_code_bidx', pg_temp.hx(pg_temp.ct_bytes(31, 'cc'))))) $$,
   'TXVAL', 'credit_code_bidx: must be 32 bytes', 'a blind index is 32 bytes');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', '{"status": "vip"}')) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', '{"status": "vip"}')) $$,
   'TXVAL', 'status: must be one of prospect, active, inactive', 'status is checked');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, repeat('名', 101))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, repeat('名', 101))) $$,
   'TXVAL', 'name: must be at most 100 characters', 'name is at most 100 characters');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('tags', to_jsonb(ARRAY(SELECT 't' || i FROM generate_series(1, 21) i))))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('tags', to_jsonb(ARRAY(SELECT 't' || i FROM generate_series(1, 21) i))))) $$,
   'TXVAL', 'tags: at most 20 tags', 'at most 20 tags');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', '{"contacts": [{"id": "41000000-0000-4000-8000-000000000099"}]}')) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', '{"contacts": [{"id": "41000000-0000-4000-8000-000000000099"}]}')) $$,
   'TXVAL', 'contacts[0]: needs a name, a phone or an e-mail', 'an empty contact is refused, naming it');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
                       pg_temp.contact(98, 'A', NULL, NULL), pg_temp.contact(99, NULL, '+8613800000099', NULL) - 'phone_bidx')))) $$,
   'TXVAL', 'contacts[1].phone_bidx: phone_enc and phone_bidx go together', 'errors name the contact and its field');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
                       pg_temp.contact(98, NULL, '+8613800000099', NULL), pg_temp.contact(99, NULL, '+8613800000099', NULL))))) $$,
   'TXVAL', 'contacts[1].phone: is repeated', 'the same phone twice in one body');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('staff.a2')))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('staff.a2')))) $$,
   '42501', 'owner_id: only a supervisor or an administrator assigns another owner', 'staff cannot make someone else the owner');
 SELECT pg_temp.be('sup.a', 'supervisor');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('staff.b1')))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('staff.b1')))) $$,
   'TXVAL', 'owner_id: must be an active employee with the role staff or supervisor',
   'a supervisor assigns owners within their department only');
 SELECT pg_temp.be('admin', 'admin');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X')) $$, 'TXVAL', NULL,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X')) $$, 'TXVAL', NULL,
   'an admin without the staff role cannot be the owner: owner_id is needed');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('gone')))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('gone')))) $$,
   'TXVAL', 'owner_id: must be an active employee with the role staff or supervisor', 'an inactive owner is refused');
-SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('hr')))) $$,
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('hr')))) $$,
   'TXVAL', NULL, 'an owner without the role staff or supervisor is refused');
 
 -- Create: the customers of this file ---------------------------------------------------------
@@ -199,7 +195,7 @@ SELECT throws_ok($$ SELECT api.customer_create(pg_temp.body(99, 'X', jsonb_build
 --  5 Gamma                      staff.a2, created by sup.a; phone 5
 --  6 Delta, 7 Epsilon           staff.a1      (pages)
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT is(api.customer_create(pg_temp.body(1, '天星科技', jsonb_build_object(
+SELECT is(api.customer_create(pg_temp.customer_body(1, '天星科技', jsonb_build_object(
             'company_name', '天星苑有限公司', 'business_scope', '軟件開發', 'status', 'active', 'tags', jsonb_build_array('vip', 'software', 'vip'),
             'source', 'referral', 'needs', '雲端部署', 'address_enc', pg_temp.hx(pg_temp.ct_bytes(60, 'address1')),
             'credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc1')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi_bytes('cc1')),
@@ -214,18 +210,18 @@ SELECT is(api.customer_create(pg_temp.body(1, '天星科技', jsonb_build_object
     'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', pg_temp.hx(pg_temp.ct_bytes(60, 'dek1'))),
     'completeness', jsonb_build_object('score', 100, 'missing', '[]'::jsonb, 'unverified', jsonb_build_array('last_verified_at'))),
   true, 'customer_create: the customer as customer_get shows it; owner = the caller; department = the owner''s; bytes as "\x<hex>"');
-SELECT api.customer_create(pg_temp.body(4, 'abc cb'));
-SELECT api.customer_create(pg_temp.body(6, 'Delta', '{"tags": ["retail"]}'));
-SELECT api.customer_create(pg_temp.body(7, 'Epsilon', '{"status": "inactive"}'));
+SELECT api.customer_create(pg_temp.customer_body(4, 'abc cb'));
+SELECT api.customer_create(pg_temp.customer_body(6, 'Delta', '{"tags": ["retail"]}'));
+SELECT api.customer_create(pg_temp.customer_body(7, 'Epsilon', '{"status": "inactive"}'));
 SELECT pg_temp.be('staff.a2', 'staff');
-SELECT api.customer_create(pg_temp.body(2, '星河貿易', jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(2, '李四', NULL, NULL)))));
+SELECT api.customer_create(pg_temp.customer_body(2, '星河貿易', jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(2, '李四', NULL, NULL)))));
 SELECT pg_temp.be('staff.b1', 'staff');
-SELECT api.customer_create(pg_temp.body(3, 'Beta Trading', jsonb_build_object(
+SELECT api.customer_create(pg_temp.customer_body(3, 'Beta Trading', jsonb_build_object(
   'company_name', 'Beta Ltd', 'business_scope', 'import', 'tags', jsonb_build_array('vip'),
   'credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc3')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi_bytes('cc3')),
   'contacts', jsonb_build_array(pg_temp.contact(3, 'Jo', NULL, 'jo@beta.test')))));
 SELECT pg_temp.be('sup.a', 'supervisor');
-SELECT is(api.customer_create(pg_temp.body(5, 'Gamma', jsonb_build_object('owner_id', pg_temp.emp('staff.a2'),
+SELECT is(api.customer_create(pg_temp.customer_body(5, 'Gamma', jsonb_build_object('owner_id', pg_temp.emp('staff.a2'),
             'contacts', jsonb_build_array(pg_temp.contact(5, NULL, '+8613900000005', NULL)))))::jsonb ->> 'owner_id',
   pg_temp.emp('staff.a2')::text, 'a supervisor creates a customer for someone in their department');
 
@@ -306,23 +302,23 @@ SELECT is_empty($$ UPDATE cust.customers SET name = 'x' RETURNING id $$, 'audito
 
 -- Duplicates -----------------------------------------------------------------------------------
 SELECT pg_temp.be('staff.b1', 'staff');
-SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
             'credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi_bytes('cc1')))))),
   jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('A'), 'column', 'credit_code',
     'detail', pg_temp.dup_hidden('A', 'credit_code')),
   'the same credit code: TXDUP naming the owning department, not the id staff.b1 cannot see');
-SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', '+8613900000090', NULL), pg_temp.contact(91, NULL, '+8613812345678', NULL)))))),
   jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('A'), 'column', 'contacts[1].phone',
     'detail', pg_temp.dup_hidden('A', 'contacts[1].phone')),
   'a phone of another customer: TXDUP naming the contact');
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
             'credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi_bytes('cc1')))))),
   jsonb_build_object('state', 'TXDUP', 'message', 'A record with the same identifying data exists.', 'column', 'credit_code',
     'detail', pg_temp.dup(pg_temp.c(1), 'credit_code')),
   'the same credit code: TXDUP with the existing id for staff.a1, who sees that customer');
-SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.body(90, 'Copy', jsonb_build_object(
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
             'contacts', jsonb_build_array(pg_temp.contact(90, 'x', NULL, 'jo@beta.test')))))),
   jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('B'), 'column', 'contacts[0].email',
     'detail', pg_temp.dup_hidden('B', 'contacts[0].email')),
@@ -613,7 +609,7 @@ SELECT throws_ok($$ SELECT cust.search_page('name', NULL, NULL, NULL, NULL, NULL
 CREATE FUNCTION pg_temp.creates(p_name text, p_company text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   BEGIN
-    PERFORM api.customer_create(pg_temp.body(90, p_name, jsonb_build_object('company_name', p_company)));
+    PERFORM api.customer_create(pg_temp.customer_body(90, p_name, jsonb_build_object('company_name', p_company)));
     RAISE EXCEPTION 'undo' USING ERRCODE = 'TXUND';
   EXCEPTION WHEN SQLSTATE 'TXUND' THEN
     RETURN 'created';

@@ -15,8 +15,6 @@ CREATE FUNCTION pg_temp.as_system() RETURNS void LANGUAGE sql AS $$
 CREATE FUNCTION pg_temp.as_user(id text, roles text) RETURNS void LANGUAGE sql AS $$
   SELECT set_config('tx.user_id', id, true), set_config('tx.roles', roles, true),
          set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-jobs', true) $$;
-CREATE FUNCTION pg_temp.anon() RETURNS void LANGUAGE sql AS $$
-  SELECT pg_temp.as_user('', '') $$;
 -- The kinds the "instance" of this test can run, with their settings.
 CREATE FUNCTION pg_temp.kinds(lease int DEFAULT 300, backoff int DEFAULT 10, max_attempts int DEFAULT 3)
   RETURNS jsonb LANGUAGE sql AS $$

@@ -11,9 +11,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 -- Become an employee for the rest of the transaction, the way the service does.
 \ir lib/session.psql
 -- Anonymous: the claims the service sets for a request without a token.
-CREATE FUNCTION pg_temp.anon() RETURNS void LANGUAGE sql AS $$
-  SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true),
-         set_config('tx.department_id', '', true), set_config('tx.request_id', 'req-anon', true) $$;
+-- (pg_temp.anon: lib/session.psql.)
 CREATE FUNCTION pg_temp.visible_employees() RETURNS text[] LANGUAGE sql STABLE AS $$
   SELECT coalesce(array_agg(username ORDER BY username), '{}') FROM org.employees $$;
 

@@ -14,6 +14,7 @@ SELECT plan(91);
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
 \ir lib/session.psql
+\ir lib/cases.psql
 
 -- Structure ------------------------------------------------------------------------------------
 SELECT is(
@@ -92,40 +93,7 @@ SELECT is(pg_temp.err($$ SELECT assessment.survey_answer_check((SELECT q FROM qs
 SELECT is(pg_temp.err($$ SELECT assessment.survey_answer_check((SELECT q FROM qs), '{"overall": 5, "advice": "很好"}') $$), NULL,
   'a complete answer passes');
 
--- A confirmed case (module P's api functions, as their users) -------------------------------------
--- staff.a2 receives and prepares, sup.a approves and assigns staff.a1 (lead) and staff.a2
--- (member), staff.a1 records the milestone and submits, sup.a reviews, staff.a1 delivers and
--- records the customer's confirmation (P3.4). Leaves the claims of staff.a1.
-CREATE FUNCTION pg_temp.confirmed_case(p_need text) RETURNS uuid
-  LANGUAGE plpgsql AS $$
-DECLARE v_case uuid; v_file uuid;
-BEGIN
-  PERFORM pg_temp.be('staff.a2', 'staff');
-  v_case := (api.case_create(jsonb_build_object('customer_id', pg_temp.id('cu'),
-               'raised_at', api.ts(now() - interval '1 hour'), 'channel', 'phone', 'need', p_need)) ->> 'id')::uuid;
-  PERFORM api.case_assess(v_case, jsonb_build_object('in_scope', true, 'business_type_id', pg_temp.id('bt')));
-  PERFORM api.case_intake(v_case, (api.case_json(v_case) ->> 'version')::int,
-                          jsonb_build_object('requirements', '年度審計,出具報告。' || p_need));
-  PERFORM api.case_submit(v_case);
-  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
-  PERFORM api.case_decide(v_case, 'approve', '{"comment": "同意"}');
-  PERFORM api.case_assign(v_case, jsonb_build_object('lead', '20000000-0000-4000-8000-000000000007',
-            'members', jsonb_build_array('20000000-0000-4000-8000-000000000008')));
-  PERFORM pg_temp.be('staff.a1', 'staff');
-  PERFORM api.case_work_record_add(v_case, jsonb_build_object('milestone_code', 'collect',
-            'content', '收集了財務資料', 'result', '完成', 'started_at', api.ts(now() + interval '1 millisecond'),
-            'finished_at', api.ts(now() + interval '1 millisecond'), 'hours', 2.5));
-  PERFORM api.case_submit_review(v_case, '{}');
-  PERFORM pg_temp.be('sup.a', 'staff,supervisor');
-  PERFORM api.case_review_decide(v_case, '{"verdicts": [{"criterion": "accuracy", "verdict": "pass"},
-            {"criterion": "compliance", "verdict": "pass"}, {"criterion": "completeness", "verdict": "pass"}]}');
-  PERFORM pg_temp.be('staff.a1', 'staff');
-  v_file := (api.case_file_add(v_case, jsonb_build_object('name', '審計報告.pdf', 'media_type', 'application/pdf',
-               'purpose', 'deliverable', 'content', encode(convert_to('審計報告內容', 'UTF8'), 'base64'))) ->> 'id')::uuid;
-  PERFORM api.case_deliver(v_case, jsonb_build_object('method', 'email', 'file_ids', jsonb_build_array(v_file)));
-  PERFORM api.case_confirmation_record(v_case, '{"outcome": "confirmed", "rating": 4, "evidence": "電話確認"}');
-  RETURN v_case;
-END $$;
+-- A confirmed case (lib/cases.psql): staff.a1 leads, staff.a2 is a member, the customer rated 4.
 
 SELECT pg_temp.be('admin', 'admin');
 INSERT INTO ids SELECT 'bt', (api.business_type_create(jsonb_build_object('code', 'SRV-AUD', 'name', '年度審計',
@@ -139,7 +107,7 @@ SELECT api.customer_create(jsonb_build_object('id', pg_temp.id('cu'), 'name', '�
   'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\x01' || repeat('cd', 59))));
 
 -- Without an active questionnaire a confirmation sends nothing
-INSERT INTO ids SELECT 'c0', pg_temp.confirmed_case('零號');
+INSERT INTO ids SELECT 'c0', pg_temp.confirmed_case('零號', ARRAY[pg_temp.emp('staff.a2')], 4);
 SELECT is((SELECT count(*)::int FROM assessment.survey_sends WHERE case_id = pg_temp.id('c0')), 0,
   'no active after_confirmation questionnaire: the confirmation creates no send');
 SELECT is(pg_temp.err(format($$ SELECT api.survey_send_create('{"case_id": "%s"}') $$, pg_temp.id('c0'))) ->> 'state',
@@ -179,7 +147,7 @@ SELECT throws_ok(format($$ SELECT api.survey_version_add(%L, '{"questions": [{"c
 SELECT is(jsonb_array_length(api.survey_list(NULL, true, NULL, NULL)::jsonb -> 'items'), 2, 'staff read the active questionnaires');
 
 -- P3.4: the confirmation creates the send ----------------------------------------------------------
-INSERT INTO ids SELECT 'c1', pg_temp.confirmed_case('一號');
+INSERT INTO ids SELECT 'c1', pg_temp.confirmed_case('一號', ARRAY[pg_temp.emp('staff.a2')], 4);
 CREATE TEMP TABLE s1 AS SELECT * FROM assessment.survey_sends WHERE case_id = pg_temp.id('c1');
 INSERT INTO ids SELECT 's1', id FROM s1;
 SELECT is((SELECT count(*)::int FROM s1), 1, 'the confirmation of c1 created its send');
