@@ -3,7 +3,7 @@
 -- api.policy_* functions.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(74);
+SELECT plan(75);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -20,11 +20,14 @@ SELECT results_eq($$ SELECT name, type, clause FROM org.policy_parameters
   $$ VALUES ('assessment_annual_weights'::text, 'json'::text, 'Q2.2'::text),
             ('assessment_bonus_coefficients', 'json', 'Q4'), ('assessment_grade_bands', 'json', 'Q2.2'),
             ('assessment_promotion_rule', 'json', 'Q4'), ('assessment_training_thresholds', 'json', 'Q4'),
-            ('assessment_weights', 'json', 'Q1'),
+            ('assessment_weights', 'json', 'Q1'), ('credit_rating_policy', 'json', 'R2.3'),
             ('customer_required_fields', 'json', 'C1.3'), ('customer_review_period_days', 'integer', 'C4.1'),
+            ('kri_thresholds', 'json', 'R3.2'),
             ('login_lock_seconds', 'integer', NULL), ('login_lock_threshold', 'integer', NULL),
+            ('risk_matrix', 'json', 'R1.2'), ('risk_response_rules', 'json', 'R2.1'),
+            ('risk_schedules', 'json', 'R1.1'),
             ('risk_warning_thresholds', 'json', 'R3.2'), ('survey_schedule', 'json', 'Q3') $$,
-  'the twelve parameters (module Q''s five: migration 0022)');
+  'the seventeen parameters (module Q''s five: migration 0022; module R''s five: 0029)');
 SELECT is(org.policy_value('customer_review_period_days', '2024-06-01'), '180'::jsonb, 'customer_review_period_days = 180');
 SELECT is(org.policy_value('customer_required_fields'), '["name", "company_name", "business_scope", "contacts", "credit_code"]'::jsonb,
   'customer_required_fields');
@@ -65,8 +68,21 @@ SELECT is((api.policy_parameter_get('login_lock_seconds', NULL)::jsonb -> 'schem
   '{"type": "integer", "minimum": 60, "maximum": 86400}'::jsonb, 'the schema is published with the parameter');
 SELECT throws_ok($$ SELECT org.json_schema_problem('{"type": "integer", "exclusiveMinimum": 0}', '1') $$,
   '22023', 'JSON Schema keyword exclusiveMinimum is not supported', 'an unknown keyword is an error, not ignored');
-SELECT throws_ok($$ SELECT org.json_schema_problem('{"type": "object", "additionalProperties": {}}', '{}') $$,
-  '22023', NULL, 'additionalProperties: false only');
+SELECT throws_ok($$ SELECT org.json_schema_problem('{"type": "object", "additionalProperties": true}', '{}') $$,
+  '22023', NULL, 'additionalProperties: false or a schema, never true');
+-- maps keyed by a code (kri_thresholds, R3.2): names, member schema, size
+SELECT results_eq($$ SELECT org.json_schema_problem(p.schema, v.x)
+                       FROM org.policy_parameters p,
+                            (VALUES ('{"Bad": {"warning": 1, "critical": 2, "rearm": 0, "frequency": "daily"}}'::jsonb),
+                                    ('{"ok_code": {"warning": 1, "critical": 2, "rearm": -1, "frequency": "daily"}}'),
+                                    ('{"ok_code": {"warning": 1, "critical": 2, "rearm": 0, "frequency": "hourly"}}'),
+                                    ('{"ok_code": {"warning": 1, "critical": 2, "rearm": 0, "frequency": "daily"}}')) v(x)
+                      WHERE p.name = 'kri_thresholds' $$,
+  $$ VALUES (ARRAY['value.Bad (name)', 'must match ^[a-z][a-z0-9_]{1,47}$']),
+            (ARRAY['value.ok_code.rearm', 'must be at least 0']),
+            (ARRAY['value.ok_code.frequency', 'must be one of daily, weekly, monthly']),
+            (NULL::text[]) $$,
+  'kri_thresholds: a code''s name, each member''s schema');
 SELECT is(org.json_schema_problem('{"type": "number", "minimum": 0, "maximum": 1}', '0.5'), NULL, 'validator: a fitting number');
 SELECT is(org.json_schema_problem('{"type": "integer"}', '1.5'), ARRAY['value', 'must be an integer'], 'validator: type integer');
 SELECT is(org.json_schema_problem('{"type": "object", "x-sum": 1}', '{"a": 0.7, "b": 0.3}'), NULL, 'validator: x-sum exact in numeric');

@@ -9,8 +9,11 @@
 -- array, object), minimum, maximum, minLength, maxLength, enum, minItems, maxItems, uniqueItems,
 -- items, required, properties, additionalProperties (false only), and two keywords of ours:
 -- "x-sum" (an object's values sum to this number) and "x-descending" (the named member of an
--- array's objects strictly decreases). A keyword outside this list raises 22023, so a schema
--- using one is found by the tests rather than silently half-applied.
+-- array's objects strictly decreases); for maps keyed by a code (kri_thresholds, R3.2) also
+-- pattern (a POSIX regular expression, PostgreSQL's ~), maxProperties, propertyNames and
+-- additionalProperties as a schema for the members `properties` does not name. A keyword outside
+-- this list raises 22023, so a schema using one is found by the tests rather than silently
+-- half-applied.
 CREATE OR REPLACE FUNCTION org.json_schema_problem(p_schema jsonb, p_value jsonb,
                                                    p_where text DEFAULT 'value')
   RETURNS text[]
@@ -32,12 +35,14 @@ BEGIN
   FOR k IN SELECT jsonb_object_keys(p_schema) LOOP
     IF k NOT IN ('type', 'minimum', 'maximum', 'minLength', 'maxLength', 'enum', 'minItems',
                  'maxItems', 'uniqueItems', 'items', 'required', 'properties',
-                 'additionalProperties', 'x-sum', 'x-descending', 'description') THEN
+                 'additionalProperties', 'x-sum', 'x-descending', 'description', 'pattern',
+                 'maxProperties', 'propertyNames') THEN
       RAISE EXCEPTION 'JSON Schema keyword % is not supported', k USING ERRCODE = '22023';
     END IF;
   END LOOP;
-  IF p_schema ? 'additionalProperties' AND p_schema -> 'additionalProperties' <> 'false' THEN
-    RAISE EXCEPTION 'additionalProperties supports false only' USING ERRCODE = '22023';
+  IF p_schema ? 'additionalProperties' AND p_schema -> 'additionalProperties' <> 'false'
+     AND jsonb_typeof(p_schema -> 'additionalProperties') <> 'object' THEN
+    RAISE EXCEPTION 'additionalProperties supports false or a schema' USING ERRCODE = '22023';
   END IF;
 
   v_want := p_schema ->> 'type';
@@ -72,6 +77,9 @@ BEGIN
     END IF;
     IF v_len > (p_schema ->> 'maxLength')::int THEN
       RETURN ARRAY[p_where, format('must have at most %s characters', p_schema ->> 'maxLength')];
+    END IF;
+    IF p_schema ? 'pattern' AND NOT (p_value #>> '{}') ~ (p_schema ->> 'pattern') THEN
+      RETURN ARRAY[p_where, format('must match %s', p_schema ->> 'pattern')];
     END IF;
   END IF;
 
@@ -120,9 +128,24 @@ BEGIN
         RETURN ARRAY[p_where || '.' || k, 'is required'];
       END IF;
     END LOOP;
+    IF (SELECT count(*) FROM jsonb_object_keys(p_value)) > (p_schema ->> 'maxProperties')::int THEN
+      RETURN ARRAY[p_where, format('must have at most %s members', p_schema ->> 'maxProperties')];
+    END IF;
     FOR k, e IN SELECT m.key, m.value FROM jsonb_each(p_value) m ORDER BY m.key LOOP
+      IF p_schema ? 'propertyNames' THEN
+        v_problem := org.json_schema_problem(p_schema -> 'propertyNames', to_jsonb(k),
+                                             p_where || '.' || k || ' (name)');
+        IF v_problem IS NOT NULL THEN
+          RETURN v_problem;
+        END IF;
+      END IF;
       IF coalesce(p_schema -> 'properties' ? k, false) THEN
         v_problem := org.json_schema_problem(p_schema -> 'properties' -> k, e, p_where || '.' || k);
+        IF v_problem IS NOT NULL THEN
+          RETURN v_problem;
+        END IF;
+      ELSIF jsonb_typeof(p_schema -> 'additionalProperties') = 'object' THEN
+        v_problem := org.json_schema_problem(p_schema -> 'additionalProperties', e, p_where || '.' || k);
         IF v_problem IS NOT NULL THEN
           RETURN v_problem;
         END IF;

@@ -1,0 +1,15 @@
+/**
+ * @file modules/risk/risk.h
+ * @brief Module R, risk management (R1.1-R4.3): the register (risks, rounds, assessments,
+ * responses, market records), credit, key risk indicators and warnings, monitoring reports and
+ * emergency plans. One folder with several route tables, one per part, each registered by its
+ * own line in modules/modules.c; each part adds its `extern` lines here.
+ */
+#ifndef TX_MODULES_RISK_H
+#define TX_MODULES_RISK_H
+
+#include <jansson.h>
+
+#include "core/module.h"
+
+#endif
