@@ -12,4 +12,10 @@
 
 #include "core/module.h"
 
+/* Part C: key risk indicators (R3.2; kris.c) and warnings (R3.2-R3.3; warnings.c). */
+extern const struct tx_module tx_module_kris;
+extern const struct tx_module tx_module_risk_warnings;
+/** Registers the job kind 'risk.kris' (main.c). 0 on success. */
+int tx_risk_kris_register(void);
+
 #endif
