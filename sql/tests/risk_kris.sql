@@ -7,7 +7,7 @@
 -- the deadlines have passed and the customers are due for review).
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(111);
+SELECT plan(114);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -211,8 +211,14 @@ SELECT is(api.warning_analyse(pg_temp.id('w1'), '{"root_cause": "兩名員工請
           'analysed', 'a supervisor analyses the warning (R3.3 深入分析)');
 SELECT is((SELECT w.analyst_id FROM risk.warnings w WHERE w.id = pg_temp.id('w1')), pg_temp.emp('sup.a'),
           'the analyst is recorded');
-SELECT is(api.warning_handle(pg_temp.id('w1'), '{"measures": "調派 B 部門兩人支援兩週"}') ->> 'status',
-          'handled', 'and handles it with the measures taken');
+SELECT throws_ok($$ SELECT api.warning_handle(pg_temp.id('w1'), '{"measures": "m", "new_risk": {"category": "operational"}}') $$,
+  'TXVAL', 'title: is required', 'a new risk is checked by the register (part A''s risk.report)');
+SELECT is((SELECT count(*)::int FROM risk.risks), 0, 'no risk was written');
+SELECT is(api.warning_handle(pg_temp.id('w1'), '{"measures": "調派 B 部門兩人支援兩週",
+            "new_risk": {"category": "operational", "title": "里程碑積壓", "description": "A 部門人手不足,里程碑持續逾期"}}') ->> 'status',
+          'handled', 'and handles it with the measures taken and a new risk for the register');
+SELECT is((SELECT r.warning_id FROM risk.risks r JOIN risk.warnings w ON w.risk_id = r.id WHERE w.id = pg_temp.id('w1')),
+          pg_temp.id('w1'), 'the risk and the warning name each other (R3.3 -> R1.1)');
 SELECT throws_ok($$ SELECT api.warning_close(pg_temp.id('w1'), '{"outcome": "resolved"}') $$, '42501', NULL,
   'a supervisor does not close a warning');
 SELECT pg_temp.be('risk', 'risk_officer');

@@ -210,13 +210,23 @@ describe('Done when: the warning is analysed, handled and closed (R3.3)', () => 
     assert.deepEqual(w.allowed_actions, ['handle']);
   });
 
-  test('handled: the measures taken', async () => {
+  test('handled: the measures taken, and a new risk in the register (R1.1)', async () => {
+    const measures = '延遲案件每日追蹤,客服主動回電;A 部門加派兩人兩週';
     assertFieldError(await as.risk.post(`/v1/warnings/${warning.id}/handle`, { measures: '' }), 'measures');
-    const w = ok(await as.risk.post(`/v1/warnings/${warning.id}/handle`,
-      { measures: '延遲案件每日追蹤,客服主動回電;A 部門加派兩人兩週' }));
+    assertFieldError(await as.risk.post(`/v1/warnings/${warning.id}/handle`,
+      { measures, new_risk: { category: 'operational' } }), 'title');
+    assertFieldError(await as.risk.post(`/v1/warnings/${warning.id}/handle`, { measures, new_risk: 'yes' }), 'new_risk');
+    assert.equal(owner('SELECT count(*) FROM risk.risks'), '0', 'no risk was written');
+    const w = ok(await as.risk.post(`/v1/warnings/${warning.id}/handle`, {
+      measures,
+      new_risk: { category: 'operational', title: '交付延遲引發客訴', description: '新系統上線後交付延遲,客訴超過預警值',
+        department_id: EMP.supA.dept },
+    }));
     assert.equal(w.status, 'handled');
     assert.equal(w.handled_by, EMP.risk.id);
-    assert.equal(w.risk_id, null);
+    assert.ok(w.risk_id, 'the new risk');
+    assert.equal(owner(`SELECT warning_id || ' ' || status || ' ' || category FROM risk.risks WHERE id = ${lit(w.risk_id)}`),
+      `${warning.id} identified operational`, 'the risk records the warning it came from');
   });
 
   test('closed with an outcome, by a risk officer or admin', async () => {
