@@ -7,7 +7,9 @@
 -- operational data whoever asks (the job has no person); they return one number and nothing of
 -- the rows. Each is one set-based statement (part F runs them over 1 000 000 customers and
 -- 100 000 cases). p_at is the moment measured: rows are counted as they stood then, as far as
--- the data keeps its history; "today" is p_at's date in the company time zone.
+-- the data keeps its history; "today" is p_at's date in the company time zone. The policy values
+-- and the day are read once per call (MATERIALIZED: inlined, the planner would evaluate them for
+-- every row it filters; 3 minutes instead of a second at 120 000 credit assessments).
 
 -- The cust.contracts policies admit only the people related to a customer; the owner reads every
 -- contract for contracts_under_prepayment (and for nothing else of this file).
@@ -52,7 +54,7 @@ CREATE OR REPLACE FUNCTION risk.kri_stale_customers(p_at timestamptz) RETURNS nu
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH p AS (
+  WITH p AS MATERIALIZED (
     SELECT make_interval(days => coalesce(
              (org.policy_value('customer_review_period_days', risk.company_date(p_at)))::int, 180)) AS period)
   SELECT coalesce(round(100.0 * count(*) FILTER (WHERE coalesce(c.last_verified_at, c.created_at) < p_at - p.period)
@@ -71,8 +73,8 @@ CREATE OR REPLACE FUNCTION risk.kri_contracts_under_prepayment(p_at timestamptz)
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH d AS (SELECT risk.company_date(p_at) AS day),
-  pol AS (
+  WITH d AS MATERIALIZED (SELECT risk.company_date(p_at) AS day),
+  pol AS MATERIALIZED (
     SELECT org.policy_value('credit_rating_policy', d.day) -> 'ratings' AS ratings,
            coalesce((org.policy_value('risk_warning_thresholds', d.day) ->> 'prepayment_ratio_min')::numeric, 0) AS min_ratio
       FROM d),
@@ -112,7 +114,7 @@ CREATE OR REPLACE FUNCTION risk.kri_credit_expiring(p_at timestamptz) RETURNS nu
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH d AS (
+  WITH d AS MATERIALIZED (
     SELECT risk.company_date(p_at) AS day,
            coalesce((org.policy_value('credit_rating_policy', risk.company_date(p_at))
                        ->> 'expiring_within_days')::int, 30) AS within),
@@ -132,7 +134,7 @@ CREATE OR REPLACE FUNCTION risk.kri_receivables_overdue(p_at timestamptz) RETURN
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH d AS (
+  WITH d AS MATERIALIZED (
     SELECT risk.company_date(p_at) AS day,
            coalesce((org.policy_value('risk_warning_thresholds', risk.company_date(p_at))
                        ->> 'credit_overdue_days')::int, 30) AS days)
