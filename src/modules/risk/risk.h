@@ -12,4 +12,7 @@
 
 #include "core/module.h"
 
+/* Part B, credit (R2.3): credit.c. */
+extern const struct tx_module tx_module_risk_credit;
+
 #endif
