@@ -308,7 +308,10 @@ BEGIN
   END IF;
   IF p_body ? 'score' AND jsonb_typeof(p_body -> 'score') <> 'null' THEN
     v_raw := CASE WHEN jsonb_typeof(p_body -> 'score') = 'number' THEN p_body ->> 'score' END;
-    IF v_raw IS NULL OR v_raw !~ '^[0-9]{1,4}$' OR v_raw::int > 1000 THEN
+    IF v_raw IS NULL OR v_raw !~ '^[0-9]{1,4}$' THEN
+      PERFORM api.fail('TXVAL', 'score', 'must be a whole number from 0 to 1000');
+    END IF;
+    IF v_raw::int > 1000 THEN
       PERFORM api.fail('TXVAL', 'score', 'must be a whole number from 0 to 1000');
     END IF;
     v_score := v_raw::int;
