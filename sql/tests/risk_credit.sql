@@ -133,6 +133,7 @@ SELECT pg_temp.be('admin', 'admin');
 SELECT lives_ok($$ SELECT api.policy_decide((SELECT id FROM credit_prop), true, NULL) $$, 'a new credit_rating_policy without C');
 SELECT is(pg_temp.credit_gate(1, 1000, 1), ARRAY['credit_assessment:unknown_rating'], 'rating C is unknown now');
 SELECT throws_ok($$ SELECT pg_temp.credit_rate(pg_temp.c(1), 'C') $$, 'TXVAL', NULL, 'and can no longer be given');
+-- assessed the same day and in the same transaction as C (one now()): recorded later, it is current
 SELECT lives_ok($$ SELECT pg_temp.credit_rate(pg_temp.c(1), 'D') $$, 'rating D');
 SELECT is(pg_temp.credit_gate(1, 1000, 1), ARRAY['credit_assessment:blocked'], 'D blocks every contract');
 

@@ -43,8 +43,9 @@ REVOKE ALL ON FUNCTION risk.rating_rule(text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION risk.rating_rule(text, date) TO tianxing_app;
 
 -- The customer's current credit assessment on p_on (R2.3): the latest assessed (then the latest
--- recorded) with assessed_on <= p_on <= valid_until; NULL fields when there is none. SECURITY
--- INVOKER: a caller sees what the policies let them see; the gate (owner) sees every row.
+-- recorded: seq, migration 0031) with assessed_on <= p_on <= valid_until; NULL fields when there
+-- is none. SECURITY INVOKER: a caller sees what the policies let them see; the gate (owner)
+-- sees every row.
 CREATE OR REPLACE FUNCTION risk.current_credit(p_customer uuid, p_on date)
   RETURNS risk.credit_assessments
   LANGUAGE sql STABLE
@@ -52,7 +53,7 @@ CREATE OR REPLACE FUNCTION risk.current_credit(p_customer uuid, p_on date)
   AS $$
   SELECT a.* FROM risk.credit_assessments a
    WHERE a.customer_id = p_customer AND a.assessed_on <= p_on AND a.valid_until >= p_on
-   ORDER BY a.assessed_on DESC, a.at DESC, a.id DESC
+   ORDER BY a.assessed_on DESC, a.seq DESC
    LIMIT 1
 $$;
 REVOKE ALL ON FUNCTION risk.current_credit(uuid, date) FROM PUBLIC;
@@ -618,7 +619,7 @@ BEGIN
     'required_prepayment_ratio', (v_rule ->> 'prepayment_ratio')::numeric,
     'blocked', coalesce((v_rule ->> 'blocked')::boolean, false),
     'assessments', coalesce((SELECT jsonb_agg(risk.credit_assessment_json(x)
-                                              ORDER BY x.assessed_on DESC, x.at DESC, x.id DESC)
+                                              ORDER BY x.assessed_on DESC, x.seq DESC)
                                FROM risk.credit_assessments x WHERE x.customer_id = p_customer), '[]'),
     'guarantees', coalesce((SELECT jsonb_agg(risk.guarantee_json(g) ORDER BY g.valid_until DESC, g.id)
                               FROM risk.guarantees g WHERE g.customer_id = p_customer), '[]'),
@@ -630,7 +631,7 @@ BEGIN
                                                                FROM risk.receivables r WHERE r.contract_id = k.id), '[]'))
                                   ORDER BY k.signed_on DESC, k.id)
                              FROM cust.contracts k WHERE k.customer_id = p_customer), '[]'),
-    'incidents', coalesce((SELECT jsonb_agg(risk.credit_incident_json(i) ORDER BY i.occurred_on DESC, i.at DESC)
+    'incidents', coalesce((SELECT jsonb_agg(risk.credit_incident_json(i) ORDER BY i.occurred_on DESC, i.at DESC, i.id)
                              FROM risk.credit_incidents i WHERE i.customer_id = p_customer), '[]'));
 END
 $$;
@@ -645,7 +646,7 @@ CREATE OR REPLACE FUNCTION api.credit_assessment_list(p_customer uuid) RETURNS j
 BEGIN
   PERFORM risk.credit_customer(p_customer);
   RETURN json_build_object('items', coalesce((SELECT jsonb_agg(risk.credit_assessment_json(x)
-                                                              ORDER BY x.assessed_on DESC, x.at DESC, x.id DESC)
+                                                              ORDER BY x.assessed_on DESC, x.seq DESC)
                                                 FROM risk.credit_assessments x WHERE x.customer_id = p_customer), '[]'));
 END
 $$;
@@ -714,7 +715,7 @@ CREATE OR REPLACE FUNCTION api.credit_incident_list(p_customer uuid) RETURNS jso
   AS $$
 BEGIN
   PERFORM risk.credit_customer(p_customer);
-  RETURN json_build_object('items', coalesce((SELECT jsonb_agg(risk.credit_incident_json(i) ORDER BY i.occurred_on DESC, i.at DESC)
+  RETURN json_build_object('items', coalesce((SELECT jsonb_agg(risk.credit_incident_json(i) ORDER BY i.occurred_on DESC, i.at DESC, i.id)
                                                 FROM risk.credit_incidents i WHERE i.customer_id = p_customer), '[]'));
 END
 $$;
