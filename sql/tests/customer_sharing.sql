@@ -12,6 +12,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 -- Helpers ------------------------------------------------------------------------------------
 \ir lib/session.psql
 \ir lib/customers.psql
+\ir lib/risk_credit.psql
 -- A complete customer n with one contact, owned by the caller.
 CREATE FUNCTION pg_temp.shared_customer_body(n int, status text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object(
@@ -43,6 +44,9 @@ SELECT pg_temp.be('staff.a1', 'staff');
 SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(1, 'active')) $$, 'customer 1 (active)');
 SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(2, 'active')) $$, 'customer 2 (active)');
 SELECT lives_ok($$ SELECT api.customer_create(pg_temp.shared_customer_body(3, 'prospect')) $$, 'customer 3 (prospect)');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT pg_temp.credit_rate(pg_temp.c(1));
+SELECT pg_temp.be('staff.a1', 'staff');
 SELECT lives_ok($$ SELECT api.contract_create(pg_temp.c(1), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-03-01"}') $$,
   'customer 1 has an open contract');
 SELECT lives_ok($$ SELECT api.follow_up_create(pg_temp.c(2), '{"on": "2024-03-01", "channel": "visit", "summary": "last visit"}') $$,

@@ -13,6 +13,7 @@ SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime rol
 -- Helpers ------------------------------------------------------------------------------------
 \ir lib/session.psql
 \ir lib/customers.psql
+\ir lib/risk_credit.psql
 -- A stand-in for what the C side sends: "ciphertext" of n bytes (0x01 || pseudo-random bytes
 -- derived from seed) and a 32-byte "blind index", as bytes and as the JSON's "\x<hex>" text.
 -- SQL is never given plaintext; these are what it stores and returns.
@@ -389,15 +390,25 @@ SELECT throws_ok($$ SELECT api.customer_update(pg_temp.c(1), 5, jsonb_build_obje
   '42501', NULL, '... but not take it over');
 
 -- Completeness and the contract gate (C1.3) -----------------------------------------------------
+-- A contract also needs a current credit assessment (R2.3): customers 1 and 3 are assessed,
+-- customer 2 is not (its refusal names both kinds of gap in one error).
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT pg_temp.credit_rate(pg_temp.c(1));
+SELECT pg_temp.credit_rate(pg_temp.c(3));
 SELECT pg_temp.be('staff.a2', 'staff');
 SELECT is(api.customer_completeness(pg_temp.c(2))::jsonb,
   '{"score": 20, "missing": ["company_name", "business_scope", "contacts", "credit_code"], "unverified": ["last_verified_at"]}'::jsonb,
   'completeness: a contact without phone or e-mail does not count; 1 of 5 present is 20');
 SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(2), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$),
-  jsonb_build_object('state', 'TXINC', 'detail', pg_temp.inc(ARRAY['company_name', 'business_scope', 'contacts', 'credit_code', 'last_verified_at']),
+  jsonb_build_object('state', 'TXINC',
+                     'detail', jsonb_build_object('errors',
+                       (pg_temp.inc(ARRAY['company_name', 'business_scope', 'contacts', 'credit_code', 'last_verified_at']) -> 'errors')
+                       || jsonb_build_array(api.field_error('credit_assessment', 'missing',
+                            format('the customer has no credit assessment valid on %s (R2.3)', risk.credit_today())))),
                      'column', '', 'message',
-                     'the customer''s information is incomplete or unverified: company_name, business_scope, contacts, credit_code, last_verified_at'),
-  'contract_create: TXINC, DETAIL = an error for exactly each missing field, and last_verified_at while never verified');
+                     'the customer''s information is incomplete or unverified: company_name, business_scope, contacts, credit_code, last_verified_at'
+                     || '; the customer''s credit does not allow this contract (R2.3): credit_assessment'),
+  'contract_create: TXINC, DETAIL = an error for exactly each missing field, and last_verified_at while never verified, then the credit gate''s (R2.3)');
 SELECT is(api.customer_completeness(pg_temp.c(5))::jsonb ->> 'score', '40', 'completeness rounds down (2 of 5)');
 SELECT pg_temp.be('staff.b1', 'staff');
 SELECT is(pg_temp.err($$ SELECT api.contract_create(pg_temp.c(3), '{"amount": "12000.00", "currency": "CNY", "signed_on": "2024-05-01"}') $$) -> 'detail',

@@ -16,6 +16,7 @@ import {
   count, customerKeys, keyEnv, newCreditCode, newEmail, newMobile, rawCustomer, rows,
   startCustomerService, verifyEs256,
 } from './lib/customers.mjs';
+import { rateCustomer } from './lib/credit.mjs';
 
 const DB = 'tx_api_customer_sharing';
 let key;
@@ -302,6 +303,7 @@ describe('disposal by crypto-shredding (C4.3)', () => {
     d = await newCustomer(as.a1, { name: '黃淑華', company_name: '莆田木雕工藝品有限公司' });
     const v = await as.a1.patch(`/v1/customers/${d.c.id}`, { verified: true, status: 'active' }, ifMatch(d.etag));
     ok(v);
+    await rateCustomer(as.risk, d.c.id);
     contractId = ok(await as.a1.post(`/v1/customers/${d.c.id}/contracts`, { amount: '86000.00', currency: 'CNY', signed_on: dbDay(DB) }), 201).id;
     ok(await as.a1.post(`/v1/customers/${d.c.id}/follow-ups`, { on: dbDay(DB), channel: 'visit', summary: '簽約後回訪,客戶滿意。' }), 201);
     ok(await as.a1.post(`/v1/customers/${d.c.id}/consents`, {

@@ -16,6 +16,7 @@ import {
   ageCustomer, assertDuplicate, assertSealed, count, customerKeys, dumpData, newCreditCode,
   newEmail, newMobile, rawCustomer, rows, startCustomerService,
 } from './lib/customers.mjs';
+import { rateCustomer } from './lib/credit.mjs';
 
 const DB = 'tx_api_customers';
 let key;
@@ -266,8 +267,10 @@ describe('completeness and the contract gate (C1.3)', () => {
 
     const refused = await as.a1.post(`/v1/customers/${c.id}/contracts`, contract());
     const p = assertProblem(refused, 422, 'customer_incomplete');
-    assert.deepEqual(p.errors.map((e) => e.field), ['business_scope', 'contacts', 'credit_code', 'last_verified_at']);
+    // one 422 names what completeness (C1.3) and credit (R2.3: no credit assessment yet) miss
+    assert.deepEqual(p.errors.map((e) => e.field), ['business_scope', 'contacts', 'credit_code', 'last_verified_at', 'credit_assessment']);
     assert.equal(count(DB, `SELECT count(*) FROM cust.contracts WHERE customer_id = ${lit(c.id)}`), 0);
+    await rateCustomer(as.risk, c.id);
 
     // completed but not verified: only the verification is missing
     const phone = newMobile();
@@ -811,6 +814,7 @@ describe('the policy parameter decides what is complete (C1.3)', () => {
     ok(await as.admin.post(`/v1/policy-proposals/${prop.id}/approve`, { reason: '同意。' }));
     assert.deepEqual(ok(await as.a1.get('/v1/policy-parameters/customer_required_fields')).value, value);
     const { body: c } = await create(as.a1, { name: '林志玲', company_name: '台商投資(福州)有限公司', tags: ['台商'] });
+    await rateCustomer(as.risk, c.id);
     assert.deepEqual(ok(await as.a1.get(`/v1/customers/${c.id}/completeness`)),
       { score: 60, missing: ['address', 'needs'], unverified: ['last_verified_at'] });
     const p = assertProblem(await as.a1.post(`/v1/customers/${c.id}/contracts`, { amount: '5000.00', currency: 'CNY', signed_on: dbDay(DB) }), 422, 'customer_incomplete');

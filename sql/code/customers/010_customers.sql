@@ -1084,7 +1084,7 @@ GRANT EXECUTE ON FUNCTION cust.contract_json(cust.contracts) TO tianxing_app;
 -- {amount: "12000.00", currency: "CNY", prepayment_ratio?: 0.3, term_months?: 12,
 -- signed_on: "YYYY-MM-DD"}. Refused while the customer is incomplete or unverified (C1.3):
 -- TXINC, DETAIL {"errors": [{field, code: "missing", message}]}, one per missing field (and
--- "last_verified_at"; api.field_error).
+-- "last_verified_at"; api.field_error), and by the credit gate of R2.3 in the same error.
 CREATE OR REPLACE FUNCTION api.contract_create(p_customer_id uuid, p jsonb) RETURNS json
   LANGUAGE plpgsql
   AS $$
@@ -1098,6 +1098,7 @@ DECLARE
   v_raw text;
   v_comp jsonb;
   v_missing jsonb;
+  v_credit jsonb;
   k cust.contracts;
 BEGIN
   c := cust.writable(p_customer_id);
@@ -1143,13 +1144,22 @@ BEGIN
   END IF;
   v_comp := cust.completeness(c);
   v_missing := (v_comp -> 'missing') || (v_comp -> 'unverified');
-  IF jsonb_array_length(v_missing) > 0 THEN
+  -- R2.3: the credit gate (sql/code/risk/040_credit.sql) answers in the same 422, after the
+  -- completeness errors; a trigger on cust.contracts holds it for every other writer.
+  v_credit := risk.credit_gate(c.id, v_amount, v_currency, v_ratio, risk.credit_today());
+  IF jsonb_array_length(v_missing) > 0 OR jsonb_array_length(v_credit) > 0 THEN
     RAISE EXCEPTION USING ERRCODE = 'TXINC',
-      MESSAGE = 'the customer''s information is incomplete or unverified: '
-                || array_to_string(ARRAY(SELECT jsonb_array_elements_text(v_missing)), ', '),
+      MESSAGE = concat_ws('; ',
+                  CASE WHEN jsonb_array_length(v_missing) > 0
+                       THEN 'the customer''s information is incomplete or unverified: '
+                            || array_to_string(ARRAY(SELECT jsonb_array_elements_text(v_missing)), ', ') END,
+                  CASE WHEN jsonb_array_length(v_credit) > 0
+                       THEN 'the customer''s credit does not allow this contract (R2.3): '
+                            || array_to_string(ARRAY(SELECT e ->> 'field' FROM jsonb_array_elements(v_credit) e), ', ') END),
       DETAIL = jsonb_build_object('errors',
-                 (SELECT jsonb_agg(api.field_error(f, 'missing', 'is missing or not verified') ORDER BY i)
-                    FROM jsonb_array_elements_text(v_missing) WITH ORDINALITY AS m(f, i)))::text;
+                 coalesce((SELECT jsonb_agg(api.field_error(f, 'missing', 'is missing or not verified') ORDER BY i)
+                             FROM jsonb_array_elements_text(v_missing) WITH ORDINALITY AS m(f, i)), '[]'::jsonb)
+                 || v_credit)::text;
   END IF;
   INSERT INTO cust.contracts (customer_id, amount, currency, prepayment_ratio, term_months,
                               signed_on, created_by)

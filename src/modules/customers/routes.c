@@ -102,7 +102,7 @@ static const struct tx_route routes[] = {
                    .args = {{TX_ARG_QUERY_DATE, "by"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}})},
-  {"POST", "/v1/customers/{id}/contracts", "staff,supervisor,admin", "C1.3",
+  {"POST", "/v1/customers/{id}/contracts", "staff,supervisor,admin", "C1.3,R2.3",
    .call = TX_CALL(.sql = &sql_cust_contract_create, .status = 201,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
   {"GET", "/v1/customers/{id}/consents", "staff,supervisor,admin,auditor", "C3.2",

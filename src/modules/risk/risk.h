@@ -17,5 +17,7 @@ extern const struct tx_module tx_module_kris;
 extern const struct tx_module tx_module_risk_warnings;
 /** Registers the job kind 'risk.kris' (main.c). 0 on success. */
 int tx_risk_kris_register(void);
+/* Part B, credit (R2.3): credit.c. */
+extern const struct tx_module tx_module_risk_credit;
 
 #endif
