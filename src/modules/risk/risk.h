@@ -12,4 +12,8 @@
 
 #include "core/module.h"
 
+/* Part E: emergency plans, drills, events and lessons (R4.1-R4.3); job kind risk.plans. */
+extern const struct tx_module tx_module_emergency_plans;
+int tx_risk_plans_register(void);
+
 #endif
