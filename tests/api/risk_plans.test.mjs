@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, lit, pg } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, waitFor } from './lib/harness.mjs';
 import {
   EMP, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
@@ -19,6 +19,7 @@ const DB = 'tx_api_risk_plans';
 const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
 const q = (sql) => pg(sql, { db: DB });
 let svc;
+let key;
 const as = {};
 const UNKNOWN = '7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
 
@@ -50,7 +51,7 @@ const PLAN = {
 };
 
 before(async () => {
-  const key = newSigningKey();
+  key = newSigningKey();
   freshDatabase(DB);
   svc = await startIdentityService(DB, key);
   loadFixtures(DB);
@@ -286,6 +287,21 @@ describe('emergency plans and versions (R4.1)', () => {
       const again = ok(await as.risk.get(`/v1/emergency-plans/${s.plan}`)).drills;
       assert.equal(again.next_due_on, next.next_due_on, 'the duty stays');
       assert.notEqual(again.next_id, next.next_id);
+    });
+
+    test('an instance with jobs on runs the kind risk.plans to done (the worker flags the drill)', async () => {
+      const next = ok(await as.risk.get(`/v1/emergency-plans/${s.plan}`)).drills;
+      assert.equal(next.overdue, false);
+      const jobs = await startIdentityService(DB, key, { TIANXING_JOBS: 'on', TIANXING_JOB_POLL_MS: 100, TIANXING_ACCESS_LOG: 'false' });
+      try {
+        const id = owner(`SELECT jobs.enqueue('risk.plans', now(), ${lit(JSON.stringify({ today: day(next.next_due_on, 1) }))})`);
+        const state = () => q(`SELECT state FROM jobs.jobs WHERE id = ${lit(id)}`);
+        await waitFor(() => state() !== 'due' && state() !== 'running', { timeout: 20000, what: 'the job to finish' });
+        assert.equal(state(), 'done');
+      } finally {
+        await jobs.stop();
+      }
+      assert.equal(ok(await as.risk.get(`/v1/exercises/${next.next_id}`)).overdue, true);
     });
   });
 
