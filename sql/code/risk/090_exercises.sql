@@ -12,12 +12,7 @@
 -- A cancelled drill does not discharge the duty: the next run of the job schedules the drill
 -- again from the last one held, so it stays due (and overdue) until one is held.
 
--- The company's date of an instant.
-CREATE OR REPLACE FUNCTION risk.company_date(p_at timestamptz) RETURNS date
-  LANGUAGE sql STABLE
-  AS $$ SELECT (p_at AT TIME ZONE org.company_time_zone(p_at))::date $$;
-REVOKE ALL ON FUNCTION risk.company_date(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.company_date(timestamptz) TO tianxing_app;
+-- The company's date of an instant: risk.company_date (sql/code/risk/050_kris.sql, part C).
 
 -- The job kind 'risk.plans' (schedule daily 02:30 company time, migration 0029; R4.2, R4.3).
 -- Payload {"today": "YYYY-MM-DD"} for catch-up runs and tests (default: the company's date today).
