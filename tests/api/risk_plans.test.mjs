@@ -335,6 +335,19 @@ describe('emergency plans and versions (R4.1)', () => {
       assert.equal(dup.existing_id, s.v2);
     });
 
+    test('the revision stays a draft to change: its lessons and note with If-Match', async () => {
+      const v = ok(await as.risk.get(`/v1/plan-versions/${s.v2}`));
+      const without = ok(await as.admin.patch(`/v1/plan-versions/${s.v2}`, { lesson_ids: [] }, { headers: { 'If-Match': `"${v.version}"` } }));
+      assert.deepEqual(without.lessons, []);
+      assertFieldError(await as.admin.patch(`/v1/plan-versions/${s.v2}`, { lesson_ids: ['nope'] }, { headers: { 'If-Match': `"${without.version}"` } }),
+        'lesson_ids[0]');
+      assert.equal(without.drafted_by, EMP.admin.id, 'the last writer of a draft is its drafter');
+      assertProblem(await as.admin.post(`/v1/plan-versions/${s.v2}/approve`, {}), 403, 'forbidden');
+      const back = ok(await as.risk.patch(`/v1/plan-versions/${s.v2}`, { lesson_ids: [s.lesson] }, { headers: { 'If-Match': `"${without.version}"` } }));
+      assert.deepEqual(back.lessons.map((l) => l.id), [s.lesson]);
+      assert.equal(back.drafted_by, EMP.risk.id);
+    });
+
     test('the diff shows the steps added, removed and changed with old and new, the procedure lines and the lesson', async () => {
       const d = ok(await as.staffA1.get(`/v1/plan-versions/${s.v2}/diff?against=${s.v1}`));
       assert.equal(d.from.number, 1);

@@ -329,6 +329,8 @@ GRANT EXECUTE ON FUNCTION risk.plan_revise(uuid, jsonb) TO tianxing_app;
 
 -- PATCH /v1/plan-versions/{id} (If-Match): a draft's scenarios, procedure, steps, change note or
 -- lessons. Any other state: 409 invalid_transition (a version in force is never edited: revise).
+-- The last writer of a draft becomes its drafter (drafted_by), so that the second person who
+-- approves it is someone who did not write what takes effect (R4.1).
 CREATE OR REPLACE FUNCTION risk.plan_version_update(p_id uuid, p_version int, p_body jsonb)
   RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
@@ -355,7 +357,7 @@ BEGIN
                           ELSE x.procedure END,
          change_note = CASE WHEN p_body ? 'change_note' THEN api.body_text(p_body, 'change_note', true, 4000)
                             ELSE x.change_note END,
-         version = x.version + 1, updated_at = now()
+         drafted_by = tx.user_id(), version = x.version + 1, updated_at = now()
    WHERE x.id = p_id;
   IF p_body ? 'steps' THEN
     PERFORM risk.plan_steps_put(p_id, risk.plan_steps_checked(p_body -> 'steps'));
