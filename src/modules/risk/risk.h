@@ -19,5 +19,8 @@ extern const struct tx_module tx_module_risk_warnings;
 int tx_risk_kris_register(void);
 /* Part B, credit (R2.3): credit.c. */
 extern const struct tx_module tx_module_risk_credit;
+/* Part E: emergency plans, drills, events and lessons (R4.1-R4.3); job kind risk.plans. */
+extern const struct tx_module tx_module_emergency_plans;
+int tx_risk_plans_register(void);
 
 #endif
