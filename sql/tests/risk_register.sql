@@ -5,7 +5,7 @@
 -- moves; rounds (R1.1) and their job; market records (R2.2). Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(92);
+SELECT plan(96);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -203,6 +203,20 @@ SELECT is(pg_temp.err($$SELECT api.risk_list(NULL, NULL, 'extreme', NULL, NULL, 
           'an unknown level is 422');
 SELECT is(pg_temp.err($$SELECT api.risk_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'zzz')$$) ->> 'column', 'cursor',
           'a malformed cursor is 422 cursor');
+
+-- PATCH: a supervisor keeps the risk and its owner in the department -------------------------------
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version'),
+                             '{"owner_id": "20000000-0000-4000-8000-000000000009"}')) ->> 'column',
+          'owner_id', 'a supervisor names no owner of another department');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version'),
+                             '{"department_id": "10000000-0000-4000-8000-00000000000b"}')) ->> 'column',
+          'department_id', 'nor moves the risk to another department');
+SELECT is(api.risk_update(pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version')::int,
+                          '{"owner_id": "20000000-0000-4000-8000-000000000008"}') ->> 'owner_id',
+          '20000000-0000-4000-8000-000000000008', 'but names staff.a2 of the department');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), 1, '{"title": "x"}')) ->> 'state',
+          'TXPRE', 'a stale version is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
