@@ -5,7 +5,7 @@
 -- moves; rounds (R1.1) and their job; market records (R2.2). Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(96);
+SELECT plan(98);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -159,6 +159,14 @@ SELECT is((SELECT t.source || ' ' || t.risk_id FROM assessment.training_plans t 
 SELECT is(api.risk_response_create(pg_temp.id('r1'), format('{"strategy": "reduce", "description": "train a second person", "training_plan_id": "%s"}',
                                                             pg_temp.id('tp'))::jsonb) ->> 'training_plan_id',
           pg_temp.id('tp')::text, 'a response cites it');
+
+SELECT is(api.risk_assess(pg_temp.id('r1'), '{"kind": "residual", "likelihood": 2, "impact": 3, "exposure": "20000.00", "currency": "TWD", "probability": 0.05, "method": "after training"}') ->> 'level',
+          'medium', 'a residual assessment once a response is planned (2 x 3 = medium)');
+SELECT is(api.risk_json(pg_temp.id('r1'))::jsonb - 'id' - 'code' - 'title' - 'description' - 'cause' - 'customer_id' - 'case_id' - 'business_type_id' - 'department_id'
+            - 'round_id' - 'warning_id' - 'owner_id' - 'reported_by' - 'assessed_at' - 'closed_reason' - 'allowed_actions' - 'version' - 'created_at' - 'updated_at'
+            - 'category' - 'status',
+          '{"likelihood": 5, "impact": 3, "level": "high", "residual_level": "medium", "response_required": true, "response_missing": false}'::jsonb,
+          'the risk keeps its inherent level and the residual one; the duty to respond stays (it is met)');
 
 -- Rounds (R1.1) and the job ------------------------------------------------------------------------
 SELECT is(pg_temp.err($$SELECT risk.rounds_job('{"today": "not a date"}')$$) ->> 'state', '22023', 'the job refuses a bad today');
