@@ -34,6 +34,8 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_assessment_outputs,
   &tx_module_risks,
   &tx_module_risk_responses,
+  &tx_module_kris,
+  &tx_module_risk_warnings,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

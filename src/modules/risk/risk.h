@@ -18,5 +18,10 @@ extern const struct tx_module tx_module_risks;
 int tx_risk_rounds_register(void);
 /** @brief Risk responses and operational measures (responses.c): R2.1, R2.4. */
 extern const struct tx_module tx_module_risk_responses;
+/* Part C: key risk indicators (R3.2; kris.c) and warnings (R3.2-R3.3; warnings.c). */
+extern const struct tx_module tx_module_kris;
+extern const struct tx_module tx_module_risk_warnings;
+/** Registers the job kind 'risk.kris' (main.c). 0 on success. */
+int tx_risk_kris_register(void);
 
 #endif
