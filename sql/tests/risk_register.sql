@@ -5,7 +5,7 @@
 -- moves; rounds (R1.1) and their job; market records (R2.2). Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(92);
+SELECT plan(98);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -160,6 +160,14 @@ SELECT is(api.risk_response_create(pg_temp.id('r1'), format('{"strategy": "reduc
                                                             pg_temp.id('tp'))::jsonb) ->> 'training_plan_id',
           pg_temp.id('tp')::text, 'a response cites it');
 
+SELECT is(api.risk_assess(pg_temp.id('r1'), '{"kind": "residual", "likelihood": 2, "impact": 3, "exposure": "20000.00", "currency": "TWD", "probability": 0.05, "method": "after training"}') ->> 'level',
+          'medium', 'a residual assessment once a response is planned (2 x 3 = medium)');
+SELECT is(api.risk_json(pg_temp.id('r1'))::jsonb - 'id' - 'code' - 'title' - 'description' - 'cause' - 'customer_id' - 'case_id' - 'business_type_id' - 'department_id'
+            - 'round_id' - 'warning_id' - 'owner_id' - 'reported_by' - 'assessed_at' - 'closed_reason' - 'allowed_actions' - 'version' - 'created_at' - 'updated_at'
+            - 'category' - 'status',
+          '{"likelihood": 5, "impact": 3, "level": "high", "residual_level": "medium", "response_required": true, "response_missing": false}'::jsonb,
+          'the risk keeps its inherent level and the residual one; the duty to respond stays (it is met)');
+
 -- Rounds (R1.1) and the job ------------------------------------------------------------------------
 SELECT is(pg_temp.err($$SELECT risk.rounds_job('{"today": "not a date"}')$$) ->> 'state', '22023', 'the job refuses a bad today');
 SELECT is(risk.rounds_job(jsonb_build_object('today', risk.today())) ->> 'opened' IS NOT NULL, true,
@@ -203,6 +211,20 @@ SELECT is(pg_temp.err($$SELECT api.risk_list(NULL, NULL, 'extreme', NULL, NULL, 
           'an unknown level is 422');
 SELECT is(pg_temp.err($$SELECT api.risk_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'zzz')$$) ->> 'column', 'cursor',
           'a malformed cursor is 422 cursor');
+
+-- PATCH: a supervisor keeps the risk and its owner in the department -------------------------------
+SELECT pg_temp.be('sup.a', 'supervisor');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version'),
+                             '{"owner_id": "20000000-0000-4000-8000-000000000009"}')) ->> 'column',
+          'owner_id', 'a supervisor names no owner of another department');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version'),
+                             '{"department_id": "10000000-0000-4000-8000-00000000000b"}')) ->> 'column',
+          'department_id', 'nor moves the risk to another department');
+SELECT is(api.risk_update(pg_temp.id('r1'), (api.risk_json(pg_temp.id('r1')) ->> 'version')::int,
+                          '{"owner_id": "20000000-0000-4000-8000-000000000008"}') ->> 'owner_id',
+          '20000000-0000-4000-8000-000000000008', 'but names staff.a2 of the department');
+SELECT is(pg_temp.err(format('SELECT api.risk_update(%L, %s, %L)', pg_temp.id('r1'), 1, '{"title": "x"}')) ->> 'state',
+          'TXPRE', 'a stale version is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

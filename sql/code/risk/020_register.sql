@@ -568,6 +568,10 @@ BEGIN
        AND NOT EXISTS (SELECT FROM org.departments d WHERE d.id = r.department_id) THEN
       PERFORM api.fail('TXVAL', 'department_id', 'is not a department');
     END IF;
+    -- a supervisor keeps the risk in their department (moving it out is the risk officers')
+    IF NOT risk.is_manager() AND r.department_id IS DISTINCT FROM tx.department_id() THEN
+      PERFORM api.fail('TXVAL', 'department_id', 'a supervisor keeps the risk in their own department');
+    END IF;
   END IF;
   IF p_body ? 'owner_id' THEN
     r.owner_id := api.body_uuid(p_body, 'owner_id', true);
@@ -577,6 +581,10 @@ BEGIN
     END IF;
     IF NOT v_manager THEN
       PERFORM api.fail('TXVAL', 'owner_id', 'is changed by a manager of the risk');
+    END IF;
+    -- as in risk.report: a supervisor names someone of their department
+    IF NOT risk.is_manager() AND v_owner_dept IS DISTINCT FROM tx.department_id() THEN
+      PERFORM api.fail('TXVAL', 'owner_id', 'a supervisor names an owner of their own department');
     END IF;
   END IF;
   UPDATE risk.risks x

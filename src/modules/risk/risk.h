@@ -12,6 +12,12 @@
 
 #include "core/module.h"
 
+/** @brief The risk register (register.c): risks, assessments, rounds, market records (R1.1-R2.2). */
+extern const struct tx_module tx_module_risks;
+/** @brief Registers the job kind 'risk.rounds' (register.c); 0, or -1 on failure. */
+int tx_risk_rounds_register(void);
+/** @brief Risk responses and operational measures (responses.c): R2.1, R2.4. */
+extern const struct tx_module tx_module_risk_responses;
 /* Part C: key risk indicators (R3.2; kris.c) and warnings (R3.2-R3.3; warnings.c). */
 extern const struct tx_module tx_module_kris;
 extern const struct tx_module tx_module_risk_warnings;
