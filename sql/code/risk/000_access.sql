@@ -69,7 +69,7 @@ CREATE POLICY risks_read ON risk.risks FOR SELECT TO tianxing_app
          OR owner_id = (SELECT tx.user_id()) OR reported_by = (SELECT tx.user_id())
          OR ((SELECT tx.has_role('supervisor')) AND department_id = (SELECT tx.department_id()))
          OR EXISTS (SELECT FROM risk.responses s
-                     WHERE s.risk_id = id AND s.owner_id = (SELECT tx.user_id())));
+                     WHERE s.risk_id = risks.id AND s.owner_id = (SELECT tx.user_id())));
 
 DROP POLICY IF EXISTS assessments_read ON risk.assessments;
 CREATE POLICY assessments_read ON risk.assessments FOR SELECT TO tianxing_app
