@@ -11,6 +11,7 @@
 #include "modules/jobs/jobs.h"
 #include "modules/ops/ops.h"
 #include "modules/org/org.h"
+#include "modules/risk/risk.h"
 
 const struct tx_module *const tx_modules[] = {
   &tx_module_ops,
@@ -31,6 +32,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_assessment_charts,
   &tx_module_surveys,
   &tx_module_assessment_outputs,
+  &tx_module_risk_reports,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

@@ -12,4 +12,13 @@
 
 #include "core/module.h"
 
+#include <stdio.h>
+
+/* Part D (reports.c): monitoring reports (R3.1), the heat map, the job kind risk.reports. */
+extern const struct tx_module tx_module_risk_reports;
+/** Registers the job kind risk.reports; 0 or -1. */
+int tx_risk_reports_register(void);
+/** Draws the 5x5 heat map of a report or of GET /v1/risk-heatmap (core/formats.h). */
+int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out);
+
 #endif
