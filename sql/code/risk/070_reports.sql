@@ -281,7 +281,9 @@ BEGIN
     PERFORM api.fail('TXVAL', 'at', 'must be an instant that has come');
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('risk.reports'));
-  SELECT * INTO v_prev FROM risk.reports r ORDER BY r.covers_to DESC, r.made_at DESC, r.id DESC LIMIT 1;
+  -- the chain's tail: the one report no other names as its previous
+  SELECT * INTO v_prev FROM risk.reports r
+   WHERE NOT EXISTS (SELECT FROM risk.reports n WHERE n.previous_id = r.id);
   IF FOUND AND p_at < v_prev.covers_to THEN
     PERFORM api.fail('TXVAL', 'at', format('must not be before the previous report''s instant %s',
                                            api.ts(v_prev.covers_to)));
