@@ -197,7 +197,7 @@ BEGIN
         FROM risk.register_at(p_to) r
        WHERE r.status NOT IN ('closed', 'dismissed')
          AND risk.level_rank(r.level) >= risk.level_rank(v_required)
-         AND NOT EXISTS (
+         AND NOT EXISTS (  -- in place, as risk.response_missing counts it: approved or further
                SELECT FROM risk.responses s
                 WHERE s.risk_id = r.id AND s.created_at <= p_to
                   AND coalesce((SELECT l.to_state FROM fsm.log l
@@ -206,7 +206,7 @@ BEGIN
                                (SELECT l.from_state FROM fsm.log l
                                  WHERE l.machine = 'risk_response' AND l.entity_id = s.id
                                    AND l.at > p_to ORDER BY l.id LIMIT 1),
-                               s.status) <> 'cancelled')));
+                               s.status) IN ('planned', 'in_progress', 'done', 'reviewed'))));
 
   -- Indicators (R3.2): each active one with its latest measurement made by p_to (null: none yet).
   SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -277,7 +277,9 @@ BEGIN
   IF p_kind IS NULL OR p_kind NOT IN ('regular', 'ad_hoc') THEN
     PERFORM api.fail('TXVAL', 'kind', 'is regular or ad_hoc');
   END IF;
-  IF p_at IS NULL OR p_at > now() THEN
+  -- (the clock, not the transaction's start: a report made after writes in the same transaction
+  -- states them, as A's assessments are stamped with clock_timestamp())
+  IF p_at IS NULL OR p_at > clock_timestamp() THEN
     PERFORM api.fail('TXVAL', 'at', 'must be an instant that has come');
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('risk.reports'));
@@ -358,7 +360,7 @@ BEGIN
   IF v_today < v_due THEN
     RETURN jsonb_build_object('today', v_today, 'last', v_last, 'due_on', v_due, 'made', NULL);
   END IF;
-  v_row := risk.make_report_on('regular', now(), v_today);
+  v_row := risk.make_report_on('regular', clock_timestamp(), v_today);
   RETURN jsonb_build_object('today', v_today, 'last', v_last, 'due_on', v_due, 'made', v_row.id);
 END
 $$;
@@ -376,7 +378,7 @@ DECLARE
 BEGIN
   PERFORM api.require_role('risk_officer', 'admin');
   PERFORM api.body_keys(coalesce(p_body, '{}'), ARRAY['at']);
-  v_at := coalesce(api.body_timestamp(coalesce(p_body, '{}'), 'at', false), now());
+  v_at := coalesce(api.body_timestamp(coalesce(p_body, '{}'), 'at', false), clock_timestamp());
   v_row := risk.make_report_on('ad_hoc', v_at, NULL);
   RETURN v_row.id;
 END
