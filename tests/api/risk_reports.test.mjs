@@ -204,3 +204,66 @@ describe('the live heat map (GET /v1/risk-heatmap)', () => {
     assertProblem(await get(as.staff, '/v1/risk-heatmap', 'text/csv'), 406, 'not_acceptable');
   });
 });
+
+// Rows of parts A and C through their SQL writers (risk.report, risk.assess, risk.response_add),
+// as an employee the way a request runs them (tx.begin_request); the last line of output.
+const asEmployee = (e, sql) => pg(`BEGIN;
+SELECT tx.begin_request(${lit(e.id)}, ${lit(e.roles.join(','))}, 'test-risk-reports');
+${sql};
+COMMIT;`, { db: DB, user: 'tianxing_app' }).split('\n').filter((l) => l !== '' && l !== 'BEGIN' && l !== 'COMMIT').pop();
+const newRisk = (e, body) => asEmployee(e, `SELECT (risk.report(${lit(JSON.stringify(body))}::jsonb)).id`);
+const assess = (e, id, l, i, kind = 'inherent') => asEmployee(e, `SELECT (risk.assess(${lit(id)}, ${lit(JSON.stringify({
+  kind, likelihood: l, impact: i, exposure: '250000.00', currency: 'TWD', probability: 0.3, method: 'workshop',
+}))}::jsonb)).level`);
+
+describe('what a report states of the register (R3.1 with R1.2, R2.1)', () => {
+  const r = {};
+  let before;
+  let after;
+  test('a register changes between two reports', async () => {
+    before = ok(await as.risk_officer.post('/v1/risk-reports', {}), 201);
+    r.credit = newRisk(EMP.risk, { category: 'credit', title: '大客戶逾期 <late>', description: 'A large customer pays late.', department_id: EMP.supA.dept });
+    assert.equal(assess(EMP.risk, r.credit, 4, 5), 'critical');
+    r.ops = newRisk(EMP.staffA1, { category: 'operational', title: 'Printer', description: 'Reported by staff.' });
+    r.response = asEmployee(EMP.risk, `SELECT (risk.response_add(${lit(r.credit)}, '{"strategy": "reduce", "description": "Prepayment."}'::jsonb)).id`);
+    // three days pass and the response is not done
+    owner(`UPDATE risk.responses SET due_on = (now() AT TIME ZONE org.company_time_zone())::date - 3 WHERE id = ${lit(r.response)}`);
+    after = ok(await as.risk_officer.post('/v1/risk-reports', {}), 201);
+    assert.equal(after.previous_id, before.id);
+  });
+  test('new risks, levels, the heat map, overdue responses', () => {
+    const code = (id) => q(`SELECT code FROM risk.risks WHERE id = ${lit(id)}`);
+    assert.deepEqual(after.body.changes.new.map((x) => x.code).sort(), [code(r.credit), code(r.ops)].sort());
+    assert.deepEqual(after.body.changes.level_changed.map((x) => [x.code, x.kind, x.from, x.to]),
+      [[code(r.credit), 'inherent', null, 'critical']]);
+    assert.equal(after.body.register.open, before.body.register.open + 2);
+    assert.equal(after.body.register.by_level.critical, before.body.register.by_level.critical + 1);
+    assert.equal(after.body.register.by_level.unassessed, before.body.register.by_level.unassessed + 1);
+    assert.equal(after.body.heatmap.counts[3][4], before.body.heatmap.counts[3][4] + 1, 'likelihood 4, impact 5');
+    const overdue = after.body.responses.overdue.find((x) => x.id === r.response);
+    assert.ok(overdue, JSON.stringify(after.body.responses));
+    assert.equal(overdue.days_overdue, 3);
+    assert.equal(overdue.risk.code, code(r.credit));
+    assert.equal(after.summary.new, 2);
+    assert.equal(after.summary.overdue_responses, after.body.responses.overdue.length);
+    assert.deepEqual(before.body.responses.overdue.filter((x) => x.id === r.response), [], 'the report before did not know it');
+  });
+  test('the SVG says the occupied cells in words and escapes nothing it should not', async () => {
+    const res = await get(as.risk_officer, `/v1/risk-reports/${after.id}`, SVG);
+    const s = svgOf(res);
+    assert.ok(s.desc.includes(`likelihood 4 impact 5 (critical): ${after.body.heatmap.counts[3][4]}`), s.desc);
+    assert.ok(s.desc.includes(`Total on the map: ${after.body.heatmap.total}.`), s.desc);
+  });
+  test('the live heat map: each caller sees the risks the register shows them', async () => {
+    const mine = ok(await client(svc, ownToken(key, EMP.staffA1)).get('/v1/risk-heatmap'));
+    assert.equal(mine.open, 1, 'staff.a1: the one they reported');
+    assert.equal(mine.unassessed, 1);
+    const other = ok(await as.staffB1.get('/v1/risk-heatmap'));
+    assert.equal(other.open, 0, 'staff.b1: none');
+    const supA = ok(await as.supA.get('/v1/risk-heatmap'));
+    assert.equal(supA.heatmap.counts[3][4], 1, 'department A\'s supervisor: the department\'s risk');
+    const all = ok(await as.auditor.get('/v1/risk-heatmap'));
+    assert.equal(all.open, after.body.register.open);
+    assert.deepEqual(all.heatmap.counts, after.body.heatmap.counts);
+  });
+});
