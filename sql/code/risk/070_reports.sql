@@ -45,6 +45,21 @@ CREATE OR REPLACE FUNCTION risk.register_at(p_at timestamptz)
 $$;
 REVOKE ALL ON FUNCTION risk.register_at(timestamptz) FROM PUBLIC;
 
+-- The rows of a register kept as JSON (risk.report_body computes the register once and reads it
+-- many times: each risk's status costs look-ups in fsm.log).
+CREATE OR REPLACE FUNCTION risk.register_rows(p_rows jsonb)
+  RETURNS TABLE (id uuid, code text, title text, category text, status text, likelihood int,
+                 impact int, level text, residual_level text, created_at timestamptz)
+  LANGUAGE sql IMMUTABLE
+  AS $$
+  SELECT x.id, x.code, x.title, x.category, x.status, x.likelihood, x.impact, x.level,
+         x.residual_level, x.created_at
+    FROM jsonb_to_recordset(coalesce(p_rows, '[]')) AS x(id uuid, code text, title text, category text,
+                                                        status text, likelihood int, impact int, level text,
+                                                        residual_level text, created_at timestamptz)
+$$;
+REVOKE ALL ON FUNCTION risk.register_rows(jsonb) FROM PUBLIC;
+
 -- The 5x5 heat map of a set of (likelihood, impact) points: counts[l-1][i-1] and the matrix's
 -- levels[l-1][i-1] (risk_matrix, R1.2), likelihood down the rows, impact across.
 CREATE OR REPLACE FUNCTION risk.heatmap_of(p_likelihood int[], p_impact int[], p_matrix jsonb)
@@ -85,6 +100,7 @@ DECLARE
   v_required text := org.policy_value('risk_response_rules',
                                       (p_to AT TIME ZONE org.company_time_zone(p_to))::date)
                      ->> 'required_from_level';
+  v_rows jsonb;
   v_register jsonb;
   v_heatmap jsonb;
   v_changes jsonb;
@@ -92,6 +108,7 @@ DECLARE
   v_indicators jsonb;
   v_warnings jsonb;
 BEGIN
+  SELECT jsonb_agg(to_jsonb(x)) INTO v_rows FROM risk.register_at(p_to) x;
   -- The register (open = neither closed nor dismissed), by category x level and by status.
   SELECT jsonb_build_object(
            'open', count(*) FILTER (WHERE r.status NOT IN ('closed', 'dismissed')),
@@ -108,7 +125,7 @@ BEGIN
               'closed', count(*) FILTER (WHERE r.status = 'closed'),
               'dismissed', count(*) FILTER (WHERE r.status = 'dismissed')))
     INTO v_register
-    FROM risk.register_at(p_to) r;
+    FROM risk.register_rows(v_rows) r;
   v_register := v_register || jsonb_build_object('by_category', (
     SELECT jsonb_agg(x.o ORDER BY x.n)
       FROM (SELECT c.n, jsonb_build_object(
@@ -120,14 +137,14 @@ BEGIN
                      'critical', count(r.id) FILTER (WHERE r.level = 'critical'),
                      'unassessed', count(r.id) FILTER (WHERE r.level IS NULL)) AS o
               FROM (VALUES (1, 'market'), (2, 'credit'), (3, 'operational'), (4, 'other')) c(n, category)
-              LEFT JOIN risk.register_at(p_to) r
+              LEFT JOIN risk.register_rows(v_rows) r
                      ON r.category = c.category AND r.status NOT IN ('closed', 'dismissed')
              GROUP BY c.n, c.category) x));
 
   SELECT risk.heatmap_of(coalesce(array_agg(r.likelihood), '{}'), coalesce(array_agg(r.impact), '{}'),
                          v_matrix)
     INTO v_heatmap
-    FROM risk.register_at(p_to) r
+    FROM risk.register_rows(v_rows) r
    WHERE r.status NOT IN ('closed', 'dismissed') AND r.likelihood IS NOT NULL;
 
   -- What changed since the previous report: new risks, moves that end or revive one (fsm.log),
@@ -137,29 +154,29 @@ BEGIN
                                       || jsonb_build_object('level', r.level, 'status', r.status,
                                                             'at', api.ts(r.created_at))
                                       ORDER BY r.created_at, r.code), '[]')
-              FROM risk.register_at(p_to) r WHERE r.created_at > p_from),
+              FROM risk.register_rows(v_rows) r WHERE r.created_at > p_from),
     'closed', (SELECT coalesce(jsonb_agg(risk.report_risk(r.id, r.code, r.title, r.category)
                                          || jsonb_build_object('action', l.action, 'at', api.ts(l.at),
                                                                'reason', l.reason)
                                          ORDER BY l.id), '[]')
-                 FROM fsm.log l JOIN risk.register_at(p_to) r ON r.id = l.entity_id
+                 FROM fsm.log l JOIN risk.register_rows(v_rows) r ON r.id = l.entity_id
                 WHERE l.machine = 'risk' AND l.to_state = 'closed' AND l.at > p_from AND l.at <= p_to),
     'dismissed', (SELECT coalesce(jsonb_agg(risk.report_risk(r.id, r.code, r.title, r.category)
                                             || jsonb_build_object('at', api.ts(l.at), 'reason', l.reason)
                                             ORDER BY l.id), '[]')
-                    FROM fsm.log l JOIN risk.register_at(p_to) r ON r.id = l.entity_id
+                    FROM fsm.log l JOIN risk.register_rows(v_rows) r ON r.id = l.entity_id
                    WHERE l.machine = 'risk' AND l.to_state = 'dismissed' AND l.at > p_from AND l.at <= p_to),
     'reopened', (SELECT coalesce(jsonb_agg(risk.report_risk(r.id, r.code, r.title, r.category)
                                            || jsonb_build_object('at', api.ts(l.at), 'reason', l.reason)
                                            ORDER BY l.id), '[]')
-                   FROM fsm.log l JOIN risk.register_at(p_to) r ON r.id = l.entity_id
+                   FROM fsm.log l JOIN risk.register_rows(v_rows) r ON r.id = l.entity_id
                   WHERE l.machine = 'risk' AND l.action = 'reopen' AND l.at > p_from AND l.at <= p_to),
     'level_changed', (
       SELECT coalesce(jsonb_agg(risk.report_risk(r.id, r.code, r.title, r.category)
                                 || jsonb_build_object('kind', k.kind, 'from', b.level, 'to', n.level,
                                                       'at', api.ts(n.assessed_at))
                                 ORDER BY r.code, k.kind), '[]')
-        FROM risk.register_at(p_to) r
+        FROM risk.register_rows(v_rows) r
         CROSS JOIN (VALUES ('inherent'), ('residual')) k(kind)
         JOIN LATERAL (SELECT x.level, x.assessed_at FROM risk.assessments x
                        WHERE x.risk_id = r.id AND x.kind = k.kind AND x.assessed_at <= p_to
@@ -187,14 +204,14 @@ BEGIN
                                    x.status) AS st
                 FROM risk.responses x
                WHERE x.created_at <= p_to AND x.due_on < v_day) s
-        JOIN risk.register_at(p_to) r ON r.id = s.risk_id
+        JOIN risk.register_rows(v_rows) r ON r.id = s.risk_id
        WHERE s.st IN ('proposed', 'planned', 'in_progress')),
     'required_from_level', v_required,
     'missing', (
       SELECT coalesce(jsonb_agg(risk.report_risk(r.id, r.code, r.title, r.category)
                                 || jsonb_build_object('level', r.level, 'status', r.status)
                                 ORDER BY r.code), '[]')
-        FROM risk.register_at(p_to) r
+        FROM risk.register_rows(v_rows) r
        WHERE r.status NOT IN ('closed', 'dismissed')
          AND risk.level_rank(r.level) >= risk.level_rank(v_required)
          AND NOT EXISTS (  -- in place, as risk.response_missing counts it: approved or further
