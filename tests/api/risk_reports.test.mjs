@@ -228,6 +228,13 @@ describe('what a report states of the register (R3.1 with R1.2, R2.1)', () => {
     r.response = asEmployee(EMP.risk, `SELECT (risk.response_add(${lit(r.credit)}, '{"strategy": "reduce", "description": "Prepayment."}'::jsonb)).id`);
     // three days pass and the response is not done
     owner(`UPDATE risk.responses SET due_on = (now() AT TIME ZONE org.company_time_zone())::date - 3 WHERE id = ${lit(r.response)}`);
+    // an indicator measured by the job at its warning threshold raises a warning (part C, R3.2)
+    r.kri = q(`SELECT id FROM risk.kris WHERE code = 'open_escalations'`);
+    r.warnAt = Number(q(`SELECT org.policy_value('kri_thresholds') -> 'open_escalations' ->> 'warning'`));
+    owner(`BEGIN;
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true), set_config('tx.request_id', 'job:test', true);
+SELECT risk.measure(${lit(r.kri)}, ${r.warnAt}, 'job', NULL);
+COMMIT;`);
     after = ok(await as.risk_officer.post('/v1/risk-reports', {}), 201);
     assert.equal(after.previous_id, before.id);
   });
@@ -247,6 +254,15 @@ describe('what a report states of the register (R3.1 with R1.2, R2.1)', () => {
     assert.equal(after.summary.new, 2);
     assert.equal(after.summary.overdue_responses, after.body.responses.overdue.length);
     assert.deepEqual(before.body.responses.overdue.filter((x) => x.id === r.response), [], 'the report before did not know it');
+  });
+  test('indicators and warnings (R3.2, R3.3): the latest value and band, the warning raised since', () => {
+    const kri = after.body.indicators.find((x) => x.code === 'open_escalations');
+    assert.equal(kri.value, r.warnAt);
+    assert.equal(kri.band, 'warning', 'reaching the threshold counts (inclusive)');
+    assert.deepEqual(after.body.warnings.raised.map((w) => [w.kri_code, w.level, w.status]), [['open_escalations', 'warning', 'open']]);
+    assert.ok(after.body.warnings.open.some((w) => w.kri_code === 'open_escalations'));
+    assert.equal(before.body.warnings.raised.length, 0);
+    assert.equal(after.summary.raised_warnings, 1);
   });
   test('the SVG says the occupied cells in words and escapes nothing it should not', async () => {
     const res = await get(as.risk_officer, `/v1/risk-reports/${after.id}`, SVG);
