@@ -279,6 +279,7 @@ static int cmd_serve(const struct tx_config *cfg)
   if (tx_jobs_housekeeping_register() || tx_cases_deadlines_register() ||
       tx_assessment_periods_register() ||
       tx_surveys_job_register() ||
+      tx_risk_kris_register() ||
       tx_risk_reports_register() ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");

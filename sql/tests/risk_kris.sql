@@ -7,7 +7,7 @@
 -- the deadlines have passed and the customers are due for review).
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(85);
+SELECT plan(114);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -192,6 +192,71 @@ SELECT is((SELECT count(*)::int FROM risk.kri_measurements m WHERE m.kri_id = pg
           'every measurement is kept (nine)');
 SELECT throws_ok($$ UPDATE risk.kri_measurements SET value = 0 $$, '42501', NULL,
   'measurements are not the runtime role''s to change');
+
+-- Analysis, handling, closing (R3.3; sql/code/risk/060_warnings.sql) ------------------------------
+SELECT pg_temp.be('risk', 'risk_officer');
+INSERT INTO ids SELECT 'w1', w.id FROM risk.warnings w WHERE w.kri_id = pg_temp.id('overdue_milestones');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.warning_analyse(pg_temp.id('w1'), '{"root_cause": "x"}') $$, 'P0002', NULL,
+  'staff do not see the warning: not found');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT throws_ok($$ SELECT api.warning_close(pg_temp.id('w1'), '{"outcome": "resolved"}') $$, 'TXTRN', NULL,
+  'an open warning is not closed before it is analysed and handled');
+SELECT pg_temp.be('sup.a', 'staff,supervisor');
+SELECT throws_ok($$ SELECT api.warning_analyse(pg_temp.id('w1'), '{}') $$, 'TXVAL', 'root_cause: is required',
+  'the analysis needs its root cause');
+SELECT is((SELECT w.status || coalesce(w.root_cause, '-') FROM risk.warnings w WHERE w.id = pg_temp.id('w1')),
+          'open-', 'nothing was written');
+SELECT is(api.warning_analyse(pg_temp.id('w1'), '{"root_cause": "兩名員工請假,里程碑積壓", "analysis": "部門 A 人手不足"}') ->> 'status',
+          'analysed', 'a supervisor analyses the warning (R3.3 深入分析)');
+SELECT is((SELECT w.analyst_id FROM risk.warnings w WHERE w.id = pg_temp.id('w1')), pg_temp.emp('sup.a'),
+          'the analyst is recorded');
+SELECT throws_ok($$ SELECT api.warning_handle(pg_temp.id('w1'), '{"measures": "m", "new_risk": {"category": "operational"}}') $$,
+  'TXVAL', 'title: is required', 'a new risk is checked by the register (part A''s risk.report)');
+SELECT is((SELECT count(*)::int FROM risk.risks), 0, 'no risk was written');
+SELECT is(api.warning_handle(pg_temp.id('w1'), '{"measures": "調派 B 部門兩人支援兩週",
+            "new_risk": {"category": "operational", "title": "里程碑積壓", "description": "A 部門人手不足,里程碑持續逾期"}}') ->> 'status',
+          'handled', 'and handles it with the measures taken and a new risk for the register');
+SELECT is((SELECT r.warning_id FROM risk.risks r JOIN risk.warnings w ON w.risk_id = r.id WHERE w.id = pg_temp.id('w1')),
+          pg_temp.id('w1'), 'the risk and the warning name each other (R3.3 -> R1.1)');
+SELECT throws_ok($$ SELECT api.warning_close(pg_temp.id('w1'), '{"outcome": "resolved"}') $$, '42501', NULL,
+  'a supervisor does not close a warning');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT throws_ok($$ SELECT api.warning_close(pg_temp.id('w1'), '{"outcome": "false_alarm"}') $$, 'TXVAL',
+  'outcome_note: is required', 'a false alarm says why');
+SELECT throws_ok($$ SELECT api.warning_close(pg_temp.id('w1'), '{"outcome": "gone"}') $$, 'TXVAL', NULL,
+  'an unknown outcome is refused');
+SELECT is(api.warning_close(pg_temp.id('w1'), '{"outcome": "mitigated"}') ->> 'status', 'closed',
+          'the risk officer closes it with its outcome');
+SELECT is((SELECT array_agg(l.action ORDER BY l.id) FROM fsm.log l WHERE l.entity_id = pg_temp.id('w1')),
+          ARRAY['analyse', 'handle', 'close'], 'its moves are logged');
+-- After closing: the indicator is still disarmed (its last reading, 12, was in the band).
+SELECT is(pg_temp.rc_m(11), 'warning', '11 after the close');
+SELECT is(pg_temp.rc_warnings(), 1, 'no new warning: the value never came back (no flapping)');
+SELECT is(pg_temp.rc_m(31), 'critical', '31: critical');
+SELECT is(pg_temp.rc_warnings(), 1, 'no new warning: the closed one had reached critical already');
+SELECT is(pg_temp.rc_m(8), 'normal', '8: back by the margin, re-armed');
+SELECT is(pg_temp.rc_m(10), 'warning', '10 again');
+SELECT is(pg_temp.rc_warnings(), 2, 'a new warning is raised');
+
+-- Indicators entered by hand ------------------------------------------------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT api.kri_create('{"code": "rc_hand", "name": "n", "measures": "m", "source": "manual", "unit": "u", "direction": "up", "category": "other"}') $$,
+  '42501', NULL, 'staff do not define indicators');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT is(api.kri_create('{"code": "rc_hand", "name": "客訴件數", "measures": "每月客訴", "source": "manual", "unit": "件", "direction": "up", "category": "operational"}') ->> 'thresholds',
+          NULL, 'a new hand-entered indicator has no thresholds until the policy gives it some');
+SELECT throws_ok($$ SELECT api.kri_create('{"code": "rc_hand", "name": "n", "measures": "m", "source": "manual", "unit": "u", "direction": "up", "category": "other"}') $$,
+  'TXDUP', NULL, 'a code is unique');
+SELECT throws_ok($$ SELECT api.kri_create('{"code": "rc_calc", "name": "n", "measures": "m", "source": "computed", "compute": "risk.kri_nothing", "unit": "u", "direction": "up", "category": "other"}') $$,
+  'TXVAL', NULL, 'a computed indicator names an existing function');
+INSERT INTO ids SELECT 'rc_hand', id FROM risk.kris WHERE code = 'rc_hand';
+SELECT is(api.kri_measure(pg_temp.id('rc_hand'), '{"value": 1000}') ->> 'band', 'unset',
+          'its measurement is unset');
+SELECT is((SELECT count(*)::int FROM risk.warnings w WHERE w.kri_id = pg_temp.id('rc_hand')), 0,
+          'and raises nothing');
+SELECT throws_ok($$ SELECT api.kri_measure(pg_temp.id('rc_hand'), '{}') $$, 'TXVAL', 'value: is required',
+  'a hand-entered indicator needs its value');
 
 -- The job's body: measure_due (frequency: daily, or weekly for rework_rate and stale_customers) --
 SELECT pg_temp.be('risk', 'risk_officer');

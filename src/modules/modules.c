@@ -32,6 +32,8 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_assessment_charts,
   &tx_module_surveys,
   &tx_module_assessment_outputs,
+  &tx_module_kris,
+  &tx_module_risk_warnings,
   &tx_module_risk_reports,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);

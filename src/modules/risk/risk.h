@@ -9,10 +9,15 @@
 #define TX_MODULES_RISK_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "core/module.h"
 
-#include <stdio.h>
+/* Part C: key risk indicators (R3.2; kris.c) and warnings (R3.2-R3.3; warnings.c). */
+extern const struct tx_module tx_module_kris;
+extern const struct tx_module tx_module_risk_warnings;
+/** Registers the job kind 'risk.kris' (main.c). 0 on success. */
+int tx_risk_kris_register(void);
 
 /* Part D (reports.c): monitoring reports (R3.1), the heat map, the job kind risk.reports. */
 extern const struct tx_module tx_module_risk_reports;
