@@ -282,6 +282,7 @@ static int cmd_serve(const struct tx_config *cfg)
       tx_risk_rounds_register() ||
       tx_risk_kris_register() ||
       tx_risk_plans_register() ||
+      tx_risk_reports_register() ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");
     tx_pool_shutdown();

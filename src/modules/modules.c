@@ -38,6 +38,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_risk_warnings,
   &tx_module_risk_credit,
   &tx_module_emergency_plans,
+  &tx_module_risk_reports,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

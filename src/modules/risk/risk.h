@@ -9,6 +9,7 @@
 #define TX_MODULES_RISK_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "core/module.h"
 
@@ -28,5 +29,12 @@ extern const struct tx_module tx_module_risk_credit;
 /* Part E: emergency plans, drills, events and lessons (R4.1-R4.3); job kind risk.plans. */
 extern const struct tx_module tx_module_emergency_plans;
 int tx_risk_plans_register(void);
+
+/* Part D (reports.c): monitoring reports (R3.1), the heat map, the job kind risk.reports. */
+extern const struct tx_module tx_module_risk_reports;
+/** Registers the job kind risk.reports; 0 or -1. */
+int tx_risk_reports_register(void);
+/** Draws the 5x5 heat map of a report or of GET /v1/risk-heatmap (core/formats.h). */
+int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out);
 
 #endif
