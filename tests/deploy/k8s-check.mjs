@@ -17,6 +17,7 @@ const opt = (name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const k8sDir = opt('--k8s') ?? 'deploy/k8s';
+// --readme FILE: every Secret the manifests use must be documented there.
 const dockerfile = opt('--dockerfile') ?? 'docker/Dockerfile';
 const interfaces = opt('--interfaces');
 
@@ -27,8 +28,15 @@ const ALLOWED = new Set([
   'apps/v1 Deployment',
   'v1 Service',
   'v1 ConfigMap',
+  'policy/v1 PodDisruptionBudget',
+  'autoscaling/v2 HorizontalPodAutoscaler',
+  'networking.k8s.io/v1 NetworkPolicy',
+  'postgresql.cnpg.io/v1 Cluster',
+  'postgresql.cnpg.io/v1 Pooler',
+  'postgresql.cnpg.io/v1 ScheduledBackup',
   'kustomize.config.k8s.io/v1beta1 Kustomization',
 ]);
+const readme = opt('--readme');
 
 // Setting names tianxingd knows: it exits on unknown TIANXING_* keys, so a
 // typo in a manifest would crash-loop every pod.
@@ -96,7 +104,12 @@ let runAsUser;
 for (const d of byKind('Deployment')) {
   const w = where(d);
   const spec = d.obj.spec ?? {};
-  if (!(Number.isInteger(spec.replicas) && spec.replicas >= 2)) fail(w, 'spec.replicas must be >= 2');
+  // With an autoscaler the Deployment must not set replicas (every apply would reset the
+  // autoscaler's count); the autoscaler's minimum then carries the ">= 2" rule.
+  const hpa = docs.find((x) => x.obj.kind === 'HorizontalPodAutoscaler' && x.obj.spec?.scaleTargetRef?.kind === 'Deployment' && x.obj.spec?.scaleTargetRef?.name === d.obj.metadata?.name);
+  if (hpa) {
+    if (spec.replicas !== undefined) fail(w, `spec.replicas must be left to the HorizontalPodAutoscaler ${hpa.obj.metadata?.name}`);
+  } else if (!(Number.isInteger(spec.replicas) && spec.replicas >= 2)) fail(w, 'spec.replicas must be >= 2 (or an autoscaler with minReplicas >= 2)');
   const tpl = spec.template ?? {};
   const labels = tpl.metadata?.labels ?? {};
   podLabelSets.push(labels);
@@ -233,6 +246,134 @@ for (const d of kusts) {
   for (const cp of containerPorts) {
     if (text && !exposed.includes(cp.number)) fail(dockerfile, `container port ${cp.number} is not EXPOSEd by the runtime stage`);
   }
+}
+
+// ---- many replicas: autoscaler, disruption budget, network policy ----------
+const selects = (sel) => isObj(sel) && Object.keys(sel).length > 0 && podLabelSets.some((l) => Object.entries(sel).every(([k, v]) => l[k] === v));
+const hpas = byKind('HorizontalPodAutoscaler');
+for (const d of hpas) {
+  const w = where(d);
+  const { minReplicas, maxReplicas, scaleTargetRef: t } = d.obj.spec ?? {};
+  if (!byKind('Deployment').some((x) => t?.kind === 'Deployment' && x.obj.metadata?.name === t?.name)) fail(w, `scaleTargetRef ${t?.kind}/${t?.name} is not a Deployment here`);
+  // One replica would make every rollout, drain or crash an outage.
+  if (!(Number.isInteger(minReplicas) && minReplicas >= 2)) fail(w, 'spec.minReplicas must be >= 2');
+  if (!(Number.isInteger(maxReplicas) && maxReplicas >= (minReplicas ?? 1))) fail(w, 'spec.maxReplicas must be >= minReplicas');
+}
+const minReplicas = Math.min(...hpas.map((d) => d.obj.spec?.minReplicas ?? Infinity), ...byKind('Deployment').map((d) => d.obj.spec?.replicas ?? Infinity));
+const maxReplicas = Math.max(0, ...hpas.map((d) => d.obj.spec?.maxReplicas ?? 0), ...byKind('Deployment').map((d) => d.obj.spec?.replicas ?? 0));
+
+const pdbs = byKind('PodDisruptionBudget');
+if (pdbs.length === 0) fail(k8sDir, 'no PodDisruptionBudget: a node drain could stop every replica at once');
+for (const d of pdbs) {
+  const w = where(d);
+  const { minAvailable, maxUnavailable, selector } = d.obj.spec ?? {};
+  if (!selects(selector?.matchLabels)) fail(w, 'spec.selector.matchLabels matches no Deployment pod template');
+  // Percentages are not judged here; integers must leave one pod serving and let one go (a
+  // budget that allows no disruption blocks every node drain forever).
+  if (Number.isInteger(minAvailable) && !(minAvailable >= 1 && minAvailable < minReplicas)) fail(w, `minAvailable ${minAvailable} must be in 1..${minReplicas - 1} (min replicas ${minReplicas})`);
+  if (Number.isInteger(maxUnavailable) && !(maxUnavailable >= 1 && maxUnavailable < minReplicas)) fail(w, `maxUnavailable ${maxUnavailable} must be in 1..${minReplicas - 1} (min replicas ${minReplicas})`);
+  if (minAvailable === undefined && maxUnavailable === undefined) fail(w, 'neither minAvailable nor maxUnavailable');
+}
+
+// The service may receive from the ingress controller only, and send to the database (CNPG
+// Cluster or Pooler pods defined here) and DNS only.
+const clusters = new Map(byKind('Cluster').map((d) => [d.obj.metadata?.name, d]));
+const poolers = new Map(byKind('Pooler').map((d) => [d.obj.metadata?.name, d]));
+const netpols = byKind('NetworkPolicy');
+if (netpols.length === 0) fail(k8sDir, 'no NetworkPolicy for tianxingd');
+for (const d of netpols) {
+  const w = where(d);
+  const spec = d.obj.spec ?? {};
+  if (!selects(spec.podSelector?.matchLabels)) fail(w, 'spec.podSelector matches no Deployment pod template');
+  for (const t of ['Ingress', 'Egress']) if (!(spec.policyTypes ?? []).includes(t)) fail(w, `policyTypes must include ${t}`);
+  for (const r of spec.ingress ?? []) {
+    if (!(r.from?.length > 0)) fail(w, 'an ingress rule without "from" admits everyone');
+    for (const p of r.from ?? []) {
+      if (p.ipBlock) fail(w, 'ingress from an ipBlock: only the ingress controller (namespaceSelector) may connect');
+      if (!p.namespaceSelector) fail(w, 'ingress peer without namespaceSelector: only the ingress controller may connect');
+    }
+    for (const p of r.ports ?? []) if (!containerPorts.some((cp) => cp.name === p.port || cp.number === p.port)) fail(w, `ingress port ${p.port} is not a container port`);
+    if (!(r.ports?.length > 0)) fail(w, 'an ingress rule without ports opens every port');
+  }
+  for (const r of spec.egress ?? []) {
+    const ports = (r.ports ?? []).map((p) => p.port);
+    if (!(r.to?.length > 0) || ports.length === 0) {
+      fail(w, 'an egress rule without "to" or without ports allows everything');
+      continue;
+    }
+    for (const p of r.to) {
+      const l = p.podSelector?.matchLabels ?? {};
+      const dns = ports.every((x) => x === 53) && l['k8s-app'] === 'kube-dns';
+      const db = ports.every((x) => x === 5432) && (clusters.has(l['cnpg.io/cluster']) || poolers.has(l['cnpg.io/poolerName']));
+      if (p.ipBlock || !(dns || db)) fail(w, `egress to ${JSON.stringify(p)} on ${ports.join(',')}: only the database (a Cluster or Pooler defined here, 5432) and DNS (kube-dns, 53) are allowed`);
+    }
+  }
+}
+
+// ---- CloudNativePG ---------------------------------------------------------
+const poolSize = (() => {
+  for (const d of configMaps.values()) if (d.obj.data?.TIANXING_DB_POOL_SIZE !== undefined) return Number(d.obj.data.TIANXING_DB_POOL_SIZE);
+  return 4; // tianxingd's default (docs/interfaces.md)
+})();
+if (clusters.size === 0) fail(k8sDir, 'no CloudNativePG Cluster');
+for (const d of clusters.values()) {
+  const w = where(d);
+  const spec = d.obj.spec ?? {};
+  if (!(spec.instances >= 3)) fail(w, 'spec.instances must be >= 3 (a primary and two standbys)');
+  const sync = spec.postgresql?.synchronous;
+  if (!(sync?.number >= 1 && sync.number < spec.instances)) fail(w, 'spec.postgresql.synchronous.number must be in 1..instances-1 (synchronous replication)');
+  // "preferred" would let the primary commit alone when standbys are gone: an acknowledged write
+  // could then be lost in a failover.
+  if (sync && sync.dataDurability !== 'required') fail(w, 'spec.postgresql.synchronous.dataDurability must be "required"');
+  const app = (spec.managed?.roles ?? []).find((r) => r.name === 'tianxing_app');
+  if (!app) fail(w, 'managed.roles has no tianxing_app (the runtime role)');
+  else for (const a of ['superuser', 'bypassrls', 'createrole', 'createdb', 'inherit']) {
+    // Row-level security must always apply to the runtime role (sql/bootstrap.sql).
+    if (app[a] !== false) fail(w, `managed role tianxing_app: ${a} must be false`);
+  }
+  if (spec.bootstrap?.initdb?.owner !== 'tianxing_owner') fail(w, 'bootstrap.initdb.owner must be tianxing_owner (sql/bootstrap.sql)');
+  // Connections: every pod's pool at the autoscaler's maximum, one migration connection per pod
+  // starting, and a reserve for the operator, replication and a person with psql.
+  const max = Number(spec.postgresql?.parameters?.max_connections ?? 100);
+  const needed = maxReplicas * (poolSize + 1) + 20;
+  if (needed > max) fail(w, `max_connections ${max} < ${needed}: ${maxReplicas} replicas x (TIANXING_DB_POOL_SIZE ${poolSize} + 1 migration) + 20 reserved`);
+}
+for (const d of [...byKind('Pooler'), ...byKind('ScheduledBackup')]) {
+  const n = d.obj.spec?.cluster?.name;
+  if (!clusters.has(n)) fail(where(d), `spec.cluster.name ${n} is not a Cluster here`);
+}
+for (const d of poolers.values()) {
+  const w = where(d);
+  const pg = d.obj.spec?.pgbouncer ?? {};
+  // tianxingd prepares statements per connection and sets timeouts per session.
+  if (pg.poolMode !== 'session') fail(w, `pgbouncer.poolMode must be session (got ${pg.poolMode}): tianxingd prepares statements per connection`);
+  if (d.obj.spec?.type !== 'rw') fail(w, 'type must be rw: the service writes');
+  const size = Number(pg.parameters?.default_pool_size ?? 20);
+  if (size < maxReplicas * poolSize) fail(w, `default_pool_size ${size} < ${maxReplicas} replicas x TIANXING_DB_POOL_SIZE ${poolSize}: in session mode each client connection holds a server connection`);
+}
+for (const d of byKind('ScheduledBackup')) {
+  const w = where(d);
+  const c = clusters.get(d.obj.spec?.cluster?.name);
+  const method = d.obj.spec?.method ?? 'barmanObjectStore';
+  if (method === 'barmanObjectStore' && c && !c.obj.spec?.backup?.barmanObjectStore?.destinationPath) fail(w, 'method barmanObjectStore but the Cluster has no backup.barmanObjectStore.destinationPath');
+  const fields = String(d.obj.spec?.schedule ?? '').trim().split(/\s+/);
+  if (fields.length !== 6) fail(w, `schedule "${d.obj.spec?.schedule}" must have six fields (seconds first)`);
+}
+if (byKind('ScheduledBackup').length === 0) fail(k8sDir, 'no ScheduledBackup');
+
+// ---- every Secret used is documented ---------------------------------------
+if (readme) {
+  const text = readFileSync(readme, 'utf8');
+  const names = new Set();
+  const walk = (v, key) => {
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key));
+    if (!isObj(v)) return;
+    if (['secretKeyRef', 'secretRef', 'passwordSecret', 'secret', 'accessKeyId', 'secretAccessKey', 'authQuerySecret'].includes(key) && typeof v.name === 'string') names.add(v.name);
+    if (key === 'secret' && typeof v.secretName === 'string') names.add(v.secretName);
+    for (const [k, x] of Object.entries(v)) walk(x, k);
+  };
+  for (const d of docs) walk(d.obj, '');
+  for (const n of names) if (!text.includes(n)) fail(readme, `Secret ${n} (used in ${k8sDir}) is not documented`);
 }
 
 if (problems.length) {
