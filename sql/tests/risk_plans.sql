@@ -72,8 +72,8 @@ SELECT is((SELECT action FROM fsm.log WHERE entity_id = pg_temp.id('v1') ORDER B
 
 -- The job: schedules, flags overdue once ----------------------------------------------------------
 CREATE TEMP TABLE d AS
-SELECT risk.company_date(effective_at) AS eff,
-       (risk.company_date(effective_at) + interval '3 months')::date AS due
+SELECT org.company_date(effective_at) AS eff,
+       (org.company_date(effective_at) + interval '3 months')::date AS due
   FROM risk.plan_versions WHERE id = pg_temp.id('v1');
 SELECT is((risk.plans_job(jsonb_build_object('today', (SELECT eff FROM d))) ->> 'scheduled')::int, 1,
   'the job schedules the first drill');
@@ -109,7 +109,7 @@ SELECT is(api.exercise_hold(pg_temp.id('drill'),
 SELECT is((SELECT array_agg(met ORDER BY target_minutes) FROM risk.exercise_steps WHERE exercise_id = pg_temp.id('drill')),
   ARRAY[true, false], 'each timing against its target');
 SELECT is((SELECT lessons_due_on FROM risk.exercises WHERE id = pg_temp.id('drill')),
-  risk.company_date(now() - interval '1 hour') + (org.policy_value('risk_schedules') ->> 'lessons_due_days')::int,
+  org.company_date(now() - interval '1 hour') + (org.policy_value('risk_schedules') ->> 'lessons_due_days')::int,
   'lessons due risk_schedules.lessons_due_days after it ended (R4.3)');
 SELECT is((pg_temp.err(format('SELECT api.exercise_close_lessons(%L, ''{}'')', pg_temp.id('drill')))) -> 'detail' ->> 'guard',
   'risk.exercise_lessons_written', 'no closing before a lesson is written');

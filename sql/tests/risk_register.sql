@@ -28,7 +28,7 @@ SELECT pg_temp.be('staff.a1', 'staff');
 INSERT INTO ids SELECT 'r1', (api.risk_create(
   '{"category": "operational", "title": "One person knows the filing", "description": "Only staff.a1 can file form 7", "cause": "no procedure"}') ->> 'id')::uuid;
 SELECT is(api.risk_json(pg_temp.id('r1')) ->> 'status', 'identified', 'a staff member reports a risk: identified');
-SELECT ok(api.risk_json(pg_temp.id('r1')) ->> 'code' ~ ('^R-' || to_char(risk.today(), 'YYYY') || '-[0-9]{4}$'),
+SELECT ok(api.risk_json(pg_temp.id('r1')) ->> 'code' ~ ('^R-' || to_char(org.company_date(), 'YYYY') || '-[0-9]{4}$'),
           'its code is R-YYYY-NNNN of the company year');
 SELECT is((api.risk_json(pg_temp.id('r1')) ->> 'owner_id')::uuid, pg_temp.emp('staff.a1'),
           'the reporter owns it by default');
@@ -114,7 +114,7 @@ SELECT is(pg_temp.err(format($$SELECT api.risk_response_create(%L, '{"strategy":
 INSERT INTO ids SELECT 'acc', (api.risk_response_create(pg_temp.id('r1'), '{"strategy": "accept", "description": "live with it"}') ->> 'id')::uuid;
 SELECT is(api.risk_response_get(pg_temp.id('acc')) ->> 'status', 'proposed', 'accepting starts proposed');
 SELECT is(api.risk_response_get(pg_temp.id('acc')) ->> 'due_on',
-          to_char(risk.today() + (org.policy_value('risk_response_rules') ->> 'due_days')::int, 'YYYY-MM-DD'),
+          to_char(org.company_date() + (org.policy_value('risk_response_rules') ->> 'due_days')::int, 'YYYY-MM-DD'),
           'due within risk_response_rules.due_days by default');
 SELECT is(pg_temp.err(format('SELECT api.risk_response_move(%L, %L, %L)', pg_temp.id('acc'), 'approve', '{}')) #>> '{detail,guard}',
           'risk.response_second_person', 'the proposer does not approve an acceptance (R2.1)');
@@ -153,7 +153,7 @@ SELECT is(json_array_length(api.risk_transitions(pg_temp.id('r1'), NULL, NULL) -
 -- R2.4: a training plan made for the risk, cited by a response ------------------------------------
 INSERT INTO ids SELECT 'tp', (api.risk_training_plan_create(pg_temp.id('r1'),
   format('{"employee_id": "%s", "topic": "filing form 7", "goal": "two people can file it", "due_on": "%s"}',
-         pg_temp.emp('staff.a2'), risk.today() + 30)::jsonb) ->> 'id')::uuid;
+         pg_temp.emp('staff.a2'), org.company_date() + 30)::jsonb) ->> 'id')::uuid;
 SELECT is((SELECT t.source || ' ' || t.risk_id FROM assessment.training_plans t WHERE t.id = pg_temp.id('tp')),
           'risk ' || pg_temp.id('r1'), 'the plan is made for the risk (source risk)');
 SELECT is(api.risk_response_create(pg_temp.id('r1'), format('{"strategy": "reduce", "description": "train a second person", "training_plan_id": "%s"}',
@@ -170,17 +170,17 @@ SELECT is(api.risk_json(pg_temp.id('r1'))::jsonb - 'id' - 'code' - 'title' - 'de
 
 -- Rounds (R1.1) and the job ------------------------------------------------------------------------
 SELECT is(pg_temp.err($$SELECT risk.rounds_job('{"today": "not a date"}')$$) ->> 'state', '22023', 'the job refuses a bad today');
-SELECT is(risk.rounds_job(jsonb_build_object('today', risk.today())) ->> 'opened' IS NOT NULL, true,
+SELECT is(risk.rounds_job(jsonb_build_object('today', org.company_date())) ->> 'opened' IS NOT NULL, true,
           'no regular round yet: the job opens one');
-SELECT is(risk.rounds_job(jsonb_build_object('today', risk.today())) ->> 'opened', NULL, 'a second run opens nothing');
-SELECT is(risk.rounds_job(jsonb_build_object('today', risk.today() + 20)) ->> 'rounds_overdue', '1',
+SELECT is(risk.rounds_job(jsonb_build_object('today', org.company_date())) ->> 'opened', NULL, 'a second run opens nothing');
+SELECT is(risk.rounds_job(jsonb_build_object('today', org.company_date() + 20)) ->> 'rounds_overdue', '1',
           'past identification_grace_days the open round is flagged overdue');
-SELECT is(risk.rounds_job(jsonb_build_object('today', (risk.today() + interval '3 months')::date)) ->> 'opened' IS NOT NULL, true,
+SELECT is(risk.rounds_job(jsonb_build_object('today', (org.company_date() + interval '3 months')::date)) ->> 'opened' IS NOT NULL, true,
           'identification_every_months later the next regular round opens');
 SELECT isnt((SELECT s.overdue_at FROM risk.responses s WHERE s.training_plan_id = pg_temp.id('tp')), NULL,
             'and a response not done by its due date is flagged');
-INSERT INTO ids SELECT 'rd', (api.risk_round_create(format('{"label": "ad hoc %s", "due_on": "%s"}', risk.today(), risk.today() + 7)::jsonb) ->> 'id')::uuid;
-SELECT is(pg_temp.err(format('SELECT api.risk_round_create(%L)', format('{"label": "ad hoc %s", "due_on": "%s"}', risk.today(), risk.today() + 7))) ->> 'state',
+INSERT INTO ids SELECT 'rd', (api.risk_round_create(format('{"label": "ad hoc %s", "due_on": "%s"}', org.company_date(), org.company_date() + 7)::jsonb) ->> 'id')::uuid;
+SELECT is(pg_temp.err(format('SELECT api.risk_round_create(%L)', format('{"label": "ad hoc %s", "due_on": "%s"}', org.company_date(), org.company_date() + 7))) ->> 'state',
           'TXDUP', 'a label is unique');
 SELECT is(pg_temp.err(format('SELECT api.risk_round_move(%L, %L, %L)', pg_temp.id('rd'), 'complete', '{}')) ->> 'column',
           'summary', 'a round completes with a summary');

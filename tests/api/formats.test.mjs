@@ -77,12 +77,12 @@ VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, 
   // working day of the next month (payload "today", as the job allows for catch-up runs): the
   // fixture staff of department A are assessed in it (the trend's month and the distribution).
   const out = pg(`SELECT assessment.periods_job(jsonb_build_object('today', (
-  SELECT min(d)::date FROM generate_series(date_trunc('month', assessment.company_today()) + interval '1 month',
-                                         date_trunc('month', assessment.company_today()) + interval '1 month 20 days',
+  SELECT min(d)::date FROM generate_series(date_trunc('month', org.company_date()) + interval '1 month',
+                                         date_trunc('month', org.company_date()) + interval '1 month 20 days',
                                          interval '1 day') d
    WHERE org.is_workday(d::date))::text))`, { db: DB, user: 'tianxing_app' });
   assert.match(out, /"opened": \[/, out);
-  const label = pg("SELECT to_char(assessment.company_today(), 'YYYY-MM')", { db: DB, user: 'tianxing_app' });
+  const label = pg("SELECT to_char(org.company_date(), 'YYYY-MM')", { db: DB, user: 'tianxing_app' });
   period = { id: pg(`SELECT id FROM assessment.periods WHERE label = ${lit(label)}`, { db: DB }), label };
   assert.match(period.id, /^[0-9a-f-]{36}$/, `period ${label} opened: ${out}`);
 });
@@ -281,7 +281,7 @@ describe('CSV of GET /v1/archive', () => {
 });
 
 // The year of the company's date today (company_time_zone), as the job and the periods count it.
-const YEAR = () => Number(pg('SELECT extract(year FROM assessment.company_today())::int', { db: DB, user: 'tianxing_app' }));
+const YEAR = () => Number(pg('SELECT extract(year FROM org.company_date())::int', { db: DB, user: 'tianxing_app' }));
 
 describe('GET /v1/employees/{id}/assessment-trend', () => {
   const trendPath = (id, year = YEAR()) => `/v1/employees/${id}/assessment-trend?year=${year}`;

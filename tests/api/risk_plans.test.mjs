@@ -147,7 +147,7 @@ describe('emergency plans and versions (R4.1)', () => {
     const p = ok(await as.staffA1.get(`/v1/emergency-plans/${s.plan}`));
     assert.equal(p.effective_version.id, s.v1);
     assert.equal(p.draft_version_id, null);
-    s.effectiveOn = q(`SELECT risk.company_date(effective_at)::text FROM risk.plan_versions WHERE id = ${lit(s.v1)}`);
+    s.effectiveOn = q(`SELECT org.company_date(effective_at)::text FROM risk.plan_versions WHERE id = ${lit(s.v1)}`);
   });
 
   test('an effective version is not approved again nor edited: 409 invalid_transition', async () => {
@@ -235,7 +235,7 @@ describe('emergency plans and versions (R4.1)', () => {
       assert.deepEqual(x.steps.map((t) => [t.seq, t.target_minutes, t.took_minutes, t.met]), [[1, 10, 8, true], [2, 30, 45, false], [3, 60, 50, true]]);
       assert.equal(x.steps_met, 2);
       assert.equal(x.steps_missed, 1);
-      const endDay = q(`SELECT risk.company_date(${lit(ended)}::timestamptz)::text`);
+      const endDay = q(`SELECT org.company_date(${lit(ended)}::timestamptz)::text`);
       assert.equal(x.lessons_due_on, day(endDay, 14), 'lessons are due risk_schedules.lessons_due_days after it ended');
       s.lessonsDue = x.lessons_due_on;
       const again = assertProblem(await as.risk.post(`/v1/exercises/${s.drill}/hold`, body), 409, 'invalid_transition');
@@ -252,7 +252,7 @@ describe('emergency plans and versions (R4.1)', () => {
       const next = ok(await as.risk.get(`/v1/emergency-plans/${s.plan}`)).drills;
       assert.equal(next.overdue, false);
       assert.ok(next.last_held_at);
-      const heldOn = q(`SELECT risk.company_date(ended_at)::text FROM risk.exercises WHERE id = ${lit(s.drill)}`);
+      const heldOn = q(`SELECT org.company_date(ended_at)::text FROM risk.exercises WHERE id = ${lit(s.drill)}`);
       assert.equal(next.next_due_on, q(`SELECT (${lit(heldOn)}::date + interval '6 months')::date::text`),
         'the next drill is due drill_every_months after the one held');
       assert.notEqual(next.next_id, s.drill);

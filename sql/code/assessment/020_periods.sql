@@ -64,13 +64,8 @@ CREATE OR REPLACE FUNCTION assessment.period_parameters(p_ends_on date) RETURNS 
 $$;
 REVOKE ALL ON FUNCTION assessment.period_parameters(date) FROM PUBLIC;
 
--- The company's date today (the job's and HR's "today").
-CREATE OR REPLACE FUNCTION assessment.company_today() RETURNS date
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT (now() AT TIME ZONE org.company_time_zone(now()))::date $$;
-REVOKE ALL ON FUNCTION assessment.company_today() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.company_today() TO tianxing_app;
+-- The company's "today" is org.company_date() (sql/code/cases/010_calendar.sql), shared with R.
+DROP FUNCTION IF EXISTS assessment.company_today();
 
 -- Opens the period p_label ('YYYY-MM' a month, 'YYYY' a year) that ended before p_today, once:
 -- returns its id and whether this call opened it. 422 'label' for a malformed label or a period
@@ -147,7 +142,7 @@ BEGIN
       RAISE EXCEPTION 'assessment.periods: today must be a date YYYY-MM-DD' USING ERRCODE = '22023';
     END;
   ELSE
-    v_today := assessment.company_today();
+    v_today := org.company_date();
   END IF;
   v_first := org.is_workday(v_today)
              AND NOT EXISTS (SELECT FROM generate_series(date_trunc('month', v_today)::date,
@@ -187,7 +182,7 @@ BEGIN
   PERFORM api.require_role('hr');
   PERFORM api.body_keys(p_body, ARRAY['label']);
   v_label := api.body_text(p_body, 'label', true, 7);
-  o := assessment.open_period(v_label, tx.user_id(), assessment.company_today());
+  o := assessment.open_period(v_label, tx.user_id(), org.company_date());
   IF NOT o.opened THEN
     RAISE EXCEPTION USING ERRCODE = 'TXDUP',
       MESSAGE = format('the period %s is open already', v_label),

@@ -86,22 +86,8 @@ $$;
 REVOKE ALL ON FUNCTION assessment.output_period(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION assessment.output_period(uuid) TO tianxing_app;
 
--- A keyset cursor of these lists is a uuid (the last row's key); anything else is 422 cursor.
-CREATE OR REPLACE FUNCTION assessment.cursor_uuid(p_cursor text) RETURNS uuid
-  LANGUAGE plpgsql IMMUTABLE
-  AS $$
-BEGIN
-  IF p_cursor IS NULL THEN
-    RETURN NULL;
-  END IF;
-  IF p_cursor !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-    PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
-  END IF;
-  RETURN p_cursor::uuid;
-END
-$$;
-REVOKE ALL ON FUNCTION assessment.cursor_uuid(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION assessment.cursor_uuid(text) TO tianxing_app;
+-- Keyset cursors are api.cursor_uuid (sql/code/kit/030_paging.sql).
+DROP FUNCTION IF EXISTS assessment.cursor_uuid(text);
 
 -- Salary bases (HR only; never overwritten) ---------------------------------------------------
 
@@ -148,7 +134,7 @@ DECLARE
 BEGIN
   PERFORM api.require_role('hr');
   v_limit := api.page_limit(p_limit);
-  v_cursor := assessment.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
     SELECT b.employee_id, b.effective_from, b.id INTO k_emp, k_from, k_id
       FROM assessment.salary_bases b WHERE b.id = v_cursor;
@@ -300,7 +286,7 @@ BEGIN
   PERFORM api.require_role('hr');
   p := assessment.output_period(p_period);
   v_limit := api.page_limit(p_limit);
-  v_cursor := assessment.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   WITH rows AS (
     SELECT a, a.employee_id, row_number() OVER (ORDER BY a.employee_id) AS rn
       FROM assessment.assessments a
@@ -352,7 +338,7 @@ BEGIN
                        p.label);
   END IF;
   v_limit := api.page_limit(p_limit);
-  v_cursor := assessment.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   v_rule := p.parameters -> 'assessment_promotion_rule';
   WITH rows AS (
     SELECT a.*, e.display_name, row_number() OVER (ORDER BY a.employee_id) AS rn
@@ -467,7 +453,7 @@ BEGIN
   IF p_source IS NOT NULL AND NOT p_source IN ('indicator', 'shortcoming', 'manual', 'risk') THEN
     PERFORM api.fail('TXVAL', 'source', 'must be one of indicator, shortcoming, manual, risk');
   END IF;
-  v_cursor := assessment.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
     SELECT t.created_at, t.id INTO k_at, k_id FROM assessment.training_plans t WHERE t.id = v_cursor;
     IF k_id IS NULL THEN

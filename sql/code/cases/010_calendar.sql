@@ -135,6 +135,17 @@ $$;
 REVOKE ALL ON FUNCTION org.company_time_zone(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION org.company_time_zone(timestamptz) TO tianxing_app;
 
+-- The company's date at p_at (default now): "today" for jobs, due dates and validity in
+-- modules Q and R. SECURITY DEFINER: the time zone is a policy value the caller need not read.
+CREATE OR REPLACE FUNCTION org.company_date(p_at timestamptz DEFAULT now()) RETURNS date
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT (p_at AT TIME ZONE org.company_time_zone(p_at))::date $$;
+REVOKE ALL ON FUNCTION org.company_date(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION org.company_date(timestamptz) TO tianxing_app;
+-- earlier names of the same thing (modules Q and R had one each)
+DROP FUNCTION IF EXISTS org.company_date();
+
 -- The end of the p_workdays-th working day after p_from's day in the company's zone (the rules of
 -- org.add_workdays), as an instant: the first moment of the next day there. Milestones use it with
 -- their cumulative standard durations; cases.deadline_at with the policy's numbers.

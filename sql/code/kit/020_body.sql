@@ -162,3 +162,27 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.body_text_array(jsonb,text,boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.body_text_array(jsonb,text,boolean) TO tianxing_app;
+
+-- A money amount as a decimal string ("12000.00": exact, never a binary float), >= 0, at most
+-- two decimals and 16 integer digits (numeric(18, 2)); absent or null gives NULL (TXVAL when
+-- required). Callers that need more than 0 say so.
+CREATE OR REPLACE FUNCTION api.body_money(p_body jsonb, p_field text, p_required boolean)
+  RETURNS numeric
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+DECLARE v jsonb := p_body -> p_field;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'string' OR (v #>> '{}') !~ '^[0-9]{1,16}(\.[0-9]{1,2})?$' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be a decimal string like "12000.00" (at most 2 decimals)');
+  END IF;
+  RETURN (v #>> '{}')::numeric(18, 2);
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_money(jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_money(jsonb, text, boolean) TO tianxing_app;

@@ -18,3 +18,21 @@ END
 $$;
 REVOKE ALL ON FUNCTION api.page_limit(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.page_limit(integer) TO tianxing_app;
+
+-- A keyset cursor that is the last row's id (lists ordered by id, or by a key that ends with
+-- it); anything else is 422 `cursor`, never a cast error.
+CREATE OR REPLACE FUNCTION api.cursor_uuid(p_cursor text) RETURNS uuid
+  LANGUAGE plpgsql IMMUTABLE
+  AS $$
+BEGIN
+  IF p_cursor IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF p_cursor !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
+  END IF;
+  RETURN p_cursor::uuid;
+END
+$$;
+REVOKE ALL ON FUNCTION api.cursor_uuid(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.cursor_uuid(text) TO tianxing_app;

@@ -6,36 +6,12 @@
 
 -- Helpers ---------------------------------------------------------------------------------------
 
--- The company's date today (R1.1 deadlines and due dates are calendar days of the company).
-CREATE OR REPLACE FUNCTION risk.today() RETURNS date
-  LANGUAGE sql STABLE
-  AS $$ SELECT (now() AT TIME ZONE org.company_time_zone())::date $$;
-REVOKE ALL ON FUNCTION risk.today() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.today() TO tianxing_app;
-
 -- The qualitative level of likelihood l and impact i on the matrix in force (R1.2).
 CREATE OR REPLACE FUNCTION risk.matrix_level(p_likelihood int, p_impact int) RETURNS text
   LANGUAGE sql STABLE
   AS $$ SELECT org.policy_value('risk_matrix') -> 'cells' -> (p_likelihood - 1) ->> (p_impact - 1) $$;
 REVOKE ALL ON FUNCTION risk.matrix_level(int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION risk.matrix_level(int, int) TO tianxing_app;
-
--- A keyset cursor that is a row id; 422 `cursor` otherwise.
-CREATE OR REPLACE FUNCTION risk.cursor_uuid(p_cursor text) RETURNS uuid
-  LANGUAGE plpgsql IMMUTABLE
-  AS $$
-BEGIN
-  IF p_cursor IS NULL THEN
-    RETURN NULL;
-  END IF;
-  IF p_cursor !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-    PERFORM api.fail('TXVAL', 'cursor', 'is not a cursor of this list');
-  END IF;
-  RETURN p_cursor::uuid;
-END
-$$;
-REVOKE ALL ON FUNCTION risk.cursor_uuid(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.cursor_uuid(text) TO tianxing_app;
 
 -- A JSON integer member between p_min and p_max (NULL when absent and optional).
 CREATE OR REPLACE FUNCTION risk.body_int(p_body jsonb, p_field text, p_required boolean,
@@ -59,29 +35,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION risk.body_int(jsonb, text, boolean, int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION risk.body_int(jsonb, text, boolean, int, int) TO tianxing_app;
-
--- A money amount as a decimal string ("12000.00": exact, never a binary float), >= 0, at most
--- two decimals and 16 integer digits (numeric(18, 2)).
-CREATE OR REPLACE FUNCTION risk.body_money(p_body jsonb, p_field text, p_required boolean)
-  RETURNS numeric
-  LANGUAGE plpgsql IMMUTABLE
-  AS $$
-DECLARE v jsonb := p_body -> p_field;
-BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    IF p_required THEN
-      PERFORM api.fail('TXVAL', p_field, 'is required');
-    END IF;
-    RETURN NULL;
-  END IF;
-  IF jsonb_typeof(v) <> 'string' OR (v #>> '{}') !~ '^[0-9]{1,16}(\.[0-9]{1,2})?$' THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be a decimal string with at most two decimals, e.g. "12000.00"');
-  END IF;
-  RETURN (v #>> '{}')::numeric;
-END
-$$;
-REVOKE ALL ON FUNCTION risk.body_money(jsonb, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.body_money(jsonb, text, boolean) TO tianxing_app;
 
 -- A member that must be one of p_values.
 CREATE OR REPLACE FUNCTION risk.body_enum(p_body jsonb, p_field text, p_required boolean,
@@ -304,7 +257,7 @@ BEGIN
   INSERT INTO risk.risks (code, category, title, description, cause, customer_id, case_id,
                           business_type_id, department_id, round_id, warning_id, owner_id,
                           reported_by, status)
-  VALUES (format('R-%s-%s', to_char(risk.today(), 'YYYY'), lpad(nextval('risk.risk_code_seq')::text, 4, '0')),
+  VALUES (format('R-%s-%s', to_char(org.company_date(), 'YYYY'), lpad(nextval('risk.risk_code_seq')::text, 4, '0')),
           v_category, v_title, v_description, v_cause, v_customer, v_case, v_type, v_department,
           v_round, p_warning, v_owner, v_me, 'identified')
   RETURNING * INTO r;
@@ -367,7 +320,7 @@ BEGIN
   v_kind := coalesce(risk.body_enum(p_body, 'kind', false, ARRAY['inherent', 'residual']), 'inherent');
   v_l := risk.body_int(p_body, 'likelihood', true, 1, 5);
   v_i := risk.body_int(p_body, 'impact', true, 1, 5);
-  v_exposure := risk.body_money(p_body, 'exposure', true);
+  v_exposure := api.body_money(p_body, 'exposure', true);
   v_currency := api.body_text(p_body, 'currency', true, 3);
   IF v_currency !~ '^[A-Z]{3}$' THEN
     PERFORM api.fail('TXVAL', 'currency', 'must be an ISO 4217 code such as TWD');
@@ -460,7 +413,7 @@ BEGIN
   IF p_level IS NOT NULL AND risk.level_rank(p_level) IS NULL THEN
     PERFORM api.fail('TXVAL', 'level', 'must be one of low, medium, high, critical');
   END IF;
-  v_cursor := risk.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
     SELECT r.created_at, r.id INTO k_at, k_id FROM risk.risks r WHERE r.id = v_cursor;
     IF k_id IS NULL THEN
@@ -690,7 +643,7 @@ CREATE OR REPLACE FUNCTION api.risk_round_json(o risk.rounds) RETURNS json
            'id', o.id, 'kind', o.kind, 'label', o.label, 'scope', o.scope,
            'opens_on', to_char(o.opens_on, 'YYYY-MM-DD'), 'due_on', to_char(o.due_on, 'YYYY-MM-DD'),
            'status', o.status, 'summary', o.summary, 'overdue_at', api.ts(o.overdue_at),
-           'overdue', o.status = 'open' AND o.due_on < risk.today(),
+           'overdue', o.status = 'open' AND o.due_on < org.company_date(),
            'risks', (SELECT count(*) FROM risk.risks r WHERE r.round_id = o.id),
            'opened_by', o.opened_by, 'completed_by', o.completed_by,
            'completed_at', api.ts(o.completed_at),
@@ -721,7 +674,7 @@ BEGIN
   IF p_kind IS NOT NULL AND NOT p_kind IN ('regular', 'ad_hoc') THEN
     PERFORM api.fail('TXVAL', 'kind', 'must be one of regular, ad_hoc');
   END IF;
-  v_cursor := risk.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
     SELECT o.opens_on, o.id INTO k_on, k_id FROM risk.rounds o WHERE o.id = v_cursor;
     IF k_id IS NULL THEN
@@ -784,9 +737,9 @@ BEGIN
   PERFORM api.body_keys(p_body, ARRAY['label', 'scope', 'opens_on', 'due_on']);
   v_label := api.body_text(p_body, 'label', true, 40);
   v_scope := api.body_text(p_body, 'scope', false, 2000);
-  v_opens := coalesce(api.body_date(p_body, 'opens_on', false), risk.today());
+  v_opens := coalesce(api.body_date(p_body, 'opens_on', false), org.company_date());
   v_due := api.body_date(p_body, 'due_on', true);
-  IF v_opens < risk.today() THEN
+  IF v_opens < org.company_date() THEN
     PERFORM api.fail('TXVAL', 'opens_on', 'must not be in the past');
   END IF;
   IF v_due < v_opens THEN
@@ -890,7 +843,7 @@ BEGIN
       RAISE EXCEPTION 'risk.rounds: today must be a date YYYY-MM-DD' USING ERRCODE = '22023';
     END;
   ELSE
-    v_today := risk.today();
+    v_today := org.company_date();
   END IF;
   SELECT max(o.opens_on) INTO v_last FROM risk.rounds o WHERE o.kind = 'regular' AND o.opens_on <= v_today;
   IF v_last IS NULL
@@ -948,7 +901,7 @@ BEGIN
   IF p_kind IS NOT NULL AND NOT p_kind IN ('research', 'trend') THEN
     PERFORM api.fail('TXVAL', 'kind', 'must be one of research, trend');
   END IF;
-  v_cursor := risk.cursor_uuid(p_cursor);
+  v_cursor := api.cursor_uuid(p_cursor);
   IF v_cursor IS NOT NULL THEN
     SELECT m.at, m.id INTO k_at, k_id FROM risk.market_records m WHERE m.id = v_cursor;
     IF k_id IS NULL THEN

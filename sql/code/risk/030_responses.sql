@@ -42,7 +42,7 @@ CREATE OR REPLACE FUNCTION api.risk_response_json(s risk.responses) RETURNS json
            'effectiveness_note', s.effectiveness_note, 'reviewed_by', s.reviewed_by,
            'reviewed_at', api.ts(s.reviewed_at), 'cancel_reason', s.cancel_reason,
            'overdue_at', api.ts(s.overdue_at),
-           'overdue', s.status IN ('proposed', 'planned', 'in_progress') AND s.due_on < risk.today(),
+           'overdue', s.status IN ('proposed', 'planned', 'in_progress') AND s.due_on < org.company_date(),
            'allowed_actions', fsm.allowed_actions('risk_response', s.status),
            'version', s.version, 'created_at', api.ts(s.created_at), 'updated_at', api.ts(s.updated_at))
 $$;
@@ -119,8 +119,8 @@ BEGIN
     PERFORM api.fail('TXVAL', 'owner_id', 'is not an active employee');
   END IF;
   s.due_on := coalesce(api.body_date(p_body, 'due_on', false),
-                       risk.today() + (org.policy_value('risk_response_rules') ->> 'due_days')::int);
-  IF s.due_on < risk.today() THEN
+                       org.company_date() + (org.policy_value('risk_response_rules') ->> 'due_days')::int);
+  IF s.due_on < org.company_date() THEN
     PERFORM api.fail('TXVAL', 'due_on', 'must not be in the past');
   END IF;
   s.business_type_version_id := api.body_uuid(p_body, 'business_type_version_id', false);
@@ -280,7 +280,7 @@ BEGIN
   t.topic := api.body_text(p_body, 'topic', true, 200);
   t.goal := api.body_text(p_body, 'goal', true, 2000);
   t.due_on := api.body_date(p_body, 'due_on', true);
-  IF t.due_on < risk.today() THEN
+  IF t.due_on < org.company_date() THEN
     PERFORM api.fail('TXVAL', 'due_on', 'must not be in the past');
   END IF;
   INSERT INTO assessment.training_plans (employee_id, status, source, risk_id, topic, goal, due_on, created_by)

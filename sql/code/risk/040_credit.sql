@@ -168,26 +168,6 @@ REVOKE ALL ON FUNCTION risk.contracts_credit_gate() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER credit_gate BEFORE INSERT ON cust.contracts
   FOR EACH ROW EXECUTE FUNCTION risk.contracts_credit_gate();
 
--- Body helpers of this file ----------------------------------------------------------------------
--- A money member: a decimal string with at most 2 decimals, greater than 0.
-CREATE OR REPLACE FUNCTION risk.credit_money(p_body jsonb, p_field text, p_required boolean)
-  RETURNS numeric
-  LANGUAGE plpgsql IMMUTABLE
-  AS $$
-DECLARE v text := api.body_text(p_body, p_field, p_required, 20);
-BEGIN
-  IF v IS NULL THEN
-    RETURN NULL;
-  END IF;
-  IF v !~ '^[0-9]{1,16}(\.[0-9]{1,2})?$' THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be a decimal string like "12000.00" (at most 2 decimals)');
-  END IF;
-  RETURN v::numeric(18, 2);
-END
-$$;
-REVOKE ALL ON FUNCTION risk.credit_money(jsonb, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.credit_money(jsonb, text, boolean) TO tianxing_app;
-
 CREATE OR REPLACE FUNCTION risk.credit_currency(p_body jsonb, p_field text, p_required boolean)
   RETURNS text
   LANGUAGE plpgsql IMMUTABLE
@@ -330,7 +310,7 @@ BEGIN
   INSERT INTO risk.credit_assessments (customer_id, rating, score, limit_amount, currency, method,
                                        note, assessed_on, valid_until, assessor_id)
   VALUES (p_customer, v_rating, v_score,
-          risk.credit_money(p_body, 'limit_amount', true),
+          api.body_money(p_body, 'limit_amount', true),
           risk.credit_currency(p_body, 'currency', true),
           api.body_text(p_body, 'method', true, 2000), api.body_text(p_body, 'note', false, 4000),
           v_assessed, v_until, tx.user_id())
@@ -395,7 +375,7 @@ BEGIN
   IF v_hash !~ '^[0-9a-f]{64}$' THEN
     PERFORM api.fail('TXVAL', 'document_sha256', 'must be the SHA-256 of the document: 64 lower-case hex digits');
   END IF;
-  v_amount := risk.credit_money(p_body, 'amount', true);
+  v_amount := api.body_money(p_body, 'amount', true);
   IF v_amount <= 0 THEN
     PERFORM api.fail('TXVAL', 'amount', 'must be greater than 0');
   END IF;
@@ -487,7 +467,7 @@ BEGIN
   IF v_kind NOT IN ('prepayment', 'instalment', 'final') THEN
     PERFORM api.fail('TXVAL', 'kind', 'must be prepayment, instalment or final');
   END IF;
-  v_amount := risk.credit_money(p_body, 'amount', true);
+  v_amount := api.body_money(p_body, 'amount', true);
   IF v_amount <= 0 THEN
     PERFORM api.fail('TXVAL', 'amount', 'must be greater than 0');
   END IF;
@@ -529,7 +509,7 @@ BEGIN
   IF v_on > risk.credit_today() THEN
     PERFORM api.fail('TXVAL', 'paid_on', 'must not be in the future');
   END IF;
-  v_amount := risk.credit_money(p_body, 'paid_amount', true);
+  v_amount := api.body_money(p_body, 'paid_amount', true);
   IF v_amount <= 0 THEN
     PERFORM api.fail('TXVAL', 'paid_amount', 'must be greater than 0');
   END IF;
@@ -572,7 +552,7 @@ BEGIN
   IF v_on > risk.credit_today() THEN
     PERFORM api.fail('TXVAL', 'occurred_on', 'must not be in the future');
   END IF;
-  v_amount := risk.credit_money(p_body, 'amount', false);
+  v_amount := api.body_money(p_body, 'amount', false);
   v_currency := risk.credit_currency(p_body, 'currency', false);
   IF (v_amount IS NULL) <> (v_currency IS NULL) THEN
     PERFORM api.fail('TXVAL', CASE WHEN v_amount IS NULL THEN 'amount' ELSE 'currency' END,

@@ -16,14 +16,6 @@
 DROP POLICY IF EXISTS contracts_kri_read ON cust.contracts;
 CREATE POLICY contracts_kri_read ON cust.contracts FOR SELECT TO tianxing_owner USING (true);
 
--- p_at's date in the company time zone.
-CREATE OR REPLACE FUNCTION risk.company_date(p_at timestamptz) RETURNS date
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT (p_at AT TIME ZONE org.company_time_zone(p_at))::date $$;
-REVOKE ALL ON FUNCTION risk.company_date(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION risk.company_date(timestamptz) TO tianxing_app;
-
 -- The indicators (R3.2) -------------------------------------------------------------------------
 -- Overdue case milestones (P2.2): milestone deadlines still open (neither met nor closed with
 -- their case) whose due time has passed.
@@ -56,7 +48,7 @@ CREATE OR REPLACE FUNCTION risk.kri_stale_customers(p_at timestamptz) RETURNS nu
   AS $$
   WITH p AS MATERIALIZED (
     SELECT make_interval(days => coalesce(
-             (org.policy_value('customer_review_period_days', risk.company_date(p_at)))::int, 180)) AS period)
+             (org.policy_value('customer_review_period_days', org.company_date(p_at)))::int, 180)) AS period)
   SELECT coalesce(round(100.0 * count(*) FILTER (WHERE coalesce(c.last_verified_at, c.created_at) < p_at - p.period)
                         / nullif(count(*), 0), 2), 0)
     FROM cust.customers c CROSS JOIN p
@@ -73,7 +65,7 @@ CREATE OR REPLACE FUNCTION risk.kri_contracts_under_prepayment(p_at timestamptz)
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH d AS MATERIALIZED (SELECT risk.company_date(p_at) AS day),
+  WITH d AS MATERIALIZED (SELECT org.company_date(p_at) AS day),
   pol AS MATERIALIZED (
     SELECT org.policy_value('credit_rating_policy', d.day) -> 'ratings' AS ratings,
            coalesce((org.policy_value('risk_warning_thresholds', d.day) ->> 'prepayment_ratio_min')::numeric, 0) AS min_ratio
@@ -115,8 +107,8 @@ CREATE OR REPLACE FUNCTION risk.kri_credit_expiring(p_at timestamptz) RETURNS nu
   SET search_path = pg_catalog, pg_temp
   AS $$
   WITH d AS MATERIALIZED (
-    SELECT risk.company_date(p_at) AS day,
-           coalesce((org.policy_value('credit_rating_policy', risk.company_date(p_at))
+    SELECT org.company_date(p_at) AS day,
+           coalesce((org.policy_value('credit_rating_policy', org.company_date(p_at))
                        ->> 'expiring_within_days')::int, 30) AS within),
   latest AS (
     SELECT DISTINCT ON (a.customer_id) a.customer_id, a.valid_until
@@ -135,8 +127,8 @@ CREATE OR REPLACE FUNCTION risk.kri_receivables_overdue(p_at timestamptz) RETURN
   SET search_path = pg_catalog, pg_temp
   AS $$
   WITH d AS MATERIALIZED (
-    SELECT risk.company_date(p_at) AS day,
-           coalesce((org.policy_value('risk_warning_thresholds', risk.company_date(p_at))
+    SELECT org.company_date(p_at) AS day,
+           coalesce((org.policy_value('risk_warning_thresholds', org.company_date(p_at))
                        ->> 'credit_overdue_days')::int, 30) AS days)
   SELECT ((SELECT count(*) FROM risk.receivables r CROSS JOIN d
             WHERE r.paid_on IS NULL AND r.due_on < d.day - d.days AND r.created_at <= p_at)
@@ -250,7 +242,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no such indicator' USING ERRCODE = 'P0002';
   END IF;
-  pol := risk.kri_policy(k.code, risk.company_date(p_at));
+  pol := risk.kri_policy(k.code, org.company_date(p_at));
   v_warn := (pol ->> 'warning')::numeric;
   v_crit := (pol ->> 'critical')::numeric;
   v_rearm := coalesce((pol ->> 'rearm')::numeric, 0);
@@ -382,7 +374,7 @@ BEGIN
   IF tx.user_id() IS NOT NULL THEN
     RAISE EXCEPTION 'only the job measures as the job' USING ERRCODE = '42501';
   END IF;
-  v_today := risk.company_date(p_now);
+  v_today := org.company_date(p_now);
   FOR k IN
     SELECT x.id, x.last_measured_at,
            coalesce(risk.kri_policy(x.code, v_today) ->> 'frequency', 'daily') AS frequency
@@ -392,9 +384,9 @@ BEGIN
   LOOP
     v_due := p_force OR k.last_measured_at IS NULL
              OR CASE k.frequency
-                  WHEN 'weekly' THEN risk.company_date(k.last_measured_at) + 7 <= v_today
-                  WHEN 'monthly' THEN (risk.company_date(k.last_measured_at) + interval '1 month')::date <= v_today
-                  ELSE risk.company_date(k.last_measured_at) < v_today
+                  WHEN 'weekly' THEN org.company_date(k.last_measured_at) + 7 <= v_today
+                  WHEN 'monthly' THEN (org.company_date(k.last_measured_at) + interval '1 month')::date <= v_today
+                  ELSE org.company_date(k.last_measured_at) < v_today
                 END;
     IF v_due THEN
       PERFORM risk.measure_at(k.id, risk.kri_compute(k.id, p_now), 'job', NULL, p_now);
@@ -452,7 +444,7 @@ CREATE OR REPLACE FUNCTION api.kri_json(p_id uuid) RETURNS json
            'id', k.id, 'code', k.code, 'name', k.name, 'measures', k.measures,
            'source', k.source, 'compute', k.compute, 'unit', k.unit, 'direction', k.direction,
            'category', k.category, 'owner_id', k.owner_id, 'active', k.active, 'armed', k.armed,
-           'thresholds', risk.kri_policy(k.code, risk.company_date(now())),
+           'thresholds', risk.kri_policy(k.code, org.company_date(now())),
            'last_measured_at', api.ts(k.last_measured_at),
            'latest', (SELECT api.kri_measurement_json(m) FROM risk.kri_measurements m
                        WHERE m.kri_id = k.id ORDER BY m.measured_at DESC, m.id DESC LIMIT 1),

@@ -12,7 +12,7 @@
 -- A cancelled drill does not discharge the duty: the next run of the job schedules the drill
 -- again from the last one held, so it stays due (and overdue) until one is held.
 
--- The company's date of an instant: risk.company_date (sql/code/risk/050_kris.sql, part C).
+-- The company's date of an instant: org.company_date (sql/code/cases/010_calendar.sql).
 
 -- The job kind 'risk.plans' (schedule daily 02:30 company time, migration 0029; R4.2, R4.3).
 -- Payload {"today": "YYYY-MM-DD"} for catch-up runs and tests (default: the company's date today).
@@ -43,14 +43,14 @@ BEGIN
       RAISE EXCEPTION 'risk.plans: today must be a date YYYY-MM-DD' USING ERRCODE = '22023';
     END;
   ELSE
-    v_today := risk.company_date(now());
+    v_today := org.company_date(now());
   END IF;
 
   INSERT INTO risk.exercises (plan_id, kind, status, due_on)
   SELECT p.id, 'drill', 'scheduled',
-         (coalesce((SELECT risk.company_date(max(x.ended_at)) FROM risk.exercises x
+         (coalesce((SELECT org.company_date(max(x.ended_at)) FROM risk.exercises x
                      WHERE x.plan_id = p.id AND x.kind = 'drill' AND x.status IN ('held', 'lessons_closed')),
-                   (SELECT risk.company_date(min(v.effective_at)) FROM risk.plan_versions v
+                   (SELECT org.company_date(min(v.effective_at)) FROM risk.plan_versions v
                      WHERE v.plan_id = p.id AND v.effective_at IS NOT NULL))
           + make_interval(months => p.drill_every_months))::date
     FROM risk.plans p
@@ -189,8 +189,8 @@ BEGIN
      SET version_id = v.id, started_at = v_started, ended_at = v_ended, findings = v_findings,
          scenario = v_scenario, recorded_by = tx.user_id()
    WHERE x.id = p_id;
-  RETURN risk.company_date(v_ended)
-         + (org.policy_value('risk_schedules', risk.company_date(v_ended)) ->> 'lessons_due_days')::int;
+  RETURN org.company_date(v_ended)
+         + (org.policy_value('risk_schedules', org.company_date(v_ended)) ->> 'lessons_due_days')::int;
 END
 $$;
 REVOKE ALL ON FUNCTION risk.exercise_record(uuid, risk.plan_versions, jsonb, boolean) FROM PUBLIC;
