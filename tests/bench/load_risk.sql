@@ -8,7 +8,7 @@
 --                                   .prepayment_ratio_min, 0.3: many exactly at it), about 3 %
 --                                   below it and about 1 % with none recorded (contracts signed
 --                                   before module R)
---   credit assessments              every customer with a contract and a tenth more: the current
+--   credit assessments              every customer with a contract and 8 % more: the current
 --                                   one made within the last 380 days, valid a year (so about 8 %
 --                                   expiring within credit_rating_policy.expiring_within_days and
 --                                   4 % expired); one in ten has the previous year's one too,
@@ -20,13 +20,13 @@
 --                                   instalments 90 days apart; past ones paid (some late), about
 --                                   3 % unpaid, so some past credit_overdue_days (30) and some
 --                                   not yet; a closed contract's all paid
---   escalations (cases.escalations) about a tenth of the approved-and-later cases: resolved,
+--   escalations (cases.escalations) about a tenth of the approved-and-later cases (not archived): resolved,
 --                                   climbed to level 2 (still open), open at level 1, or
 --                                   withdrawn; an open one has its open 'escalation' deadline
 --   review rounds (cases.reviews)   what load_cases.sql's review_round implies: under review =
---                                   round 1 undecided, rectifying = round 1 failed, passed and
---                                   later = round 1 passed, or (one in six) failed then round 2
---                                   passed (review_round set to 2)
+--                                   round 1 undecided, rectifying = round 1 failed, passed to
+--                                   confirmed = round 1 passed, or (one in six) failed then round
+--                                   2 passed (review_round set to 2); not for archived cases
 --   overdue marks                   the deadline job's: every open deadline due more than an hour
 --                                   before the load is marked overdue (cases.deadlines.overdue_at)
 --                                   as the job running every few minutes would have; those due
@@ -34,11 +34,14 @@
 --                                   depend on when the job last ran)
 --
 -- Which customer gets what comes from a hash of its id (h below), so that every mix holds at any
--- size. Run by a superuser with session_replication_role = replica, as the other loaders: no
--- trigger runs (not the audit trail, not module R's credit gate on contracts: the contracts below
--- the minimum are the ones signed before it, which is what the indicator is there to find), and
--- the tables' row-level security (forced, even for the owner) does not apply. Set-based: one
--- INSERT ... SELECT per table, all in one transaction.
+-- size. Run by a superuser with session_replication_role = replica, as the other loaders, not as
+-- the owner: the owner is under the forced row-level security of cust.* and risk.* (cust.contracts
+-- admits an insert only from a signed-in person related to the customer), and every audited row
+-- would take the audit chain's lock and trigger (minutes for a million rows). In replica mode no
+-- ordinary trigger runs: not the audit trail, not module R's credit gate on contracts (the
+-- contracts below the minimum are the ones signed before it, which is what the indicator is there
+-- to find); the ENABLE ALWAYS ones do (archived cases refuse every change, so none is touched
+-- here). Set-based: one INSERT ... SELECT per table, all in one transaction.
 BEGIN;
 SET LOCAL session_replication_role = replica;
 
@@ -101,15 +104,15 @@ SELECT k.id, k.customer_id, k.amount, 'CNY', k.prepayment_ratio, 12, k.signed_on
   FROM bench_r_contract k;
 
 -- Guarantees: a quarter of the C and D contracts, for the contract, two years from signing; one
--- in five released, and the older ones have run out.
+-- in five released (200 days after signing, when that is past), and the older ones have run out.
 INSERT INTO risk.guarantees (id, customer_id, contract_id, type, guarantor, amount, currency, valid_from,
                              valid_until, document_sha256, released_at, release_reason, created_by, created_at,
                              updated_at)
 SELECT g.id, k.customer_id, k.id, (ARRAY['bank_guarantee', 'letter_of_credit', 'deposit', 'corporate'])[k.hk % 4 + 1],
        '基準擔保銀行' || (k.hk % 50), round(k.amount * 0.5, 2), 'CNY', k.signed_on, k.signed_on + 730,
        sha256(convert_to(g.id::text, 'UTF8')),
-       CASE WHEN k.hk / 10 % 5 = 0 THEN (k.signed_on + 200 + time '11:00') AT TIME ZONE 'Asia/Taipei' END,
-       CASE WHEN k.hk / 10 % 5 = 0 THEN '合同款項已結清' END,
+       CASE WHEN k.hk / 10 % 5 = 0 AND k.signed_on + 200 < t.today THEN (k.signed_on + 200 + time '11:00') AT TIME ZONE 'Asia/Taipei' END,
+       CASE WHEN k.hk / 10 % 5 = 0 AND k.signed_on + 200 < t.today THEN '合同款項已結清' END,
        t.assessor_id, (k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei', (k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei'
   FROM bench_r_contract k
  CROSS JOIN bench_r_today t
