@@ -156,7 +156,15 @@ CREATE TEMP TABLE bench_r_escalation ON COMMIT DROP AS
 SELECT c.id AS case_id, c.status, c.received_by, c.approved_by, c.started_at, e.he,
        overlay(overlay(md5('tianxing-bench-escalation:' || c.id) placing '4' from 13) placing '8' from 17)::uuid AS id,
        overlay(overlay(md5('tianxing-bench-escalation2:' || c.id) placing '4' from 13) placing '8' from 17)::uuid AS id2,
-       least(c.started_at + interval '1 day', now() - interval '10 minutes') AS raised_at,
+       -- open at level 1: raised 1 to 12 hours ago, due a day after; climbed: level 1 raised 25 to
+       -- 36 hours ago, climbed a day after, level 2 due a day later. So no loaded escalation is
+       -- past its due time and open: the running service's deadline job would climb it while the
+       -- benchmark measures. A settled one: a day after the work started.
+       CASE WHEN c.status IN ('in_progress', 'under_review', 'rectifying') AND e.he / 10 % 3 = 0
+            THEN now() - make_interval(hours => (1 + e.he / 30 % 12)::int)
+            WHEN c.status IN ('in_progress', 'under_review', 'rectifying') AND e.he / 10 % 3 = 1
+            THEN now() - make_interval(hours => (25 + e.he / 30 % 12)::int)
+            ELSE least(c.started_at + interval '1 day', now() - interval '10 minutes') END AS raised_at,
        CASE WHEN c.status IN ('in_progress', 'under_review', 'rectifying') AND e.he / 10 % 3 = 0 THEN 'open'
             WHEN c.status IN ('in_progress', 'under_review', 'rectifying') AND e.he / 10 % 3 = 1 THEN 'climbed'
             WHEN c.status = 'cancelled' THEN 'withdrawn'
