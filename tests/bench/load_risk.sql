@@ -22,7 +22,9 @@
 --                                   not yet; a closed contract's all paid
 --   escalations (cases.escalations) about a tenth of the approved-and-later cases (not archived): resolved,
 --                                   climbed to level 2 (still open), open at level 1, or
---                                   withdrawn; an open one has its open 'escalation' deadline
+--                                   withdrawn; an open one has its open 'escalation' deadline,
+--                                   not yet due (the running service's deadline job would climb
+--                                   it while the benchmark measures)
 --   review rounds (cases.reviews)   what load_cases.sql's review_round implies: under review =
 --                                   round 1 undecided, rectifying = round 1 failed, passed to
 --                                   confirmed = round 1 passed, or (one in six) failed then round
