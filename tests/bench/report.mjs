@@ -256,7 +256,10 @@ if (check) {
       for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
     }
   }
-  for (const n of ['assessment_month', 'assessment_month_reference']) {
+  for (const n of ['assessment_month', 'assessment_month_reference', 'risk_load', 'risk_kris', 'risk_measure_due',
+    'risk_kri_overdue_milestones', 'risk_kri_rework_rate', 'risk_kri_stale_customers',
+    'risk_kri_contracts_under_prepayment', 'risk_kri_credit_expiring', 'risk_kri_receivables_overdue',
+    'risk_kri_open_escalations']) {
     const t = timings.find((x) => x.scenario === n);
     if (!t) problems.push(`timing ${n} missing`);
     else if (!(t.seconds > 0)) problems.push(`${n}: no time`);
@@ -316,7 +319,7 @@ if (timings.length) {
     '',
     '## One-off work',
     '',
-    '| what | seconds | reference (the same SQL run directly) s | ratio |',
+    '| what | seconds | reference s (assessment: the same SQL run directly; risk: plain SQL giving the same figures) | ratio |',
     '|---|---:|---:|---:|',
   );
   if (svc) {
@@ -327,6 +330,32 @@ if (timings.length) {
     );
   }
   if (load) md.push(`| loading the assessment facts | ${f(load.seconds, 2)} | – | – |`);
+  // Module R (issue 13): the seven key risk indicators; the reference is plain SQL computing the
+  // same figures (tests/bench/risk_reference.sql), medians of the runs.
+  const due = t('risk_measure_due');
+  const kris = t('risk_kris');
+  const rload = t('risk_load');
+  const ratio = (x) => (x && x.reference_seconds > 0 ? f(x.seconds / x.reference_seconds, 2) : '–');
+  for (const k of timings.filter((x) => x.scenario.startsWith('risk_kri_'))) {
+    md.push(
+      `| indicator ${k.scenario.slice('risk_kri_'.length)} = ${k.value} (${k.band}): risk.kri_… | ` +
+        `${f(k.seconds, 3)} | ${f(k.reference_seconds, 3)} | ${ratio(k)} |`,
+    );
+  }
+  if (kris) md.push(`| the seven indicators, one after another | ${f(kris.seconds, 3)} | ${f(kris.reference_seconds, 3)} | ${ratio(kris)} |`);
+  if (due) {
+    md.push(
+      `| risk.measure_due(now, true): ${due.indicators} indicators measured, stored, ${due.open_warnings} warnings open ` +
+        `after (committed) | ${f(due.seconds, 3)} | ${f(due.reference_seconds, 3)} | ${ratio(due)} |`,
+    );
+  }
+  if (rload) {
+    md.push(
+      `| loading the risk facts (${rload.contracts} contracts, ${rload.credit_assessments} credit assessments, ` +
+        `${rload.receivables} receivables, ${rload.escalations} escalations, ${rload.reviews} review rounds; ` +
+        `${rload.customers} customers, ${rload.cases} cases) | ${f(rload.seconds, 2)} | – | – |`,
+    );
+  }
 }
 if (scaling) {
   md.push(
