@@ -19,21 +19,20 @@
 --                               time has passed at :'at', whether the deadline job has marked them
 --                               yet or not
 --   rework_rate                 percent of the review rounds decided in the 30 days up to :'at'
---                               that failed; 0 when none; rounded to 2 decimals as part C rounds
---                               (this file first kept 4: see docs/performance.md)
+--                               that failed; 0 when none; 4 decimals, the precision a measurement
+--                               stores and the band is decided on
 --   stale_customers             percent of the customers (not disposed of, not merged) not
 --                               verified within customer_review_period_days (never verified
---                               counts from created_at, as cust.is_stale); 2 decimals as above
+--                               counts from created_at, as cust.is_stale); 4 decimals as above
 --   contracts_under_prepayment  open contracts whose prepayment ratio (none recorded: 0) is below
---                               what the customer's current credit rating requires
---                               (credit_rating_policy; without a current assessment,
---                               risk_warning_thresholds.prepayment_ratio_min), unless valid,
+--                               the company minimum (risk_warning_thresholds.prepayment_ratio_min)
+--                               or, when higher, what the customer's current credit rating
+--                               requires (credit_rating_policy; current = the latest assessed
+--                               valid today, as the contract gate reads it), unless valid,
 --                               unreleased guarantees of the contract or of all the customer's
---                               contracts, in its currency, cover amount x (required - ratio).
---                               Part C's reading; this file first counted contracts below
---                               prepayment_ratio_min whatever the rating (see docs/performance.md)
---   credit_expiring             customers whose current credit assessment (the latest made with
---                               valid_until >= today, migration 0029's definition) runs out within
+--                               contracts, in its currency, cover amount x (required - ratio)
+--   credit_expiring             customers whose current credit assessment (the latest assessed
+--                               valid today, as the contract gate reads it) runs out within
 --                               credit_rating_policy.expiring_within_days (valid_until <= today +
 --                               days); a superseded one does not count
 --   receivables_overdue         receivables unpaid more than credit_overdue_days past due
@@ -52,7 +51,7 @@ SELECT 'overdue_milestones', count(*)
  WHERE d.kind = 'milestone' AND d.met_at IS NULL AND d.closed_at IS NULL AND d.due_at < :'at'::timestamptz;
 
 SELECT 'rework_rate', trim_scale(round(coalesce(100.0 * count(*) FILTER (WHERE r.outcome = 'failed')
-                                                / nullif(count(*), 0), 0), 2))
+                                                / nullif(count(*), 0), 0), 4))
   FROM cases.reviews r
  WHERE r.decided_at > :'at'::timestamptz - interval '30 days' AND r.decided_at <= :'at'::timestamptz;
 
@@ -60,11 +59,12 @@ SELECT 'stale_customers', trim_scale(round(coalesce(100.0 * count(*) FILTER (
          WHERE coalesce(c.last_verified_at, c.created_at)
                < (SELECT :'at'::timestamptz - make_interval(days => coalesce(
                            (org.policy_value('customer_review_period_days', :'today'::date))::int, 180))))
-         / nullif(count(*), 0), 0), 2))
+         / nullif(count(*), 0), 0), 4))
   FROM cust.customers c
  WHERE c.status <> 'disposed' AND c.merged_into IS NULL;
 
--- Per open contract, its customer's current rating by the index (customer_id, at DESC), then the
+-- Per open contract, its customer's current rating by the index (customer_id, assessed_on DESC,
+-- seq DESC), then the
 -- guarantees of only the contracts found short.
 WITH pol AS MATERIALIZED (
   SELECT org.policy_value('credit_rating_policy', :'today'::date) -> 'ratings' AS ratings,
@@ -78,12 +78,12 @@ short AS MATERIALIZED (
     LEFT JOIN LATERAL (SELECT a.rating FROM risk.credit_assessments a
                         WHERE a.customer_id = k.customer_id AND a.valid_until >= :'today'::date
                           AND a.assessed_on <= :'today'::date
-                        ORDER BY a.at DESC LIMIT 1) cur ON true
+                        ORDER BY a.assessed_on DESC, a.seq DESC LIMIT 1) cur ON true
    CROSS JOIN LATERAL (
-     SELECT CASE WHEN cur.rating IS NULL THEN pol.min_ratio
-                 ELSE coalesce((SELECT (x ->> 'prepayment_ratio')::numeric
-                                  FROM jsonb_array_elements(pol.ratings) x WHERE x ->> 'rating' = cur.rating),
-                               pol.min_ratio) END AS required) q
+     SELECT greatest(pol.min_ratio,
+                     coalesce((SELECT (x ->> 'prepayment_ratio')::numeric
+                                 FROM jsonb_array_elements(pol.ratings) x WHERE x ->> 'rating' = cur.rating),
+                              pol.min_ratio)) AS required) q
    WHERE k.status = 'open' AND coalesce(k.prepayment_ratio, 0) < q.required)
 SELECT 'contracts_under_prepayment', count(*)
   FROM short s
@@ -97,8 +97,11 @@ SELECT 'credit_expiring', count(DISTINCT a.customer_id)
  WHERE a.valid_until BETWEEN :'today'::date
          AND (SELECT :'today'::date + coalesce((org.policy_value('credit_rating_policy', :'today'::date)
                                                   ->> 'expiring_within_days')::int, 30))
+   AND a.assessed_on <= :'today'::date
    AND NOT EXISTS (SELECT FROM risk.credit_assessments n
-                    WHERE n.customer_id = a.customer_id AND n.at > a.at AND n.valid_until >= :'today'::date);
+                    WHERE n.customer_id = a.customer_id AND n.assessed_on <= :'today'::date
+                      AND n.valid_until >= :'today'::date
+                      AND (n.assessed_on, n.seq) > (a.assessed_on, a.seq));
 
 SELECT 'receivables_overdue', count(*)
   FROM risk.receivables r

@@ -30,11 +30,13 @@ $$;
 
 -- Rework rate (P3.1-P3.3), percent: of the review decisions of the 30 days up to p_at, those that
 -- failed the case back to its workers. 0 when nothing was decided (no evidence of rework).
+-- Percentages keep the 4 decimals a measurement stores: the band is decided on them (19.996 has
+-- not reached 20), and clients round for display.
 CREATE OR REPLACE FUNCTION risk.kri_rework_rate(p_at timestamptz) RETURNS numeric
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT coalesce(round(100.0 * count(*) FILTER (WHERE r.outcome = 'failed') / nullif(count(*), 0), 2), 0)
+  SELECT coalesce(round(100.0 * count(*) FILTER (WHERE r.outcome = 'failed') / nullif(count(*), 0), 4), 0)
     FROM cases.reviews r
    WHERE r.decided_at IS NOT NULL AND r.decided_at > p_at - interval '30 days' AND r.decided_at <= p_at
 $$;
@@ -50,17 +52,18 @@ CREATE OR REPLACE FUNCTION risk.kri_stale_customers(p_at timestamptz) RETURNS nu
     SELECT make_interval(days => coalesce(
              (org.policy_value('customer_review_period_days', org.company_date(p_at)))::int, 180)) AS period)
   SELECT coalesce(round(100.0 * count(*) FILTER (WHERE coalesce(c.last_verified_at, c.created_at) < p_at - p.period)
-                        / nullif(count(*), 0), 2), 0)
+                        / nullif(count(*), 0), 4), 0)
     FROM cust.customers c CROSS JOIN p
    WHERE c.status <> 'disposed' AND c.merged_into IS NULL AND c.created_at <= p_at
 $$;
 
--- Contracts under the prepayment minimum (R2.3): open contracts whose prepayment ratio is below
--- what the customer's current credit assessment's rating requires (credit_rating_policy; the
--- current assessment is the latest one valid on the day), or, without a current assessment,
--- below risk_warning_thresholds.prepayment_ratio_min; unless valid, unreleased guarantees of the
--- contract (or of all the customer's contracts) in its currency cover the gap
--- amount x (required - ratio).
+-- Contracts under the prepayment minimum (R2.3): open contracts whose prepayment ratio (none
+-- recorded: 0) is below the company minimum risk_warning_thresholds.prepayment_ratio_min or, when
+-- higher, what the customer's current credit rating requires (credit_rating_policy; the current
+-- assessment as the contract gate reads it, risk.current_credit: the latest assessed valid on the
+-- day) -- a contract signed under a better rating counts once the customer is downgraded; unless
+-- valid, unreleased guarantees of the contract (or of all the customer's contracts) in its
+-- currency cover the gap amount x (required - ratio).
 CREATE OR REPLACE FUNCTION risk.kri_contracts_under_prepayment(p_at timestamptz) RETURNS numeric
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -77,11 +80,10 @@ CREATE OR REPLACE FUNCTION risk.kri_contracts_under_prepayment(p_at timestamptz)
     SELECT DISTINCT ON (a.customer_id) a.customer_id, a.rating
       FROM risk.credit_assessments a CROSS JOIN d
      WHERE a.at <= p_at AND a.assessed_on <= d.day AND a.valid_until >= d.day
-     ORDER BY a.customer_id, a.at DESC),
+     ORDER BY a.customer_id, a.assessed_on DESC, a.seq DESC),
   req AS (
     SELECT k.id, k.customer_id, k.amount, k.currency, coalesce(k.prepayment_ratio, 0) AS ratio,
-           CASE WHEN cur.customer_id IS NULL THEN pol.min_ratio
-                ELSE coalesce(rating.ratio, pol.min_ratio) END AS required
+           greatest(pol.min_ratio, coalesce(rating.ratio, pol.min_ratio)) AS required
       FROM cust.contracts k
       CROSS JOIN d CROSS JOIN pol
       LEFT JOIN cur ON cur.customer_id = k.customer_id
@@ -100,8 +102,10 @@ CREATE OR REPLACE FUNCTION risk.kri_contracts_under_prepayment(p_at timestamptz)
          < req.amount * (req.required - req.ratio)
 $$;
 
--- Credit assessments expiring (R2.3): customers whose latest assessment (as of p_at) is still
--- valid on the day and expires within credit_rating_policy.expiring_within_days.
+-- Credit assessments expiring (R2.3): customers whose current assessment (as of p_at: the latest
+-- assessed valid on the day, as risk.current_credit) expires within
+-- credit_rating_policy.expiring_within_days. A renewed customer's older assessment does not
+-- count.
 CREATE OR REPLACE FUNCTION risk.kri_credit_expiring(p_at timestamptz) RETURNS numeric
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -110,13 +114,13 @@ CREATE OR REPLACE FUNCTION risk.kri_credit_expiring(p_at timestamptz) RETURNS nu
     SELECT org.company_date(p_at) AS day,
            coalesce((org.policy_value('credit_rating_policy', org.company_date(p_at))
                        ->> 'expiring_within_days')::int, 30) AS within),
-  latest AS (
+  cur AS (
     SELECT DISTINCT ON (a.customer_id) a.customer_id, a.valid_until
-      FROM risk.credit_assessments a
-     WHERE a.at <= p_at
-     ORDER BY a.customer_id, a.at DESC)
-  SELECT count(*)::numeric FROM latest CROSS JOIN d
-   WHERE latest.valid_until >= d.day AND latest.valid_until <= d.day + d.within
+      FROM risk.credit_assessments a CROSS JOIN d
+     WHERE a.at <= p_at AND a.assessed_on <= d.day AND a.valid_until >= d.day
+     ORDER BY a.customer_id, a.assessed_on DESC, a.seq DESC)
+  SELECT count(*)::numeric FROM cur CROSS JOIN d
+   WHERE cur.valid_until <= d.day + d.within
 $$;
 
 -- Overdue receivables (R2.3): receivables unpaid on the day more than
