@@ -56,6 +56,33 @@ tx_br_key() {
 	printf '%s' "$k"
 }
 
+# tx_br_prepare_repo REPO: create REPO where the cluster's owner can write it, print its resolved
+# path. As for a cluster (tx_pg_prepare_base), when root and the postgres user cannot reach REPO's
+# parent (archive_command runs as that user), the repository goes to
+# /var/tmp/tianxing-backups-<hash of REPO> and REPO becomes a symlink to it.
+tx_br_prepare_repo() {
+	local repo=$1 parent real
+	if [[ -L $repo || -d $repo ]]; then
+		readlink -f -- "$repo"
+		return 0
+	fi
+	parent=$(dirname -- "$repo")
+	mkdir -p -- "$parent"
+	parent=$(cd -- "$parent" && pwd -P)
+	repo="$parent/$(basename -- "$repo")"
+	if tx_is_root && ! (cd / && runuser -u postgres -- test -x "$parent"); then
+		real="/var/tmp/tianxing-backups-$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
+		mkdir -p -- "$real"
+		chmod 0700 -- "$real"
+		ln -s -- "$real" "$repo"
+		tx_note "note: the postgres user cannot enter $parent; the repository lives in $real (symlinked from $repo)"
+		echo "$real"
+		return 0
+	fi
+	mkdir -p -- "$repo"
+	echo "$repo"
+}
+
 # tx_br_setup BASE REPO KEY: configuration, WAL archiving (restarts a running cluster once, when
 # archiving is first switched on: archive_mode needs a restart) and the stanza. Idempotent.
 tx_br_setup() {
@@ -64,8 +91,7 @@ tx_br_setup() {
 	dir=$(tx_br_dir "$base")
 	pass=$(tx_br_key "$key") || return 1
 	su=$(tx_pg_superuser)
-	mkdir -p -- "$repo"
-	repo=$(cd -- "$repo" && pwd -P)
+	repo=$(tx_br_prepare_repo "$repo") || return 1
 	if [[ $repo == "$real"/data || $repo == "$real"/data/* ]]; then
 		tx_note "the repository must not be inside the data directory"
 		return 1
@@ -173,6 +199,7 @@ tx_br_restore() {
 		# Checked and made absolute (UTC) by the server while it runs: a bad or zone-less time would
 		# otherwise only show as a server that does not start after the files were replaced.
 		time=$(tx_pg_psql "$base" -X -A -t -q -d postgres -v ON_ERROR_STOP=1 -v t="$time" <<'SQL'
+SET TIME ZONE 'UTC';
 SELECT to_char(:'t'::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00';
 SQL
 		) || {
