@@ -184,6 +184,27 @@ test('after the restore, /readyz no longer warns and /metrics gives the age of t
   assert.equal(pg('SELECT count(*) FROM tx_meta.backups', { db: DB }), '2');
 });
 
+test('the repository is encrypted and does not hold its key', () => {
+  const files = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.isFile()) files.push(f);
+    }
+  };
+  walk(repo);
+  const secret = fs.readFileSync(backupKey, 'utf8').trim();
+  const backed = files.filter((f) => /\/(backup|archive)\//.test(f));
+  assert.ok(backed.length > 10, `backup and WAL files in the repository (${files.length})`);
+  for (const f of files) {
+    const buf = fs.readFileSync(f);
+    // pgBackRest's aes-256-cbc writes the OpenSSL salted format: a magic, then ciphertext.
+    assert.equal(buf.subarray(0, 8).toString('latin1'), 'Salted__', `${f} is encrypted`);
+    assert.equal(buf.indexOf(secret), -1, `${f} holds the repository key`);
+  }
+});
+
 test('a backup older than the policy makes /readyz warn backup_stale, still 200', async () => {
   pg("UPDATE tx_meta.backups SET started_at = started_at - interval '30 hours', stopped_at = stopped_at - interval '30 hours'", { db: DB });
   const res = await request(svc, { path: '/readyz' });
