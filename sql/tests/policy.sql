@@ -20,14 +20,15 @@ SELECT results_eq($$ SELECT name, type, clause FROM org.policy_parameters
   $$ VALUES ('assessment_annual_weights'::text, 'json'::text, 'Q2.2'::text),
             ('assessment_bonus_coefficients', 'json', 'Q4'), ('assessment_grade_bands', 'json', 'Q2.2'),
             ('assessment_promotion_rule', 'json', 'Q4'), ('assessment_training_thresholds', 'json', 'Q4'),
-            ('assessment_weights', 'json', 'Q1'), ('credit_rating_policy', 'json', 'R2.3'),
+            ('assessment_weights', 'json', 'Q1'), ('backup_max_age_hours', 'integer', 'C2.2'),
+            ('credit_rating_policy', 'json', 'R2.3'),
             ('customer_required_fields', 'json', 'C1.3'), ('customer_review_period_days', 'integer', 'C4.1'),
             ('kri_thresholds', 'json', 'R3.2'),
             ('login_lock_seconds', 'integer', NULL), ('login_lock_threshold', 'integer', NULL),
             ('risk_matrix', 'json', 'R1.2'), ('risk_response_rules', 'json', 'R2.1'),
             ('risk_schedules', 'json', 'R1.1'),
             ('risk_warning_thresholds', 'json', 'R3.2'), ('survey_schedule', 'json', 'Q3') $$,
-  'the seventeen parameters (module Q''s five: migration 0022; module R''s five: 0029)');
+  'the eighteen parameters (module Q''s five: migration 0022; module R''s five: 0029; backups: 0040)');
 SELECT is(org.policy_value('customer_review_period_days', '2024-06-01'), '180'::jsonb, 'customer_review_period_days = 180');
 SELECT is(org.policy_value('customer_required_fields'), '["name", "company_name", "business_scope", "contacts", "credit_code"]'::jsonb,
   'customer_required_fields');

@@ -32,8 +32,12 @@ test('GET /readyz answers 200 with every built-in migration applied', async () =
   const r = await request(svc, { path: '/readyz' });
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers['content-type'], /^application\/json\b/);
+  // A fresh database has no backup: a warning, still ready (issue 14; the restore drill covers the
+  // rest, tests/faults/restore_drill.test.mjs).
   assert.deepEqual(r.json, {
     status: 'ready', database: 'ok', migrations: { applied: files.length, expected: files.length },
+    backup: { max_age_seconds: 26 * 3600 },
+    warnings: [{ code: 'backup_missing', detail: 'No backup is recorded (deploy/local/run backup).' }],
   });
   assert.equal(r.headers['retry-after'], undefined);
 });

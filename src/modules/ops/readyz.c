@@ -2,13 +2,15 @@
  * @file modules/ops/readyz.c
  * @brief GET /readyz: ready means the database answers through the request pool (as the runtime
  * role, in the same pipelined transaction every request uses) and has exactly the migrations this
- * build expects.
+ * build expects. The state of the backups rides along (issue 14, C2.2): a missing or too old
+ * backup is a warning in the answer, never a 503, since traffic must not stop for it.
  */
 #include "core/app.h"
 #include "db/tx.h"
 #include "modules/ops/ops.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const struct tx_sql sql_ledger = {
   "ops_readyz_ledger",
@@ -17,6 +19,41 @@ static const struct tx_sql sql_ledger = {
   "       (SELECT coalesce(json_agg(json_build_array(path, checksum)), '[]')"
   "          FROM tx_meta.schema_code)::text",
   0};
+
+/*
+ * Adds "backup" (the newest backup's time and age, the policy's limit) and, when it is missing or
+ * older than the limit, a warning. The ledger matched this build, so the function exists: when it
+ * still does not answer (the database went away in between), the next probe will say so.
+ */
+static void add_backup(json_t *j_body, const struct tx_claims *claims)
+{
+  json_t *j_st = tx_ops_backup_status(claims);
+  if (!j_st)
+    return;
+  json_t *j_backup = json_object();
+  const char *keep[] = {"last_stopped_at", "age_seconds", "max_age_seconds"};
+  for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+    json_t *j_v = json_object_get(j_st, keep[i]);
+    if (j_v && !json_is_null(j_v))
+      json_object_set(j_backup, keep[i], j_v);
+  }
+  json_object_set_new(j_body, "backup", j_backup);
+  if (json_is_true(json_object_get(j_st, "stale"))) {
+    bool none = json_is_null(json_object_get(j_st, "last_stopped_at"));
+    json_t *j_age = json_object_get(j_st, "age_seconds");
+    json_t *j_max = json_object_get(j_st, "max_age_seconds");
+    char detail[200];
+    if (none)
+      snprintf(detail, sizeof detail, "No backup is recorded (deploy/local/run backup).");
+    else
+      snprintf(detail, sizeof detail, "The newest backup is %lld s old; the policy allows %lld s.",
+               (long long)json_integer_value(j_age), (long long)json_integer_value(j_max));
+    json_object_set_new(j_body, "warnings",
+                        json_pack("[{ssss}]", "code", none ? "backup_missing" : "backup_stale",
+                                  "detail", detail));
+  }
+  json_decref(j_st);
+}
 
 int tx_ops_readyz(struct tx_req *r)
 {
@@ -57,6 +94,7 @@ int tx_ops_readyz(struct tx_req *r)
   json_t *j_body = json_pack("{sssss{sIsI}}", "status", "ready", "database", "ok", "migrations",
                              "applied", (json_int_t)applied, "expected",
                              (json_int_t)tx_app.migrations.count);
+  add_backup(j_body, &claims);
   tx_reply_json(r, 200, j_body);
   json_decref(j_body);
   return r->status;
