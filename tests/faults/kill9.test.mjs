@@ -31,7 +31,7 @@ before(async () => {
   await svc.stop();
 });
 
-test('kill -9 during a write storm: nothing acknowledged is lost, the audit trail is whole', async () => {
+test('kill -9 during a write storm: nothing acknowledged is lost, the audit trail is whole', async (t) => {
   const svc = await startCustomerService(DB, key, keys, { env: { TIANXING_THREADS: 8, TIANXING_DB_POOL_SIZE: 6 } });
   const ledger = new Ledger();
   let killed = false;
@@ -45,6 +45,8 @@ test('kill -9 during a write storm: nothing acknowledged is lost, the audit trai
   killed = true;
   assert.equal(await svc.exited, 'signal SIGKILL');
   await Promise.all(workers);
+  const inFlight = [...ledger.customers.values(), ...ledger.cases.values()].filter((x) => x.inFlight).length;
+  t.diagnostic(`acknowledged ${ledger.acks} writes: ${ledger.customers.size} customers, ${ledger.cases.size} cases; ${inFlight} in flight at the kill`);
   assert.deepEqual(ledger.failures, [], 'every answer before the kill was a success');
   assert.ok(ledger.customers.size > 10 && ledger.cases.size > 5, `storm wrote ${ledger.customers.size} customers, ${ledger.cases.size} cases`);
 
