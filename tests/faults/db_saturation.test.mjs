@@ -82,8 +82,9 @@ test('pool exhausted and statements timing out: 503 problems with Retry-After, n
   // With MHD_USE_EPOLL a thread accepted up to ten connections of the burst at once and served
   // them in turn: measured 8 x database_timeout at 1.6, 3.1, 4.6 and 6.1 s, no pool timeout at all.
   // With poll a thread accepts one connection per turn, so the burst spreads over the threads; a
-  // thread may still take a second one before its first blocks, hence twice the statement timeout.
-  assert.ok(took < 2 * STATEMENT_MS + 500, `the burst was answered within twice the statement timeout (${took} ms)`);
+  // thread may still take a second one (seen: one at 3.1 s) or, on a loaded machine, a third
+  // before its first blocks: at most three statement timeouts.
+  assert.ok(took < 3 * STATEMENT_MS + 500, `the burst was answered within three statement timeouts (${took} ms)`);
 
   // Nothing stuck: no session working or in a transaction, nothing borrowed or waiting, and as
   // many requests as there are threads, twice over, are all served.
