@@ -534,7 +534,12 @@ int tx_server_run(const struct tx_config *cfg)
     {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)request_started, NULL},
     {MHD_OPTION_END, 0, NULL},
   };
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+  /* poll, not epoll: libpq calls block the worker thread that runs a request, and every
+   * connection a worker accepted waits for it. With epoll a worker accepts up to ten pending
+   * connections per turn, so a burst landed on a few workers and queued behind each other's
+   * statement timeouts (tests/faults/db_saturation: 8 requests answered at 1.6 to 6.1 s, no pool
+   * timeout); with poll a worker accepts one per turn and the burst spreads over the pool. */
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
   if (tx_conn_guard_start(cfg)) {
     tx_log(TX_LOG_ERROR, "cannot start the connection guard");
