@@ -43,7 +43,9 @@
 -- ordinary trigger runs: not the audit trail, not module R's credit gate on contracts (the
 -- contracts below the minimum are the ones signed before it, which is what the indicator is there
 -- to find); the ENABLE ALWAYS ones do (archived cases refuse every change, so none is touched
--- here). Set-based: one INSERT ... SELECT per table, all in one transaction.
+-- here). Set-based: one INSERT ... SELECT per table, all in one transaction. Every recorded time
+-- is at most now(): the indicators count rows recorded by the instant they measure, and a row
+-- stamped later in the company's day would be left out at some hours and not at others.
 BEGIN;
 SET LOCAL session_replication_role = replica;
 
@@ -71,7 +73,9 @@ SELECT overlay(overlay(md5('tianxing-bench-credit:' || c.id || ':' || n) placing
        c.id, c.rating, 900 - (ascii(c.rating) - 65) * 200 - (c.h / 1000 % 100)::int,
        (50 + c.h / 7 % 20 * 50) * 10000, 'CNY', '財務報表與付款紀錄分析',
        a.on_date, a.on_date + 365, t.assessor_id,
-       (a.on_date + time '10:00') AT TIME ZONE 'Asia/Taipei'
+       -- recorded at 10:00 that day, never later than now: an assessment of today made before
+       -- 10:00 Taipei is not in the future (the indicators count what was recorded by then)
+       least((a.on_date + time '10:00') AT TIME ZONE 'Asia/Taipei', now())
   FROM bench_r_customer c
  CROSS JOIN bench_r_today t
  CROSS JOIN LATERAL (VALUES (1, c.assessed_on), (0, c.assessed_on - 345)) a(n, on_date)
@@ -102,7 +106,7 @@ SELECT s.*,
 INSERT INTO cust.contracts (id, customer_id, amount, currency, prepayment_ratio, term_months, signed_on,
                             status, created_by, created_at, updated_at)
 SELECT k.id, k.customer_id, k.amount, 'CNY', k.prepayment_ratio, 12, k.signed_on, k.status, k.owner_id,
-       (k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei', (k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei'
+       least((k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei', now()), least((k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei', now())
   FROM bench_r_contract k;
 
 -- Guarantees: a quarter of the C and D contracts, for the contract, two years from signing; one
@@ -115,7 +119,7 @@ SELECT g.id, k.customer_id, k.id, (ARRAY['bank_guarantee', 'letter_of_credit', '
        sha256(convert_to(g.id::text, 'UTF8')),
        CASE WHEN k.hk / 10 % 5 = 0 AND k.signed_on + 200 < t.today THEN (k.signed_on + 200 + time '11:00') AT TIME ZONE 'Asia/Taipei' END,
        CASE WHEN k.hk / 10 % 5 = 0 AND k.signed_on + 200 < t.today THEN '合同款項已結清' END,
-       t.assessor_id, (k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei', (k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei'
+       t.assessor_id, least((k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei', now()), least((k.signed_on + time '09:00') AT TIME ZONE 'Asia/Taipei', now())
   FROM bench_r_contract k
  CROSS JOIN bench_r_today t
  CROSS JOIN LATERAL (SELECT overlay(overlay(md5('tianxing-bench-guarantee:' || k.id) placing '4' from 13) placing '8' from 17)::uuid AS id) g
@@ -132,7 +136,7 @@ SELECT overlay(overlay(md5('tianxing-bench-receivable:' || k.id || ':' || n) pla
        r.amount, 'CNY', r.due_on,
        CASE WHEN r.paid THEN r.due_on + r.late END,
        CASE WHEN r.paid THEN r.amount END,
-       k.owner_id, (k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei', now()
+       k.owner_id, least((k.signed_on + time '15:00') AT TIME ZONE 'Asia/Taipei', now()), now()
   FROM bench_r_contract k
  CROSS JOIN bench_r_today t
  CROSS JOIN LATERAL generate_series(CASE WHEN coalesce(k.prepayment_ratio, 0) > 0 THEN 0 ELSE 1 END, (1 + k.hk % 3)::int) n
