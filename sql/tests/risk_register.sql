@@ -5,7 +5,7 @@
 -- moves; rounds (R1.1) and their job; market records (R2.2). Run by tests/sql/run as
 -- tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(98);
+SELECT plan(100);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -30,6 +30,16 @@ INSERT INTO ids SELECT 'r1', (api.risk_create(
 SELECT is(api.risk_json(pg_temp.id('r1')) ->> 'status', 'identified', 'a staff member reports a risk: identified');
 SELECT ok(api.risk_json(pg_temp.id('r1')) ->> 'code' ~ ('^R-' || to_char(org.company_date(), 'YYYY') || '-[0-9]{4}$'),
           'its code is R-YYYY-NNNN of the company year');
+-- risk.report is granted to the runtime role: citing a warning (R3.3, its handling) is not for
+-- whoever reports, and only an open warning can be cited
+SELECT is(pg_temp.err(format('SELECT risk.report(%L, %L)',
+            '{"category": "other", "title": "t", "description": "d"}', gen_random_uuid())) ->> 'state',
+          '42501', 'staff cannot tie their risk to a warning');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT is(pg_temp.err(format('SELECT risk.report(%L, %L)',
+            '{"category": "other", "title": "t", "description": "d"}', gen_random_uuid())) ->> 'column',
+          'warning_id', 'a risk officer cites only an open warning');
+SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is((api.risk_json(pg_temp.id('r1')) ->> 'owner_id')::uuid, pg_temp.emp('staff.a1'),
           'the reporter owns it by default');
 SELECT is((api.risk_json(pg_temp.id('r1')) ->> 'department_id')::uuid,

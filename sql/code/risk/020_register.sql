@@ -234,6 +234,16 @@ BEGIN
   IF v_case IS NOT NULL AND NOT cases.may_read(v_case) THEN
     PERFORM api.fail('TXVAL', 'case_id', 'is not a case the caller may see');
   END IF;
+  -- The function is granted to the runtime role: a warning is cited only by someone who may
+  -- handle it (R3.3), never attached to any risk by whoever reports one.
+  IF p_warning IS NOT NULL AND NOT (risk.is_manager() OR tx.has_role('supervisor')) THEN
+    RAISE EXCEPTION 'only a risk officer, admin or supervisor raises a risk from a warning'
+      USING ERRCODE = '42501';
+  END IF;
+  IF p_warning IS NOT NULL AND NOT EXISTS (SELECT FROM risk.warnings w
+                                            WHERE w.id = p_warning AND w.status <> 'closed') THEN
+    PERFORM api.fail('TXVAL', 'warning_id', 'is not an open warning');
+  END IF;
   IF v_type IS NOT NULL AND NOT EXISTS (SELECT FROM cases.business_types b WHERE b.id = v_type) THEN
     PERFORM api.fail('TXVAL', 'business_type_id', 'is not a business type');
   END IF;
