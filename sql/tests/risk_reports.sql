@@ -3,7 +3,7 @@
 -- and reads them; the heat map. As the runtime role. Run by tests/sql/run as tianxing_app.
 -- Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(93);
+SELECT plan(94);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -231,6 +231,8 @@ SELECT is(pg_temp.err($$SELECT api.risk_report_create('{"at": "yesterday"}')$$) 
 SELECT is(pg_temp.err($$SELECT api.risk_report_create('{"kind": "regular"}')$$) ->> 'column', 'kind',
           'an unknown member: 422 naming it (only the job makes regular reports)');
 SELECT is(pg_temp.err($$SELECT risk.make_report('weekly', now())$$) ->> 'column', 'kind', 'a kind that does not exist');
+SELECT is(pg_temp.err($$SELECT risk.make_report('regular', now())$$) ->> 'state', '42501',
+          'a regular report is the job''s alone');
 SELECT is((SELECT count(*) FROM risk.reports), 5::bigint, 'nothing written by the refusals');
 SELECT pg_temp.be('admin', 'admin');
 SELECT is((api.risk_report_create('{}') ->> 'kind'), 'ad_hoc', 'admin makes one too');

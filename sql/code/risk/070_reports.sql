@@ -294,6 +294,11 @@ BEGIN
   IF p_kind IS NULL OR p_kind NOT IN ('regular', 'ad_hoc') THEN
     PERFORM api.fail('TXVAL', 'kind', 'is regular or ad_hoc');
   END IF;
+  -- a regular report is the job's (R3.1 定期): one per scheduled day, made by nobody else, so
+  -- that a person calling this granted function cannot move the schedule
+  IF p_kind = 'regular' AND NOT tx.has_role('system') THEN
+    RAISE EXCEPTION 'only the job makes regular reports' USING ERRCODE = '42501';
+  END IF;
   -- (the clock, not the transaction's start: a report made after writes in the same transaction
   -- states them, as A's assessments are stamped with clock_timestamp())
   IF p_at IS NULL OR p_at > clock_timestamp() THEN
