@@ -290,6 +290,23 @@ $$;
 REVOKE ALL ON FUNCTION api.risk_create(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.risk_create(jsonb) TO tianxing_app;
 
+-- The risk p_id as a writer starts with it: 404 when the caller may not read it (before any
+-- role, person or state check), else the row, locked until the end of the transaction.
+CREATE OR REPLACE FUNCTION risk.risk_for_write(p_id uuid) RETURNS risk.risks
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE r risk.risks;
+BEGIN
+  IF NOT risk.may_read(p_id) THEN
+    RAISE EXCEPTION 'no such risk' USING ERRCODE = 'P0002';
+  END IF;
+  SELECT * INTO r FROM risk.risks x WHERE x.id = p_id FOR UPDATE;
+  RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION risk.risk_for_write(uuid) FROM PUBLIC;
+
 -- Assessing a risk (R1.2) ---------------------------------------------------------------------
 -- risk.assess: a manager of the risk (risk officer, admin, the department's supervisor) records
 -- both halves at once: qualitative {likelihood, impact} (1-5; the level is the matrix's) and
@@ -314,10 +331,7 @@ DECLARE
   v_note text;
   a risk.assessments;
 BEGIN
-  IF NOT risk.may_read(p_risk) THEN
-    RAISE EXCEPTION 'no such risk' USING ERRCODE = 'P0002';
-  END IF;
-  SELECT * INTO r FROM risk.risks x WHERE x.id = p_risk FOR UPDATE;
+  r := risk.risk_for_write(p_risk);
   IF NOT risk.manages_risk(p_risk) THEN
     RAISE EXCEPTION 'a risk is assessed by a risk officer, admin or its department''s supervisor (R1.2)'
       USING ERRCODE = '42501';
@@ -482,10 +496,7 @@ DECLARE
   v_manager boolean;
   v_owner_dept uuid;
 BEGIN
-  IF NOT risk.may_read(p_id) THEN
-    RAISE EXCEPTION 'no such risk' USING ERRCODE = 'P0002';
-  END IF;
-  SELECT * INTO r FROM risk.risks x WHERE x.id = p_id FOR UPDATE;
+  r := risk.risk_for_write(p_id);
   v_manager := risk.manages_risk(p_id);
   IF NOT v_manager AND NOT (r.reported_by = v_me AND r.status = 'identified') THEN
     RAISE EXCEPTION 'a risk is changed by a risk officer, admin or its department''s supervisor (its reporter only until it is assessed)'
@@ -587,10 +598,7 @@ DECLARE
   v_reason text;
 BEGIN
   PERFORM api.require_user();
-  IF NOT risk.may_read(p_id) THEN
-    RAISE EXCEPTION 'no such risk' USING ERRCODE = 'P0002';
-  END IF;
-  SELECT * INTO r FROM risk.risks x WHERE x.id = p_id FOR UPDATE;
+  r := risk.risk_for_write(p_id);
   v_tr := fsm.transition('risk', r.status, p_action);  -- 42501 role, 409 state
   IF p_action = 'treat' AND NOT risk.manages_risk(p_id) THEN
     RAISE EXCEPTION 'a risk is treated by a risk officer, admin or its department''s supervisor (R2.1)'

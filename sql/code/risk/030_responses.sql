@@ -98,10 +98,7 @@ DECLARE
   r risk.risks;
   s risk.responses;
 BEGIN
-  IF NOT risk.may_read(p_risk) THEN
-    RAISE EXCEPTION 'no such risk' USING ERRCODE = 'P0002';
-  END IF;
-  SELECT * INTO r FROM risk.risks x WHERE x.id = p_risk FOR UPDATE;
+  r := risk.risk_for_write(p_risk);
   IF NOT risk.manages_risk(p_risk) THEN
     RAISE EXCEPTION 'a response is planned by a risk officer, admin or the risk''s department''s supervisor (R2.1)'
       USING ERRCODE = '42501';
