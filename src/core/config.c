@@ -30,6 +30,7 @@ static const struct setting settings[] = {
   {"TIANXING_BIND_ADDRESS", K_ADDR, OFF(bind_address), 0, 0},
   {"TIANXING_PORT", K_INT, OFF(port), 1, 65535},
   {"TIANXING_THREADS", K_INT, OFF(threads), 1, 256},
+  {"TIANXING_REQUEST_WORKERS", K_INT, OFF(request_workers), 1, 1024},
   {"TIANXING_CONNECTION_TIMEOUT", K_INT, OFF(connection_timeout), 1, 3600},
   {"TIANXING_HEADER_TIMEOUT", K_INT, OFF(header_timeout), 1, 3600},
   {"TIANXING_MAX_CONNECTIONS", K_INT, OFF(max_connections), 1, 100000},
@@ -92,6 +93,9 @@ void tx_config_defaults(struct tx_config *c)
   set_str(&c->bind_address, "127.0.0.1");
   c->port = 8080;
   c->threads = 4;
+  /* Enough that requests waiting for the database (at most the pool's size run at once, the
+   * rest wait at most TIANXING_DB_POOL_TIMEOUT_MS) leave workers free for those that need none. */
+  c->request_workers = 16;
   c->connection_timeout = 30;
   c->header_timeout = 10;
   c->max_connections = 1024;

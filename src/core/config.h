@@ -11,7 +11,8 @@
 struct tx_config {
   char *bind_address;
   int port;
-  int threads;
+  int threads;         /* network threads: read requests, write answers */
+  int request_workers; /* threads that run handlers (core/workers.h) */
   int connection_timeout;
   int header_timeout; /* seconds to receive a whole request header; activity does not extend it */
   int max_connections;

@@ -34,6 +34,10 @@ struct tx_route {
   /* GET routes: representations besides JSON (CSV of a list, SVG of a chart) that Accept may
    * ask for; see core/formats.h. NULL: JSON only. */
   const struct tx_formats *formats;
+  /* Answers at once from memory, never touching the database: served on the network thread
+   * instead of queueing for a request worker (core/workers.h), so that /healthz answers even
+   * while every worker waits for the database. */
+  bool no_db;
 };
 
 /* The merged table; fixed once the modules are registered (before serving). */

@@ -22,11 +22,13 @@
 #include "core/metrics.h"
 #include "core/request.h"
 #include "core/routes.h"
+#include "core/workers.h"
 #include "db/pool.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,81 +203,188 @@ struct early {
   const char *detail;
 };
 
-static void dispatch(const struct _u_request *u, struct _u_response *resp, const struct early *early)
-{
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  __atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+/* One request, from its request line (request_started) to its end (request_completed). While a
+ * worker runs it, the network thread does not touch it: the connection is suspended until the
+ * worker has put the answer in `ready` and resumed it. */
+struct pending {
+  struct _u_request *u;
+  bool headers_done;
+  bool answered; /* dispatched: later calls of the access handler only queue the answer */
+  bool at_worker; /* suspended for a worker; its next access-handler call queues `ready` */
+  struct MHD_Connection *c;
+  struct tx_work work;
+  struct _u_response resp;
+  bool resp_init;
+  struct tx_req r;
+  struct timespec t0;
+  struct MHD_Response *ready; /* a worker's answer, queued when the connection resumes */
+  unsigned ready_status;
+};
 
-  struct tx_req r = {.u = u, .resp = resp, .method = u->http_verb, .path = u->url_path};
-  const char *incoming = header(&r, "X-Request-Id");
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+  return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Everything decided before the route's handler, in one known order. Returns the route to serve,
+ * or NULL when it answered. */
+static const struct tx_route *gates(struct tx_req *r, const struct early *early)
+{
+  const char *incoming = header(r, "X-Request-Id");
   if (tx_request_id_valid(incoming))
-    snprintf(r.request_id, sizeof r.request_id, "%s", incoming);
+    snprintf(r->request_id, sizeof r->request_id, "%s", incoming);
   else
-    tx_uuid_v4(r.request_id);
-  r.zh = tx_prefers_chinese(header(&r, "Accept-Language"));
-  common_headers(&r);
+    tx_uuid_v4(r->request_id);
+  r->zh = tx_prefers_chinese(header(r, "Accept-Language"));
+  common_headers(r);
 
   if (early) {
-    tx_reply_problem(&r, early->code, early->detail, NULL);
-    tx_reply_header(&r, "Connection", "close");
-    goto done;
+    tx_reply_problem(r, early->code, early->detail, NULL);
+    tx_reply_header(r, "Connection", "close");
+    return NULL;
   }
 
   char allow[64];
   const struct tx_route *route = NULL;
-  enum tx_match m = tx_route_match(r.method, r.path, &route, allow, sizeof allow, &r);
+  enum tx_match m = tx_route_match(r->method, r->path, &route, allow, sizeof allow, r);
   if (m == TX_MATCH_OK)
-    r.route = route; /* known from here on, for the access log and metrics */
+    r->route = route; /* known from here on, for the access log and metrics */
 
-  if (cors(&r, m, allow))
-    goto done;
-  if (!strcmp(r.method, "OPTIONS")) {
+  if (cors(r, m, allow))
+    return NULL;
+  if (!strcmp(r->method, "OPTIONS")) {
     if (m == TX_MATCH_NONE) {
-      tx_reply_problem(&r, TX_E_NOT_FOUND, "No such path.", NULL);
+      tx_reply_problem(r, TX_E_NOT_FOUND, "No such path.", NULL);
     } else {
       char allow_opts[80];
       snprintf(allow_opts, sizeof allow_opts, "%s, OPTIONS", allow);
-      tx_reply_header(&r, "Allow", allow_opts);
-      tx_reply_raw(&r, 204, NULL, NULL, 0);
+      tx_reply_header(r, "Allow", allow_opts);
+      tx_reply_raw(r, 204, NULL, NULL, 0);
     }
-    goto done;
+    return NULL;
   }
-  if (body_gates(&r))
-    goto done;
+  if (body_gates(r))
+    return NULL;
   if (m == TX_MATCH_NONE) {
-    tx_reply_problem(&r, TX_E_NOT_FOUND, "No such path.", NULL);
-    goto done;
+    tx_reply_problem(r, TX_E_NOT_FOUND, "No such path.", NULL);
+    return NULL;
   }
   if (m == TX_MATCH_PATH_ONLY) {
     char detail[128];
     snprintf(detail, sizeof detail, "This path supports: %s.", allow);
-    tx_reply_header(&r, "Allow", allow);
-    tx_reply_problem(&r, TX_E_METHOD_NOT_ALLOWED, detail, NULL);
-    goto done;
+    tx_reply_header(r, "Allow", allow);
+    tx_reply_problem(r, TX_E_METHOD_NOT_ALLOWED, detail, NULL);
+    return NULL;
   }
-  if (tx_auth_gate(&r, route))
-    goto done;
-  tx_route_serve(route, &r);
-  if (!r.status) /* a handler that forgot to answer is a bug; never send an empty 200 */
-    tx_reply_problem(&r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  if (tx_auth_gate(r, route))
+    return NULL;
+  return route;
+}
 
-done:
+static void serve(struct tx_req *r, const struct tx_route *route)
+{
+  tx_route_serve(route, r);
+  if (!r->status) /* a handler that forgot to answer is a bug; never send an empty 200 */
+    tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+}
+
+/* The request is answered: account for it and turn the answer into libmicrohttpd's. NULL when
+ * memory ran out (the connection is then closed). */
+static struct MHD_Response *finish(struct pending *p)
+{
+  struct tx_req *r = &p->r;
+  struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  tx_metrics_observe(tx_route_index(r.route), r.status, seconds);
-  access_log(&r, seconds);
-  tx_route_params_free(&r);
-  json_decref(r.j_body);
+  double seconds = seconds_between(&p->t0, &t1);
+  tx_metrics_observe(tx_route_index(r->route), r->status, seconds);
+  access_log(r, seconds);
+  tx_route_params_free(r);
+  json_decref(r->j_body);
+  r->j_body = NULL;
+
+  struct MHD_Response *m = MHD_create_response_from_buffer(
+    p->resp.binary_body_length, p->resp.binary_body, MHD_RESPMEM_MUST_COPY);
+  if (!m)
+    return NULL;
+  const char **keys = u_map_enum_keys(p->resp.map_header);
+  for (size_t i = 0; keys && keys[i]; i++)
+    if (MHD_add_response_header(m, keys[i], u_map_get(p->resp.map_header, keys[i])) != MHD_YES) {
+      MHD_destroy_response(m);
+      return NULL;
+    }
+  p->ready_status = (unsigned)p->resp.status;
+  ulfius_clean_response(&p->resp); /* copied into m */
+  p->resp_init = false;
+  return m;
+}
+
+static struct pending *pending_of(struct tx_work *w)
+{
+  return (struct pending *)(void *)((char *)w - offsetof(struct pending, work));
+}
+
+/* The answer is in: leave it for the network thread and wake the connection. After the resume
+ * that thread owns @p p again (and may free it at once): nothing touches it after. */
+static void hand_back(struct pending *p)
+{
+  struct MHD_Connection *c = p->c;
+  p->ready = finish(p);
+  MHD_resume_connection(c);
   __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
 }
 
-/* One request, from its request line (request_started) to its end (request_completed). */
-struct pending {
-  struct _u_request *u;
-  bool headers_done;
-  bool answered;
-};
+/* A worker's turn. */
+static void run_queued(struct tx_work *w)
+{
+  struct pending *p = pending_of(w);
+  serve(&p->r, p->r.route);
+  hand_back(p);
+}
+
+/* Queued longer than a database connection may be waited for (every worker busy): refused the
+ * way an exhausted pool refuses, at once, instead of growing a backlog clients gave up on. */
+static void shed_queued(struct tx_work *w)
+{
+  struct pending *p = pending_of(w);
+  tx_reply_problem(&p->r, TX_E_SERVICE_BUSY, "Every request worker is busy.", NULL);
+  hand_back(p);
+}
+
+/* Answers @p early, or runs the gates and then serves the route here (it needs no database) or
+ * hands it to a worker with the connection suspended. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const struct early *early)
+{
+  p->answered = true;
+  if (ulfius_init_response(&p->resp) != U_OK)
+    return MHD_NO;
+  p->resp_init = true;
+  clock_gettime(CLOCK_MONOTONIC, &p->t0);
+  __atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+  p->r = (struct tx_req){.u = p->u, .resp = &p->resp, .method = p->u->http_verb,
+                         .path = p->u->url_path};
+  const struct tx_route *route = gates(&p->r, early);
+  if (route && !route->no_db) {
+    p->c = c;
+    p->work.run = run_queued;
+    p->work.shed = shed_queued;
+    p->at_worker = true;
+    MHD_suspend_connection(c);
+    if (!tx_workers_submit(&p->work))
+      return MHD_YES; /* the worker resumes the connection with the answer */
+    p->at_worker = false;
+    MHD_resume_connection(c);
+    tx_reply_problem(&p->r, TX_E_SERVICE_BUSY, "The service is shutting down.", NULL);
+  } else if (route) {
+    serve(&p->r, route);
+  }
+  struct MHD_Response *m = finish(p);
+  __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+  if (!m)
+    return MHD_NO;
+  enum MHD_Result ret = MHD_queue_response(c, p->ready_status, m);
+  MHD_destroy_response(m);
+  return ret;
+}
 
 /* MHD_OPTION_URI_LOG_CALLBACK: the request line is in. The raw target is kept as the path (before
  * libmicrohttpd decodes it), as Ulfius did. */
@@ -310,6 +419,10 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
   struct pending *p = *con_cls;
   if (p) {
     ulfius_clean_request_full(p->u);
+    if (p->resp_init)
+      ulfius_clean_response(&p->resp);
+    if (p->ready)
+      MHD_destroy_response(p->ready);
     free(p);
     *con_cls = NULL;
   }
@@ -344,32 +457,6 @@ out:
   free(name);
   free(text);
   free(joined);
-  return ret;
-}
-
-/* Runs the dispatcher (or answers @p early) and queues the answer. */
-static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const struct early *early)
-{
-  struct _u_response resp;
-  enum MHD_Result ret = MHD_NO;
-  struct MHD_Response *m = NULL;
-  p->answered = true;
-  if (ulfius_init_response(&resp) != U_OK)
-    return MHD_NO;
-  dispatch(p->u, &resp, early);
-  m = MHD_create_response_from_buffer(resp.binary_body_length, resp.binary_body,
-                                      MHD_RESPMEM_MUST_COPY);
-  if (!m)
-    goto out;
-  const char **keys = u_map_enum_keys(resp.map_header);
-  for (size_t i = 0; keys && keys[i]; i++)
-    if (MHD_add_response_header(m, keys[i], u_map_get(resp.map_header, keys[i])) != MHD_YES)
-      goto out;
-  ret = MHD_queue_response(c, (unsigned)resp.status, m);
-out:
-  if (m)
-    MHD_destroy_response(m);
-  ulfius_clean_response(&resp);
   return ret;
 }
 
@@ -461,6 +548,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (p->at_worker) {
+    /* Resumed by the worker that served it. */
+    p->at_worker = false;
+    struct MHD_Response *m = p->ready;
+    p->ready = NULL;
+    if (!m)
+      return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(c, p->ready_status, m);
+    MHD_destroy_response(m);
+    return ret;
+  }
   return p->answered ? MHD_YES : answer(c, p, NULL);
 }
 
@@ -494,6 +592,7 @@ int tx_server_run(const struct tx_config *cfg)
   struct sockaddr_storage ss;
   socklen_t sslen;
   bool v6;
+  bool workers = false;
   int rc = 1;
 
   tx_app.cfg = cfg;
@@ -502,7 +601,7 @@ int tx_server_run(const struct tx_config *cfg)
     return 1;
   }
   /* A series per registered route: the table is complete by now. */
-  if (tx_metrics_init(tx_routes_count)) {
+  if (tx_metrics_init(tx_routes_count) || tx_metrics_add_source(tx_workers_metrics_render)) {
     tx_log(TX_LOG_ERROR, "out of memory for the metrics of %zu routes", tx_routes_count);
     return 1;
   }
@@ -534,13 +633,17 @@ int tx_server_run(const struct tx_config *cfg)
     {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)request_started, NULL},
     {MHD_OPTION_END, 0, NULL},
   };
-  /* poll, not epoll: libpq calls block the worker thread that runs a request, and every
-   * connection a worker accepted waits for it. With epoll a worker accepts up to ten pending
-   * connections per turn, so a burst landed on a few workers and queued behind each other's
-   * statement timeouts (tests/faults/db_saturation: 8 requests answered at 1.6 to 6.1 s, no pool
-   * timeout); with poll a worker accepts one per turn and the burst spreads over the pool. */
+  /* The network threads only read requests and write answers; handlers that may wait for the
+   * database run on the request workers (core/workers.h), the connection suspended meanwhile, so
+   * a slow statement holds one worker and its own connection, nothing else. poll is kept from
+   * when handlers ran here (a worker accepts one connection per turn, so a burst spreads). */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                   MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+  if (tx_workers_start(cfg->request_workers, cfg->db_pool_timeout_ms)) {
+    tx_log(TX_LOG_ERROR, "cannot start the request workers");
+    goto out;
+  }
+  workers = true;
   if (tx_conn_guard_start(cfg)) {
     tx_log(TX_LOG_ERROR, "cannot start the connection guard");
     goto out;
@@ -551,8 +654,9 @@ int tx_server_run(const struct tx_config *cfg)
     tx_log(TX_LOG_ERROR, "cannot listen on %s port %d", cfg->bind_address, cfg->port);
     goto out;
   }
-  tx_log(TX_LOG_INFO, "listening on %s port %d (%d threads, body limit %ld bytes)",
-         cfg->bind_address, cfg->port, cfg->threads, cfg->body_limit);
+  tx_log(TX_LOG_INFO, "listening on %s port %d (%d network threads, %d request workers, body limit "
+         "%ld bytes)", cfg->bind_address, cfg->port, cfg->threads, cfg->request_workers,
+         cfg->body_limit);
 
   int sig = 0;
   for (;;) {
@@ -592,8 +696,12 @@ int tx_server_run(const struct tx_config *cfg)
   rc = 0;
 out:
   tx_conn_guard_stop();
+  /* Drained: no request is queued or running, so no connection is left suspended (stopping the
+   * daemon with one would be an API violation). */
   if (daemon)
     MHD_stop_daemon(daemon);
+  if (workers)
+    tx_workers_stop();
   if (listen_fd != MHD_INVALID_SOCKET)
     close(listen_fd);
   tx_metrics_shutdown();

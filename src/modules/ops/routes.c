@@ -10,11 +10,11 @@
 
 static const struct tx_route routes[] = {
   /* Operations (G3 effectiveness: the service can be run and watched) */
-  {"GET", "/healthz", "", "G3", .handler = tx_ops_healthz},
+  {"GET", "/healthz", "", "G3", .handler = tx_ops_healthz, .no_db = true},
   {"GET", "/readyz", "", "G3", .handler = tx_ops_readyz},
   {"GET", "/metrics", "", "G3", .handler = tx_ops_metrics},
-  {"GET", "/openapi.yaml", "", "G1", .handler = tx_ops_openapi},
-  {"GET", "/v1/version", "", "G1", .handler = tx_ops_version},
+  {"GET", "/openapi.yaml", "", "G1", .handler = tx_ops_openapi, .no_db = true},
+  {"GET", "/v1/version", "", "G1", .handler = tx_ops_version, .no_db = true},
 };
 
 const struct tx_module tx_module_ops = {
