@@ -155,6 +155,16 @@ if (phases.small) {
   };
 }
 
+// A slow request beside the readers (tests/bench/mixed.sh): read p99 with it over p99 without.
+const alone = scenarios.find((x) => x.name === 'read_alone');
+const mixed = scenarios.find((x) => x.name === 'read_mixed');
+const slowRequest = alone && mixed ? {
+  alone_p99_ms: alone.p99_ms,
+  mixed_p99_ms: mixed.p99_ms,
+  p99_ratio: alone.p99_ms > 0 ? round(mixed.p99_ms / alone.p99_ms, 3) : null,
+  rps_ratio: alone.rps > 0 ? round(mixed.rps / alone.rps, 3) : null,
+} : null;
+
 const loads = lines(path.join(raw, 'load.jsonl'));
 const loaded = loads.reduce((n, l) => n + l.customers, 0);
 const loadSeconds = loads.reduce((n, l) => n + l.seconds, 0);
@@ -174,6 +184,7 @@ const report = {
   scenarios,
   timings,
   scaling,
+  slow_request: slowRequest,
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
   service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
@@ -244,7 +255,8 @@ if (!ajv.validate(schema, report)) problems.push(`report.json: ${ajv.errorsText(
 
 if (check) {
   const expected = ['read', 'list_first', 'list_deep', 'search', 'search_common', 'transition', 'my_queue',
-    'create', 'floor'];
+    'create', 'floor', 'read_alone', 'read_mixed'];
+  if (!slowRequest || slowRequest.p99_ratio == null) problems.push('slow_request: no p99 ratio');
   for (const n of expected) {
     const s = scenarios.find((x) => x.name === n);
     if (!s) problems.push(`scenario ${n} missing`);
@@ -252,7 +264,7 @@ if (check) {
       if (!(s.requests > 0)) problems.push(`${n}: no requests`);
       if (s.non2xx !== 0) problems.push(`${n}: ${s.non2xx} responses were not 2xx`);
       if (s.socket_errors !== 0) problems.push(`${n}: ${s.socket_errors} socket errors or timeouts`);
-      if (n !== 'floor' && s.reference_rps == null) problems.push(`${n}: no reference`);
+      if (!['floor', 'read_alone', 'read_mixed'].includes(n) && s.reference_rps == null) problems.push(`${n}: no reference`);
       for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
     }
   }
@@ -371,6 +383,11 @@ if (scaling) {
         `${f(s.rps_large)} | ${f(s.reference_rps_small)} | ${f(s.reference_rps_large)} |`,
     );
   }
+}
+if (slowRequest) {
+  md.push('', `Slow request beside the readers (read_alone vs read_mixed, ${mixed.connections} readers; one more ` +
+    `client's requests wait in the database until the statement timeout): read p99 ${f(slowRequest.alone_p99_ms, 2)} → ` +
+    `${f(slowRequest.mixed_p99_ms, 2)} ms (×${f(slowRequest.p99_ratio, 2)}, target ≤ 2), throughput ×${f(slowRequest.rps_ratio, 2)}.`);
 }
 md.push('', `PostgreSQL settings: ${report.settings.postgresql.join(', ') || '(existing database)'}.`);
 md.push(`Service settings beyond the defaults: ${JSON.stringify(report.settings.service)}.`, '');
