@@ -20,6 +20,7 @@
 #include "modules/cases/cases.h"
 #include "modules/jobs/jobs.h"
 #include "modules/modules.h"
+#include "modules/events/stream.h"
 #include "modules/risk/risk.h"
 
 #include <pthread.h>
@@ -306,7 +307,13 @@ static int cmd_serve(const struct tx_config *cfg)
   } else {
     tx_log(TX_LOG_INFO, "jobs: off (TIANXING_JOBS): this instance runs no jobs");
   }
+  if (tx_events_stream_start(cfg->event_streams, cfg->event_heartbeat_s)) {
+    tx_log(TX_LOG_ERROR, "cannot start the event streams' feeder");
+    tx_pool_shutdown();
+    return 1;
+  }
   int rc = tx_server_run(cfg);
+  tx_events_stream_stop();
   tx_jobs_stop(cfg->shutdown_grace);
   tx_pool_shutdown();
   tx_jwt_shutdown();

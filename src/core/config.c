@@ -68,6 +68,8 @@ static const struct setting settings[] = {
   {"TIANXING_JOBS", K_BOOL, OFF(jobs), 0, 0},
   {"TIANXING_JOB_WORKERS", K_INT, OFF(job_workers), 1, 64},
   {"TIANXING_JOB_POLL_MS", K_INT, OFF(job_poll_ms), 50, 600000},
+  {"TIANXING_EVENT_STREAMS", K_INT, OFF(event_streams), 0, 100000},
+  {"TIANXING_EVENT_HEARTBEAT", K_INT, OFF(event_heartbeat_s), 1, 300},
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
 };
@@ -126,6 +128,8 @@ void tx_config_defaults(struct tx_config *c)
   c->password_hash_concurrency = 0; /* half the CPUs (crypto/password.c) */
   c->jobs = true;
   c->job_workers = 2;
+  c->event_streams = 256;
+  c->event_heartbeat_s = 15;
   c->job_poll_ms = 1000;
 }
 

@@ -53,6 +53,9 @@ struct tx_config {
   bool jobs;          /* TIANXING_JOBS=on|off */
   int job_workers;    /* threads, each with its own database connection */
   int job_poll_ms;    /* an idle worker looks for due work this often */
+  /* Server-Sent Events (GET /v1/events, modules/events/stream.c) */
+  int event_streams;     /* open at once, at most; 0: the route answers 503 */
+  int event_heartbeat_s; /* a comment line after this long without an event */
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */

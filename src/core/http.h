@@ -41,6 +41,7 @@ struct tx_req {
   struct tx_principal principal; /* valid when user != NULL */
   int status;       /* status of the answer, set by the tx_reply_* functions */
   unsigned format;  /* the representation Accept chose (enum tx_format, core/formats.h); GET only */
+  struct tx_stream *stream; /* set by tx_reply_stream: the answer is a stream, not the body */
 };
 
 /** @brief A handler answers with exactly one tx_reply_* call and returns its result. */
@@ -59,6 +60,35 @@ int tx_reply_problem(struct tx_req *r, enum tx_code code, const char *detail, js
 int tx_reply_problem_doc(struct tx_req *r, json_t *j_p);
 /** @brief Adds a response header. */
 void tx_reply_header(struct tx_req *r, const char *name, const char *value);
+
+/** One streamed answer (Server-Sent Events): open until its producer ends it or the client goes.
+ * While nothing is ready its connection is suspended: it holds no thread and no database
+ * connection. Opaque; core/server.c. */
+struct tx_stream;
+
+/** What a stream's producer provides. */
+struct tx_stream_source {
+  /* On a network thread: copies up to @p max ready bytes to @p buf and returns how many; 0 when
+   * nothing is ready (the connection sleeps until tx_stream_wake); -1 to end the answer. */
+  long (*read)(void *cls, char *buf, size_t max);
+  /* The stream is over (ended, client gone, shutdown): called once, on a network thread; the
+   * handle is invalid once it returns, so the producer must stop calling tx_stream_wake first. */
+  void (*closed)(void *cls);
+  void *cls;
+};
+
+/**
+ * @brief Answers with a stream fed by @p src. The connection stays open after the handler returns;
+ * each chunk is sent as the producer makes it ready. The shutdown drain waits for open streams to
+ * end (the producer watches tx_app.draining).
+ * @return the handle the producer wakes the stream with (NULL when memory ran out: then the
+ *         request is answered 503 and @p src is not used)
+ */
+struct tx_stream *tx_reply_stream(struct tx_req *r, int status, const char *content_type,
+                                  const struct tx_stream_source *src);
+
+/** @brief Any thread: something is ready (or the end). Valid until the source's `closed`. */
+void tx_stream_wake(struct tx_stream *s);
 
 struct tx_db_outcome;
 struct tx_claims;

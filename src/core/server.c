@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,83 @@ static size_t header_limit;
 void tx_reply_header(struct tx_req *r, const char *name, const char *value)
 {
   u_map_put(r->resp->map_header, name, value);
+}
+
+struct tx_stream {
+  pthread_mutex_t lock;
+  struct MHD_Connection *c;
+  bool suspended;    /* the reader found nothing and put the connection to sleep */
+  bool wake_pending; /* woken while awake: the reader must look again before sleeping */
+  struct tx_stream_source src;
+};
+
+/* Streams open now: the drain waits for them (libmicrohttpd must not stop with a connection
+ * suspended). */
+static int streams_open;
+
+struct tx_stream *tx_reply_stream(struct tx_req *r, int status, const char *content_type,
+                                  const struct tx_stream_source *src)
+{
+  struct tx_stream *st = calloc(1, sizeof *st);
+  if (!st) {
+    tx_reply_problem(r, TX_E_SERVICE_BUSY, NULL, NULL);
+    return NULL;
+  }
+  pthread_mutex_init(&st->lock, NULL);
+  st->src = *src;
+  r->stream = st;
+  r->status = status;
+  r->resp->status = status;
+  tx_reply_header(r, "Content-Type", content_type);
+  /* A proxy that buffers would hold events back (nginx honours this header). */
+  tx_reply_header(r, "X-Accel-Buffering", "no");
+  __atomic_add_fetch(&streams_open, 1, __ATOMIC_SEQ_CST);
+  return st;
+}
+
+void tx_stream_wake(struct tx_stream *st)
+{
+  pthread_mutex_lock(&st->lock);
+  if (st->suspended) {
+    st->suspended = false;
+    MHD_resume_connection(st->c);
+  } else {
+    st->wake_pending = true;
+  }
+  pthread_mutex_unlock(&st->lock);
+}
+
+/* libmicrohttpd's content reader. The producer's read runs outside the stream's lock (it takes
+ * its own, and the producer holds that one while it wakes us: the other order would deadlock);
+ * a wake that lands between that read and the lock is seen as wake_pending, so no data is left
+ * sleeping. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  (void)pos;
+  struct tx_stream *st = cls;
+  long n = st->src.read(st->src.cls, buf, max);
+  if (n < 0)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  if (n == 0) {
+    pthread_mutex_lock(&st->lock);
+    if (st->wake_pending) {
+      st->wake_pending = false; /* something came meanwhile: libmicrohttpd asks again at once */
+    } else {
+      st->suspended = true;
+      MHD_suspend_connection(st->c);
+    }
+    pthread_mutex_unlock(&st->lock);
+  }
+  return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+  struct tx_stream *st = cls;
+  st->src.closed(st->src.cls);
+  pthread_mutex_destroy(&st->lock);
+  free(st);
+  __atomic_sub_fetch(&streams_open, 1, __ATOMIC_SEQ_CST);
 }
 
 int tx_reply_raw(struct tx_req *r, int status, const char *content_type, const void *body,
@@ -302,8 +380,18 @@ static struct MHD_Response *finish(struct pending *p)
   json_decref(r->j_body);
   r->j_body = NULL;
 
-  struct MHD_Response *m = MHD_create_response_from_buffer(
-    p->resp.binary_body_length, p->resp.binary_body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *m;
+  if (r->stream) {
+    r->stream->c = p->c;
+    m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, r->stream,
+                                          stream_free);
+    if (!m) /* never started: the producer learns it is over */
+      stream_free(r->stream);
+    r->stream = NULL; /* from here on the response owns it */
+  } else {
+    m = MHD_create_response_from_buffer(p->resp.binary_body_length, p->resp.binary_body,
+                                        MHD_RESPMEM_MUST_COPY);
+  }
   if (!m)
     return NULL;
   const char **keys = u_map_enum_keys(p->resp.map_header);
@@ -355,6 +443,7 @@ static void shed_queued(struct tx_work *w)
 static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const struct early *early)
 {
   p->answered = true;
+  p->c = c;
   if (ulfius_init_response(&p->resp) != U_OK)
     return MHD_NO;
   p->resp_init = true;
@@ -364,7 +453,6 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const
                          .path = p->u->url_path};
   const struct tx_route *route = gates(&p->r, early);
   if (route && !route->no_db) {
-    p->c = c;
     p->work.run = run_queued;
     p->work.shed = shed_queued;
     p->at_worker = true;
@@ -373,7 +461,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct pending *p, const
       return MHD_YES; /* the worker resumes the connection with the answer */
     p->at_worker = false;
     MHD_resume_connection(c);
-    tx_reply_problem(&p->r, TX_E_SERVICE_BUSY, "The service is shutting down.", NULL);
+    tx_reply_problem(&p->r, TX_E_SHUTTING_DOWN, NULL, NULL);
   } else if (route) {
     serve(&p->r, route);
   }
@@ -683,10 +771,14 @@ int tx_server_run(const struct tx_config *cfg)
    * after the previous one ended, and must not find its connection closed. */
   for (int waited_ms = 0, quiet_ms = 0; quiet_ms < 200 && waited_ms < cfg->shutdown_grace * 1000;
        waited_ms += 20) {
-    quiet_ms = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) ? 0 : quiet_ms + 20;
+    quiet_ms = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) ||
+                   __atomic_load_n(&streams_open, __ATOMIC_SEQ_CST)
+                 ? 0
+                 : quiet_ms + 20;
     usleep(20000);
   }
-  int left = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST);
+  int left = __atomic_load_n(&inflight, __ATOMIC_SEQ_CST) +
+             __atomic_load_n(&streams_open, __ATOMIC_SEQ_CST);
   if (left) {
     /* MHD_stop_daemon would join the busy threads and wait for them, unbounded: the grace
      * period is the promise, so leave now. The database rolls back what they had open. */
