@@ -51,7 +51,7 @@ void tx_svg_axis_range(struct tx_svg_axis *a, double min, double max)
   }
   double raw = (max - min) / 5;
   double mag = pow(10, floor(log10(raw)));
-  double f = raw / mag;
+  double f = raw / mag * (1 - 1e-9); /* 0.2 / 0.1 is 2.0000000000000004: still a step of 2 */
   a->step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
   a->lo = floor(min / a->step) * a->step;
   a->hi = ceil(max / a->step) * a->step;
