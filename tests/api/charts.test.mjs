@@ -10,15 +10,13 @@
 // reception deadlines still open are marked overdue in that week. Measurements of the past are
 // inserted as the owner (the routes only measure now); one more is measured through the route.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import { assertProblem, freshDatabase, lit, pg } from './lib/harness.mjs';
 import { asClient, caseRequest, createBusinessType, newCustomer } from './lib/cases.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 import { CSV, SVG, svgOf, xmllint } from './lib/formats.mjs';
-import { DEPT, EMP, assertFieldError, loadFixtures, newSigningKey, ok, startIdentityService } from './lib/identity.mjs';
+import { DEPT, EMP, assertFieldError, loadFixtures, newSigningKey, ok } from './lib/identity.mjs';
 
 const DB = 'tx_api_charts';
 const NOBODY = '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
@@ -44,14 +42,8 @@ function geometry(svg) {
 
 before(async () => {
   const key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   for (const k of ['admin', 'hr', 'risk', 'auditor', 'supA', 'supB', 'staffA1', 'staffA2', 'staffB1']) {
     c[k] = asClient(svc, key, EMP[k]);
