@@ -1,7 +1,8 @@
 // Formats (issue 12, part E; src/core/formats.c, src/modules/assessment/charts.c,
 // sql/code/assessment/070_charts.sql):
 //   * content negotiation on GET routes: JSON by default, text/csv on the lists that declare
-//     columns (GET /v1/cases, GET /v1/archive), image/svg+xml on the charts; q-values and */*;
+//     columns (GET /v1/cases, /v1/customers, /v1/archive, /v1/assessments, /v1/risks,
+//     /v1/warnings), image/svg+xml on the charts (more in tests/api/charts.test.mjs); q-values and */*;
 //     406 not_acceptable (problem+json) for an Accept the route cannot give;
 //   * CSV: UTF-8 BOM, CRLF, RFC 4180 quoting, the header row, Chinese text round trip, cells
 //     that a spreadsheet would run as a formula neutralised, every page of the list;
@@ -36,6 +37,9 @@ const ODD = {
   dept: DEPT.A, supervisor: EMP.supA.id,
 };
 
+// One whose name a spreadsheet would run (the assessments' CSV names employees).
+const FORMULA = { id: crypto.randomUUID(), username: 'staff.a4', name: '=王大明+1' };
+
 // Customer names that test quoting, Chinese and CSV injection.
 const NAMES = {
   comma: '華鑫科技, "北區"',
@@ -61,8 +65,10 @@ before(async () => {
   });
   loadFixtures(DB);
   addSecondSupervisor(DB);
-  asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, supervisor_id, roles)
-VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, ${lit(EMP.supA.id)}, '{staff}');`);
+  for (const e of [ODD, FORMULA]) {
+    asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, supervisor_id, roles)
+VALUES (${lit(e.id)}, ${lit(e.username)}, ${lit(e.name)}, ${lit(DEPT.A)}, ${lit(EMP.supA.id)}, '{staff}');`);
+  }
   for (const k of ['admin', 'hr', 'risk', 'auditor', 'supA', 'supB', 'staffA1', 'staffA2', 'staffB1']) {
     c[k] = asClient(svc, key, EMP[k]);
   }
@@ -308,6 +314,20 @@ describe('CSV of GET /v1/archive', () => {
       'Department ID', 'Retain until', 'Archived at']]);
     assertProblem(await get(c.hr, '/v1/archive', CSV), 403, 'forbidden');
     assertFieldError(await get(c.auditor, '/v1/archive?q=x', CSV), 'q');
+  });
+});
+
+describe('CSV of GET /v1/assessments', () => {
+  test('the period\'s whole list across pages: BOM, names intact or neutralised', async () => {
+    const json = ok(await c.hr.get(`/v1/assessments?period_id=${period.id}&limit=200`));
+    assert.ok(json.items.length >= 3, 'the fixture staff of department A are assessed');
+    const rows = csvOf(await get(c.hr, `/v1/assessments?period_id=${period.id}&limit=1`, CSV));
+    assert.equal(rows.length - 1, json.items.length, 'every assessment, one a page');
+    const col = rows[0].indexOf('Employee');
+    const names = rows.slice(1).map((r) => r[col]);
+    assert.ok(names.includes(ODD.name), `${ODD.name} in ${names}`);
+    assert.ok(names.includes(`'${FORMULA.name}`), `'${FORMULA.name} in ${names}`);
+    for (const r of rows) for (const f of r) assert.doesNotMatch(f, /^[=+\-@\t\r]/, `neutralised: ${f}`);
   });
 });
 
