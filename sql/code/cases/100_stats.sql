@@ -56,9 +56,11 @@ BEGIN
     SELECT (v_first::timestamp AT TIME ZONE v_zone) AS lo,
            ((v_last + 7)::timestamp AT TIME ZONE v_zone) AS hi),
   scope AS (
+    -- a case received after the range can neither open, end nor run late in it
     SELECT c.id, c.received_at, coalesce(c.archived_at, c.closed_at) AS ended_at
-      FROM cases.cases c
-     WHERE (p_business_type IS NULL OR c.business_type_id = p_business_type)
+      FROM cases.cases c, bounds b
+     WHERE c.received_at < b.hi
+       AND (p_business_type IS NULL OR c.business_type_id = p_business_type)
        AND (p_department IS NULL OR c.department_id = p_department)),
   opened AS (
     SELECT date_trunc('week', s.received_at AT TIME ZONE v_zone)::date AS wk, count(*) AS n
