@@ -53,7 +53,9 @@ export function csvOf(res) {
   return rows;
 }
 
-export function xmllint(svg) {
+// Well-formed (else the test fails); the accessible name and description and what is active in
+// it, plus `extra`: {name: XPath 1.0 expression} evaluated on the document as strings.
+export function xmllint(svg, extra = {}) {
   const r = spawnSync('xmllint', ['--noout', '--nonet', '-'], { input: svg, encoding: 'utf8' });
   assert.equal(r.error, undefined, `xmllint runs: ${r.error}`);
   assert.equal(r.status, 0, `well-formed XML: ${r.stderr}`);
@@ -65,13 +67,16 @@ export function xmllint(svg) {
     role: x('string(/*[local-name()="svg"]/@role)'),
     ns: x('namespace-uri(/*)'),
     scripts: x('count(//*[local-name()="script" or local-name()="foreignObject"])'),
-    handlers: x('count(//@*[starts-with(local-name(), "on")])') };
+    handlers: x('count(//@*[starts-with(local-name(), "on")])'),
+    ...Object.fromEntries(Object.entries(extra).map(([k, e]) => [k, x(e)])) };
 }
 
-export function svgOf(res) {
+// A chart answer: 200 image/svg+xml, an <svg> in the SVG namespace, role="img" labelled by its
+// title and desc (both non-empty), no script, foreign content or event handler. `extra` as above.
+export function svgOf(res, extra = {}) {
   assert.equal(res.status, 200, res.text);
   assert.equal(res.headers['content-type'], SVG);
-  const s = xmllint(res.text);
+  const s = xmllint(res.text, extra);
   assert.equal(s.ns, 'http://www.w3.org/2000/svg');
   assert.equal(s.role, 'img');
   assert.equal(s.labelledby, 'chart-title chart-desc');
