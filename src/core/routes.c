@@ -73,8 +73,12 @@ static const char *row_problem(const struct tx_route *rt)
   }
   if (rt->formats) {
     const struct tx_formats *f = rt->formats;
-    if (strcmp(rt->method, "GET") != 0 || !rt->call)
-      return "formats are for GET routes that are calls";
+    /* A handler route may offer formats when it answers through tx_call_run, which honours
+     * the format negotiated here (the customers list: its filters are prepared in C first). */
+    if (strcmp(rt->method, "GET") != 0)
+      return "formats are for GET routes";
+    if (!rt->call && f->svg)
+      return "an SVG renderer needs a call route";
     if (!f->csv != !f->ncsv || (!f->csv && !f->svg))
       return "formats name CSV columns (csv with ncsv) or an SVG renderer";
     for (size_t i = 0; i < f->ncsv; i++)
@@ -196,15 +200,15 @@ static int refuse_unread(const struct tx_route *route, struct tx_req *r)
   return tx_reply_problem(r, TX_E_VALIDATION_FAILED, what, j_errors);
 }
 
-/* GET calls: the representation Accept asks for, among those the route gives (JSON always); 406
- * when none is acceptable. Other methods answer JSON whatever Accept says (RFC 9110 section
+/* GET calls (and GET handlers that declare formats): the representation Accept asks for, among
+ * those the route gives (JSON always); 406 when none is acceptable. Other methods answer JSON whatever Accept says (RFC 9110 section
  * 12.5.1 lets a server disregard it): their answer is the result of a write, not a
  * representation to choose. Handler routes answer in their own media types (metrics, the
  * contract as YAML, a stored file's content) and are not negotiated here. */
 static int negotiate(const struct tx_route *route, struct tx_req *r)
 {
   r->format = TX_FORMAT_JSON;
-  if (strcmp(route->method, "GET") != 0 || !route->call)
+  if (strcmp(route->method, "GET") != 0 || (!route->call && !route->formats))
     return 0;
   unsigned offered = tx_formats_offered(route->formats);
   if (route->formats) { /* caches must key on Accept (CORS may have set Vary: Origin) */

@@ -27,6 +27,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_case_work,
   &tx_module_case_review,
   &tx_module_case_queues,
+  &tx_module_case_charts,
   &tx_module_assessments,
   &tx_module_assessment_periods,
   &tx_module_assessment_charts,

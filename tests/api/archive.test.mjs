@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 
+import { CSV, csvOf } from './lib/formats.mjs';
 import {
   assertProblem, commonHeadersTest, env, freshDatabase, holdTransaction, lit, pg, sleep,
 } from './lib/harness.mjs';
@@ -289,6 +290,14 @@ describe('a case from confirmation to archive (through parts B-D)', () => {
     assert.equal(v.ok, true);
     assert.deepEqual(v.mismatches, []);
     assert.equal(v.parts.length, 9);
+  });
+
+  test('the index as CSV (issue 16): BOM, the entry with its Chinese title, the same as the JSON', async () => {
+    const json = ok(await as.auditor.get(`/v1/archive?number=${S.number}`)).items;
+    const rows = csvOf(await as.auditor.get(`/v1/archive?number=${S.number}`, { headers: { Accept: CSV } }));
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows[1].slice(0, 4), [json[0].archive_number, json[0].case_id, String(json[0].year), json[0].title]);
+    assert.match(rows[1][3], /審計/, 'the title as stored, Chinese intact');
   });
 
   test('immutable for everyone: the routes of the other parts, the owner role and the superuser', async () => {

@@ -1,7 +1,8 @@
 // Formats (issue 12, part E; src/core/formats.c, src/modules/assessment/charts.c,
 // sql/code/assessment/070_charts.sql):
 //   * content negotiation on GET routes: JSON by default, text/csv on the lists that declare
-//     columns (GET /v1/cases, GET /v1/archive), image/svg+xml on the charts; q-values and */*;
+//     columns (GET /v1/cases, /v1/customers, /v1/archive, /v1/assessments, /v1/risks,
+//     /v1/warnings), image/svg+xml on the charts (more in tests/api/charts.test.mjs); q-values and */*;
 //     406 not_acceptable (problem+json) for an Accept the route cannot give;
 //   * CSV: UTF-8 BOM, CRLF, RFC 4180 quoting, the header row, Chinese text round trip, cells
 //     that a spreadsheet would run as a formula neutralised, every page of the list;
@@ -12,13 +13,14 @@
 // (part A: POST /v1/assessment-periods and its compute).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
 import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
 import { addSecondSupervisor, asClient, caseRequest, newCustomer } from './lib/cases.mjs';
+import { newCreditCode, newEmail, newMobile } from './lib/customers.mjs';
+import { CSV, SVG, csvOf, svgOf } from './lib/formats.mjs';
 import {
   DEPT, EMP, asOwnerAdmin, assertFieldError, call, loadFixtures, newSigningKey, ok,
   startIdentityService,
@@ -26,8 +28,6 @@ import {
 
 const DB = 'tx_api_formats';
 const NOBODY = '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
-const CSV = 'text/csv';
-const SVG = 'image/svg+xml';
 let svc;
 let key;
 const c = {};
@@ -36,6 +36,9 @@ const ODD = {
   id: crypto.randomUUID(), username: 'staff.a3', name: '王<小>明 & "co"', roles: ['staff'],
   dept: DEPT.A, supervisor: EMP.supA.id,
 };
+
+// One whose name a spreadsheet would run (the assessments' CSV names employees).
+const FORMULA = { id: crypto.randomUUID(), username: 'staff.a4', name: '=王大明+1' };
 
 // Customer names that test quoting, Chinese and CSV injection.
 const NAMES = {
@@ -62,8 +65,10 @@ before(async () => {
   });
   loadFixtures(DB);
   addSecondSupervisor(DB);
-  asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, supervisor_id, roles)
-VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, ${lit(EMP.supA.id)}, '{staff}');`);
+  for (const e of [ODD, FORMULA]) {
+    asOwnerAdmin(DB, `INSERT INTO org.employees (id, username, display_name, department_id, supervisor_id, roles)
+VALUES (${lit(e.id)}, ${lit(e.username)}, ${lit(e.name)}, ${lit(DEPT.A)}, ${lit(EMP.supA.id)}, '{staff}');`);
+  }
   for (const k of ['admin', 'hr', 'risk', 'auditor', 'supA', 'supB', 'staffA1', 'staffA2', 'staffB1']) {
     c[k] = asClient(svc, key, EMP[k]);
   }
@@ -88,80 +93,6 @@ VALUES (${lit(ODD.id)}, ${lit(ODD.username)}, ${lit(ODD.name)}, ${lit(DEPT.A)}, 
 });
 
 const get = (client, p, accept) => client.get(p, accept === undefined ? {} : { headers: { Accept: accept } });
-
-// RFC 4180 records (CRLF-ended) of a body without its BOM; fails the test on anything else.
-function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let i = 0;
-  while (i < text.length) {
-    let field = '';
-    if (text[i] === '"') {
-      i++;
-      for (;;) {
-        assert.ok(i < text.length, 'unterminated quoted field');
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
-          i++;
-          break;
-        }
-        field += text[i++];
-      }
-    } else {
-      while (i < text.length && !',\r\n'.includes(text[i])) {
-        assert.notEqual(text[i], '"', 'a quote inside an unquoted field');
-        field += text[i++];
-      }
-    }
-    row.push(field);
-    if (text[i] === ',') { i++; continue; }
-    assert.ok(text.startsWith('\r\n', i), `record ends with CRLF at ${i}: ${JSON.stringify(text.slice(i, i + 10))}`);
-    rows.push(row);
-    row = [];
-    i += 2;
-  }
-  assert.equal(row.length, 0, 'the last record ends with CRLF');
-  return rows;
-}
-
-// The CSV of a response: checks the media type, the BOM and the shape; returns the records.
-function csvOf(res) {
-  assert.equal(res.status, 200, res.text);
-  assert.match(res.headers['content-type'], /^text\/csv; charset=utf-8/);
-  assert.deepEqual([...res.body.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
-  assert.match(res.headers.vary || '', /\bAccept\b/);
-  const rows = parseCsv(res.body.subarray(3).toString('utf8'));
-  for (const r of rows) assert.equal(r.length, rows[0].length);
-  return rows;
-}
-
-function xmllint(svg) {
-  const r = spawnSync('xmllint', ['--noout', '--nonet', '-'], { input: svg, encoding: 'utf8' });
-  assert.equal(r.error, undefined, `xmllint runs: ${r.error}`);
-  assert.equal(r.status, 0, `well-formed XML: ${r.stderr}`);
-  // The accessible name and description, as a screen reader finds them.
-  const x = (expr) => spawnSync('xmllint', ['--nonet', '--xpath', expr, '-'], { input: svg, encoding: 'utf8' }).stdout.replace(/\n$/, '');
-  return { title: x('string(/*[local-name()="svg"]/*[local-name()="title"])'),
-    desc: x('string(/*[local-name()="svg"]/*[local-name()="desc"])'),
-    labelledby: x('string(/*[local-name()="svg"]/@aria-labelledby)'),
-    role: x('string(/*[local-name()="svg"]/@role)'),
-    ns: x('namespace-uri(/*)'),
-    scripts: x('count(//*[local-name()="script" or local-name()="foreignObject"])'),
-    handlers: x('count(//@*[starts-with(local-name(), "on")])') };
-}
-
-function svgOf(res) {
-  assert.equal(res.status, 200, res.text);
-  assert.equal(res.headers['content-type'], SVG);
-  const s = xmllint(res.text);
-  assert.equal(s.ns, 'http://www.w3.org/2000/svg');
-  assert.equal(s.role, 'img');
-  assert.equal(s.labelledby, 'chart-title chart-desc');
-  assert.ok(s.title.length > 0 && s.desc.length > 0, 'title and desc');
-  assert.equal(s.scripts, '0');
-  assert.equal(s.handlers, '0');
-  return s;
-}
 
 describe('CSV of GET /v1/cases', () => {
   const COLUMNS = ['Case ID', 'Status', 'Customer', 'Customer ID', 'Business type', 'Department ID',
@@ -270,6 +201,112 @@ describe('content negotiation', () => {
   });
 });
 
+// Issue 16: the customers list as CSV, for their owner: the caller's visible customers, the
+// fields of the JSON items only (no contact, address or credit code, sealed or plain).
+describe('CSV of GET /v1/customers', () => {
+  const COLUMNS = ['Customer ID', 'Name', 'Company', 'Status', 'Tags', 'Source', 'Owner ID',
+    'Department ID', 'Last verified at', 'Stale', 'Review due at', 'Updated at'];
+  let full;
+  before(async () => {
+    // one customer with every kind of personal data, owned by staff.a1
+    const phone = newMobile();
+    const email = newEmail('chen.jing');
+    const credit = newCreditCode();
+    full = {
+      phone, email, address: '福建省福州市鼓樓區五四路158號', credit,
+      doc: ok(await c.staffA1.post('/v1/customers', {
+        name: '陳靜', company_name: '閩江機械有限公司', business_scope: '機械', tags: ['=機械', '展會'],
+        source: '@展會', address: '福建省福州市鼓樓區五四路158號', credit_code: credit,
+        contacts: [{ name: '陳靜', position: '經理', phone: phone.input, email: email.input }],
+      }), 201),
+    };
+  });
+  test('the whole visible list across pages: BOM, header, Chinese intact, the JSON items\' values', async () => {
+    const json = ok(await c.staffA1.get('/v1/customers?limit=200'));
+    assert.equal(json.next_cursor, null);
+    const rows = csvOf(await get(c.staffA1, '/v1/customers?limit=2', CSV));
+    assert.deepEqual(rows[0], COLUMNS);
+    assert.equal(rows.length - 1, json.items.length, 'every customer, fetched two at a time');
+    assert.deepEqual(rows.slice(1).map((r) => r[0]), json.items.map((i) => i.id), 'in the list\'s order');
+    const byId = new Map(rows.slice(1).map((r) => [r[0], r]));
+    for (const item of json.items) {
+      const r = byId.get(item.id);
+      assert.equal(r[3], item.status);
+      assert.equal(r[6], item.owner_id);
+      assert.equal(r[9], String(item.stale));
+      assert.equal(r[11], item.updated_at);
+    }
+    assert.ok(rows.some((r) => r[1] === NAMES.plain && r[2] === `${NAMES.plain}有限公司`), 'Chinese round trip');
+    assert.ok(rows.some((r) => r[1] === NAMES.comma), 'quoting round trip');
+    const r = byId.get(full.doc.id);
+    assert.equal(r[1], '陳靜');
+    assert.equal(r[4], '["=機械","展會"]', 'tags: the JSON array (it starts with [, nothing to run)');
+    assert.equal(r[5], "'@展會", 'a source starting with @ is neutralised');
+    const res = await get(c.staffA1, '/v1/customers', CSV);
+    assert.match(res.headers['content-disposition'], /^attachment; filename="customers\.csv"$/);
+  });
+  test('names a spreadsheet would run start with an apostrophe', async () => {
+    const rows = csvOf(await get(c.staffA1, '/v1/customers', CSV));
+    for (const k of ['formula', 'plus', 'minus', 'at']) {
+      assert.ok(rows.some((r) => r[1] === `'${NAMES[k]}`), `${k}: ${NAMES[k]}`);
+    }
+    for (const r of rows) for (const f of r) assert.doesNotMatch(f, /^[=+\-@\t\r]/, `neutralised: ${f}`);
+  });
+  test('no personal data: no phone, e-mail, address, credit code or sealed value in any form', async () => {
+    for (const who of ['staffA1', 'supA', 'admin', 'auditor']) {
+      const text = (await get(c[who], '/v1/customers', CSV)).body.toString('utf8');
+      assert.ok(text.includes(full.doc.id), `${who} sees the customer`);
+      for (const secret of [full.phone.e164, full.phone.input, full.phone.masked, full.email.stored,
+        full.email.masked, full.address, full.credit, '_enc', 'wrapped']) {
+        assert.equal(text.includes(secret), false, `${who}: ${secret} not in the CSV`);
+      }
+    }
+  });
+  test('row-level security and filters hold: staff.b1 sees none of them; q and status filter', async () => {
+    const b = csvOf(await get(c.staffB1, '/v1/customers', CSV));
+    assert.equal(b.slice(1).some((r) => r[0] === full.doc.id), false);
+    const jsonB = ok(await c.staffB1.get('/v1/customers?limit=200'));
+    assert.equal(b.length - 1, jsonB.items.length);
+    const q = csvOf(await get(c.staffA1, `/v1/customers?q=${encodeURIComponent('閩江機械')}`, CSV));
+    assert.deepEqual(q.slice(1).map((r) => r[0]), [full.doc.id]);
+    assert.deepEqual(csvOf(await get(c.staffA1, '/v1/customers?status=inactive', CSV)), [COLUMNS]);
+    const one = csvOf(await get(c.staffA1, `/v1/customers?credit_code=${full.credit}`, CSV));
+    assert.deepEqual(one.slice(1).map((r) => r[0]), [full.doc.id], 'the lookup by credit code, one row');
+  });
+  test('a bad filter is 422 problem+json; an image is 406; hr gets the list without PII too', async () => {
+    assertFieldError(await get(c.staffA1, '/v1/customers?sort=nope', CSV), 'sort');
+    assertFieldError(await get(c.staffA1, '/v1/customers?cursor=junk', CSV), 'cursor');
+    const p = assertProblem(await get(c.staffA1, '/v1/customers', SVG), 406, 'not_acceptable');
+    assert.match(p.detail, /application\/json, text\/csv/);
+    csvOf(await get(c.hr, '/v1/customers', CSV));
+  });
+});
+
+// The other lists the issue names (cases above, archive below): risks and warnings, each with
+// texts a spreadsheet would run, over several pages.
+describe('CSV of GET /v1/risks and GET /v1/warnings', () => {
+  test('risks: BOM, every page, titles neutralised, Chinese intact', async () => {
+    const titles = ['=1+1 風險', '+886 匯率', '-負債 上升', '@SUM(A1) 信用', '客戶集中度, "高"'];
+    for (const title of titles) {
+      ok(await c.staffA1.post('/v1/risks', { category: 'other', title, description: '說明' }), 201);
+    }
+    const json = ok(await c.risk.get('/v1/risks?limit=200'));
+    const rows = csvOf(await get(c.risk, '/v1/risks?limit=2', CSV));
+    assert.equal(rows.length - 1, json.items.length, 'every risk, two a page');
+    const col = rows[0].indexOf('Title');
+    assert.ok(col >= 0, rows[0].join(','));
+    const got = rows.slice(1).map((r) => r[col]);
+    for (const t of titles) {
+      assert.ok(got.includes(/^[=+\-@]/.test(t) ? `'${t}` : t), `${t} in ${JSON.stringify(got)}`);
+    }
+  });
+  test('warnings: BOM and header even when empty; the route refuses an image', async () => {
+    const rows = csvOf(await get(c.risk, '/v1/warnings', CSV));
+    assert.equal(rows[0][0], 'Warning ID');
+    assertProblem(await get(c.risk, '/v1/warnings', SVG), 406, 'not_acceptable');
+  });
+});
+
 describe('CSV of GET /v1/archive', () => {
   test('the index as CSV (header only while nothing is archived); roles as for JSON', async () => {
     const rows = csvOf(await get(c.auditor, '/v1/archive', CSV));
@@ -277,6 +314,20 @@ describe('CSV of GET /v1/archive', () => {
       'Department ID', 'Retain until', 'Archived at']]);
     assertProblem(await get(c.hr, '/v1/archive', CSV), 403, 'forbidden');
     assertFieldError(await get(c.auditor, '/v1/archive?q=x', CSV), 'q');
+  });
+});
+
+describe('CSV of GET /v1/assessments', () => {
+  test('the period\'s whole list across pages: BOM, names intact or neutralised', async () => {
+    const json = ok(await c.hr.get(`/v1/assessments?period_id=${period.id}&limit=200`));
+    assert.ok(json.items.length >= 3, 'the fixture staff of department A are assessed');
+    const rows = csvOf(await get(c.hr, `/v1/assessments?period_id=${period.id}&limit=1`, CSV));
+    assert.equal(rows.length - 1, json.items.length, 'every assessment, one a page');
+    const col = rows[0].indexOf('Employee');
+    const names = rows.slice(1).map((r) => r[col]);
+    assert.ok(names.includes(ODD.name), `${ODD.name} in ${names}`);
+    assert.ok(names.includes(`'${FORMULA.name}`), `'${FORMULA.name} in ${names}`);
+    for (const r of rows) for (const f of r) assert.doesNotMatch(f, /^[=+\-@\t\r]/, `neutralised: ${f}`);
   });
 });
 

@@ -6,9 +6,9 @@
 //     map as SVG), GET /v1/risk-heatmap (today's register as the caller sees it, JSON or SVG);
 //   * the job risk.reports run by an instance with jobs on: the regular report when due, once.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 
+import { SVG, svgOf as svgChecks } from './lib/formats.mjs';
 import { assertProblem, freshDatabase, lit, pg, waitFor } from './lib/harness.mjs';
 import {
   BY_ROLE, EMP, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures,
@@ -16,7 +16,6 @@ import {
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_risk_reports';
-const SVG = 'image/svg+xml';
 const UNKNOWN = '7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e';
 const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
 const q = (sql) => pg(sql, { db: DB });
@@ -33,32 +32,10 @@ SELECT set_config('tx.user_id', '', true), set_config('tx.roles', 'system', true
 SELECT risk.reports_job(${lit(JSON.stringify(payload))}::jsonb);
 COMMIT;`).split('\n').find((l) => l.startsWith('{')));
 
-function xmllint(svg) {
-  const r = spawnSync('xmllint', ['--noout', '--nonet', '-'], { input: svg, encoding: 'utf8' });
-  assert.equal(r.error, undefined, `xmllint runs: ${r.error}`);
-  assert.equal(r.status, 0, `well-formed XML: ${r.stderr}`);
-  const x = (expr) => spawnSync('xmllint', ['--nonet', '--xpath', expr, '-'], { input: svg, encoding: 'utf8' }).stdout.replace(/\n$/, '');
-  return { title: x('string(/*[local-name()="svg"]/*[local-name()="title"])'),
-    desc: x('string(/*[local-name()="svg"]/*[local-name()="desc"])'),
-    labelledby: x('string(/*[local-name()="svg"]/@aria-labelledby)'),
-    role: x('string(/*[local-name()="svg"]/@role)'),
-    ns: x('namespace-uri(/*)'),
-    cells: x('count(//*[local-name()="rect"][@width="70"])'),
-    scripts: x('count(//*[local-name()="script" or local-name()="foreignObject"])'),
-    handlers: x('count(//@*[starts-with(local-name(), "on")])') };
-}
-
+// The shared checks of a chart (lib/formats.mjs), and the map's 5x5 grid of cells.
 function svgOf(res) {
-  assert.equal(res.status, 200, res.text);
-  assert.equal(res.headers['content-type'], SVG);
-  const s = xmllint(res.text);
-  assert.equal(s.ns, 'http://www.w3.org/2000/svg');
-  assert.equal(s.role, 'img');
-  assert.equal(s.labelledby, 'chart-title chart-desc');
-  assert.ok(s.title.length > 0 && s.desc.length > 0, 'title and desc');
+  const s = svgChecks(res, { cells: 'count(//*[local-name()="rect"][@width="70"])' });
   assert.equal(s.cells, '25', 'a 5x5 grid');
-  assert.equal(s.scripts, '0');
-  assert.equal(s.handlers, '0');
   return s;
 }
 

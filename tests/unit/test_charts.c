@@ -8,20 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modules/assessment/assessment.h"
+#include "svg_render.h"
 
-static char *render(int (*fn)(const json_t *, FILE *), const char *json, int *rc)
-{
-  json_t *j = json_loads(json, 0, NULL);
-  assert_non_null(j);
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  *rc = fn(j, f);
-  fclose(f);
-  json_decref(j);
-  return buf;
-}
+#include "modules/assessment/assessment.h"
 
 static void trend(void **state)
 {
@@ -43,7 +32,7 @@ static void trend(void **state)
   }
   snprintf(json + used, sizeof json - used, "]}");
   int rc;
-  char *svg = render(tx_chart_trend_svg, json, &rc);
+  char *svg = svg_render(tx_chart_trend_svg, json, &rc);
   assert_int_equal(rc, 0);
   assert_non_null(strstr(svg, "role=\"img\""));
   assert_non_null(strstr(svg, "aria-labelledby=\"chart-title chart-desc\""));
@@ -60,7 +49,7 @@ static void trend(void **state)
   assert_null(strstr(svg, "d=\"\""));
   free(svg);
   /* not a trend */
-  svg = render(tx_chart_trend_svg, "{\"months\": []}", &rc);
+  svg = svg_render(tx_chart_trend_svg, "{\"months\": []}", &rc);
   assert_int_equal(rc, -1);
   free(svg);
 }
@@ -69,7 +58,7 @@ static void grades(void **state)
 {
   (void)state;
   int rc;
-  char *svg = render(tx_chart_grades_svg,
+  char *svg = svg_render(tx_chart_grades_svg,
                      "{\"department_name\": \"業務一部\", \"period_label\": \"2026-11\","
                      " \"grades\": [{\"grade\": \"A\", \"count\": 2}, {\"grade\": \"<B>\", \"count\": 0}],"
                      " \"ungraded\": 1, \"total\": 3}",
@@ -79,7 +68,7 @@ static void grades(void **state)
   assert_non_null(strstr(svg, "A 2, &lt;B&gt; 0; without a grade yet 1; total 3.</desc>"));
   assert_non_null(strstr(svg, "<title>A: 2</title>"));
   free(svg);
-  svg = render(tx_chart_grades_svg, "{}", &rc);
+  svg = svg_render(tx_chart_grades_svg, "{}", &rc);
   assert_int_equal(rc, -1);
   free(svg);
 }

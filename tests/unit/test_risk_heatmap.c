@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svg_render.h"
+
 #include "modules/risk/risk.h"
 
 #define LEVELS                                                                                    \
@@ -18,15 +20,7 @@
 
 static char *render(const char *json, int *rc)
 {
-  json_t *j = json_loads(json, 0, NULL);
-  assert_non_null(j);
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  *rc = tx_risk_heatmap_svg(j, f);
-  fclose(f);
-  json_decref(j);
-  return buf;
+  return svg_render(tx_risk_heatmap_svg, json, rc);
 }
 
 /* A stored report: the map is in its body. */

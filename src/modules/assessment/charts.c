@@ -12,6 +12,7 @@
 #include "core/call.h"
 #include "core/formats.h"
 #include "core/module.h"
+#include "core/svg.h"
 #include "modules/assessment/assessment.h"
 
 #include <string.h>
@@ -34,21 +35,6 @@ static const struct {
 };
 #define NIND (sizeof indicators / sizeof indicators[0])
 
-static void svg_open(FILE *out, int width, int height, const char *title_prefix,
-                     const char *subject, const char *suffix)
-{
-  fprintf(out,
-          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\""
-          " viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"chart-title chart-desc\">\n"
-          "<title id=\"chart-title\">",
-          width, height, width, height);
-  tx_xml_text(out, title_prefix);
-  tx_xml_text(out, subject);
-  tx_xml_text(out, suffix);
-  fputs("</title>\n", out);
-}
-
 /* Trend geometry: 12 month slots across, 0-100 up. */
 #define T_W 760
 #define T_H 420
@@ -62,9 +48,12 @@ static double month_x(int m)
   return T_LEFT + (m - 0.5) * T_PW / 12.0;
 }
 
+static const struct tx_svg_axis score_axis = {
+  .lo = 0, .hi = 100, .step = 20, .left = T_LEFT, .top = T_TOP, .width = T_PW, .height = T_PH};
+
 static double score_y(double v)
 {
-  return T_TOP + T_PH * (1 - v / 100.0);
+  return tx_svg_axis_y(&score_axis, v);
 }
 
 /* The figure of indicator @p key in month entry @p j_m, or -1 with *marked set (a gap). */
@@ -88,7 +77,7 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out)
   const char *name = json_string_value(json_object_get(j_doc, "employee_name"));
   char suffix[32];
   snprintf(suffix, sizeof suffix, ", %lld", (long long)json_integer_value(j_year));
-  svg_open(out, T_W, T_H, "考核趨勢 Assessment trend: ", name ? name : "", suffix);
+  tx_svg_open(out, T_W, T_H, "考核趨勢 Assessment trend: ", name ? name : "", suffix, NULL);
 
   /* The words: every indicator, every month, its figure or why it has none. */
   fputs("<desc id=\"chart-desc\">Monthly assessment indicators on a scale of 0 to 100, one line "
@@ -110,15 +99,9 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out)
       }
     }
   }
-  fputs("</desc>\n<g font-family=\"sans-serif\" font-size=\"12\" fill=\"#222\">\n", out);
-
-  /* grid and axes */
-  for (int v = 0; v <= 100; v += 20) {
-    fprintf(out,
-            "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ccc\" stroke-width=\"1\"/>"
-            "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n",
-            T_LEFT, score_y(v), T_LEFT + T_PW, score_y(v), T_LEFT - 6, score_y(v) + 4, v);
-  }
+  fputs("</desc>\n", out);
+  tx_svg_group_open(out);
+  tx_svg_axis_draw(out, &score_axis);
   for (int m = 1; m <= 12; m++) {
     const json_t *j_m = json_array_get(j_months, (size_t)m - 1);
     /* a month with no assessment the caller may read: shaded */
@@ -169,7 +152,7 @@ int tx_chart_trend_svg(const json_t *j_doc, FILE *out)
     tx_xml_text(out, indicators[i].label);
     fputs("</text>\n</g>\n", out);
   }
-  fputs("</g>\n</svg>\n", out);
+  tx_svg_close(out);
   return 0;
 }
 
@@ -190,7 +173,7 @@ int tx_chart_grades_svg(const json_t *j_doc, FILE *out)
   const char *label = json_string_value(json_object_get(j_doc, "period_label"));
   char suffix[64];
   snprintf(suffix, sizeof suffix, ", %s", label ? label : "");
-  svg_open(out, G_W, G_H, "等級分佈 Grade distribution: ", dept ? dept : "", suffix);
+  tx_svg_open(out, G_W, G_H, "等級分佈 Grade distribution: ", dept ? dept : "", suffix, NULL);
 
   size_t n = json_array_size(j_grades);
   long long most = 0, ungraded = json_integer_value(json_object_get(j_doc, "ungraded"));
@@ -205,25 +188,18 @@ int tx_chart_grades_svg(const json_t *j_doc, FILE *out)
   }
   fprintf(out, "; without a grade yet %lld; total %lld.</desc>\n", ungraded,
           (long long)json_integer_value(json_object_get(j_doc, "total")));
-  fputs("<g font-family=\"sans-serif\" font-size=\"12\" fill=\"#222\">\n", out);
+  tx_svg_group_open(out);
 
   /* y axis: whole numbers up to the tallest bar (at least 1), five steps at most */
-  long long top = most < 1 ? 1 : most;
-  long long step = (top + 4) / 5;
-  top = ((top + step - 1) / step) * step;
-  for (long long v = 0; v <= top; v += step) {
-    double y = G_TOP + G_PH * (1 - (double)v / (double)top);
-    fprintf(out,
-            "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ccc\" stroke-width=\"1\"/>"
-            "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%lld</text>\n",
-            G_LEFT, y, G_LEFT + G_PW, y, G_LEFT - 6, y + 4, v);
-  }
+  struct tx_svg_axis axis = {.left = G_LEFT, .top = G_TOP, .width = G_PW, .height = G_PH};
+  tx_svg_axis_counts(&axis, most);
+  tx_svg_axis_draw(out, &axis);
   double slot = n ? (double)G_PW / (double)n : G_PW;
   for (size_t i = 0; i < n; i++) {
     const json_t *j_g = json_array_get(j_grades, i);
     const char *grade = json_string_value(json_object_get(j_g, "grade"));
     long long c = json_integer_value(json_object_get(j_g, "count"));
-    double h = G_PH * (double)c / (double)top;
+    double h = G_TOP + G_PH - tx_svg_axis_y(&axis, (double)c);
     double x = G_LEFT + slot * (double)i + slot * 0.2;
     fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#1f77b4\">"
                  "<title>",
@@ -239,7 +215,7 @@ int tx_chart_grades_svg(const json_t *j_doc, FILE *out)
   }
   fprintf(out, "<text x=\"%d\" y=\"%d\">未評等級 without a grade: %lld</text>\n", G_LEFT,
           G_TOP + G_PH + 44, ungraded);
-  fputs("</g>\n</svg>\n", out);
+  tx_svg_close(out);
   return 0;
 }
 

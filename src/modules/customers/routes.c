@@ -4,6 +4,7 @@
  * main.c registers tx_module_customers.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "modules/customers/customers.h"
 
@@ -61,7 +62,18 @@ static const struct tx_route routes[] = {
   /* Module C: customer information (docs/customers.md) */
   {"GET", "/v1/customers", "staff,supervisor,admin,auditor,hr,risk_officer", "C2.1,C2.3",
    .handler = tx_cust_list,
-   .query = "limit,cursor,owner_id,department_id,tag,status,stale,q,phone,email,credit_code,sort"},
+   .query = "limit,cursor,owner_id,department_id,tag,status,stale,q,phone,email,credit_code,sort",
+   /* Accept: text/csv gives the whole filtered list (core/formats.h; tx_cust_list answers through
+    * tx_call_run). The columns are the list's items, which hold no personal data (C3.1: no
+    * contact, address or credit code; those are sealed and only the document carries them). */
+   .formats = TX_FORMATS(TX_CSV_COLUMNS({"Customer ID", "/id"}, {"Name", "/name"},
+                                        {"Company", "/company_name"}, {"Status", "/status"},
+                                        {"Tags", "/tags"}, {"Source", "/source"},
+                                        {"Owner ID", "/owner_id"},
+                                        {"Department ID", "/department_id"},
+                                        {"Last verified at", "/last_verified_at"},
+                                        {"Stale", "/stale"}, {"Review due at", "/review_due_at"},
+                                        {"Updated at", "/updated_at"}))},
   {"POST", "/v1/customers", "staff,supervisor,admin", "C1.1,C1.2,C2.1,C2.3",
    .handler = tx_cust_create, .body = true},
   {"GET", "/v1/customers/review-queue", "staff,supervisor,admin", "C4.1",

@@ -11,6 +11,7 @@
  * repeated run the same day measures nothing twice. Payload {"force": true} measures them all.
  */
 #include "core/call.h"
+#include "core/formats.h"
 #include "core/module.h"
 #include "jobs/jobs.h"
 #include "modules/risk/risk.h"
@@ -25,6 +26,8 @@ static const struct tx_sql sql_kris_update = {
   "risk_kris_update", TX_CALL_ROW "api.kri_update($1::uuid, $2::int, $3::jsonb) j", 3};
 static const struct tx_sql sql_kris_measurements = {
   "risk_kris_measurements", "SELECT api.kri_measurements($1::uuid, $2::int, $3)::text", 3};
+static const struct tx_sql sql_kris_trend = {
+  "risk_kris_trend", "SELECT api.kri_trend($1::uuid, $2::date, $3::date)::text, NULL, NULL", 3};
 static const struct tx_sql sql_kris_measure = {
   "risk_kris_measure", TX_CALL_ROW_UNVERSIONED "api.kri_measure($1::uuid, $2::jsonb) j", 2};
 
@@ -49,6 +52,14 @@ static const struct tx_route routes[] = {
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}})},
+  /* The values of a range of days, oldest first, for a chart: JSON, or SVG with
+   * Accept: image/svg+xml (kri_trend.c); the readers of the history. */
+  {"GET", "/v1/kris/{id}/trend", "risk_officer,admin,auditor,supervisor", "R3.2",
+   .call = TX_CALL(.sql = &sql_kris_trend, .read_only = true, .status = 200,
+                   .args = {{TX_ARG_PATH_UUID, "id"},
+                            {TX_ARG_QUERY_DATE, "from"},
+                            {TX_ARG_QUERY_DATE, "to"}}),
+   .formats = TX_FORMATS(.svg = tx_kri_trend_svg)},
   /* A value entered by hand, or a computed indicator measured now; a threshold reached raises
    * the warning in the same transaction (R3.2 及時). The owner of an indicator may measure it:
    * the SQL checks who. */

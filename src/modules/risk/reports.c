@@ -18,6 +18,7 @@
 #include "core/call.h"
 #include "core/formats.h"
 #include "core/module.h"
+#include "core/svg.h"
 #include "jobs/jobs.h"
 #include "modules/risk/risk.h"
 
@@ -77,14 +78,7 @@ int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out)
         json_array_size(json_array_get(j_levels, l)) != 5)
       return -1;
 
-  fprintf(out,
-          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\""
-          " viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"chart-title chart-desc\">\n"
-          "<title id=\"chart-title\">風險熱力圖 Risk heat map, as of ",
-          H_W, H_H, H_W, H_H);
-  tx_xml_text(out, as_of ? as_of : "");
-  fputs("</title>\n", out);
+  tx_svg_open(out, H_W, H_H, "風險熱力圖 Risk heat map, as of ", as_of ? as_of : "", NULL);
 
   /* The words: every cell holding a risk, then the total. */
   fputs("<desc id=\"chart-desc\">Open risks by likelihood (1-5, rows) and impact (1-5, columns) of "
@@ -108,7 +102,7 @@ int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out)
       any = true;
     }
   fprintf(out, "%s Total on the map: %lld.</desc>\n", any ? "." : " No assessed open risk.", total);
-  fputs("<g font-family=\"sans-serif\" font-size=\"12\" fill=\"#222\">\n", out);
+  tx_svg_group_open(out);
 
   for (int l = 5; l >= 1; l--) {
     int y = H_TOP + (5 - l) * H_CELL;
@@ -162,7 +156,7 @@ int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out)
   }
   fprintf(out, "<text x=\"%d\" y=\"%d\">合計 total: %lld</text>\n", lx, H_TOP + 10 + 28 * 4 + 14,
           total);
-  fputs("</g>\n</svg>\n", out);
+  tx_svg_close(out);
   return 0;
 }
 

@@ -36,5 +36,7 @@ extern const struct tx_module tx_module_risk_reports;
 int tx_risk_reports_register(void);
 /** Draws the 5x5 heat map of a report or of GET /v1/risk-heatmap (core/formats.h). */
 int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out);
+/** Draws an indicator's values over time, GET /v1/kris/{id}/trend (kri_trend.c; core/formats.h). */
+int tx_kri_trend_svg(const json_t *j_doc, FILE *out);
 
 #endif
