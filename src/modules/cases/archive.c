@@ -31,7 +31,7 @@ static const struct tx_route routes[] = {
                    .args = {{TX_ARG_PATH_UUID, "id"}})},
   /* P4.3: the archive index, under the same access rules as the case. */
   {"GET", "/v1/archive", "staff,supervisor,admin,auditor", "P4.3",
-   .call = TX_CALL(.sql = &sql_archive_list, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_archive_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_TEXT, "number"},
                             {TX_ARG_QUERY_UUID, "customer_id"},
                             {TX_ARG_QUERY_UUID, "business_type_id"},

@@ -169,7 +169,7 @@ int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out)
 static const struct tx_route routes[] = {
   /* R3.1: the monitoring reports, newest first (risk officers, admin, auditors, supervisors). */
   {"GET", "/v1/risk-reports", "supervisor,risk_officer,admin,auditor", "R3.1",
-   .call = TX_CALL(.sql = &sql_risk_reports_list, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_risk_reports_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_TEXT, "kind"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}})},
@@ -184,7 +184,7 @@ static const struct tx_route routes[] = {
    .formats = TX_FORMATS(.svg = tx_risk_heatmap_svg)},
   /* R3.1, R1.2: today's register on the 5x5 matrix, as the caller sees it. */
   {"GET", "/v1/risk-heatmap", "*", "R3.1,R1.2",
-   .call = TX_CALL(.sql = &sql_risk_heatmap, .read_only = true, .status = 200),
+   .call = TX_CALL(.sql = &sql_risk_heatmap, .read_only = true, .replica = true, .status = 200),
    .formats = TX_FORMATS(.svg = tx_risk_heatmap_svg)},
 };
 
