@@ -243,6 +243,7 @@ int tx_chart_grades_svg(const json_t *j_doc, FILE *out)
   return 0;
 }
 
+/* Both charts aggregate a year or a period of assessments: reports, on the read replica. */
 static const struct tx_route routes[] = {
   /* Q1, Q2.1, Q2.2: an employee's monthly indicators over a year; as assessments: the employee,
    * their supervisor, hr, auditor (sql: assessment.trend). */

@@ -43,7 +43,8 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/salary-bases", "hr", "Q4",
    .call = TX_CALL(.sql = &sql_salary_base_add, .status = 201,
                    .args = {{TX_ARG_BODY, NULL}})},
-  /* Q4 績效獎金: grade coefficient x the base in force at the period's end; nobody dropped. */
+  /* Q4 績效獎金: grade coefficient x the base in force at the period's end; nobody dropped.
+   * With the promotion candidates, a report over a published period: on the read replica. */
   {"GET", "/v1/assessment-periods/{id}/bonus-list", "hr", "Q4",
    .call = TX_CALL(.sql = &sql_bonus_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
