@@ -6,6 +6,7 @@
 #include "base/errors.h"
 #include "base/log.h"
 #include "core/app.h"
+#include "core/call.h"
 #include "core/formats.h"
 #include "core/jwt.h"
 #include "core/metrics.h"
@@ -15,6 +16,7 @@
 #include "crypto/password.h"
 #include "db/migrate.h"
 #include "db/pool.h"
+#include "db/tx.h"
 #include "jobs/jobs.h"
 #include "modules/assessment/assessment.h"
 #include "modules/cases/cases.h"
@@ -104,6 +106,9 @@ static int cmd_routes(bool as_json)
     const struct tx_route *rt = &tx_routes[i];
     json_t *j_r = json_pack("{sssssoso}", "method", rt->method, "path", rt->path, "roles",
                             split_csv(rt->roles), "clauses", split_csv(rt->clauses));
+    /* Served by the read replica when one is configured (core/call.h, replica): may lag. */
+    if (rt->call && rt->call->replica)
+      json_object_set_new(j_r, "replica", json_true());
     /* What content negotiation can give (core/formats.h), for tests/contract/routes.mjs to
      * compare with the 200 response's media types and x-csv-columns. */
     if (rt->formats) {
@@ -269,11 +274,23 @@ static int cmd_serve(const struct tx_config *cfg)
                         "encryption_unavailable");
   if (cfg->migrate_on_start && run_migrations(cfg))
     return 1;
-  if (tx_pool_init(cfg->database_url, cfg->db_pool_size, cfg->db_pool_timeout_ms,
-                   cfg->db_connect_timeout, cfg->db_statement_timeout_ms)) {
-    tx_log(TX_LOG_ERROR, "cannot create the database pool");
+  struct tx_pool_options primary = {cfg->database_url, "tianxingd", cfg->db_pool_size,
+                                     cfg->db_pool_timeout_ms, cfg->db_connect_timeout,
+                                     cfg->db_statement_timeout_ms, 0};
+  /* The replica's pool: the same timeouts; a replica that is gone is skipped for a while
+   * (db/pool.h, down_for_s) while its reports run on the primary. */
+  struct tx_pool_options read = primary;
+  read.url = cfg->read_database_url;
+  read.application_name = "tianxingd-ro";
+  read.size = cfg->read_db_pool_size ? cfg->read_db_pool_size : cfg->db_pool_size;
+  read.down_for_s = TX_READ_DOWN_FOR_S;
+  if (tx_db_pools_init(&primary, cfg->read_database_url ? &read : NULL)) {
+    tx_log(TX_LOG_ERROR, "cannot create the database pools");
     return 1;
   }
+  if (cfg->read_database_url)
+    tx_log(TX_LOG_INFO, "reports read from the replica of TIANXING_READ_DATABASE_URL (%d connections)",
+           read.size);
   /* Jobs: registered always (GET /metrics says whether they run), started unless
    * TIANXING_JOBS=off. The workers must not take SIGTERM: block it before they start (the server
    * takes it with sigwait and sets tx_app.draining, which they watch). */
@@ -286,7 +303,7 @@ static int cmd_serve(const struct tx_config *cfg)
       tx_risk_reports_register() ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");
-    tx_pool_shutdown();
+    tx_db_pools_shutdown();
     return 1;
   }
   if (cfg->jobs) {
@@ -301,7 +318,7 @@ static int cmd_serve(const struct tx_config *cfg)
                                  &tx_app.draining};
     if (tx_jobs_start(&jo)) {
       tx_log(TX_LOG_ERROR, "cannot start the job scheduler");
-      tx_pool_shutdown();
+      tx_db_pools_shutdown();
       return 1;
     }
   } else {
@@ -315,7 +332,7 @@ static int cmd_serve(const struct tx_config *cfg)
   int rc = tx_server_run(cfg);
   tx_events_stream_stop();
   tx_jobs_stop(cfg->shutdown_grace);
-  tx_pool_shutdown();
+  tx_db_pools_shutdown();
   tx_jwt_shutdown();
   tx_envelope_shutdown();
   return rc;

@@ -201,6 +201,17 @@ static void csv_disposition(struct tx_req *r)
   tx_reply_header(r, "Content-Disposition", value);
 }
 
+/* The call's transaction: a report's on the read replica (when there is one), the rest on the
+ * primary. */
+static int run_call(const struct tx_call *call, const struct tx_claims *claims,
+                    const struct tx_query *q, size_t n, PGresult **results,
+                    struct tx_db_outcome *out)
+{
+  if (call->replica)
+    return tx_db_run_replica(claims, q, n, results, out);
+  return tx_db_run(claims, call->read_only, q, n, results, out);
+}
+
 /* text/csv of a list route (core/formats.h): every page from the request's cursor on, following
  * next_cursor (a call without a cursor argument answers one page: its next_cursor must be null),
  * each page one read-only transaction (keyset paging keeps the pages consistent
@@ -229,7 +240,7 @@ static int export_csv(struct tx_req *r, const struct tx_call *call, const char *
     struct tx_query q = {call->sql, params};
     PGresult *res;
     struct tx_db_outcome outcome;
-    if (tx_db_run(&claims, call->read_only, &q, 1, &res, &outcome)) {
+    if (run_call(call, &claims, &q, 1, &res, &outcome)) {
       tx_reply_db_error(r, &outcome);
       answered = true;
       break;
@@ -350,13 +361,13 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   PGresult *results[2] = {NULL, NULL};
   PGresult *res;
   struct tx_db_outcome outcome;
-  int failed = tx_db_run(&claims, call->read_only, q, nq, results, &outcome);
+  int failed = run_call(call, &claims, q, nq, results, &outcome);
   /* An If-Match list: the next version when this one was stale (nothing was written then). */
   for (size_t v = 1; failed && im_arg >= 0 && v < im.n && outcome.code == TX_E_PRECONDITION_FAILED;
        v++) {
     tx_db_outcome_free(&outcome);
     params[im_arg] = im.version[v];
-    failed = tx_db_run(&claims, call->read_only, q, nq, results, &outcome);
+    failed = run_call(call, &claims, q, nq, results, &outcome);
   }
   if (!failed && nq == 2)
     PQclear(results[0]);

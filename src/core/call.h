@@ -48,6 +48,11 @@ struct tx_arg {
 struct tx_call {
   const struct tx_sql *sql;
   bool read_only;
+  /* A report: read-only AND content with data a moment old. Its transaction runs on the read
+   * replica when TIANXING_READ_DATABASE_URL is set (db/tx.h, tx_db_run_replica), which may lag the
+   * primary. Never on a route a client reads right after its own write (it could miss that
+   * write), nor one whose SQL writes anything (a hot standby refuses it). Needs read_only. */
+  bool replica;
   int status;                 /* 200, or 201 for creates */
   const char *location;       /* creates: Location prefix, the id is appended */
   const struct tx_field *body_spec; /* when set, the body is checked against it first */

@@ -40,6 +40,8 @@ static const struct setting settings[] = {
   {"TIANXING_DATABASE_URL", K_STR, OFF(database_url), 0, 0},
   {"TIANXING_MIGRATE_DATABASE_URL", K_STR_OPT, OFF(migrate_database_url), 0, 0},
   {"TIANXING_DB_POOL_SIZE", K_INT, OFF(db_pool_size), 1, 256},
+  {"TIANXING_READ_DATABASE_URL", K_STR_OPT, OFF(read_database_url), 0, 0},
+  {"TIANXING_READ_DB_POOL_SIZE", K_INT, OFF(read_db_pool_size), 0, 256},
   {"TIANXING_DB_POOL_TIMEOUT_MS", K_INT, OFF(db_pool_timeout_ms), 1, 600000},
   {"TIANXING_DB_CONNECT_TIMEOUT", K_INT, OFF(db_connect_timeout), 1, 600},
   {"TIANXING_DB_STATEMENT_TIMEOUT_MS", K_INT, OFF(db_statement_timeout_ms), 1, 3600000},
@@ -349,6 +351,7 @@ void tx_config_free(struct tx_config *c)
   free(c->cors_origins);
   free(c->database_url);
   free(c->migrate_database_url);
+  free(c->read_database_url);
   free(c->migrations_dir);
   free(c->code_dir);
   free(c->jwt_keys);

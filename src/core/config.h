@@ -22,6 +22,10 @@ struct tx_config {
   char *database_url;
   char *migrate_database_url; /* NULL: same as database_url */
   int db_pool_size;
+  /* A read replica for report routes (db/tx.h, tx_db_run_replica); NULL: none, reports read the
+   * primary. Its pool size 0 means db_pool_size. */
+  char *read_database_url;
+  int read_db_pool_size;
   int db_pool_timeout_ms;
   int db_connect_timeout;
   int db_statement_timeout_ms;

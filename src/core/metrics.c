@@ -7,6 +7,7 @@
 #include "core/metrics.h"
 #include "core/routes.h"
 #include "db/pool.h"
+#include "db/tx.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -141,8 +142,8 @@ char *tx_metrics_render(size_t *len)
             (unsigned long)cum);
   }
 
-  struct tx_pool_stats ps;
-  tx_pool_stats(&ps);
+  struct tx_pool_stats ps = {0};
+  tx_db_pool_stats(TX_DB_PRIMARY, &ps);
   fprintf(f,
           "# HELP tianxing_db_pool_size Database connections the pool may hold.\n"
           "# TYPE tianxing_db_pool_size gauge\ntianxing_db_pool_size %d\n"
@@ -155,6 +156,40 @@ char *tx_metrics_render(size_t *len)
           "# HELP tianxing_db_reconnects_total Connections (re)established by the pool.\n"
           "# TYPE tianxing_db_reconnects_total counter\ntianxing_db_reconnects_total %lu\n",
           ps.size, ps.in_use, ps.waiting, (unsigned long)ps.timeouts, (unsigned long)ps.connects);
+  /* The read replica's pool (TIANXING_READ_DATABASE_URL), only when there is one. */
+  struct tx_pool_stats rs;
+  if (tx_db_pool_stats(TX_DB_READ, &rs)) {
+    struct tx_db_read_stats use;
+    tx_db_read_stats(&use);
+    fprintf(f,
+            "# HELP tianxing_db_read_pool_size Read replica connections the pool may hold.\n"
+            "# TYPE tianxing_db_read_pool_size gauge\ntianxing_db_read_pool_size %d\n"
+            "# HELP tianxing_db_read_pool_in_use Read replica connections lent to reports now.\n"
+            "# TYPE tianxing_db_read_pool_in_use gauge\ntianxing_db_read_pool_in_use %d\n"
+            "# HELP tianxing_db_read_pool_waiting Reports waiting for a read replica connection now.\n"
+            "# TYPE tianxing_db_read_pool_waiting gauge\ntianxing_db_read_pool_waiting %d\n"
+            "# HELP tianxing_db_read_pool_timeouts_total Waits for a read replica connection that "
+            "timed out (503).\n"
+            "# TYPE tianxing_db_read_pool_timeouts_total counter\n"
+            "tianxing_db_read_pool_timeouts_total %lu\n"
+            "# HELP tianxing_db_read_reconnects_total Read replica connections (re)established.\n"
+            "# TYPE tianxing_db_read_reconnects_total counter\ntianxing_db_read_reconnects_total %lu\n"
+            "# HELP tianxing_db_read_connect_failures_total Failed connects to the read replica.\n"
+            "# TYPE tianxing_db_read_connect_failures_total counter\n"
+            "tianxing_db_read_connect_failures_total %lu\n"
+            "# HELP tianxing_db_read_up 0 for a while after a failed connect to the read replica "
+            "(reports go to the primary), else 1.\n"
+            "# TYPE tianxing_db_read_up gauge\ntianxing_db_read_up %d\n"
+            "# HELP tianxing_db_read_transactions_total Report transactions run on the read replica.\n"
+            "# TYPE tianxing_db_read_transactions_total counter\n"
+            "tianxing_db_read_transactions_total %lu\n"
+            "# HELP tianxing_db_read_fallbacks_total Report transactions run on the primary because "
+            "the read replica could not be reached.\n"
+            "# TYPE tianxing_db_read_fallbacks_total counter\ntianxing_db_read_fallbacks_total %lu\n",
+            rs.size, rs.in_use, rs.waiting, (unsigned long)rs.timeouts, (unsigned long)rs.connects,
+            (unsigned long)rs.connect_failures, !rs.down, (unsigned long)use.transactions,
+            (unsigned long)use.fallbacks);
+  }
   for (size_t i = 0; i < nsources; i++)
     sources[i](f);
   fclose(f);

@@ -63,6 +63,9 @@ static const char *row_problem(const struct tx_route *rt)
       return "a call answers 200 or 201";
     if (!c->body_spec != !c->body_nspec)
       return "body_spec and body_nspec go together";
+    /* A hot standby refuses every write, and a replica's lag is only harmless to a read. */
+    if (c->replica && (!c->read_only || strcmp(rt->method, "GET") != 0))
+      return "a call on the read replica is a read_only GET";
     /* One argument per parameter, and none beyond: a forgotten one would be sent as NULL. */
     for (int i = 0; i < TX_CALL_MAX_ARGS; i++) {
       const struct tx_arg *a = &c->args[i];

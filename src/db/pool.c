@@ -1,6 +1,6 @@
 /**
  * @file db/pool.c
- * @brief Connection pool: a mutex and a condition variable around a fixed array of slots.
+ * @brief Connection pools: each a mutex and a condition variable around a fixed array of slots.
  */
 #include "db/pool.h"
 #include "base/log.h"
@@ -12,14 +12,15 @@
 #include <string.h>
 #include <time.h>
 
-static struct {
+struct tx_pool {
   pthread_mutex_t lock;
   pthread_cond_t freed;
   struct tx_conn *conns;
-  int size, in_use, waiting, wait_ms, connect_timeout, statement_timeout;
-  uint64_t timeouts, connects;
-  char *url;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  int size, in_use, waiting, wait_ms, connect_timeout, statement_timeout, down_for;
+  uint64_t timeouts, connects, connect_failures;
+  struct timespec down_until; /* CLOCK_MONOTONIC; zero: not down */
+  char *url, *application_name;
+};
 
 PGconn *tx_db_connect(const char *url, const char *application_name, int connect_timeout_s,
                       int statement_timeout_ms, char *err, size_t errlen)
@@ -50,23 +51,32 @@ PGconn *tx_db_connect(const char *url, const char *application_name, int connect
   return pg;
 }
 
-int tx_pool_init(const char *url, int size, int wait_ms, int connect_timeout_s,
-                 int statement_timeout_ms)
+struct tx_pool *tx_pool_create(const struct tx_pool_options *o)
 {
+  struct tx_pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  pthread_mutex_init(&p->lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&pool.freed, &attr);
+  pthread_cond_init(&p->freed, &attr);
   pthread_condattr_destroy(&attr);
-  pool.conns = calloc((size_t)size, sizeof *pool.conns);
-  pool.url = strdup(url);
-  if (!pool.conns || !pool.url)
-    return -1;
-  pool.size = size;
-  pool.wait_ms = wait_ms;
-  pool.connect_timeout = connect_timeout_s;
-  pool.statement_timeout = statement_timeout_ms;
-  return 0;
+  p->conns = calloc((size_t)o->size, sizeof *p->conns);
+  p->url = strdup(o->url);
+  p->application_name = strdup(o->application_name);
+  if (!p->conns || !p->url || !p->application_name) {
+    tx_pool_destroy(p);
+    return NULL;
+  }
+  for (int i = 0; i < o->size; i++)
+    p->conns[i].pool = p;
+  p->size = o->size;
+  p->wait_ms = o->wait_ms;
+  p->connect_timeout = o->connect_timeout_s;
+  p->statement_timeout = o->statement_timeout_ms;
+  p->down_for = o->down_for_s;
+  return p;
 }
 
 /* Slot of @p sql in a set of @p cap (a power of two) slots: where it is, or the empty one where
@@ -124,55 +134,85 @@ void tx_conn_free(struct tx_conn *c)
   c->prepared_cap = 0;
 }
 
-enum tx_pool_rc tx_pool_acquire(struct tx_conn **out)
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Whether @p p is within down_for of a failed connect; with its lock held. */
+static bool is_down(const struct tx_pool *p)
+{
+  if (!p->down_until.tv_sec)
+    return false;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return before(&now, &p->down_until);
+}
+
+enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, struct tx_conn **out)
 {
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += pool.wait_ms / 1000;
-  deadline.tv_nsec += (long)(pool.wait_ms % 1000) * 1000000L;
+  deadline.tv_sec += p->wait_ms / 1000;
+  deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
   if (deadline.tv_nsec >= 1000000000L) {
     deadline.tv_sec++;
     deadline.tv_nsec -= 1000000000L;
   }
 
   struct tx_conn *c = NULL;
-  pthread_mutex_lock(&pool.lock);
-  pool.waiting++;
+  pthread_mutex_lock(&p->lock);
+  p->waiting++;
   for (;;) {
     /* Prefer a slot that is already connected: it has its statements prepared. */
-    for (int i = 0; i < pool.size && !c; i++)
-      if (!pool.conns[i].in_use && pool.conns[i].pg)
-        c = &pool.conns[i];
-    for (int i = 0; i < pool.size && !c; i++)
-      if (!pool.conns[i].in_use)
-        c = &pool.conns[i];
+    for (int i = 0; i < p->size && !c; i++)
+      if (!p->conns[i].in_use && p->conns[i].pg)
+        c = &p->conns[i];
+    for (int i = 0; i < p->size && !c; i++)
+      if (!p->conns[i].in_use)
+        c = &p->conns[i];
     if (c)
       break;
-    if (pthread_cond_timedwait(&pool.freed, &pool.lock, &deadline) == ETIMEDOUT) {
-      pool.waiting--;
-      pool.timeouts++;
-      pthread_mutex_unlock(&pool.lock);
+    if (pthread_cond_timedwait(&p->freed, &p->lock, &deadline) == ETIMEDOUT) {
+      p->waiting--;
+      p->timeouts++;
+      pthread_mutex_unlock(&p->lock);
       return TX_POOL_BUSY;
     }
   }
-  pool.waiting--;
+  p->waiting--;
+  /* A pool that may be down (down_for) does not try again before its time: see pool.h. */
+  if (!c->pg && p->down_for && is_down(p)) {
+    pthread_mutex_unlock(&p->lock);
+    return TX_POOL_UNAVAILABLE;
+  }
   c->in_use = true;
-  pool.in_use++;
-  pthread_mutex_unlock(&pool.lock);
+  p->in_use++;
+  pthread_mutex_unlock(&p->lock);
 
   /* Connecting happens outside the lock: it can take up to connect_timeout. */
   if (c->pg && PQstatus(c->pg) != CONNECTION_OK)
     tx_conn_reset(c);
   if (!c->pg) {
     char err[512];
-    c->pg = tx_db_connect(pool.url, "tianxingd", pool.connect_timeout, pool.statement_timeout, err,
-                          sizeof err);
+    c->pg = tx_db_connect(p->url, p->application_name, p->connect_timeout, p->statement_timeout,
+                          err, sizeof err);
     if (!c->pg) {
-      tx_log(TX_LOG_WARN, "database connection failed: %s", err);
+      tx_log(TX_LOG_WARN, "database connection failed (%s): %s", p->application_name, err);
+      pthread_mutex_lock(&p->lock);
+      p->connect_failures++;
+      if (p->down_for) {
+        clock_gettime(CLOCK_MONOTONIC, &p->down_until);
+        p->down_until.tv_sec += p->down_for;
+      }
+      pthread_mutex_unlock(&p->lock);
       tx_pool_release(c, true);
       return TX_POOL_UNAVAILABLE;
     }
-    __atomic_add_fetch(&pool.connects, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&p->lock);
+    p->connects++;
+    p->down_until = (struct timespec){0, 0};
+    pthread_mutex_unlock(&p->lock);
   }
   *out = c;
   return TX_POOL_OK;
@@ -180,36 +220,42 @@ enum tx_pool_rc tx_pool_acquire(struct tx_conn **out)
 
 void tx_pool_release(struct tx_conn *c, bool broken)
 {
+  struct tx_pool *p = c->pool;
   if (broken)
     tx_conn_reset(c);
-  pthread_mutex_lock(&pool.lock);
+  pthread_mutex_lock(&p->lock);
   c->in_use = false;
-  pool.in_use--;
-  pthread_cond_signal(&pool.freed);
-  pthread_mutex_unlock(&pool.lock);
+  p->in_use--;
+  pthread_cond_signal(&p->freed);
+  pthread_mutex_unlock(&p->lock);
 }
 
-void tx_pool_stats(struct tx_pool_stats *s)
+void tx_pool_stats(struct tx_pool *p, struct tx_pool_stats *s)
 {
-  pthread_mutex_lock(&pool.lock);
-  s->size = pool.size;
-  s->in_use = pool.in_use;
-  s->waiting = pool.waiting;
-  s->timeouts = pool.timeouts;
-  s->connects = __atomic_load_n(&pool.connects, __ATOMIC_RELAXED);
-  pthread_mutex_unlock(&pool.lock);
+  pthread_mutex_lock(&p->lock);
+  s->size = p->size;
+  s->in_use = p->in_use;
+  s->waiting = p->waiting;
+  s->timeouts = p->timeouts;
+  s->connects = p->connects;
+  s->connect_failures = p->connect_failures;
+  s->down = p->down_for && is_down(p);
+  pthread_mutex_unlock(&p->lock);
 }
 
-void tx_pool_shutdown(void)
+void tx_pool_destroy(struct tx_pool *p)
 {
-  pthread_mutex_lock(&pool.lock);
-  for (int i = 0; i < pool.size; i++)
-    if (!pool.conns[i].in_use)
-      tx_conn_free(&pool.conns[i]);
-  pthread_mutex_unlock(&pool.lock);
-  free(pool.conns);
-  free(pool.url);
-  pool.conns = NULL;
-  pool.url = NULL;
-  pool.size = 0;
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->lock);
+  for (int i = 0; p->conns && i < p->size; i++)
+    if (!p->conns[i].in_use)
+      tx_conn_free(&p->conns[i]);
+  pthread_mutex_unlock(&p->lock);
+  pthread_cond_destroy(&p->freed);
+  pthread_mutex_destroy(&p->lock);
+  free(p->conns);
+  free(p->url);
+  free(p->application_name);
+  free(p);
 }

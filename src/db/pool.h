@@ -1,11 +1,15 @@
 /**
  * @file db/pool.h
- * @brief A fixed-size pool of libpq connections for request work.
+ * @brief Fixed-size pools of libpq connections for request work.
  *
  * A connection is lent to one thread at a time (a PGconn is not thread-safe). Waiting for one is
  * bounded: past the configured timeout the caller gets TX_POOL_BUSY and answers 503 with
  * Retry-After instead of hanging. Broken connections are re-established on their next loan, so the
  * service recovers by itself when PostgreSQL restarts.
+ *
+ * A process has one pool per database it sends requests to (db/tx.h: the primary, and optionally
+ * a read replica for reports); each is an instance of this type with its own size, URL and
+ * application_name.
  */
 #ifndef TX_DB_POOL_H
 #define TX_DB_POOL_H
@@ -15,6 +19,7 @@
 #include <stdint.h>
 
 struct tx_sql;
+struct tx_pool;
 
 struct tx_conn {
   PGconn *pg;
@@ -24,6 +29,7 @@ struct tx_conn {
   const struct tx_sql **prepared;
   size_t nprepared, prepared_cap;
   bool in_use;
+  struct tx_pool *pool; /* the pool that lends it */
 };
 
 /** @brief Whether @p sql is prepared on @p c. */
@@ -40,26 +46,37 @@ void tx_conn_free(struct tx_conn *c);
 
 enum tx_pool_rc { TX_POOL_OK, TX_POOL_BUSY, TX_POOL_UNAVAILABLE };
 
-struct tx_pool_stats {
-  int size, in_use, waiting;
-  uint64_t timeouts, connects;
+struct tx_pool_options {
+  const char *url;              /* libpq connection URI or key=value string */
+  const char *application_name; /* what pg_stat_activity shows, e.g. "tianxingd" */
+  int size, wait_ms, connect_timeout_s, statement_timeout_ms;
+  /* 0: every loan that needs a connection tries to open one (the primary: without it nothing
+   * works, so each request must try). N: after a failed connect, loans that need a new connection
+   * answer TX_POOL_UNAVAILABLE at once for N seconds; for a pool whose callers have somewhere else
+   * to go (the read replica), so that a replica that is gone costs one connect timeout per N
+   * seconds instead of one per request. */
+  int down_for_s;
 };
 
-/**
- * @brief Creates the process-wide pool. Connections are opened lazily.
- * @param url  libpq connection URI or key=value string
- */
-int tx_pool_init(const char *url, int size, int wait_ms, int connect_timeout_s,
-                 int statement_timeout_ms);
+struct tx_pool_stats {
+  int size, in_use, waiting;
+  uint64_t timeouts, connects, connect_failures;
+  bool down; /* within down_for_s of a failed connect */
+};
 
-/** @brief Borrows a connected connection; see enum tx_pool_rc. */
-enum tx_pool_rc tx_pool_acquire(struct tx_conn **out);
+/** @brief Creates a pool; connections are opened lazily. NULL when memory ran out. */
+struct tx_pool *tx_pool_create(const struct tx_pool_options *o);
 
-/** @brief Returns @p c; @p broken closes it so the next loan reconnects. */
+/** @brief Borrows a connected connection from @p p; see enum tx_pool_rc. */
+enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, struct tx_conn **out);
+
+/** @brief Returns @p c to its pool; @p broken closes it so the next loan reconnects. */
 void tx_pool_release(struct tx_conn *c, bool broken);
 
-void tx_pool_stats(struct tx_pool_stats *s);
-void tx_pool_shutdown(void);
+void tx_pool_stats(struct tx_pool *p, struct tx_pool_stats *s);
+
+/** @brief Closes the idle connections and frees @p p (NULL is fine). No loan may be out. */
+void tx_pool_destroy(struct tx_pool *p);
 
 /**
  * @brief Opens a connection outside the pool (migrations, admin commands).

@@ -186,8 +186,45 @@ static void backoff(int attempt_no)
   nanosleep(&ts, NULL);
 }
 
-int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
-              size_t n, PGresult **results, struct tx_db_outcome *out)
+static struct tx_pool *pools[2];
+static uint64_t read_transactions, read_fallbacks;
+
+int tx_db_pools_init(const struct tx_pool_options *primary, const struct tx_pool_options *read)
+{
+  pools[TX_DB_PRIMARY] = tx_pool_create(primary);
+  pools[TX_DB_READ] = read ? tx_pool_create(read) : NULL;
+  if (!pools[TX_DB_PRIMARY] || (read && !pools[TX_DB_READ])) {
+    tx_db_pools_shutdown();
+    return -1;
+  }
+  return 0;
+}
+
+void tx_db_pools_shutdown(void)
+{
+  for (size_t i = 0; i < sizeof pools / sizeof *pools; i++) {
+    tx_pool_destroy(pools[i]);
+    pools[i] = NULL;
+  }
+}
+
+bool tx_db_pool_stats(enum tx_db_pool which, struct tx_pool_stats *s)
+{
+  if (!pools[which])
+    return false;
+  tx_pool_stats(pools[which], s);
+  return true;
+}
+
+void tx_db_read_stats(struct tx_db_read_stats *s)
+{
+  s->transactions = __atomic_load_n(&read_transactions, __ATOMIC_RELAXED);
+  s->fallbacks = __atomic_load_n(&read_fallbacks, __ATOMIC_RELAXED);
+}
+
+static int run_on(struct tx_pool *pool, const struct tx_claims *claims, bool read_only,
+                  const struct tx_query *queries, size_t n, PGresult **results,
+                  struct tx_db_outcome *out)
 {
   bool retried_connection = false;
   memset(out, 0, sizeof *out);
@@ -198,7 +235,7 @@ int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_qu
   }
   for (int a = 1; a <= MAX_ATTEMPTS; a++) {
     struct tx_conn *c;
-    switch (tx_pool_acquire(&c)) {
+    switch (tx_pool_acquire(pool, &c)) {
     case TX_POOL_OK:
       break;
     case TX_POOL_BUSY:
@@ -229,4 +266,42 @@ int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_qu
       backoff(a);
   }
   return -1;
+}
+
+int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
+              size_t n, PGresult **results, struct tx_db_outcome *out)
+{
+  return run_on(pools[TX_DB_PRIMARY], claims, read_only, queries, n, results, out);
+}
+
+int tx_db_run_on(enum tx_db_pool pool, const struct tx_claims *claims, bool read_only,
+                 const struct tx_query *queries, size_t n, PGresult **results,
+                 struct tx_db_outcome *out)
+{
+  if (!pools[pool]) {
+    memset(out, 0, sizeof *out);
+    out->failed_index = -1;
+    out->code = TX_E_DATABASE_UNAVAILABLE;
+    return -1;
+  }
+  return run_on(pools[pool], claims, read_only, queries, n, results, out);
+}
+
+int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *queries, size_t n,
+                      PGresult **results, struct tx_db_outcome *out)
+{
+  if (!pools[TX_DB_READ])
+    return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+  int rc = run_on(pools[TX_DB_READ], claims, true, queries, n, results, out);
+  if (rc == 0 || out->code != TX_E_DATABASE_UNAVAILABLE) {
+    __atomic_add_fetch(&read_transactions, 1, __ATOMIC_RELAXED);
+    return rc;
+  }
+  /* The replica is gone (a standby restarting, the -ro service without endpoints during a
+   * failover): the report is read-only, so running it again on the primary cannot do anything
+   * twice. The pool logs the failed connect; its down_for keeps the next requests from waiting
+   * for the replica's connect timeout each. */
+  __atomic_add_fetch(&read_fallbacks, 1, __ATOMIC_RELAXED);
+  tx_db_outcome_free(out);
+  return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
 }

@@ -8,6 +8,10 @@
  * same pipeline). Serialization failures and deadlocks are retried; a read-only transaction that
  * finds its connection dead is retried once on a fresh connection. Errors come back as problem
  * codes: SQL text never leaves this layer.
+ *
+ * Two pools (db/pool.h): the primary's, for everything, and optionally a read replica's
+ * (TIANXING_READ_DATABASE_URL, e.g. CloudNativePG's -ro service) for report routes that accept
+ * data a moment old (tx_db_run_replica).
  */
 #ifndef TX_DB_TX_H
 #define TX_DB_TX_H
@@ -17,6 +21,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** @brief A statement; define one static instance per query, near the code that uses it. */
 struct tx_sql {
@@ -69,6 +74,62 @@ void tx_db_outcome_free(struct tx_db_outcome *out);
  */
 int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
               size_t n, PGresult **results, struct tx_db_outcome *out);
+
+/**
+ * @brief Runs @p n queries in one read-only transaction on the read replica when one is
+ * configured, else on the primary. For reports only: the replica may lag the primary, so a write
+ * acknowledged a moment ago may be missing. When the replica cannot be reached (no connection, or
+ * it died under the transaction) the transaction runs on the primary instead and is counted as a
+ * fallback: reports must not go down with a replica. A busy replica pool still answers 503
+ * (service_busy): moving an overload of reports onto the primary is what the replica is there to
+ * prevent. Same contract as tx_db_run otherwise.
+ */
+int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *queries, size_t n,
+                      PGresult **results, struct tx_db_outcome *out);
+
+/** Seconds a read replica that could not be connected to is left alone (its reports run on the
+ * primary meanwhile): long enough that a replica whose address swallows packets costs one connect
+ * timeout per ten seconds, not one per report, and that /readyz (probed every 5 s by
+ * deploy/k8s) never waits for it twice in a row; short enough that a restarted standby is used
+ * again at once. */
+#define TX_READ_DOWN_FOR_S 10
+
+enum tx_db_pool { TX_DB_PRIMARY, TX_DB_READ };
+
+/**
+ * @brief tx_db_run on one pool, without falling back (/readyz checks each database).
+ * TX_DB_READ without a read replica configured fails with TX_E_DATABASE_UNAVAILABLE.
+ */
+int tx_db_run_on(enum tx_db_pool pool, const struct tx_claims *claims, bool read_only,
+                 const struct tx_query *queries, size_t n, PGresult **results,
+                 struct tx_db_outcome *out);
+
+struct tx_pool_options;
+struct tx_pool_stats;
+
+/**
+ * @brief Creates the process's pools: the primary's and, when @p read is not NULL, the read
+ * replica's. -1 when memory ran out (nothing is left created).
+ */
+int tx_db_pools_init(const struct tx_pool_options *primary, const struct tx_pool_options *read);
+
+/** @brief Closes both pools. */
+void tx_db_pools_shutdown(void);
+
+/** The read replica's use, for /metrics. */
+struct tx_db_read_stats {
+  uint64_t transactions; /* transactions run on the replica */
+  uint64_t fallbacks;    /* reports run on the primary: the replica was not there */
+};
+
+/**
+ * @brief The state of pool @p which into @p s; false (and @p s untouched) when that pool is not
+ * configured.
+ */
+bool tx_db_pool_stats(enum tx_db_pool which, struct tx_pool_stats *s);
+
+/** @brief Counts of the replica's use (zero without one). */
+void tx_db_read_stats(struct tx_db_read_stats *s);
 
 /** @brief Maps a SQLSTATE to the problem code a client sees (pure; unit-tested). */
 enum tx_code tx_db_map_sqlstate(const char *sqlstate);

@@ -78,10 +78,12 @@ test('tianxingd routes --json is the route table as a JSON array', async () => {
   const routes = JSON.parse(r.stdout);
   assert.ok(Array.isArray(routes));
   for (const rt of routes) {
-    // media_types and csv_columns only on the routes that negotiate (docs/adding-a-module.md)
+    // media_types and csv_columns only on the routes that negotiate (docs/adding-a-module.md),
+    // replica only on the reports a read replica serves (always true where present, on a GET)
     const keys = Object.keys(rt).sort();
-    assert.deepEqual(keys.filter((k) => !['csv_columns', 'media_types'].includes(k)),
+    assert.deepEqual(keys.filter((k) => !['csv_columns', 'media_types', 'replica'].includes(k)),
       ['clauses', 'method', 'path', 'roles']);
+    if ('replica' in rt) assert.ok(rt.replica === true && rt.method === 'GET', `${rt.method} ${rt.path} replica`);
     if (rt.media_types) assert.ok(rt.media_types.length >= 2, `${rt.method} ${rt.path} negotiates`);
     assert.equal(Boolean(rt.csv_columns?.length), Boolean(rt.media_types?.includes('text/csv')),
       `${rt.method} ${rt.path}: CSV columns exactly when it answers text/csv`);

@@ -99,6 +99,8 @@ for (const d of configMaps.values()) {
 
 // ---- Deployments -----------------------------------------------------------
 const podLabelSets = [];
+const dbSecretKeys = new Map(); // key of the Secret tianxing-db -> the container that reads it
+let readReplicaUsed = false; // a serving container gets TIANXING_READ_DATABASE_URL
 const containerPorts = []; // {name, number}
 let runAsUser;
 for (const d of byKind('Deployment')) {
@@ -145,6 +147,8 @@ for (const d of byKind('Deployment')) {
         const ref = e.valueFrom?.secretKeyRef;
         if (!ref) fail(cw, `env ${e.name} must come from a secretKeyRef`);
         else if (ref.name !== 'tianxing-db') fail(cw, `env ${e.name} must come from the Secret tianxing-db`);
+        else dbSecretKeys.set(ref.key, cw);
+        if (e.name === 'TIANXING_READ_DATABASE_URL' && containers.includes(c)) readReplicaUsed = true;
       }
       if (e.name === 'TIANXING_SHUTDOWN_GRACE' && containers.includes(c)) shutdownGrace = Number(e.value);
     }
@@ -338,6 +342,19 @@ for (const d of clusters.values()) {
   const needed = maxReplicas * (poolSize + 1) + 20;
   if (needed > max) fail(w, `max_connections ${max} < ${needed}: ${maxReplicas} replicas x (TIANXING_DB_POOL_SIZE ${poolSize} + 1 migration) + 20 reserved`);
 }
+// Report connections land on the standbys (the -ro service balances over them; after a failure
+// one standby may hold them all), whose max_connections is the Cluster's.
+const readPoolSize = (() => {
+  for (const d of configMaps.values()) if (d.obj.data?.TIANXING_READ_DB_POOL_SIZE !== undefined) return Number(d.obj.data.TIANXING_READ_DB_POOL_SIZE);
+  return poolSize; // tianxingd's default: the primary pool's size (docs/interfaces.md)
+})();
+if (readReplicaUsed) {
+  for (const d of clusters.values()) {
+    const max = Number(d.obj.spec?.postgresql?.parameters?.max_connections ?? 100);
+    const needed = maxReplicas * (readPoolSize || poolSize) + 20;
+    if (needed > max) fail(where(d), `max_connections ${max} < ${needed} on a standby: ${maxReplicas} replicas x TIANXING_READ_DB_POOL_SIZE ${readPoolSize || poolSize} + 20 reserved`);
+  }
+}
 for (const d of [...byKind('Pooler'), ...byKind('ScheduledBackup')]) {
   const n = d.obj.spec?.cluster?.name;
   if (!clusters.has(n)) fail(where(d), `spec.cluster.name ${n} is not a Cluster here`);
@@ -360,6 +377,46 @@ for (const d of byKind('ScheduledBackup')) {
   if (fields.length !== 6) fail(w, `schedule "${d.obj.spec?.schedule}" must have six fields (seconds first)`);
 }
 if (byKind('ScheduledBackup').length === 0) fail(k8sDir, 'no ScheduledBackup');
+
+// ---- the Secret tianxing-db as the k8s README creates it -------------------
+// No credential is in git, so the URLs are only spelled in the documented `kubectl create secret
+// generic tianxing-db` command: it must create every key a Deployment reads, and the read replica's
+// URL must name the -ro service (the standbys) of the Cluster whose primary the service URL names,
+// with the same role and database: a -rw there would put reports back on the primary, another
+// cluster's -ro would serve another database's data.
+if (dbSecretKeys.size > 0) {
+  const k8sReadme = join(k8sDir, 'README.md');
+  let text = '';
+  try {
+    text = readFileSync(k8sReadme, 'utf8');
+  } catch (e) {
+    fail(k8sReadme, `cannot read (it must say how to create the Secret tianxing-db): ${e.message}`);
+  }
+  const cmd = /kubectl create secret generic tianxing-db[ \t]+((?:[^\n]*\\\n)*[^\n]*)/.exec(text)?.[1];
+  if (text && cmd === undefined) fail(k8sReadme, 'no `kubectl create secret generic tianxing-db` command');
+  const literals = new Map([...(cmd ?? '').matchAll(/--from-literal=([A-Z0-9_]+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  for (const [k, cw] of dbSecretKeys) {
+    if (cmd !== undefined && !literals.has(k)) fail(k8sReadme, `the tianxing-db command does not create ${k}, which ${cw} reads`);
+  }
+  const parse = (url) => {
+    const m = /^postgresql:\/\/([^:@/]+)(?::[^@]*)?@([^:/?]+)(?::\d+)?\/([^?]*)/.exec(url ?? '');
+    return m && { user: m[1], host: m[2], db: m[3] };
+  };
+  if (readReplicaUsed && literals.has('TIANXING_READ_DATABASE_URL')) {
+    const rw = parse(literals.get('TIANXING_DATABASE_URL'));
+    const ro = parse(literals.get('TIANXING_READ_DATABASE_URL'));
+    // The service's cluster: <cluster>-rw, or a Pooler here in front of a Cluster here.
+    const cluster = rw && (clusters.has(rw.host.replace(/-rw$/, '')) && rw.host.endsWith('-rw')
+      ? rw.host.replace(/-rw$/, '')
+      : poolers.get(rw.host)?.obj.spec?.cluster?.name);
+    if (!cluster || !clusters.has(cluster)) fail(k8sReadme, `TIANXING_DATABASE_URL does not name the -rw service of a Cluster (or a Pooler) here: ${literals.get('TIANXING_DATABASE_URL')}`);
+    else if (!ro) fail(k8sReadme, `TIANXING_READ_DATABASE_URL is not a postgresql:// URL: ${literals.get('TIANXING_READ_DATABASE_URL')}`);
+    else {
+      if (ro.host !== `${cluster}-ro`) fail(k8sReadme, `TIANXING_READ_DATABASE_URL must point at ${cluster}-ro (the standbys of the service's Cluster), not ${ro.host}`);
+      if (ro.user !== rw.user || ro.db !== rw.db) fail(k8sReadme, `TIANXING_READ_DATABASE_URL must use the role and database of TIANXING_DATABASE_URL (${rw.user}, ${rw.db}), not ${ro.user}, ${ro.db}`);
+    }
+  }
+}
 
 // ---- every Secret used is documented ---------------------------------------
 if (readme) {

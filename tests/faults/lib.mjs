@@ -6,10 +6,27 @@
 // while the service or the database is being broken, and are checked here, not by the contract
 // tier's replay of recorded answers.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import path from 'node:path';
 
-import { pg, lit, runBin } from '../api/lib/harness.mjs';
+import { env, pg, lit, runBin } from '../api/lib/harness.mjs';
 import { caseRequest } from '../api/lib/cases.mjs';
+
+/**
+ * Runs a bash snippet with deploy/local/lib.sh sourced (its tx_pg_* functions start and stop
+ * clusters of a test's own as the unprivileged user); "$1"... are `args`. Returns trimmed stdout.
+ */
+export function sh(script, args = [], timeout = 120000) {
+  const lib = path.join(env.sourceDir, 'deploy', 'local', 'lib.sh');
+  try {
+    return execFileSync('bash', ['-c', `set -euo pipefail; source "$0"; ${script}`, lib, ...args], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout,
+    }).trim();
+  } catch (e) {
+    throw new Error(`${script} failed: ${e.stderr || e.message}`);
+  }
+}
 
 /**
  * What the service acknowledged during a storm, per resource: the last 2xx version (and case

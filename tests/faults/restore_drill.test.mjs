@@ -9,7 +9,6 @@
 // in the backup; the customer disposed before the backup stays unreadable. /readyz warns while
 // no backup is recorded and stops warning after the backup; /metrics gives the backup's age.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,9 +16,9 @@ import { after, before, test } from 'node:test';
 import { env, freshDatabase, lit, metrics, pg, request, runBin, tempDir } from '../api/lib/harness.mjs';
 import { EMP, client, loadFixtures, newSigningKey, ok, ownToken } from '../api/lib/identity.mjs';
 import { customerKeys, newCreditCode, newMobile, rawCustomer, startCustomerService } from '../api/lib/customers.mjs';
+import { sh } from './lib.mjs';
 
 const DB = 'tx_faults_restore_drill';
-const LIB = path.join(env.sourceDir, 'deploy', 'local', 'lib.sh');
 const BACKUP = path.join(env.sourceDir, 'deploy', 'local', 'backup.sh');
 
 const work = tempDir('tx-drill-');
@@ -30,16 +29,6 @@ const repo = path.join(work, 'repo');
 // The repository key lives with the other keys, outside the repository.
 const backupKey = path.join(tempDir('tx-drill-key-'), 'backup.key');
 
-/** Runs a bash snippet with deploy/local/lib.sh sourced; "$1"... are `args`. */
-function sh(script, args = [], timeout = 120000) {
-  try {
-    return execFileSync('bash', ['-c', `set -euo pipefail; source "$0"; ${script}`, LIB, ...args], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout,
-    }).trim();
-  } catch (e) {
-    throw new Error(`${script} failed: ${e.stderr || e.message}`);
-  }
-}
 const backupCmd = (...args) => sh(`"${BACKUP}" --base "$1" --repo "$2" --key "$3" --db "$4" "\${@:5}"`,
   [base, repo, backupKey, DB, ...args], 180000);
 

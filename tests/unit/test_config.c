@@ -46,6 +46,19 @@ static void bad_values_name_the_setting(void **state)
   assert_int_equal(tx_config_set(&c, "TIANXING_PROT", "1", err, sizeof err), -1);
   assert_non_null(strstr(err, "unknown setting"));
   assert_int_equal(tx_config_set(&c, "TIANXING_BODY_LIMIT", "10", err, sizeof err), -1);
+  /* the read replica: optional URL (empty = none), its pool 0 (= the primary's size) .. 256 */
+  assert_null(c.read_database_url);
+  assert_int_equal(c.read_db_pool_size, 0);
+  assert_int_equal(tx_config_set(&c, "TIANXING_READ_DATABASE_URL", "postgresql://ro/tianxing", err,
+                                 sizeof err), 0);
+  assert_string_equal(c.read_database_url, "postgresql://ro/tianxing");
+  assert_int_equal(tx_config_set(&c, "TIANXING_READ_DATABASE_URL", "", err, sizeof err), 0);
+  assert_null(c.read_database_url);
+  assert_int_equal(tx_config_set(&c, "TIANXING_READ_DB_POOL_SIZE", "257", err, sizeof err), -1);
+  assert_non_null(strstr(err, "TIANXING_READ_DB_POOL_SIZE"));
+  assert_int_equal(tx_config_set(&c, "TIANXING_READ_DB_POOL_SIZE", "-1", err, sizeof err), -1);
+  assert_int_equal(tx_config_set(&c, "TIANXING_READ_DB_POOL_SIZE", "3", err, sizeof err), 0);
+  assert_int_equal(c.read_db_pool_size, 3);
   tx_config_free(&c);
 }
 

@@ -63,7 +63,8 @@ static void pool_runs_more_statements_than_the_old_limit(void **state)
     skip(); /* outside tests/run: no cluster */
   char url[512];
   snprintf(url, sizeof url, "host=%s port=%s user=%s dbname=postgres", host, port, user);
-  assert_int_equal(tx_pool_init(url, 1, 5000, 5, 10000), 0);
+  struct tx_pool_options o = {url, "test-registries", 1, 5000, 5, 10000, 0};
+  assert_int_equal(tx_db_pools_init(&o, NULL), 0);
   struct tx_claims claims = {NULL, NULL, "test-registries"};
   for (int round = 0; round < 2; round++)
     for (int k = 0; k < NSTATEMENTS; k++) {
@@ -79,9 +80,9 @@ static void pool_runs_more_statements_than_the_old_limit(void **state)
       tx_db_outcome_free(&out);
     }
   struct tx_pool_stats st;
-  tx_pool_stats(&st);
+  assert_true(tx_db_pool_stats(TX_DB_PRIMARY, &st));
   assert_int_equal(st.connects, 1); /* one connection did it all, without being reopened */
-  tx_pool_shutdown();
+  tx_db_pools_shutdown();
 }
 
 static void every_create_keeps_its_idempotency(void **state)

@@ -130,6 +130,10 @@ static void registration_refuses_bad_modules(void **state)
   static const struct tx_call too_many = {.sql = &sql, .read_only = true, .status = 200,
                                           .args = {{TX_ARG_QUERY_INT, "a"}}};
   static const struct tx_call bad_status = {.sql = &sql, .read_only = true, .status = 204};
+  /* a report on the read replica must be a read-only GET: a hot standby refuses writes */
+  static const struct tx_call replica_rw = {.sql = &sql, .replica = true, .status = 200};
+  static const struct tx_call replica_ro = {.sql = &sql, .read_only = true, .replica = true,
+                                            .status = 200};
   static const struct tx_route bad[][1] = {
     {{"GET", "/v1/x1", "", "G3", .handler = NULL}},
     {{"GET", "/v1/x2", "", "", .handler = noop}},
@@ -140,6 +144,8 @@ static void registration_refuses_bad_modules(void **state)
     {{"GET", "/v1/x7", "", "G3", .call = &too_few}},
     {{"GET", "/v1/x8", "", "G3", .call = &too_many}},
     {{"GET", "/v1/x9", "", "G3", .call = &bad_status}},
+    {{"GET", "/v1/x11", "", "G3", .call = &replica_rw}},
+    {{"POST", "/v1/x12", "", "G3", .call = &replica_ro}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct tx_module m = {.name = "bad", .routes = bad[i], .nroutes = 1};
@@ -154,10 +160,11 @@ static void registration_refuses_bad_modules(void **state)
   assert_non_null(tx_command_find("rotate-master-key"));
   assert_null(tx_command_find("no-such-command"));
   /* and a well-formed call row is accepted */
-  static const struct tx_route good[] = {{"GET", "/v1/x10", "", "G3", .call = &call}};
-  static const struct tx_module m_good = {.name = "good", .routes = good, .nroutes = 1};
+  static const struct tx_route good[] = {{"GET", "/v1/x10", "", "G3", .call = &call},
+                                         {"GET", "/v1/x13", "", "G3", .call = &replica_ro}};
+  static const struct tx_module m_good = {.name = "good", .routes = good, .nroutes = 2};
   assert_int_equal(tx_module_register(&m_good, err, sizeof err), 0);
-  assert_int_equal(tx_routes_count, before + 1);
+  assert_int_equal(tx_routes_count, before + 2);
 }
 
 static void registry_is_consistent(void **state)

@@ -219,17 +219,18 @@ int tx_chart_grades_svg(const json_t *j_doc, FILE *out)
   return 0;
 }
 
+/* Both charts aggregate a year or a period of assessments: reports, on the read replica. */
 static const struct tx_route routes[] = {
   /* Q1, Q2.1, Q2.2: an employee's monthly indicators over a year; as assessments: the employee,
    * their supervisor, hr, auditor (sql: assessment.trend). */
   {"GET", "/v1/employees/{id}/assessment-trend", "staff,supervisor,hr,auditor", "Q1,Q2.1,Q2.2",
-   .call = TX_CALL(.sql = &sql_assessment_trend, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_assessment_trend, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_QUERY_INT, "year"}}),
    .formats = TX_FORMATS(.svg = tx_chart_trend_svg)},
   /* Q2.2, Q4: how a department's grades are spread in a period; hr, auditor, the department's
    * supervisors (sql: assessment.grade_distribution). */
   {"GET", "/v1/departments/{id}/grade-distribution", "supervisor,hr,auditor", "Q2.2,Q4",
-   .call = TX_CALL(.sql = &sql_grade_distribution, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_grade_distribution, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_QUERY_UUID, "period_id"}}),
    .formats = TX_FORMATS(.svg = tx_chart_grades_svg)},
 };

@@ -43,9 +43,10 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/salary-bases", "hr", "Q4",
    .call = TX_CALL(.sql = &sql_salary_base_add, .status = 201,
                    .args = {{TX_ARG_BODY, NULL}})},
-  /* Q4 績效獎金: grade coefficient x the base in force at the period's end; nobody dropped. */
+  /* Q4 績效獎金: grade coefficient x the base in force at the period's end; nobody dropped.
+   * With the promotion candidates, a report over a published period: on the read replica. */
   {"GET", "/v1/assessment-periods/{id}/bonus-list", "hr", "Q4",
-   .call = TX_CALL(.sql = &sql_bonus_list, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_bonus_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}}),
@@ -63,7 +64,8 @@ static const struct tx_route routes[] = {
                                         {"Reason", "/reason"}))},
   /* Q4 晉升與調薪 from the year's grade (Q2.2) and the rule in the period's parameters. */
   {"GET", "/v1/assessment-periods/{id}/promotion-candidates", "hr", "Q2.2,Q4",
-   .call = TX_CALL(.sql = &sql_promotion_candidates, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_promotion_candidates, .read_only = true, .replica = true,
+                   .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}}),

@@ -107,8 +107,10 @@ static const struct tx_route routes[] = {
   {"GET", "/v1/survey-answers/{token}", "", "Q3", .handler = survey_answer_view},
   {"POST", "/v1/survey-answers/{token}", "", "Q3,Q1", .handler = survey_answer_submit,
    .body = true},
+  /* Q3: response rates of a period, a report: on the read replica */
   {"GET", "/v1/survey-response-rates", "hr,admin,auditor", "Q3",
-   .call = TX_CALL(.sql = &sql_survey_response_rates, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_survey_response_rates, .read_only = true, .replica = true,
+                   .status = 200,
                    .args = {{TX_ARG_QUERY_UUID, "period_id"}})},
 };
 

@@ -29,9 +29,11 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/cases/{id}/archive", "staff,supervisor", "P4.1,P4.2,C2.2",
    .call = TX_CALL(.sql = &sql_case_archive, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}})},
-  /* P4.3: the archive index, under the same access rules as the case. */
+  /* P4.3: the archive index, under the same access rules as the case; a search over every
+   * archive, on the read replica (the package just archived is in its own answer, and its
+   * number reads on the primary below). */
   {"GET", "/v1/archive", "staff,supervisor,admin,auditor", "P4.3",
-   .call = TX_CALL(.sql = &sql_archive_list, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_archive_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_TEXT, "number"},
                             {TX_ARG_QUERY_UUID, "customer_id"},
                             {TX_ARG_QUERY_UUID, "business_type_id"},

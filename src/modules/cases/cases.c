@@ -101,9 +101,10 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/cases/{id}/cancel", "staff,supervisor", "P1.1,P1.4,P2.1",
    .call = TX_CALL(.sql = &sql_cases_cancel, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}, {TX_ARG_BODY, NULL}})},
-  /* HR (quality assessment) reads the facts of every case, not its free text */
+  /* HR (quality assessment) reads the facts of every case, not its free text: a bulk report, on
+   * the read replica */
   {"GET", "/v1/case-facts", "hr,admin", "P1.1,P1.4,P2.1",
-   .call = TX_CALL(.sql = &sql_cases_facts, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_cases_facts, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_TIME, "received_from"},
                             {TX_ARG_QUERY_TIME, "received_to"},
                             {TX_ARG_QUERY_TEXT, "status"},

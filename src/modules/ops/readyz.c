@@ -3,9 +3,12 @@
  * @brief GET /readyz: ready means the database answers through the request pool (as the runtime
  * role, in the same pipelined transaction every request uses) and has exactly the migrations this
  * build expects. The state of the backups rides along (issue 14, C2.2): a missing or too old
- * backup is a warning in the answer, never a 503, since traffic must not stop for it.
+ * backup is a warning in the answer, never a 503, since traffic must not stop for it. So does the
+ * read replica's (TIANXING_READ_DATABASE_URL): when it is gone its reports run on the primary, so
+ * that is a warning too.
  */
 #include "core/app.h"
+#include "db/pool.h"
 #include "db/tx.h"
 #include "modules/ops/ops.h"
 
@@ -19,6 +22,45 @@ static const struct tx_sql sql_ledger = {
   "       (SELECT coalesce(json_agg(json_build_array(path, checksum)), '[]')"
   "          FROM tx_meta.schema_code)::text",
   0};
+
+static const struct tx_sql sql_replica = {
+  "ops_readyz_replica", "SELECT pg_is_in_recovery()::text", 0};
+
+/* Appends a warning {code, detail} to the body's "warnings". */
+static void warn(json_t *j_body, const char *code, const char *detail)
+{
+  json_t *j_w = json_object_get(j_body, "warnings");
+  if (!j_w) {
+    j_w = json_array();
+    json_object_set_new(j_body, "warnings", j_w);
+  }
+  json_array_append_new(j_w, json_pack("{ssss}", "code", code, "detail", detail));
+}
+
+/*
+ * Adds "read_database" when a read replica is configured: "ok" when it answers through its pool
+ * (no fallback here), else "unavailable" and a warning. A replica the pool has just failed to
+ * reach is not tried again before its time (db/pool.h, down_for_s), so this probe never waits for
+ * a connect timeout twice in a row.
+ */
+static void add_replica(json_t *j_body, const struct tx_claims *claims)
+{
+  struct tx_pool_stats st;
+  if (!tx_db_pool_stats(TX_DB_READ, &st))
+    return;
+  struct tx_query q = {&sql_replica, NULL};
+  PGresult *res;
+  struct tx_db_outcome out;
+  bool ok = !tx_db_run_on(TX_DB_READ, claims, true, &q, 1, &res, &out);
+  tx_db_outcome_free(&out);
+  if (ok)
+    PQclear(res);
+  json_object_set_new(j_body, "read_database", json_string(ok ? "ok" : "unavailable"));
+  if (!ok)
+    warn(j_body, "read_database_unavailable",
+         "The read replica (TIANXING_READ_DATABASE_URL) does not answer: reports read the "
+         "primary meanwhile.");
+}
 
 /*
  * Adds "backup" (the newest backup's time and age, the policy's limit) and, when it is missing or
@@ -48,9 +90,7 @@ static void add_backup(json_t *j_body, const struct tx_claims *claims)
     else
       snprintf(detail, sizeof detail, "The newest backup is %lld s old; the policy allows %lld s.",
                (long long)json_integer_value(j_age), (long long)json_integer_value(j_max));
-    json_object_set_new(j_body, "warnings",
-                        json_pack("[{ssss}]", "code", none ? "backup_missing" : "backup_stale",
-                                  "detail", detail));
+    warn(j_body, none ? "backup_missing" : "backup_stale", detail);
   }
   json_decref(j_st);
 }
@@ -95,6 +135,7 @@ int tx_ops_readyz(struct tx_req *r)
                              "applied", (json_int_t)applied, "expected",
                              (json_int_t)tx_app.migrations.count);
   add_backup(j_body, &claims);
+  add_replica(j_body, &claims);
   tx_reply_json(r, 200, j_body);
   json_decref(j_body);
   return r->status;

@@ -161,9 +161,10 @@ int tx_risk_heatmap_svg(const json_t *j_doc, FILE *out)
 }
 
 static const struct tx_route routes[] = {
-  /* R3.1: the monitoring reports, newest first (risk officers, admin, auditors, supervisors). */
+  /* R3.1: the monitoring reports, newest first (risk officers, admin, auditors, supervisors).
+   * A report list: on the read replica, where one made a moment ago may be missing yet. */
   {"GET", "/v1/risk-reports", "supervisor,risk_officer,admin,auditor", "R3.1",
-   .call = TX_CALL(.sql = &sql_risk_reports_list, .read_only = true, .status = 200,
+   .call = TX_CALL(.sql = &sql_risk_reports_list, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_TEXT, "kind"},
                             {TX_ARG_QUERY_INT, "limit"},
                             {TX_ARG_QUERY_TEXT, "cursor"}})},
@@ -171,14 +172,16 @@ static const struct tx_route routes[] = {
   {"POST", "/v1/risk-reports", "risk_officer,admin", "R3.1",
    .call = TX_CALL(.sql = &sql_risk_reports_create, .status = 201, .location = "/v1/risk-reports/",
                    .args = {{TX_ARG_BODY, NULL}})},
-  /* R3.1: a stored report, whole; its heat map as SVG with Accept: image/svg+xml. */
+  /* R3.1: a stored report, whole; its heat map as SVG with Accept: image/svg+xml. On the
+   * primary: a client follows its create's Location at once. */
   {"GET", "/v1/risk-reports/{id}", "supervisor,risk_officer,admin,auditor", "R3.1",
    .call = TX_CALL(.sql = &sql_risk_reports_get, .read_only = true, .status = 200,
                    .args = {{TX_ARG_PATH_UUID, "id"}}),
    .formats = TX_FORMATS(.svg = tx_risk_heatmap_svg)},
-  /* R3.1, R1.2: today's register on the 5x5 matrix, as the caller sees it. */
+  /* R3.1, R1.2: today's register on the 5x5 matrix, as the caller sees it; an aggregate over the
+   * whole register, on the read replica (an assessment of a moment ago may be missing). */
   {"GET", "/v1/risk-heatmap", "*", "R3.1,R1.2",
-   .call = TX_CALL(.sql = &sql_risk_heatmap, .read_only = true, .status = 200),
+   .call = TX_CALL(.sql = &sql_risk_heatmap, .read_only = true, .replica = true, .status = 200),
    .formats = TX_FORMATS(.svg = tx_risk_heatmap_svg)},
 };
 
