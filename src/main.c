@@ -326,7 +326,7 @@ static int cmd_serve(const struct tx_config *cfg)
   }
   if (tx_events_stream_start(cfg->event_streams, cfg->event_heartbeat_s)) {
     tx_log(TX_LOG_ERROR, "cannot start the event streams' feeder");
-    tx_pool_shutdown();
+    tx_db_pools_shutdown();
     return 1;
   }
   int rc = tx_server_run(cfg);
