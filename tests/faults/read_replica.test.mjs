@@ -134,6 +134,7 @@ test('every report route answers on the hot standby, counted there, no fallback'
     'GET /v1/survey-response-rates': [as.hr, `/v1/survey-response-rates?period_id=${month.id}`],
     'GET /v1/archive': [as.a1, '/v1/archive', 'text/csv'],
     'GET /v1/case-facts': [as.hr, '/v1/case-facts'],
+    'GET /v1/case-stats/weekly': [as.a1, '/v1/case-stats/weekly', 'image/svg+xml'],
   };
   // The test knows every flagged route: a route flagged later must be added here, and so checked
   // on a standby.

@@ -175,7 +175,8 @@ static const struct tx_route routes[] = {
   /* P1.1, P2.2: how many cases came in, how many ended and how many ran late, week by week, of
    * the cases the caller may see (the case list's rules; hr and risk officers see no case). */
   {"GET", "/v1/case-stats/weekly", "staff,supervisor,admin,auditor", "P1.1,P2.2",
-   .call = TX_CALL(.sql = &sql_case_stats_weekly, .read_only = true, .status = 200,
+   /* A report over weeks: a replica's lag of a moment changes nothing a reader could miss. */
+   .call = TX_CALL(.sql = &sql_case_stats_weekly, .read_only = true, .replica = true, .status = 200,
                    .args = {{TX_ARG_QUERY_DATE, "from"},
                             {TX_ARG_QUERY_DATE, "to"},
                             {TX_ARG_QUERY_UUID, "business_type_id"},
