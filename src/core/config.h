@@ -52,6 +52,11 @@ struct tx_config {
   bool jobs;          /* TIANXING_JOBS=on|off */
   int job_workers;    /* threads, each with its own database connection */
   int job_poll_ms;    /* an idle worker looks for due work this often */
+  /* Webhook delivery (src/modules/events, docs/events.md) */
+  bool webhook_allow_http_loopback; /* http:// to a loopback host (tests); else https only */
+  int webhook_timeout_ms;           /* whole HTTP exchange of one attempt */
+  int webhook_max_attempts;         /* then the delivery is dead (dead-lettered) */
+  int webhook_backoff_ms;           /* first retry after this; doubles per attempt */
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */
