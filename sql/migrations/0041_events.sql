@@ -56,11 +56,7 @@ CREATE INDEX outbox_entity_idx ON events.outbox (entity_id, position);
 COMMENT ON TABLE events.outbox IS
   'Business events in commit order (position), written with the change they report; no PII.';
 
--- Webhook subscriptions (admin). The secret is Standard Webhooks' `whsec_` + base64 of the key
--- bytes; the service needs it in clear to sign, so it lives here behind the admin-only policies,
--- is never returned after it is created or rotated, and is redacted from the audit trail.
--- A rotation keeps the previous secret until previous_secret_until: both signatures are sent
--- meanwhile, so a receiver can switch keys without losing a delivery.
+-- Webhook subscriptions (admin). previous_secret_until: a rotation's overlap runs until then.
 CREATE TABLE events.webhooks (
   id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   url                   text NOT NULL CHECK (length(url) BETWEEN 10 AND 2000),
@@ -68,14 +64,23 @@ CREATE TABLE events.webhooks (
                                                AND array_position(event_types, NULL) IS NULL),
   description           text CHECK (length(description) BETWEEN 1 AND 500),
   active                boolean NOT NULL DEFAULT true,
-  secret                text NOT NULL CHECK (secret ~ '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$'),
-  previous_secret       text CHECK (previous_secret ~ '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$'),
   previous_secret_until timestamptz,
   created_by            uuid REFERENCES org.employees (id),
   version               int NOT NULL DEFAULT 1,
   created_at            timestamptz NOT NULL DEFAULT now(),
-  updated_at            timestamptz NOT NULL DEFAULT now(),
-  CHECK ((previous_secret IS NULL) = (previous_secret_until IS NULL))
+  updated_at            timestamptz NOT NULL DEFAULT now()
+);
+
+-- The signing secrets, apart: Standard Webhooks' `whsec_` + base64 of the key bytes. The service
+-- needs them in clear to sign, so they live in a table the runtime role has no right on at all
+-- (written and read only by the SECURITY DEFINER functions of sql/code/events), are shown once
+-- when made, and are redacted from the audit trail. After a rotation the previous secret signs
+-- too, until the subscription's previous_secret_until: a receiver switches keys without losing a
+-- delivery.
+CREATE TABLE events.webhook_secrets (
+  webhook_id      uuid PRIMARY KEY REFERENCES events.webhooks (id) ON DELETE CASCADE,
+  secret          text NOT NULL CHECK (secret ~ '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$'),
+  previous_secret text CHECK (previous_secret ~ '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$')
 );
 
 -- One delivery per (subscription, event), made in the event's transaction. The event id is the
@@ -127,6 +132,8 @@ ALTER TABLE events.outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events.outbox FORCE ROW LEVEL SECURITY;
 ALTER TABLE events.webhooks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events.webhooks FORCE ROW LEVEL SECURITY;
+ALTER TABLE events.webhook_secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events.webhook_secrets FORCE ROW LEVEL SECURITY;
 ALTER TABLE events.deliveries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events.deliveries FORCE ROW LEVEL SECURITY;
 ALTER TABLE events.attempts ENABLE ROW LEVEL SECURITY;
@@ -134,15 +141,19 @@ ALTER TABLE events.attempts FORCE ROW LEVEL SECURITY;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA events FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA events FROM PUBLIC;
--- The runtime role reads the types and the outbox (through the visibility policy); every write,
--- and every read of the subscriptions, goes through the SECURITY DEFINER functions of
--- sql/code/events (owner), which check the caller's role themselves.
+-- The runtime role reads the types and the outbox (through the visibility policy); admins
+-- manage subscriptions and read and redeliver deliveries (policies in sql/code/events). Events,
+-- deliveries' attempts and secrets are written by the SECURITY DEFINER functions there only.
 GRANT SELECT ON events.types, events.outbox TO tianxing_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON events.webhooks TO tianxing_app;
+GRANT SELECT ON events.deliveries, events.attempts TO tianxing_app;
+GRANT UPDATE (state, delivered_at, next_attempt_at, updated_at) ON events.deliveries TO tianxing_app;
 
 SELECT audit.attach('events.types');
 SELECT audit.attach('events.head');
 SELECT audit.attach('events.outbox');
-SELECT audit.attach('events.webhooks', '{secret,previous_secret}');
+SELECT audit.attach('events.webhooks');
+SELECT audit.attach('events.webhook_secrets', '{secret,previous_secret}');
 SELECT audit.attach('events.deliveries');
 SELECT audit.attach('events.attempts');
 
@@ -152,6 +163,7 @@ CREATE POLICY types_definer ON events.types FOR ALL TO tianxing_owner USING (tru
 CREATE POLICY head_definer ON events.head FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
 CREATE POLICY outbox_definer ON events.outbox FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
 CREATE POLICY webhooks_definer ON events.webhooks FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
+CREATE POLICY webhook_secrets_definer ON events.webhook_secrets FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
 CREATE POLICY deliveries_definer ON events.deliveries FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
 CREATE POLICY attempts_definer ON events.attempts FOR ALL TO tianxing_owner USING (true) WITH CHECK (true);
 CREATE POLICY types_read ON events.types FOR SELECT TO tianxing_app USING (true);

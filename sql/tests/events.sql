@@ -5,7 +5,7 @@
 -- sending, failure with backoff, dead letter and redelivery, by the scheduler only.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(59);
+SELECT plan(62);
 
 \ir lib/session.psql
 \ir lib/customers.psql
@@ -121,12 +121,17 @@ SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.co
 SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"], "secret": "whsec_c2hvcnQ="}', 'false') $$,
   'TXVAL', 'secret: must hold 24 to 64 bytes', 'a short secret is refused');
 INSERT INTO ids SELECT 'hook', (api.webhook_create('{"url": "http://127.0.0.1:9/hook", "event_types": ["customer.created", "customer.updated"]}', 'true') ->> 'id')::uuid;
-SELECT throws_ok($$ SELECT w.secret FROM events.webhooks w $$, '42501', NULL,
-  'the runtime role cannot read the subscriptions table (secrets) directly');
+SELECT throws_ok($$ SELECT s.secret FROM events.webhook_secrets s $$, '42501', NULL,
+  'the runtime role cannot read the secrets, even as an admin');
+SELECT ok((api.webhook_rotate_secret(pg_temp.id('hook'), '{"overlap_seconds": 60}') ->> 'secret') ~ '^whsec_[A-Za-z0-9+/]{43}=$',
+  'a rotation answers the new secret, once');
 SELECT ok(NOT (api.webhook_get(pg_temp.id('hook'))::jsonb ? 'secret'), 'a read never shows the secret');
 
 -- A change makes a delivery and queues its first attempt, in the same transaction.
 SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT count(*)::int FROM events.webhooks), 0, 'staff see no subscription');
+SELECT throws_ok($$ SELECT events.secret_store(pg_temp.id('hook'), 'whsec_' || repeat('A', 32), false) $$, '42501', NULL,
+  'nor may they set a secret');
 SELECT lives_ok($$ SELECT api.customer_update(pg_temp.c(1), 2, '{"status": "active"}') $$, 'a change with a subscriber');
 SELECT pg_temp.be('admin', 'admin');
 CREATE TEMP TABLE dl AS SELECT (d ->> 'id')::uuid AS id FROM json_array_elements(api.webhook_deliveries(pg_temp.id('hook'), NULL, 10, NULL) -> 'items') d;
@@ -146,8 +151,8 @@ SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FR
                                  'duration_ms', 3, 'response_excerpt', 'oops'), 2, 1000), 'retry', 'a 500 is retried');
 SELECT ok(EXISTS (SELECT FROM jobs.jobs j WHERE j.kind = 'webhooks.deliver' AND j.dedupe_key = (SELECT id FROM dl) || ':2'
                    AND j.due_at >= now() + interval '1 second'), 'attempt 2 queued after the backoff');
-SELECT ok((events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2), 40000) -> 'secrets') IS NOT NULL,
-  'attempt 2 starts');
+SELECT is(jsonb_array_length(events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2), 40000) -> 'secrets'), 2,
+  'attempt 2 starts, signed with both secrets during the rotation''s overlap');
 SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2, 'error', 'connection refused',
                                  'duration_ms', 1), 2, 1000), 'dead', 'out of attempts: dead');
 SELECT pg_temp.be('admin', 'admin');

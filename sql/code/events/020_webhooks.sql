@@ -2,8 +2,23 @@
 -- two halves of a delivery attempt that the job kind 'webhooks.deliver' (src/modules/events)
 -- runs around its HTTP call: events.delivery_start (in the job's transaction) and
 -- events.delivery_finish (a short transaction after the call). docs/events.md.
--- Every function here is SECURITY DEFINER (owner): the runtime role has no right on the tables;
--- the API functions check the admin role, the delivery functions the scheduler's role (system).
+-- The api functions are SECURITY INVOKER like every route's: the admin policies below decide.
+-- The secrets (events.webhook_secrets) and the writes of deliveries and attempts are reached
+-- through SECURITY DEFINER functions of the events schema only, each checking the caller's role
+-- itself: admins for secrets, the scheduler's role (system) for attempts.
+
+DROP POLICY IF EXISTS webhooks_admin ON events.webhooks;
+CREATE POLICY webhooks_admin ON events.webhooks FOR ALL TO tianxing_app
+  USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
+DROP POLICY IF EXISTS deliveries_admin_read ON events.deliveries;
+CREATE POLICY deliveries_admin_read ON events.deliveries FOR SELECT TO tianxing_app
+  USING ((SELECT tx.has_role('admin')));
+DROP POLICY IF EXISTS deliveries_admin_redeliver ON events.deliveries;
+CREATE POLICY deliveries_admin_redeliver ON events.deliveries FOR UPDATE TO tianxing_app
+  USING ((SELECT tx.has_role('admin'))) WITH CHECK ((SELECT tx.has_role('admin')));
+DROP POLICY IF EXISTS attempts_admin_read ON events.attempts;
+CREATE POLICY attempts_admin_read ON events.attempts FOR SELECT TO tianxing_app
+  USING ((SELECT tx.has_role('admin')));
 
 -- GET /v1/event-types: the types a subscription may name.
 CREATE OR REPLACE FUNCTION api.event_types() RETURNS json
@@ -31,6 +46,7 @@ CREATE OR REPLACE FUNCTION events.webhook_json(w events.webhooks) RETURNS jsonb
                             'created_at', api.ts(w.created_at), 'updated_at', api.ts(w.updated_at))
 $$;
 REVOKE ALL ON FUNCTION events.webhook_json(events.webhooks) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.webhook_json(events.webhooks) TO tianxing_app;
 
 -- Only https, or http to a loopback address when the service allows it (tests:
 -- TIANXING_WEBHOOK_ALLOW_HTTP_LOOPBACK, passed by the route as p_allow_loopback). No user
@@ -55,6 +71,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION events.check_url(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.check_url(text, boolean) TO tianxing_app;
 
 -- Event types: a non-empty array of known types, without repeats.
 CREATE OR REPLACE FUNCTION events.check_types(p_body jsonb) RETURNS text[]
@@ -76,6 +93,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION events.check_types(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.check_types(jsonb) TO tianxing_app;
 
 -- A secret given by the caller must be a Standard Webhooks secret of 24 to 64 key bytes; a new one
 -- is 32 bytes from gen_random_uuid(), PostgreSQL's cryptographically strong generator (two
@@ -104,33 +122,52 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION events.secret(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secret(text) TO tianxing_app;
 
--- POST /v1/webhooks (admin). The answer carries the secret: the only time it is shown.
-CREATE OR REPLACE FUNCTION api.webhook_create(p_body jsonb, p_allow_loopback text) RETURNS json
+-- Stores a subscription's secret (admins only): a new one, or a rotation that keeps the current
+-- one as the previous secret when p_keep_previous.
+CREATE OR REPLACE FUNCTION events.secret_store(p_id uuid, p_secret text, p_keep_previous boolean)
+  RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-DECLARE w events.webhooks;
+BEGIN
+  PERFORM api.require_role('admin');
+  INSERT INTO events.webhook_secrets AS s (webhook_id, secret) VALUES (p_id, p_secret)
+  ON CONFLICT (webhook_id) DO UPDATE
+    SET previous_secret = CASE WHEN p_keep_previous THEN s.secret END, secret = EXCLUDED.secret;
+END
+$$;
+REVOKE ALL ON FUNCTION events.secret_store(uuid, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secret_store(uuid, text, boolean) TO tianxing_app;
+
+-- POST /v1/webhooks (admin). The answer carries the secret: the only time it is shown.
+CREATE OR REPLACE FUNCTION api.webhook_create(p_body jsonb, p_allow_loopback text) RETURNS json
+  LANGUAGE plpgsql
+  AS $$
+DECLARE
+  w events.webhooks;
+  v_secret text;
 BEGIN
   PERFORM api.require_role('admin');
   PERFORM api.body_keys(p_body, '{url,event_types,description,active,secret}');
-  INSERT INTO events.webhooks (url, event_types, description, active, secret, created_by)
+  v_secret := events.secret(api.body_text(p_body, 'secret', false, 100));
+  INSERT INTO events.webhooks (url, event_types, description, active, created_by)
   VALUES (events.check_url(api.body_text(p_body, 'url', true, 2000), p_allow_loopback = 'true'),
           events.check_types(p_body),
           api.body_text(p_body, 'description', false, 500),
           coalesce(cases.body_bool(p_body, 'active', false), true),
-          events.secret(api.body_text(p_body, 'secret', false, 100)),
           tx.user_id())
   RETURNING * INTO w;
-  RETURN (events.webhook_json(w) || jsonb_build_object('secret', w.secret))::json;
+  PERFORM events.secret_store(w.id, v_secret, false);
+  RETURN (events.webhook_json(w) || jsonb_build_object('secret', v_secret))::json;
 END
 $$;
 REVOKE ALL ON FUNCTION api.webhook_create(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_create(jsonb, text) TO tianxing_app;
 
 CREATE OR REPLACE FUNCTION api.webhook_list(p_limit int, p_cursor text) RETURNS json
-  LANGUAGE plpgsql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql STABLE
   AS $$
 DECLARE
   v_limit int := api.page_limit(p_limit);
@@ -156,8 +193,7 @@ REVOKE ALL ON FUNCTION api.webhook_list(int, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_list(int, text) TO tianxing_app;
 
 CREATE OR REPLACE FUNCTION api.webhook_get(p_id uuid) RETURNS json
-  LANGUAGE plpgsql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql STABLE
   AS $$
 DECLARE w events.webhooks;
 BEGIN
@@ -175,8 +211,7 @@ GRANT EXECUTE ON FUNCTION api.webhook_get(uuid) TO tianxing_app;
 -- PATCH /v1/webhooks/{id} (If-Match): url, event_types, description, active.
 CREATE OR REPLACE FUNCTION api.webhook_update(p_id uuid, p_version int, p_body jsonb, p_allow_loopback text)
   RETURNS json
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql
   AS $$
 DECLARE w events.webhooks;
 BEGIN
@@ -206,13 +241,11 @@ GRANT EXECUTE ON FUNCTION api.webhook_update(uuid, int, jsonb, text) TO tianxing
 
 -- DELETE /v1/webhooks/{id}: the subscription and its delivery log (queued attempts find nothing).
 CREATE OR REPLACE FUNCTION api.webhook_delete(p_id uuid) RETURNS json
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql
   AS $$
 BEGIN
   PERFORM api.require_role('admin');
-  DELETE FROM events.attempts a USING events.deliveries d WHERE a.delivery_id = d.id AND d.webhook_id = p_id;
-  DELETE FROM events.deliveries d WHERE d.webhook_id = p_id;
+  -- Its secrets, deliveries and attempts go with it (ON DELETE CASCADE, run as their owner).
   DELETE FROM events.webhooks w WHERE w.id = p_id;
   IF NOT FOUND THEN
     RETURN NULL;
@@ -227,13 +260,13 @@ GRANT EXECUTE ON FUNCTION api.webhook_delete(uuid) TO tianxing_app;
 -- overlap_seconds (default a day, at most a week; 0 ends it at once) during which every delivery
 -- carries both signatures. A rotation during an overlap drops the oldest secret.
 CREATE OR REPLACE FUNCTION api.webhook_rotate_secret(p_id uuid, p_body jsonb) RETURNS json
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql
   AS $$
 DECLARE
   w events.webhooks;
   v_overlap jsonb;
   v_seconds int := 86400;
+  v_secret text;
 BEGIN
   PERFORM api.require_role('admin');
   SELECT * INTO w FROM events.webhooks x WHERE x.id = p_id FOR UPDATE;
@@ -249,21 +282,23 @@ BEGIN
     END IF;
     v_seconds := (v_overlap #>> '{}')::int;
   END IF;
+  v_secret := events.secret(api.body_text(p_body, 'secret', false, 100));
+  PERFORM events.secret_store(p_id, v_secret, v_seconds > 0);
   UPDATE events.webhooks x SET
-    previous_secret = CASE WHEN v_seconds > 0 THEN x.secret END,
     previous_secret_until = CASE WHEN v_seconds > 0 THEN now() + make_interval(secs => v_seconds) END,
-    secret = events.secret(api.body_text(p_body, 'secret', false, 100)),
     version = x.version + 1, updated_at = now()
    WHERE x.id = p_id
   RETURNING * INTO w;
-  RETURN (events.webhook_json(w) || jsonb_build_object('secret', w.secret))::json;
+  RETURN (events.webhook_json(w) || jsonb_build_object('secret', v_secret))::json;
 END
 $$;
 REVOKE ALL ON FUNCTION api.webhook_rotate_secret(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_rotate_secret(uuid, jsonb) TO tianxing_app;
 
+-- SECURITY DEFINER: the event's id and type whoever may see its subject (the caller already
+-- passed the admin policy of the delivery it hands in).
 CREATE OR REPLACE FUNCTION events.delivery_json(d events.deliveries) RETURNS jsonb
-  LANGUAGE sql STABLE
+  LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT jsonb_build_object(
@@ -282,12 +317,12 @@ CREATE OR REPLACE FUNCTION events.delivery_json(d events.deliveries) RETURNS jso
     FROM events.outbox o WHERE o.position = d.event_position
 $$;
 REVOKE ALL ON FUNCTION events.delivery_json(events.deliveries) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.delivery_json(events.deliveries) TO tianxing_app;
 
 -- GET /v1/webhooks/{id}/deliveries: newest first, each with its attempts; filter by state.
 CREATE OR REPLACE FUNCTION api.webhook_deliveries(p_id uuid, p_state text, p_limit int, p_cursor text)
   RETURNS json
-  LANGUAGE plpgsql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql STABLE
   AS $$
 DECLARE
   v_limit int := api.page_limit(p_limit);
@@ -337,13 +372,13 @@ CREATE OR REPLACE FUNCTION events.schedule_attempt(d events.deliveries, p_at tim
                       NULL, d.id || ':' || (d.attempts + 1))
 $$;
 REVOKE ALL ON FUNCTION events.schedule_attempt(events.deliveries, timestamptz, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.schedule_attempt(events.deliveries, timestamptz, boolean) TO tianxing_app;
 
 -- POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver: one more attempt now, whatever the
 -- state (a dead delivery after the receiver was fixed; a delivered one the receiver lost). 409
 -- while an attempt is in flight or already queued.
 CREATE OR REPLACE FUNCTION api.webhook_redeliver(p_id uuid, p_delivery uuid) RETURNS json
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql
   AS $$
 DECLARE d events.deliveries;
 BEGIN
@@ -414,8 +449,9 @@ BEGIN
   VALUES (d.id, d.attempts, coalesce((p_payload ->> 'manual')::boolean, false), 'sending');
   RETURN jsonb_build_object(
     'delivery_id', d.id, 'attempt', d.attempts, 'url', w.url, 'message_id', o.id,
-    'secrets', to_jsonb(array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_until > now()
-                                                           THEN w.previous_secret END], NULL)),
+    'secrets', (SELECT to_jsonb(array_remove(ARRAY[s.secret, CASE WHEN w.previous_secret_until > now()
+                                                                  THEN s.previous_secret END], NULL))
+                  FROM events.webhook_secrets s WHERE s.webhook_id = w.id),
     'body', events.envelope(o)::text);
 END
 $$;
