@@ -112,6 +112,7 @@ describe('delivery', () => {
     const [d] = await deliveries(w.id);
     assert.equal(d.state, 'delivered');
     assert.equal(d.event_id, event.id);
+    assert.deepEqual(d.event, event, 'the log shows the event as sent');
     assert.deepEqual(d.attempts.map((a) => [a.outcome, a.status_code]), [['delivered', 204]]);
     ok(await del(`/v1/webhooks/${w.id}`));
   });

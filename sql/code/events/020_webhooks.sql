@@ -20,6 +20,9 @@ DROP POLICY IF EXISTS attempts_admin_read ON events.attempts;
 CREATE POLICY attempts_admin_read ON events.attempts FOR SELECT TO tianxing_app
   USING ((SELECT tx.has_role('admin')));
 
+-- The boolean reader of request bodies (sql/code/cases/030_cases.sql), used here for `active`.
+GRANT EXECUTE ON FUNCTION cases.body_bool(jsonb, text, boolean) TO tianxing_app;
+
 -- GET /v1/event-types: the types a subscription may name.
 CREATE OR REPLACE FUNCTION api.event_types() RETURNS json
   LANGUAGE plpgsql STABLE
@@ -303,6 +306,7 @@ CREATE OR REPLACE FUNCTION events.delivery_json(d events.deliveries) RETURNS jso
   AS $$
   SELECT jsonb_build_object(
     'id', d.id, 'webhook_id', d.webhook_id, 'event_id', o.id, 'event_type', o.type,
+    'event', events.envelope(o),
     'event_position', d.event_position, 'state', d.state, 'attempt_count', d.attempts,
     'next_attempt_at', CASE WHEN d.state = 'pending' THEN api.ts(d.next_attempt_at) END,
     'last_status', d.last_status, 'last_error', d.last_error,
