@@ -5,7 +5,7 @@
 -- sending, failure with backoff, dead letter and redelivery, by the scheduler only.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(62);
+SELECT plan(66);
 
 \ir lib/session.psql
 \ir lib/customers.psql
@@ -78,6 +78,14 @@ SELECT is((SELECT position FROM events.head), (SELECT before + 2 FROM pos), 'and
 -- (fsm.log rows come from fsm.enforce; an insert as the owner stands in for a move here.)
 SELECT is((SELECT count(*)::int FROM pg_trigger t WHERE t.tgname = 'zz_events' AND NOT t.tgisinternal), 4,
   'event triggers on customers, fsm.log, case deadlines and warnings');
+SELECT pg_temp.be('hr', 'hr');
+INSERT INTO ids SELECT 'reg', (api.regulation_create('{"code": "event-rules", "title": "Events", "clauses": [{"clause_id": "G1", "text_zh": "目的。"}]}')::jsonb ->> 'id')::uuid;
+SELECT lives_ok($$ SELECT api.regulation_publish(pg_temp.id('reg'), NULL) $$, 'HR publishes a regulation (a move of its state machine)');
+SELECT is(pg_temp.types_of(pg_temp.id('reg')), '{regulation.state_changed}', 'the move is an event named after its machine');
+SELECT is((SELECT o.data FROM events.outbox o WHERE o.entity_id = pg_temp.id('reg')),
+          jsonb_build_object('id', pg_temp.id('reg'), 'machine', 'regulation', 'from', 'draft', 'action', 'publish',
+                             'to', 'published', 'actor_id', pg_temp.emp('hr')),
+  'from, action, to and who');
 
 -- Visibility -------------------------------------------------------------------------------
 SELECT is(jsonb_array_length(events.after(0, 500) -> 'items'), 2, 'staff.a1 sees the two events of their customer');
@@ -126,6 +134,8 @@ SELECT throws_ok($$ SELECT s.secret FROM events.webhook_secrets s $$, '42501', N
 SELECT ok((api.webhook_rotate_secret(pg_temp.id('hook'), '{"overlap_seconds": 60}') ->> 'secret') ~ '^whsec_[A-Za-z0-9+/]{43}=$',
   'a rotation answers the new secret, once');
 SELECT ok(NOT (api.webhook_get(pg_temp.id('hook'))::jsonb ? 'secret'), 'a read never shows the secret');
+SELECT is((SELECT array_agg(w ->> 'id') FROM json_array_elements(api.webhook_list(10, NULL) -> 'items') w),
+          ARRAY[pg_temp.id('hook')::text], 'the list shows the subscription');
 
 -- A change makes a delivery and queues its first attempt, in the same transaction.
 SELECT pg_temp.be('staff.a1', 'staff');

@@ -180,15 +180,16 @@ BEGIN
   PERFORM api.require_role('admin');
   v_after := api.cursor_uuid(p_cursor);
   WITH page AS (
-    SELECT w, w.id FROM events.webhooks w
+    SELECT w, w.id, row_number() OVER (ORDER BY w.id) AS rn
+      FROM events.webhooks w
      WHERE v_after IS NULL OR w.id > v_after
      ORDER BY w.id LIMIT v_limit + 1)
   SELECT json_build_object(
-           'items', coalesce((SELECT json_agg(events.webhook_json(p.w) ORDER BY p.id)
-                                FROM (SELECT * FROM page ORDER BY id LIMIT v_limit) p), '[]'::json),
-           'next_cursor', CASE WHEN (SELECT count(*) FROM page) > v_limit
-                               THEN (SELECT max(x.id)::text FROM (SELECT id FROM page ORDER BY id LIMIT v_limit) x) END)
-    INTO v_out;
+           'items', coalesce(json_agg(events.webhook_json(p.w) ORDER BY p.rn)
+                               FILTER (WHERE p.rn <= v_limit), '[]'::json),
+           'next_cursor', CASE WHEN count(*) > v_limit
+                               THEN (max(p.id::text) FILTER (WHERE p.rn = v_limit)) END)
+    INTO v_out FROM page p;
   RETURN v_out;
 END
 $$;
