@@ -78,14 +78,6 @@ SELECT is((SELECT position FROM events.head), (SELECT before + 2 FROM pos), 'and
 -- (fsm.log rows come from fsm.enforce; an insert as the owner stands in for a move here.)
 SELECT is((SELECT count(*)::int FROM pg_trigger t WHERE t.tgname = 'zz_events' AND NOT t.tgisinternal), 4,
   'event triggers on customers, fsm.log, case deadlines and warnings');
-SELECT pg_temp.be('hr', 'hr');
-INSERT INTO ids SELECT 'reg', (api.regulation_create('{"code": "event-rules", "title": "Events", "clauses": [{"clause_id": "G1", "text_zh": "目的。"}]}')::jsonb ->> 'id')::uuid;
-SELECT lives_ok($$ SELECT api.regulation_publish(pg_temp.id('reg'), NULL) $$, 'HR publishes a regulation (a move of its state machine)');
-SELECT is(pg_temp.types_of(pg_temp.id('reg')), '{regulation.state_changed}', 'the move is an event named after its machine');
-SELECT is((SELECT o.data FROM events.outbox o WHERE o.entity_id = pg_temp.id('reg')),
-          jsonb_build_object('id', pg_temp.id('reg'), 'machine', 'regulation', 'from', 'draft', 'action', 'publish',
-                             'to', 'published', 'actor_id', pg_temp.emp('hr')),
-  'from, action, to and who');
 
 -- Visibility -------------------------------------------------------------------------------
 SELECT is(jsonb_array_length(events.after(0, 500) -> 'items'), 2, 'staff.a1 sees the two events of their customer');
@@ -179,6 +171,16 @@ SELECT is((SELECT array_agg(a ->> 'outcome' ORDER BY (a ->> 'attempt')::int)
              FROM json_array_elements(api.webhook_deliveries(pg_temp.id('hook'), NULL, 10, NULL) -> 'items') d,
                   json_array_elements(d -> 'attempts') a),
           '{failed,failed,delivered}', 'the log shows every attempt');
+
+-- State machines: a move is an event named after its machine ------------------------------------
+SELECT pg_temp.be('hr', 'hr');
+INSERT INTO ids SELECT 'reg', (api.regulation_create('{"code": "event-rules", "title": "Events", "clauses": [{"clause_id": "G1", "text_zh": "目的。"}]}')::jsonb ->> 'id')::uuid;
+SELECT lives_ok($$ SELECT api.regulation_publish(pg_temp.id('reg'), NULL) $$, 'HR publishes a regulation (a move of its state machine)');
+SELECT is(pg_temp.types_of(pg_temp.id('reg')), '{regulation.state_changed}', 'the move is an event named after its machine');
+SELECT is((SELECT o.data FROM events.outbox o WHERE o.entity_id = pg_temp.id('reg')),
+          jsonb_build_object('id', pg_temp.id('reg'), 'machine', 'regulation', 'from', 'draft', 'action', 'publish',
+                             'to', 'published', 'actor_id', pg_temp.emp('hr')),
+  'from, action, to and who');
 
 SELECT * FROM finish();
 ROLLBACK;
