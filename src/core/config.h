@@ -56,6 +56,11 @@ struct tx_config {
   /* Server-Sent Events (GET /v1/events, modules/events/stream.c) */
   int event_streams;     /* open at once, at most; 0: the route answers 503 */
   int event_heartbeat_s; /* a comment line after this long without an event */
+  /* Webhook delivery (src/modules/events, docs/events.md) */
+  bool webhook_allow_http_loopback; /* http:// to a loopback host (tests); else https only */
+  int webhook_timeout_ms;           /* whole HTTP exchange of one attempt */
+  int webhook_max_attempts;         /* then the delivery is dead (dead-lettered) */
+  int webhook_backoff_ms;           /* first retry after this; doubles per attempt */
 };
 
 /** @brief Fills @p c with defaults (the values for a local run). */

@@ -84,6 +84,7 @@ static bool kind_name_valid(const char *s)
 int tx_jobs_register(const struct tx_job_kind *kind)
 {
   if (sched.running || !kind || !kind_name_valid(kind->name) || !kind->sql == !kind->run ||
+      (kind->after && !kind->run) ||
       tx_jobs_kind(kind->name) || kind->max_attempts < 0 || kind->max_attempts > 100 ||
       kind->lease_s < 0 || kind->backoff_s < 0 || kind->backoff_max_s < 0) {
     tx_log(TX_LOG_ERROR, "jobs: cannot register kind %s", kind && kind->name ? kind->name : "(null)");
@@ -386,6 +387,8 @@ static void run_job(struct worker *w, struct claimed *c)
   const char *p_to[] = {timeout};
   struct timespec t0, t1;
   int rc = -1;
+  struct tx_job_ctx ctx = {w->pg, c->id, c->kind, c->payload, c->attempt, "", NULL, false};
+  bool run_ok = false;
 
   __atomic_add_fetch(&stats[ki].started, 1, __ATOMIC_RELAXED);
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -410,11 +413,11 @@ static void run_job(struct worker *w, struct claimed *c)
     if (exec_params(w->pg, k->sql, 1, p, NULL, err, sizeof err, sqlstate))
       goto done;
   } else {
-    struct tx_job_ctx ctx = {w->pg, c->id, c->kind, c->payload, c->attempt, ""};
     if (k->run(&ctx)) {
       snprintf(err, sizeof err, "%s", ctx.error[0] ? ctx.error : "the handler failed");
       goto done;
     }
+    run_ok = true;
   }
   if (exec_params(w->pg, "SELECT jobs.finish($1::uuid, $2::bigint)", 2, p_job, NULL, err, sizeof err,
                   sqlstate) ||
@@ -423,6 +426,15 @@ static void run_job(struct worker *w, struct claimed *c)
   rc = 0;
 done:
   rollback(w->pg);
+  if (run_ok && k->after) {
+    /* Outside any transaction (the run's has ended either way); not cancellable by PQcancel,
+     * so not busy: the stop waits for it by joining the thread, bounded by the hook's own
+     * timeouts. */
+    set_busy(w, false);
+    ctx.committed = rc == 0;
+    ctx.error[0] = '\0';
+    k->after(&ctx);
+  }
   pthread_mutex_lock(&w->lock);
   bool cancelled = w->cancelled;
   pthread_mutex_unlock(&w->lock);
@@ -453,6 +465,44 @@ done:
   }
   __atomic_add_fetch(&stats[ki].failed, 1, __ATOMIC_RELAXED);
   after_failure(w, c, ki, err);
+}
+
+int tx_jobs_system_call(struct tx_job_ctx *ctx, const char *sql, int nparams,
+                        const char *const *params, char **out_text)
+{
+  char rid[64];
+  PGresult *res = NULL;
+  int rc = -1;
+  if (out_text)
+    *out_text = NULL;
+  snprintf(rid, sizeof rid, "job:%s", ctx->job_id);
+  if (!ctx->pg || PQstatus(ctx->pg) != CONNECTION_OK) {
+    snprintf(ctx->error, sizeof ctx->error, "no database connection");
+    return -1;
+  }
+  if (begin_system(ctx->pg, rid, ctx->error, sizeof ctx->error))
+    return -1;
+  if (exec_params(ctx->pg, sql, nparams, params, &res, ctx->error, sizeof ctx->error, NULL))
+    goto out;
+  if (out_text && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0)) {
+    *out_text = strdup(PQgetvalue(res, 0, 0));
+    if (!*out_text) {
+      snprintf(ctx->error, sizeof ctx->error, "out of memory");
+      goto out;
+    }
+  }
+  if (commit(ctx->pg, ctx->error, sizeof ctx->error, NULL)) {
+    if (out_text) {
+      free(*out_text);
+      *out_text = NULL;
+    }
+    goto out;
+  }
+  rc = 0;
+out:
+  PQclear(res);
+  rollback(ctx->pg);
+  return rc;
 }
 
 static void *worker_main(void *arg)

@@ -49,6 +49,11 @@ struct tx_job_ctx {
   const char *payload; /* JSON object text */
   int attempt;
   char error[512]; /* a handler that fails says why here (kept as the job's last_error) */
+  /* What run() hands to after() (owned by the handlers: after() releases it). */
+  void *state;
+  /* For after(): whether the run's transaction committed (false: it rolled back or its outcome
+   * is unknown, and nothing run() did in the database holds). */
+  bool committed;
 };
 
 struct tx_job_kind {
@@ -58,6 +63,13 @@ struct tx_job_kind {
   const char *sql;
   /* ...or a C handler working on ctx->pg inside the transaction; 0 = success. */
   int (*run)(struct tx_job_ctx *ctx);
+  /* Optional, with run: called once run() returned 0, after its transaction ended, with no
+   * transaction open, so that slow work outside the database (a webhook's HTTP call) holds no
+   * row lock, no snapshot and no open transaction while it waits. It records what it learnt
+   * with tx_jobs_system_call() (short transactions of its own) and releases ctx->state. Its
+   * failures are its own business: the job is already done (run() must leave a way to find
+   * unfinished work again, e.g. a lease that runs out). */
+  void (*after)(struct tx_job_ctx *ctx);
   int max_attempts;  /* 0: TX_JOB_DEFAULT_MAX_ATTEMPTS */
   int lease_s;       /* 0: TX_JOB_DEFAULT_LEASE_S; also the statement timeout of the run */
   int backoff_s;     /* 0: TX_JOB_DEFAULT_BACKOFF_S */
@@ -84,6 +96,16 @@ const struct tx_job_kind *tx_jobs_kind(const char *name);
 
 /** @brief Number of registered kinds. */
 size_t tx_jobs_kind_count(void);
+
+/**
+ * @brief From an after() hook: runs @p sql (parameters as text) in a short transaction of its
+ * own with the system claims of the job (tx.request_id 'job:<id>'), and commits.
+ * @param[out] out_text when non-NULL, the first column of the first row (malloc'd; NULL when
+ *             the result is empty or SQL NULL)
+ * @return 0, or -1 with ctx->error saying why (rolled back)
+ */
+int tx_jobs_system_call(struct tx_job_ctx *ctx, const char *sql, int nparams,
+                        const char *const *params, char **out_text);
 
 /** @brief Starts the worker threads. Connections open (and reopen) lazily. */
 int tx_jobs_start(const struct tx_jobs_options *opt);

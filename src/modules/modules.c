@@ -8,6 +8,7 @@
 #include "modules/cases/cases.h"
 #include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
+#include "modules/events/events.h"
 #include "modules/jobs/jobs.h"
 #include "modules/ops/ops.h"
 #include "modules/org/org.h"
@@ -39,6 +40,7 @@ const struct tx_module *const tx_modules[] = {
   &tx_module_risk_credit,
   &tx_module_emergency_plans,
   &tx_module_risk_reports,
+  &tx_module_webhooks,
 };
 const size_t tx_modules_count = TX_COUNT(tx_modules);
 

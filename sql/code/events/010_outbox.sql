@@ -1,0 +1,237 @@
+-- sql/code/events/010_outbox.sql: the transactional outbox (issue 16; tables in
+-- 0041_events.sql): events.emit, the triggers that call it in the transaction of each change, who
+-- may read which event (events.visible) and the reader of "events after position N"
+-- (events.after) that a Server-Sent Events route or any other consumer pages with.
+-- One current definition per object; `tianxingd migrate` re-applies this file when it changes.
+
+-- The resource path of an entity, the envelope's subject ("/v1/cases/<id>"): what a subscriber
+-- GETs, with its own rights, to learn more than the event says.
+CREATE OR REPLACE FUNCTION events.subject(p_entity regclass, p_id uuid) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT '/v1/' || CASE p_entity::text
+                     WHEN 'cust.customers' THEN 'customers'
+                     WHEN 'cases.cases' THEN 'cases'
+                     WHEN 'assessment.assessments' THEN 'assessments'
+                     WHEN 'assessment.periods' THEN 'assessment-periods'
+                     WHEN 'assessment.training_plans' THEN 'training-plans'
+                     WHEN 'org.regulations' THEN 'regulations'
+                     WHEN 'risk.risks' THEN 'risks'
+                     WHEN 'risk.rounds' THEN 'risk-rounds'
+                     WHEN 'risk.responses' THEN 'risk-responses'
+                     WHEN 'risk.warnings' THEN 'warnings'
+                     WHEN 'risk.plan_versions' THEN 'plan-versions'
+                     WHEN 'risk.exercises' THEN 'exercises'
+                     ELSE replace(p_entity::text, '.', '/')
+                   END || '/' || p_id
+$$;
+
+-- Writes one event, in the caller's transaction, and a delivery (with its job) for every active
+-- webhook subscribed to its type. The position comes from events.head under its row lock, held
+-- until this transaction ends: positions are taken in commit order (0041 explains why a sequence
+-- would not do). Lock order: every caller is an AFTER trigger of an audited table named zz_*,
+-- so the audit chain's head (taken by the audit_row trigger, which sorts first) is always locked
+-- before events.head, never after: two writers cannot deadlock on the pair.
+-- SECURITY DEFINER (owner): the runtime role writes no events table itself.
+CREATE OR REPLACE FUNCTION events.emit(p_type text, p_entity regclass, p_entity_id uuid, p_data jsonb)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_position bigint;
+  v_id uuid := gen_random_uuid();
+  d record;
+BEGIN
+  UPDATE events.head SET position = position + 1 WHERE id RETURNING position INTO v_position;
+  INSERT INTO events.outbox (position, id, type, subject, entity, entity_id, data, request_id)
+  VALUES (v_position, v_id, p_type, events.subject(p_entity, p_entity_id), p_entity, p_entity_id,
+          jsonb_strip_nulls(p_data), tx.request_id());
+  FOR d IN
+    INSERT INTO events.deliveries (webhook_id, event_position, next_attempt_at)
+    SELECT w.id, v_position, now() FROM events.webhooks w
+     WHERE w.active AND p_type = ANY (w.event_types)
+    RETURNING id
+  LOOP
+    PERFORM jobs.enqueue('webhooks.deliver', now(), jsonb_build_object('delivery_id', d.id, 'attempt', 1),
+                         NULL, d.id || ':1');
+  END LOOP;
+  RETURN v_position;
+END
+$$;
+REVOKE ALL ON FUNCTION events.emit(text, regclass, uuid, jsonb) FROM PUBLIC;
+
+-- Customers (C): created, updated (which fields, never their values), disposed. No name,
+-- contact, address or credit code ever enters an event: ids, status and field names only.
+CREATE OR REPLACE FUNCTION events.on_customer() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_data jsonb := jsonb_build_object('customer_id', NEW.id, 'status', NEW.status,
+                                     'owner_id', NEW.owner_id, 'department_id', NEW.department_id,
+                                     'version', NEW.version);
+  v_changed text[];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM events.emit('customer.created', TG_RELID, NEW.id, v_data);
+    RETURN NULL;
+  END IF;
+  IF NEW.status = 'disposed' AND OLD.status IS DISTINCT FROM 'disposed' THEN
+    PERFORM events.emit('customer.disposed', TG_RELID, NEW.id, v_data);
+    RETURN NULL;
+  END IF;
+  -- Field names as the API calls them: *_enc holds the encrypted field, *_bidx its blind index
+  -- (the same change), bookkeeping columns are no change of the customer.
+  SELECT array_agg(DISTINCT regexp_replace(n.key, '_enc$', '') ORDER BY regexp_replace(n.key, '_enc$', ''))
+    INTO v_changed
+    FROM jsonb_each(to_jsonb(NEW)) n
+    JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+   WHERE n.value IS DISTINCT FROM o.value
+     AND n.key NOT IN ('version', 'updated_at', 'search_bigrams')
+     AND n.key !~ '_bidx$';
+  IF v_changed IS NOT NULL THEN
+    PERFORM events.emit('customer.updated', TG_RELID, NEW.id,
+                        v_data || jsonb_build_object('changed', to_jsonb(v_changed)));
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER zz_events AFTER INSERT OR UPDATE ON cust.customers
+  FOR EACH ROW EXECUTE FUNCTION events.on_customer();
+
+-- Every move of every state machine (fsm.enforce logs each in fsm.log): "<machine>.state_changed",
+-- plus the milestones subscribers ask for by name (an assessment published, a warning closed, a
+-- plan version in force). A machine added later needs its type in events.types
+-- (sql/tests/events.sql fails until it has one).
+CREATE OR REPLACE FUNCTION events.on_move() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_entity regclass;
+  v_data jsonb;
+  v_milestone text;
+BEGIN
+  SELECT m.entity INTO STRICT v_entity FROM fsm.machines m WHERE m.machine = NEW.machine;
+  v_data := jsonb_build_object('id', NEW.entity_id, 'machine', NEW.machine, 'from', NEW.from_state,
+                               'action', NEW.action, 'to', NEW.to_state, 'actor_id', NEW.actor_id);
+  PERFORM events.emit(NEW.machine || '.state_changed', v_entity, NEW.entity_id, v_data);
+  v_milestone := CASE
+                   WHEN NEW.machine = 'assessment' AND NEW.to_state = 'published' THEN 'assessment.published'
+                   WHEN NEW.machine = 'risk_warning' AND NEW.to_state = 'closed' THEN 'risk_warning.closed'
+                   WHEN NEW.machine = 'plan_version' AND NEW.to_state = 'effective' THEN 'plan_version.effective'
+                 END;
+  IF v_milestone IS NOT NULL THEN
+    PERFORM events.emit(v_milestone, v_entity, NEW.entity_id, v_data);
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER zz_events AFTER INSERT ON fsm.log
+  FOR EACH ROW EXECUTE FUNCTION events.on_move();
+
+-- A case's deadline marked overdue by the job cases.deadlines (P2.2).
+CREATE OR REPLACE FUNCTION events.on_deadline() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  IF NEW.overdue_at IS NOT NULL AND OLD.overdue_at IS NULL THEN
+    PERFORM events.emit('case.overdue', 'cases.cases', NEW.case_id,
+                        jsonb_build_object('case_id', NEW.case_id, 'deadline_id', NEW.id,
+                                           'kind', NEW.kind, 'due_at', api.ts(NEW.due_at),
+                                           'overdue_at', api.ts(NEW.overdue_at)));
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER zz_events AFTER UPDATE OF overdue_at ON cases.deadlines
+  FOR EACH ROW EXECUTE FUNCTION events.on_deadline();
+
+-- A warning raised by an indicator's measurement (R3.2).
+CREATE OR REPLACE FUNCTION events.on_warning() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM events.emit('risk_warning.raised', TG_RELID, NEW.id,
+                      jsonb_build_object('id', NEW.id, 'kri_id', NEW.kri_id, 'level', NEW.level,
+                                         'value', NEW.value::text, 'threshold', NEW.threshold::text));
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER zz_events AFTER INSERT ON risk.warnings
+  FOR EACH ROW EXECUTE FUNCTION events.on_warning();
+
+-- Whether the caller may see the row an event is about: the row's own policies decide (an event
+-- about a customer is visible to exactly those who may see the customer), so the events follow
+-- every rule of the resources without a second copy of them. SECURITY INVOKER on purpose.
+CREATE OR REPLACE FUNCTION events.visible(p_entity regclass, p_id uuid) RETURNS boolean
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE v boolean;
+BEGIN
+  IF tx.user_id() IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE x.id = $1)', p_entity) INTO v USING p_id;
+  RETURN v;
+END
+$$;
+REVOKE ALL ON FUNCTION events.visible(regclass, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.visible(regclass, uuid) TO tianxing_app;
+
+DROP POLICY IF EXISTS outbox_read ON events.outbox;
+CREATE POLICY outbox_read ON events.outbox FOR SELECT TO tianxing_app
+  USING (events.visible(entity, entity_id));
+-- The counter is no secret: a reader learns how far the log has gone, not what is in it.
+DROP POLICY IF EXISTS head_read ON events.head;
+CREATE POLICY head_read ON events.head FOR SELECT TO tianxing_app USING (true);
+GRANT SELECT ON events.head TO tianxing_app;
+
+-- The envelope as subscribers and front-ends receive it (contract: EventEnvelope).
+CREATE OR REPLACE FUNCTION events.envelope(e events.outbox) RETURNS jsonb
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT jsonb_build_object('id', e.id, 'position', e.position, 'type', e.type,
+                            'time', api.ts(e.time), 'subject', e.subject, 'data', e.data)
+$$;
+REVOKE ALL ON FUNCTION events.envelope(events.outbox) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.envelope(events.outbox) TO tianxing_app;
+
+-- The events after position p_after that the caller may see, oldest first, at most p_limit
+-- (1..500), and `last_position`: where the next call starts. When the page is not full,
+-- last_position is the head as this snapshot saw it (every position up to it has committed or
+-- never will, 0041), so a reader who sees none of the recent events still moves on instead of
+-- scanning them again. A Server-Sent Events route sends `position` as the event id and resumes
+-- from Last-Event-ID with this function.
+CREATE OR REPLACE FUNCTION events.after(p_after bigint, p_limit int DEFAULT 100) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_limit int := least(greatest(coalesce(p_limit, 100), 1), 500);
+  v_items jsonb;
+  v_last bigint;
+  v_n int;
+BEGIN
+  PERFORM api.require_user();
+  IF p_after IS NULL OR p_after < 0 THEN
+    PERFORM api.fail('TXVAL', 'after', 'must be a position (0 or more)');
+  END IF;
+  SELECT coalesce(jsonb_agg(events.envelope(p) ORDER BY p.position), '[]'), max(p.position), count(*)
+    INTO v_items, v_last, v_n
+    FROM (SELECT * FROM events.outbox o WHERE o.position > p_after
+           ORDER BY o.position LIMIT v_limit) p;
+  IF v_n < v_limit THEN
+    SELECT greatest(h.position, p_after) INTO v_last FROM events.head h;
+  END IF;
+  RETURN jsonb_build_object('items', v_items, 'last_position', coalesce(v_last, p_after));
+END
+$$;
+REVOKE ALL ON FUNCTION events.after(bigint, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.after(bigint, int) TO tianxing_app;
