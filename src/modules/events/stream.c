@@ -19,6 +19,7 @@
 #include "modules/events/stream.h"
 #include "base/log.h"
 #include "core/app.h"
+#include "core/metrics.h"
 #include "db/tx.h"
 
 #include <pthread.h>
@@ -311,8 +312,23 @@ static void *feeder(void *arg)
   return NULL;
 }
 
+static void render_metrics(FILE *f)
+{
+  pthread_mutex_lock(&hub.lock);
+  int n = hub.open;
+  pthread_mutex_unlock(&hub.lock);
+  fprintf(f,
+          "# HELP tianxing_event_streams_open Server-Sent Events streams open now (GET /v1/events).\n"
+          "# TYPE tianxing_event_streams_open gauge\ntianxing_event_streams_open %d\n"
+          "# HELP tianxing_event_streams_max Streams allowed at once (TIANXING_EVENT_STREAMS).\n"
+          "# TYPE tianxing_event_streams_max gauge\ntianxing_event_streams_max %d\n",
+          n, hub.max_streams);
+}
+
 int tx_events_stream_start(int max_streams, int heartbeat_s)
 {
+  if (tx_metrics_add_source(render_metrics))
+    return -1;
   hub.max_streams = max_streams;
   hub.heartbeat_s = heartbeat_s;
   hub.stopping = false;
