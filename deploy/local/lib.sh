@@ -36,10 +36,10 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 # tests/fuzz/run, pg_prove (libtap-parser-sourcehandler-pgtap-perl: only a "recommends" of
 # postgresql-15-pgtap, so --no-install-recommends leaves it out) by tests/sql/run, wrk by
 # tests/bench/run, pgbackrest by deploy/local/backup-lib.sh (backup, restore and the restore drill),
-# libcurl4-openssl-dev by the webhook deliverer (src/modules/events/deliver.c).
+# libcurl4-gnutls-dev by the webhook deliverer (the GnuTLS flavour: libulfius-dev depends on it, and the OpenSSL flavour conflicts with it) (src/modules/events/deliver.c).
 tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
-		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev libcurl4-openssl-dev
+		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev libcurl4-gnutls-dev
 		postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 		postgresql-client-15 yamllint curl libxml2-utils
 		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk pgbackrest)
