@@ -68,15 +68,12 @@ static const struct setting settings[] = {
   {"TIANXING_JOBS", K_BOOL, OFF(jobs), 0, 0},
   {"TIANXING_JOB_WORKERS", K_INT, OFF(job_workers), 1, 64},
   {"TIANXING_JOB_POLL_MS", K_INT, OFF(job_poll_ms), 50, 600000},
-<<<<<<< HEAD
   {"TIANXING_EVENT_STREAMS", K_INT, OFF(event_streams), 0, 100000},
   {"TIANXING_EVENT_HEARTBEAT", K_INT, OFF(event_heartbeat_s), 1, 300},
-=======
   {"TIANXING_WEBHOOK_ALLOW_HTTP_LOOPBACK", K_BOOL, OFF(webhook_allow_http_loopback), 0, 0},
   {"TIANXING_WEBHOOK_TIMEOUT_MS", K_INT, OFF(webhook_timeout_ms), 100, 60000},
   {"TIANXING_WEBHOOK_MAX_ATTEMPTS", K_INT, OFF(webhook_max_attempts), 1, 50},
   {"TIANXING_WEBHOOK_BACKOFF_MS", K_INT, OFF(webhook_backoff_ms), 10, 3600000},
->>>>>>> wip/ev
   /* Read before the others to find the file; accepted here so it is not "unknown". */
   {"TIANXING_CONFIG", K_NONE, 0, 0, 0},
 };
