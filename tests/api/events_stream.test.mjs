@@ -87,16 +87,19 @@ async function newCustomer(emp) {
 }
 const created = (s) => s.events.filter((e) => e.event === 'customer.created').map((e) => e.data.data.customer_id);
 
-test('each caller receives what it may see, in order, with the envelope', async () => {
+test('each caller receives what it may see, in order, with the envelope', async (t) => {
+  const t0 = Date.now();
   const a = await stream(tokenOf(EMP.staffA1));
   const b = await stream(tokenOf(EMP.staffB1));
   assert.equal(a.status, 200);
   assert.match(a.headers['content-type'], /^text\/event-stream/);
   assert.equal(a.headers['cache-control'], 'no-store');
   await waitFor(() => a.retry === 2000 && b.retry === 2000, { what: 'both streams open' });
-
+  const t1 = Date.now();
   const cA = await newCustomer(EMP.staffA1);
-  await waitFor(() => created(a).includes(cA.id), { timeout: 5000, what: "A's event on A's stream" });
+  const t2 = Date.now();
+  await waitFor(() => created(a).includes(cA.id), { timeout: 5000, interval: 10, what: "A's event on A's stream" });
+  t.diagnostic(`streams open in ${t1 - t0} ms; create ${t2 - t1} ms; the event arrived ${Date.now() - t2} ms after the create's answer`);
   const e = a.events.find((x) => x.data.data.customer_id === cA.id);
   assert.equal(e.event, 'customer.created');
   assert.equal(e.data.type, 'customer.created');
@@ -106,8 +109,11 @@ test('each caller receives what it may see, in order, with the envelope', async 
 
   // B may not see A's customer. B's own customer comes later in commit order, so once it has
   // arrived, A's would have arrived before it if B were sent it.
+  const t3 = Date.now();
   const cB = await newCustomer(EMP.staffB1);
-  await waitFor(() => created(b).includes(cB.id), { timeout: 5000, what: "B's event on B's stream" });
+  const t4 = Date.now();
+  await waitFor(() => created(b).includes(cB.id), { timeout: 5000, interval: 10, what: "B's event on B's stream" });
+  t.diagnostic(`B's create ${t4 - t3} ms; its event ${Date.now() - t4} ms after`);
   assert.deepEqual(created(b), [cB.id], "B's stream has B's customer only");
   assert.deepEqual(created(a), [cA.id], "A's stream has A's customer only");
   const ids = a.events.map((x) => Number(x.id));
