@@ -12,6 +12,7 @@
 #include "core/call.h"
 #include "core/module.h"
 #include "modules/events/events.h"
+#include "modules/events/stream.h"
 
 #include <stdio.h>
 
@@ -44,6 +45,8 @@ static const struct tx_sql sql_webhook_redeliver = {
   "webhook_redeliver", TX_CALL_ROW_UNVERSIONED "api.webhook_redeliver($1::uuid, $2::uuid) j", 2};
 
 static const struct tx_route routes[] = {
+  /* Server-Sent Events for front-ends: every event the caller may see (modules/events/stream.c) */
+  {"GET", "/v1/events", "*", "G1", .handler = tx_events_stream, .query = "after"},
   {"GET", "/v1/event-types", "*", "G1",
    .call = TX_CALL(.sql = &sql_event_types, .read_only = true, .status = 200)},
   {"GET", "/v1/webhooks", "admin", "G1",
