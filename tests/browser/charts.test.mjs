@@ -64,8 +64,11 @@ before(async () => {
 // Opens `url` in Chromium as the service serves it (with `headers`), screenshots its <svg>, and
 // returns what the page and the picture hold.
 async function render(url, headers, shot) {
-  const page = await newPage({ headers });
+  const page = await newPage();
   try {
+    // Chromium sends its own Accept on a navigation (extra headers do not replace it): set them
+    // on the request itself.
+    await page.route(url, (route) => route.continue({ headers: { ...route.request().headers(), ...headers } }));
     const res = await page.goto(url, { waitUntil: 'load' });
     assert.equal(res.status(), 200, `${url}: ${await res.text()}`);
     assert.equal(res.headers()['content-type'], SVG);
@@ -89,7 +92,7 @@ async function render(url, headers, shot) {
 describe('every SVG chart renders in Chromium', () => {
   for (const chart of CHARTS) {
     test(`${chart.name}: a picture at its declared size, with a title and a description`, async () => {
-      const headers = { Authorization: `Bearer ${ownToken(key, EMP[chart.as])}`, Accept: SVG };
+      const headers = { authorization: `Bearer ${ownToken(key, EMP[chart.as])}`, accept: SVG };
       const shot = path.join(screenshotDir(), `chart-${chart.name}.png`);
       const { doc, picture } = await render(`${svc.url}${chart.path(data)}`, headers, shot);
       assert.equal(doc.root, 'svg');
@@ -100,8 +103,9 @@ describe('every SVG chart renders in Chromium', () => {
       assert.deepEqual(doc.box, { width: doc.width, height: doc.height }, 'laid out at its declared size');
       assert.equal(picture.width, doc.width, 'screenshot width');
       assert.equal(picture.height, doc.height, 'screenshot height');
-      // Not blank: a real chart colours a good part of its area (axes, bars, cells, text).
-      assert.ok(picture.differing > picture.pixels * 0.02, `drawn pixels: ${picture.differing} of ${picture.pixels}`);
+      // Not blank: even a chart of nothing but zeros draws its axes, labels and legend (about 1.4 %
+      // of the grade distribution's area); a blank picture has no pixel off the background.
+      assert.ok(picture.differing > picture.pixels * 0.005, `drawn pixels: ${picture.differing} of ${picture.pixels}`);
       assert.ok(picture.colours >= 3, `colours: ${picture.colours}`);
     });
   }

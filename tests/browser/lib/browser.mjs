@@ -69,10 +69,9 @@ after(async () => {
  * (CSP violations included), uncaught exceptions, and requests that failed or answered >= 400.
  * `page.problems` is that list (strings); `allow(re)` tolerates the messages matching `re`.
  */
-export async function newPage({ headers } = {}) {
+export async function newPage() {
   const ctx = await browser();
   const page = await ctx.newPage();
-  if (headers) await page.setExtraHTTPHeaders(headers);
   const problems = [];
   const allowed = [];
   const note = (s) => { if (!allowed.some((re) => re.test(s))) problems.push(s); };
