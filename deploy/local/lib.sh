@@ -36,13 +36,15 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 # tests/fuzz/run, pg_prove (libtap-parser-sourcehandler-pgtap-perl: only a "recommends" of
 # postgresql-15-pgtap, so --no-install-recommends leaves it out) by tests/sql/run, wrk by
 # tests/bench/run, pgbackrest by deploy/local/backup-lib.sh (backup, restore and the restore drill),
-# chromium (headless, driven by playwright-core) by the browser tier (tests/browser).
+# chromium (headless, driven by playwright-core) by the browser tier (tests/browser), with
+# fonts-wqy-microhei so that its screenshots show the Chinese text of the pages and charts.
 tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
 		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev
 		postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 		postgresql-client-15 yamllint curl libxml2-utils
-		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk pgbackrest chromium)
+		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk pgbackrest chromium
+		fonts-wqy-microhei)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs
 	# bundles npm): Debian's npm would conflict with or downgrade them.
 	if ! command -v node >/dev/null 2>&1; then
