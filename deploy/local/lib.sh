@@ -39,12 +39,15 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 # libcurl4-gnutls-dev by the webhook deliverer (src/modules/events/deliver.c): the GnuTLS flavour,
 # because libulfius-dev depends on it and Debian 12 installs one libcurl -dev flavour at a time
 # (asking for libcurl4-openssl-dev removes libulfius-dev).
+# chromium (headless, driven by playwright-core) by the browser tier (tests/browser), with
+# fonts-wqy-microhei so that its screenshots show the Chinese text of the pages and charts.
 tx_ensure_packages() {
 	local -a wanted=(build-essential cmake pkg-config libulfius-dev libjansson-dev
 		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev libcurl4-gnutls-dev
 		postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 		postgresql-client-15 yamllint curl libxml2-utils
-		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk pgbackrest)
+		openssl iproute2 shellcheck clang libclang-rt-14-dev wrk pgbackrest chromium
+		fonts-wqy-microhei)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs
 	# bundles npm): Debian's npm would conflict with or downgrade them.
 	if ! command -v node >/dev/null 2>&1; then

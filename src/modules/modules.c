@@ -9,6 +9,7 @@
 #include "modules/auth/auth.h"
 #include "modules/customers/customers.h"
 #include "modules/events/events.h"
+#include "modules/docs/docs.h"
 #include "modules/jobs/jobs.h"
 #include "modules/ops/ops.h"
 #include "modules/org/org.h"
@@ -16,6 +17,7 @@
 
 const struct tx_module *const tx_modules[] = {
   &tx_module_ops,
+  &tx_module_docs,
   &tx_module_auth,
   &tx_module_org,
   &tx_module_customers,
