@@ -23,6 +23,8 @@ const CHARTS = [
   { name: 'risk-report-heatmap', as: 'risk', path: (d) => `/v1/risk-reports/${d.reportId}` },
   { name: 'assessment-trend', as: 'hr', path: (d) => `/v1/employees/${EMP.staffA1.id}/assessment-trend?year=${d.year}` },
   { name: 'grade-distribution', as: 'hr', path: (d) => `/v1/departments/${DEPT.A}/grade-distribution?period_id=${d.periodId}` },
+  { name: 'case-stats-weekly', as: 'auditor', path: () => '/v1/case-stats/weekly' },
+  { name: 'kri-trend', as: 'risk', path: (d) => `/v1/kris/${d.kriId}/trend` },
 ];
 
 const DB = 'tx_browser_charts';
@@ -47,6 +49,10 @@ before(async () => {
     }), 201);
   }
   data.reportId = ok(await as(EMP.risk).post('/v1/risk-reports', {}), 201).id;
+  // Two readings of a shipped indicator (R3.2) for its trend.
+  const kri = ok(await as(EMP.staffA1).get('/v1/kris')).items.find((k) => k.code === 'open_escalations');
+  for (let i = 0; i < 2; i++) ok(await as(EMP.risk).post(`/v1/kris/${kri.id}/measurements`, {}), 201);
+  data.kriId = kri.id;
   // The month that holds today, opened and computed as the job assessment.periods does on the
   // first working day of the next month (its catch-up payload "today"), as the api tier's
   // formats test does: department A's staff get assessments (the trend and the distribution).
