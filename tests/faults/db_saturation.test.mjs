@@ -32,10 +32,10 @@ after(async () => {
   await Promise.all(services.map((s) => s.stop()));
 });
 
-async function start(threads, pool) {
+async function start(threads, pool, statementMs = STATEMENT_MS) {
   const s = await startIdentityService(DB, key, {
     TIANXING_THREADS: threads, TIANXING_DB_POOL_SIZE: pool, TIANXING_DB_POOL_TIMEOUT_MS: POOL_WAIT_MS,
-    TIANXING_DB_STATEMENT_TIMEOUT_MS: STATEMENT_MS, TIANXING_ACCESS_LOG: 'false',
+    TIANXING_DB_STATEMENT_TIMEOUT_MS: statementMs, TIANXING_ACCESS_LOG: 'false',
   });
   services.push(s);
   return s;
@@ -99,7 +99,9 @@ test('a slow request holds its own connection only: others are served meanwhile,
   // the handler ran on the network thread, inside libpq: with one thread, /healthz and every other
   // request waited for the statement timeout (measured 1.5 s here, the test asserted it). Now the
   // waiting request holds one worker and one database connection; the network thread is free.
-  const s = await start(1, 2);
+  // A long statement timeout, so that on a loaded machine the slow request is surely still
+  // waiting while the three others are sent and checked one after another.
+  const s = await start(1, 2, 8000);
   const lock = await lockDepartments();
   const slow = [];
   const fast = {};
