@@ -1502,13 +1502,19 @@ CREATE POLICY team_insert ON cust.team FOR INSERT WITH CHECK (cust.manages_team(
 DROP POLICY IF EXISTS team_delete ON cust.team;
 CREATE POLICY team_delete ON cust.team FOR DELETE USING (cust.manages_team(customer_id));
 
--- Data keys: admin, auditor and the related (never hr or risk_officer: no key, no PII).
+-- Data keys: admin, auditor and the related (never hr or risk_officer: no key, no PII). The
+-- relation is cust.is_related's body, written here so that it is planned with the query (the
+-- team probed only when the roles and the owner leave it open) instead of a PL/pgSQL call with a
+-- statement of its own per key read (issue 15: every full customer read reads its key).
 DROP POLICY IF EXISTS data_keys_read ON cust.data_keys;
 CREATE POLICY data_keys_read ON cust.data_keys FOR SELECT
   USING (EXISTS (SELECT FROM cust.customers c
                   WHERE c.id = customer_id
                     AND ((SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor'))
-                         OR cust.is_related(c.owner_id, c.department_id, c.id))));
+                         OR cust.related(c.owner_id, c.department_id,
+                                         EXISTS (SELECT FROM cust.team t
+                                                  WHERE t.customer_id = c.id
+                                                    AND t.employee_id = tx.user_id())))));
 
 -- `tianxingd rotate-master-key` re-wraps data keys as the owner role with the admin claim; the
 -- runtime role never updates a data key (no grant), it only creates and, on disposal, deletes.
