@@ -65,6 +65,7 @@ function readPgbench(entry) {
     .map((p) => Number(p[2]));
   const overall = tps ? Number(tps[1]) : null;
   return {
+    reference: entry.reference || 'same',
     mode: entry.mode,
     connections: entry.connections,
     tps: steady.length ? round(steady.reduce((a, b) => a + b, 0) / steady.length, 1) : round(overall, 1),
@@ -97,8 +98,13 @@ for (const byName of Object.values(phases)) {
 
 function scenarioRow(name, s) {
   const svc = s.service;
-  const refs = s.references.filter((r) => r.tps != null && !r.aborted);
+  const usable = s.references.filter((r) => r.tps != null && !r.aborted);
+  const refs = usable.filter((r) => r.reference === 'same');
+  // Issue 15: the minimal reference (the read's claims and primary-key select under the same
+  // policies, pipelined): the best of its runs at the pool's and the scenario's concurrency.
+  const minimal = usable.filter((r) => r.reference === 'minimal');
   const better = (a, r) => (a == null || r.tps > a.tps ? r : a);
+  const bestMinimal = minimal.reduce(better, null);
   // The reference of issue 5: the same concurrency, the better of the two modes; and the best
   // of every reference run (the pool's concurrency too), the stricter comparison.
   const best = refs.filter((r) => !svc || r.connections === svc.connections).reduce(better, null);
@@ -122,6 +128,9 @@ function scenarioRow(name, s) {
     reference_best_rps: bestAny ? bestAny.tps : null,
     reference_best: bestAny ? `${bestAny.mode}, ${bestAny.connections} clients` : null,
     ratio_best: bestAny && svc ? round(svc.rps / bestAny.tps, 3) : null,
+    reference_minimal_rps: bestMinimal ? bestMinimal.tps : null,
+    reference_minimal: bestMinimal ? `${bestMinimal.mode}, ${bestMinimal.connections} clients` : null,
+    ratio_minimal: bestMinimal && svc ? round(svc.rps / bestMinimal.tps, 3) : null,
     references: s.references,
   };
 }
@@ -174,6 +183,9 @@ const report = {
   smoke: env.TXB_SMOKE === '1',
   settings: {
     seconds: Number(env.TXB_SECONDS),
+    // --durable: PostgreSQL's durability defaults instead of the speed settings (issue 15).
+    durable: env.TXB_DURABLE === '1',
+    only: env.TXB_ONLY || null,
     connections: Number(env.TXB_CONNECTIONS),
     high_connections: Number(env.TXB_HIGH_CONNECTIONS),
     service_pool_size: Number(env.TXB_POOL_SIZE),
@@ -234,6 +246,7 @@ const schema = {
           non2xx: { type: 'integer', minimum: 0 },
           reference_rps: numOrNull,
           ratio: numOrNull,
+          ratio_minimal: numOrNull,
         },
       },
     },
@@ -265,6 +278,8 @@ if (check) {
       if (s.non2xx !== 0) problems.push(`${n}: ${s.non2xx} responses were not 2xx`);
       if (s.socket_errors !== 0) problems.push(`${n}: ${s.socket_errors} socket errors or timeouts`);
       if (!['floor', 'read_alone', 'read_mixed'].includes(n) && s.reference_rps == null) problems.push(`${n}: no reference`);
+      if (n !== 'floor' && s.reference_rps == null) problems.push(`${n}: no reference`);
+      if (n === 'read' && s.reference_minimal_rps == null) problems.push('read: no minimal reference');
       for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
     }
   }
@@ -285,7 +300,12 @@ if (check) {
 // Markdown ---------------------------------------------------------------------------------
 const f = (x, d = 1) => (x == null ? '–' : Number(x).toFixed(d));
 const md = [];
-md.push(`# tianxingd benchmark ${report.generated_at}${report.smoke ? ' (smoke)' : ''}`, '');
+md.push(
+  `# tianxingd benchmark ${report.generated_at}${report.smoke ? ' (smoke)' : ''}` +
+    `${report.settings.durable ? ' (durable: fsync, synchronous_commit, full_page_writes on)' : ''}` +
+    `${report.settings.only ? ` (only ${report.settings.only})` : ''}`,
+  '',
+);
 const m = report.machine;
 md.push(
   `Machine: ${m.cores} cores (${m.cpu}), ${m.memory_mib} MiB, ${m.kernel}; ${m.tianxingd}; ` +
@@ -303,22 +323,23 @@ md.push(
     `throughput after the first fifth of the run). Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB; ` +
     `pool timeouts (503): ${report.service_pool_timeouts}.`,
   '',
-  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s (same conns) | ratio | best reference tx/s | ratio to best |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s (same conns) | ratio | best reference tx/s | ratio to best | minimal reference tx/s | ratio to minimal |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 );
 for (const s of scenarios) {
   md.push(
     `| ${s.name} | ${s.customers} | ${s.connections} | ${f(s.rps)} | ${f(s.p50_ms, 2)} | ${f(s.p99_ms, 2)} | ` +
       `${f(s.max_ms, 2)} | ${s.non2xx}${s.socket_errors ? ` (+${s.socket_errors} socket)` : ''} | ` +
       `${s.reference_rps == null ? '–' : `${f(s.reference_rps)} (${s.reference_mode})`} | ${f(s.ratio, 2)} | ` +
-      `${s.reference_best_rps == null ? '–' : `${f(s.reference_best_rps)} (${s.reference_best})`} | ${f(s.ratio_best, 2)} |`,
+      `${s.reference_best_rps == null ? '–' : `${f(s.reference_best_rps)} (${s.reference_best})`} | ${f(s.ratio_best, 2)} | ` +
+      `${s.reference_minimal_rps == null ? '–' : `${f(s.reference_minimal_rps)} (${s.reference_minimal})`} | ${f(s.ratio_minimal, 2)} |`,
   );
 }
 md.push('', 'Every reference run (steady tx/s; whole run; mean latency):', '');
 for (const s of scenarios.filter((x) => x.references.length)) {
   md.push(
     `- ${s.name}: ${s.references
-      .map((r) => `${r.mode}/${r.connections}: ${f(r.tps)} (${f(r.tps_overall)}; ${f(r.latency_avg_ms, 2)} ms)`)
+      .map((r) => `${r.reference === 'same' ? '' : `${r.reference} `}${r.mode}/${r.connections}: ${f(r.tps)} (${f(r.tps_overall)}; ${f(r.latency_avg_ms, 2)} ms)`)
       .join(', ')}`,
   );
 }

@@ -71,18 +71,29 @@ GRANT EXECUTE ON FUNCTION cust.follow_owner_department() TO tianxing_app;
 -- supervisor), or a supervisor of the customer's department. Admin may do the same without a
 -- relation. The row-level-security policy of cust.customers spells the same condition out inline
 -- (a function call per row would not be inlined: it reads cust.team); tests keep them in step.
+-- The condition itself, p_in_team saying whether the caller is in the customer's team: plain SQL,
+-- inlined where it is called, so that the team is probed (the argument, written once) only when
+-- the roles and the owner leave the answer open.
+CREATE OR REPLACE FUNCTION cust.related(p_owner uuid, p_department uuid, p_in_team boolean)
+  RETURNS boolean
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT coalesce(((tx.has_role('staff') OR tx.has_role('supervisor'))
+                   AND (p_owner = tx.user_id() OR p_in_team))
+                  OR (tx.has_role('supervisor') AND p_department = tx.department_id()),
+                  false)
+$$;
+REVOKE ALL ON FUNCTION cust.related(uuid,uuid,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.related(uuid,uuid,boolean) TO tianxing_app;
+
 CREATE OR REPLACE FUNCTION cust.is_related(p_owner uuid, p_department uuid, p_customer uuid)
   RETURNS boolean
   LANGUAGE plpgsql STABLE
   AS $$
 BEGIN
-  RETURN coalesce(
-           ((tx.has_role('staff') OR tx.has_role('supervisor'))
-            AND (p_owner = tx.user_id()
-                 OR EXISTS (SELECT FROM cust.team t
-                             WHERE t.customer_id = p_customer AND t.employee_id = tx.user_id())))
-           OR (tx.has_role('supervisor') AND p_department = tx.department_id()),
-           false);
+  RETURN cust.related(p_owner, p_department,
+                      EXISTS (SELECT FROM cust.team t
+                               WHERE t.customer_id = p_customer AND t.employee_id = tx.user_id()));
 END
 $$;
 REVOKE ALL ON FUNCTION cust.is_related(uuid,uuid,uuid) FROM PUBLIC;
@@ -271,19 +282,16 @@ CREATE OR REPLACE FUNCTION cust.is_stale(c cust.customers, p_period interval) RE
 REVOKE ALL ON FUNCTION cust.is_stale(cust.customers,interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.is_stale(cust.customers,interval) TO tianxing_app;
 
--- The contacts check is a statement of its own: inside one CASE with the other fields, the
--- plan depends on p_field, so PostgreSQL keeps planning it anew per call (a custom plan is
--- always cheaper than the generic one there), row-level-security sub-plans included.
-CREATE OR REPLACE FUNCTION cust.field_present(c cust.customers, p_field text) RETURNS boolean
-  LANGUAGE plpgsql STABLE
+-- Whether a required field (customer_required_fields) is filled in, given whether the customer
+-- has a contact with a phone or an e-mail: the one statement of the rules, for the document's
+-- single plan (cust.completeness_of) as for the checks below. Plain SQL without a sub-select, so
+-- that PostgreSQL inlines it into the query that calls it. Unknown names are never present.
+CREATE OR REPLACE FUNCTION cust.field_present(c cust.customers, p_field text, p_has_contacts boolean)
+  RETURNS boolean
+  LANGUAGE sql STABLE
   AS $$
-BEGIN
-  IF p_field = 'contacts' THEN
-    RETURN EXISTS (SELECT FROM cust.contacts k
-                    WHERE k.customer_id = c.id
-                      AND (k.phone_enc IS NOT NULL OR k.email_enc IS NOT NULL));
-  END IF;
-  RETURN CASE p_field
+  SELECT CASE p_field
+    WHEN 'contacts' THEN p_has_contacts
     WHEN 'name' THEN coalesce(btrim(c.name), '') <> ''
     WHEN 'company_name' THEN coalesce(btrim(c.company_name), '') <> ''
     WHEN 'business_scope' THEN coalesce(btrim(c.business_scope), '') <> ''
@@ -296,64 +304,96 @@ BEGIN
     WHEN 'status' THEN c.status IS NOT NULL
     WHEN 'owner_id' THEN c.owner_id IS NOT NULL
     ELSE false
-  END;
+  END
+$$;
+REVOKE ALL ON FUNCTION cust.field_present(cust.customers,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.field_present(cust.customers,text,boolean) TO tianxing_app;
+
+-- The contacts check is a statement of its own: inside one CASE with the other fields, the
+-- plan depends on p_field, so PostgreSQL keeps planning it anew per call (a custom plan is
+-- always cheaper than the generic one there), row-level-security sub-plans included.
+CREATE OR REPLACE FUNCTION cust.field_present(c cust.customers, p_field text) RETURNS boolean
+  LANGUAGE plpgsql STABLE
+  AS $$
+BEGIN
+  IF p_field = 'contacts' THEN
+    RETURN EXISTS (SELECT FROM cust.contacts k
+                    WHERE k.customer_id = c.id
+                      AND (k.phone_enc IS NOT NULL OR k.email_enc IS NOT NULL));
+  END IF;
+  RETURN cust.field_present(c, p_field, NULL);
 END
 $$;
 REVOKE ALL ON FUNCTION cust.field_present(cust.customers,text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.field_present(cust.customers,text) TO tianxing_app;
 
--- The completeness with the review period given: a customer read has it already, and each
--- org.policy_value is a query. The one-argument form (contracts, GET .../completeness) reads it.
+-- {score, missing, unverified} of a customer, the required fields (p_required, the parameter's
+-- value: anything but an array requires nothing) and the review period given: score = 100 *
+-- present / required, rounded down (100 when nothing is required); missing in the parameter's
+-- order; unverified = ["last_verified_at"] when never verified or not within the review period.
+-- One row, set-based and inlinable (a set-returning SQL function): the customer document
+-- computes it inside its own plan.
+CREATE OR REPLACE FUNCTION cust.completeness_of(c cust.customers, p_period interval, p_required jsonb,
+                                                p_has_contacts boolean)
+  RETURNS TABLE (completeness jsonb)
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT jsonb_build_object(
+    'score', CASE WHEN count(*) = 0 THEN 100
+                  ELSE (100 * (count(*) - count(*) FILTER (WHERE NOT f.present))) / count(*) END,
+    'missing', coalesce(jsonb_agg(f.name ORDER BY f.i) FILTER (WHERE NOT f.present), '[]'::jsonb),
+    'unverified', CASE WHEN c.last_verified_at IS NULL OR c.last_verified_at < now() - p_period
+                       THEN '["last_verified_at"]'::jsonb ELSE '[]'::jsonb END)
+    FROM (SELECT e #>> '{}' AS name, i, cust.field_present(c, e #>> '{}', p_has_contacts) AS present
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_required) = 'array' THEN p_required
+                                           ELSE '[]'::jsonb END) WITH ORDINALITY AS a(e, i)
+           WHERE jsonb_typeof(e) = 'string') f
+$$;
+REVOKE ALL ON FUNCTION cust.completeness_of(cust.customers,interval,jsonb,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.completeness_of(cust.customers,interval,jsonb,boolean) TO tianxing_app;
+
+-- The completeness with the review period given (contracts, GET .../completeness; the one-argument
+-- form below reads the period).
 CREATE OR REPLACE FUNCTION cust.completeness(c cust.customers, p_period interval) RETURNS jsonb
   LANGUAGE plpgsql STABLE
   AS $$
-DECLARE
-  v_req jsonb := org.policy_value('customer_required_fields');
-  v_total int := 0;
-  v_missing text[] := '{}';
-  f text;
 BEGIN
-  IF v_req IS NULL OR jsonb_typeof(v_req) <> 'array' THEN
-    v_req := '[]';
-  END IF;
-  FOR f IN SELECT e #>> '{}' FROM jsonb_array_elements(v_req) WITH ORDINALITY AS a(e, i)
-            WHERE jsonb_typeof(e) = 'string' ORDER BY i LOOP
-    v_total := v_total + 1;
-    IF NOT cust.field_present(c, f) THEN
-      v_missing := v_missing || f;
-    END IF;
-  END LOOP;
-  RETURN jsonb_build_object(
-    'score', CASE WHEN v_total = 0 THEN 100
-                  ELSE (100 * (v_total - cardinality(v_missing))) / v_total END,
-    'missing', to_jsonb(v_missing),
-    'unverified', CASE WHEN c.last_verified_at IS NULL
-                            OR c.last_verified_at < now() - p_period
-                       THEN '["last_verified_at"]'::jsonb ELSE '[]'::jsonb END);
+  RETURN (SELECT m.completeness
+            FROM cust.completeness_of(c, p_period, org.policy_value('customer_required_fields'),
+                                      EXISTS (SELECT FROM cust.contacts k
+                                               WHERE k.customer_id = c.id
+                                                 AND (k.phone_enc IS NOT NULL
+                                                      OR k.email_enc IS NOT NULL))) m);
 END
 $$;
 REVOKE ALL ON FUNCTION cust.completeness(cust.customers,interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.completeness(cust.customers,interval) TO tianxing_app;
 
--- {score, missing, unverified} per customer_required_fields in force today: score = 100 *
--- present / required, rounded down (100 when nothing is required); missing in the parameter's
--- order; unverified = ["last_verified_at"] when never verified or not within the review period.
+-- {score, missing, unverified} per customer_required_fields in force today (cust.completeness_of).
 CREATE OR REPLACE FUNCTION cust.completeness(c cust.customers) RETURNS jsonb
   LANGUAGE sql STABLE
   AS $$ SELECT cust.completeness(c, cust.review_period()) $$;
 REVOKE ALL ON FUNCTION cust.completeness(cust.customers) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.completeness(cust.customers) TO tianxing_app;
 
--- What the caller sees of a visible customer's PII: full (admin, related), masked (auditor),
--- none (hr, risk_officer); the most open of the caller's roles wins.
+-- What the caller sees of a visible customer's PII, p_related being cust.is_related's answer:
+-- full (admin, related), masked (auditor), none (hr, risk_officer); the most open of the
+-- caller's roles wins. Plain SQL: inlined into the document's plan.
+CREATE OR REPLACE FUNCTION cust.access_level(p_related boolean) RETURNS text
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT CASE WHEN tx.has_role('admin') OR p_related THEN 'full'
+              WHEN tx.has_role('auditor') THEN 'masked'
+              ELSE 'none' END
+$$;
+REVOKE ALL ON FUNCTION cust.access_level(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.access_level(boolean) TO tianxing_app;
+
 CREATE OR REPLACE FUNCTION cust.pii_access(c cust.customers) RETURNS text
   LANGUAGE plpgsql STABLE
   AS $$
 BEGIN
-  RETURN CASE WHEN tx.has_role('admin') OR cust.is_related(c.owner_id, c.department_id, c.id)
-                THEN 'full'
-              WHEN tx.has_role('auditor') THEN 'masked'
-              ELSE 'none' END;
+  RETURN cust.access_level(cust.is_related(c.owner_id, c.department_id, c.id));
 END
 $$;
 REVOKE ALL ON FUNCTION cust.pii_access(cust.customers) FROM PUBLIC;
@@ -374,37 +414,59 @@ $$;
 REVOKE ALL ON FUNCTION cust.customer_item(cust.customers,interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cust.customer_item(cust.customers,interval) TO tianxing_app;
 
--- The review period as a variable: with a function call for p_period (used twice in its body),
--- PostgreSQL would not inline cust.customer_item and would plan it on every read instead.
+-- The customer document (GET /v1/customers/{id}) and the caller's pii_access, in ONE query
+-- (issue 15): a set-returning SQL function, so that PostgreSQL inlines it into its caller's
+-- statement and the whole read -- the row, the caller's relation (cust.related, the team probed
+-- only when it decides), the two policy values, the contacts with their
+-- row-level-security check once, the completeness over them, the data key -- is one plan, kept
+-- per connection by the PL/pgSQL caller. Before, each part was a PL/pgSQL call with statements
+-- and policy sub-plans of its own: about 87 % of a read's database time. Everything is read as
+-- the caller, under the same policies. The JSON is the same to the byte: jsonb built the same
+-- way, cast to json once.
+CREATE OR REPLACE FUNCTION cust.customer_doc(c cust.customers)
+  RETURNS TABLE (doc json, pii_access text)
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT (cust.customer_item(c, p.period)
+          || jsonb_build_object(
+               'business_scope', c.business_scope, 'needs', c.needs, 'concerns', c.concerns,
+               'pii_access', a.access, 'completeness', m.completeness, 'contacts', k.list)
+          || CASE WHEN a.access <> 'none' THEN jsonb_build_object(
+                 'address_enc', api.hex(c.address_enc), 'credit_code_enc', api.hex(c.credit_code_enc),
+                 'dek', (SELECT jsonb_build_object('key_id', d.key_id, 'wrapped', api.hex(d.wrapped))
+                           FROM cust.data_keys d WHERE d.customer_id = c.id))
+                  ELSE '{}'::jsonb END)::json,
+         a.access
+    FROM (SELECT make_interval(days => coalesce((org.policy_value('customer_review_period_days'))::int,
+                                                180)) AS period,
+                 org.policy_value('customer_required_fields') AS required
+           OFFSET 0) p
+   CROSS JOIN LATERAL (
+     SELECT cust.access_level(cust.related(
+              c.owner_id, c.department_id,
+              EXISTS (SELECT FROM cust.team t
+                       WHERE t.customer_id = c.id AND t.employee_id = tx.user_id()))) AS access
+     OFFSET 0) a
+   CROSS JOIN LATERAL (
+     SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'name', k.name, 'position', k.position)
+                               || CASE WHEN a.access <> 'none' THEN jsonb_build_object(
+                                         'phone_enc', api.hex(k.phone_enc),
+                                         'email_enc', api.hex(k.email_enc))
+                                       ELSE '{}'::jsonb END
+                               ORDER BY k.seq), '[]'::jsonb) AS list,
+            coalesce(bool_or(k.phone_enc IS NOT NULL OR k.email_enc IS NOT NULL), false) AS has_contacts
+       FROM cust.contacts k WHERE k.customer_id = c.id) k
+   CROSS JOIN LATERAL cust.completeness_of(c, p.period, p.required, k.has_contacts) m
+$$;
+REVOKE ALL ON FUNCTION cust.customer_doc(cust.customers) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cust.customer_doc(cust.customers) TO tianxing_app;
+
+-- The document of a customer row in hand (create, update, merge: the row just written).
 CREATE OR REPLACE FUNCTION cust.customer_json(c cust.customers) RETURNS json
   LANGUAGE plpgsql STABLE
   AS $$
-DECLARE
-  v_access text := cust.pii_access(c);
-  v_pii boolean := v_access <> 'none';
-  v_period interval := cust.review_period();
-  v_out jsonb;
 BEGIN
-  v_out := cust.customer_item(c, v_period)
-    || jsonb_build_object(
-         'business_scope', c.business_scope, 'needs', c.needs, 'concerns', c.concerns,
-         'pii_access', v_access,
-         'completeness', cust.completeness(c, v_period),
-         'contacts', (SELECT coalesce(jsonb_agg(
-                        jsonb_build_object('id', k.id, 'name', k.name, 'position', k.position)
-                        || CASE WHEN v_pii THEN jsonb_build_object(
-                                  'phone_enc', api.hex(k.phone_enc),
-                                  'email_enc', api.hex(k.email_enc))
-                                ELSE '{}'::jsonb END
-                        ORDER BY k.seq), '[]'::jsonb)
-                        FROM cust.contacts k WHERE k.customer_id = c.id));
-  IF v_pii THEN
-    v_out := v_out || jsonb_build_object(
-      'address_enc', api.hex(c.address_enc), 'credit_code_enc', api.hex(c.credit_code_enc),
-      'dek', (SELECT jsonb_build_object('key_id', d.key_id, 'wrapped', api.hex(d.wrapped))
-                FROM cust.data_keys d WHERE d.customer_id = c.id));
-  END IF;
-  RETURN v_out::json;
+  RETURN (SELECT d.doc FROM cust.customer_doc(c) d);
 END
 $$;
 REVOKE ALL ON FUNCTION cust.customer_json(cust.customers) FROM PUBLIC;
@@ -810,18 +872,20 @@ CREATE OR REPLACE FUNCTION api.customer_get(p_id uuid) RETURNS json
   LANGUAGE plpgsql VOLATILE
   AS $$
 DECLARE
-  c cust.customers;
+  v_id uuid;
   v_out json;
+  v_access text;
 BEGIN
   PERFORM api.require_user();
-  SELECT * INTO c FROM cust.customers x WHERE x.id = p_id;
-  IF NOT FOUND THEN
-    RETURN NULL;
-  END IF;
-  v_out := cust.customer_json(c);
-  IF v_out ->> 'pii_access' = 'full' THEN
+  -- The row under its policy and its document in one plan (cust.customer_doc is inlined). The
+  -- log is a statement of its own, run only for a full read, so that a read that logs nothing
+  -- (masked, none, invisible) stays possible in a read-only transaction.
+  SELECT x.id, r.doc, r.pii_access INTO v_id, v_out, v_access
+    FROM cust.customers x CROSS JOIN LATERAL cust.customer_doc(x) r
+   WHERE x.id = p_id;
+  IF v_access = 'full' THEN
     INSERT INTO cust.pii_reads (customer_id, reader_id, request_id)
-    VALUES (c.id, tx.user_id(), tx.request_id());
+    VALUES (v_id, tx.user_id(), tx.request_id());
   END IF;
   RETURN v_out;
 END
@@ -1438,13 +1502,19 @@ CREATE POLICY team_insert ON cust.team FOR INSERT WITH CHECK (cust.manages_team(
 DROP POLICY IF EXISTS team_delete ON cust.team;
 CREATE POLICY team_delete ON cust.team FOR DELETE USING (cust.manages_team(customer_id));
 
--- Data keys: admin, auditor and the related (never hr or risk_officer: no key, no PII).
+-- Data keys: admin, auditor and the related (never hr or risk_officer: no key, no PII). The
+-- relation is cust.is_related's body, written here so that it is planned with the query (the
+-- team probed only when the roles and the owner leave it open) instead of a PL/pgSQL call with a
+-- statement of its own per key read (issue 15: every full customer read reads its key).
 DROP POLICY IF EXISTS data_keys_read ON cust.data_keys;
 CREATE POLICY data_keys_read ON cust.data_keys FOR SELECT
   USING (EXISTS (SELECT FROM cust.customers c
                   WHERE c.id = customer_id
                     AND ((SELECT tx.has_role('admin')) OR (SELECT tx.has_role('auditor'))
-                         OR cust.is_related(c.owner_id, c.department_id, c.id))));
+                         OR cust.related(c.owner_id, c.department_id,
+                                         EXISTS (SELECT FROM cust.team t
+                                                  WHERE t.customer_id = c.id
+                                                    AND t.employee_id = tx.user_id())))));
 
 -- `tianxingd rotate-master-key` re-wraps data keys as the owner role with the admin claim; the
 -- runtime role never updates a data key (no grant), it only creates and, on disposal, deletes.
