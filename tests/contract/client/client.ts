@@ -38,6 +38,8 @@ export async function customerNames(token: string, tag: string): Promise<string[
     headers: { Authorization: `Bearer ${token}` },
   });
   if (error) throw new ApiError(error);
+  // The list also comes as text/csv (Accept): its body is typed as either media type's.
+  if (typeof data === 'string') throw new Error('CSV answered to a JSON request');
   const items: CustomerSummary[] = data.items;
   const next: string | null = data.next_cursor;
   return items.map((c) => c.name).concat(next === null ? [] : ['…']);
