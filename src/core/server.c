@@ -12,6 +12,10 @@
  * its 413, and a request framed by both Content-Length and Transfer-Encoding could not be refused
  * before its body (issue 10 items 12, 13). Ulfius's request and response structures are kept, so
  * handlers see what they saw before.
+ *
+ * Handlers that may wait for the database run on the request workers (core/workers.h) with their
+ * connection suspended; streamed answers (tx_reply_stream) keep theirs suspended between chunks.
+ * docs/architecture.md, "Threads".
  */
 #include "core/app.h"
 #include "core/auth.h"
