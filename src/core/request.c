@@ -98,7 +98,7 @@ bool tx_prefers_chinese(const char *al)
   return best_zh && best_q > 0;
 }
 
-long long tx_parse_content_length(const char *v)
+long long tx_parse_decimal(const char *v)
 {
   long long n = 0;
   if (!v || !*v)
@@ -219,6 +219,6 @@ enum tx_framing tx_request_framing(const char *content_length, const char *trans
    * what a smuggler wants to be ambiguous. */
   if (content_length[strspn(content_length, "0123456789")] != '\0')
     return TX_FRAMING_AMBIGUOUS;
-  long long n = tx_parse_content_length(content_length); /* -1: more digits than any limit */
+  long long n = tx_parse_decimal(content_length); /* -1: more digits than any limit */
   return n < 0 || n > body_limit ? TX_FRAMING_TOO_LARGE : TX_FRAMING_OK;
 }

@@ -30,8 +30,9 @@ bool tx_prefers_chinese(const char *accept_language);
  */
 bool tx_media_type_charset_ok(const char *content_type);
 
-/** @brief Parses a Content-Length value; -1 when it is not a plain decimal number. */
-long long tx_parse_content_length(const char *value);
+/** @brief Parses a plain decimal number (a Content-Length, an event position); -1 when it is
+ * not one or exceeds 2^50. */
+long long tx_parse_decimal(const char *value);
 
 /** @brief Whether @p s (NUL-terminated) is well-formed UTF-8: no overlongs, surrogates or
  * code points above U+10FFFF. */

@@ -216,7 +216,7 @@ static int cors(struct tx_req *r, enum tx_match m, const char *allow)
 static int body_gates(struct tx_req *r)
 {
   const char *cl = header(r, "Content-Length");
-  long long declared = cl ? tx_parse_content_length(cl) : 0;
+  long long declared = cl ? tx_parse_decimal(cl) : 0;
   size_t got = r->u->binary_body_length;
   /* Ulfius stops storing at max_post_body_size (limit + 1) without telling: a stored length
    * over the limit means the body was cut, whatever Content-Length said (chunked uploads). */

@@ -20,8 +20,8 @@ mixed_scenario() {
 	((readers >= 2)) || readers=2
 	run_wrk full read_alone "$readers" read.lua "/" TX_BENCH_TOKEN="$TOKEN_STAFF" TX_BENCH_IDS="$ids"
 
-	local token_risk
-	token_risk=$(token sup.a supervisor)
+	local token_sup
+	token_sup=$(token sup.a supervisor)
 	psql -X -q -d "$LOAD_URL" -c "SET application_name = 'bench_lock'" \
 		-c "BEGIN" -c "LOCK TABLE risk.reports IN ACCESS EXCLUSIVE MODE" \
 		-c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
@@ -34,7 +34,7 @@ mixed_scenario() {
 	done
 	(
 		while :; do
-			curl -s -o /dev/null -H "Authorization: Bearer $token_risk" \
+			curl -s -o /dev/null -H "Authorization: Bearer $token_sup" \
 				"http://127.0.0.1:$SVC_PORT/v1/risk-reports" || true
 		done
 	) &

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   tx_media_type_is_json(value);
   tx_cors_origin_allowed("https://a.example.com,http://localhost:5173", value);
   tx_prefers_chinese(value);
-  tx_parse_content_length(value);
+  tx_parse_decimal(value);
   size_t len;
   free(tx_b64_decode(value, strlen(value), true, &len));
 

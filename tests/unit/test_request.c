@@ -88,12 +88,12 @@ static void language(void **state)
 
 static void content_length(void **state)
 {
-  assert_int_equal(tx_parse_content_length("0"), 0);
-  assert_int_equal(tx_parse_content_length("1048577"), 1048577);
-  assert_int_equal(tx_parse_content_length("-1"), -1);
-  assert_int_equal(tx_parse_content_length("12a"), -1);
-  assert_int_equal(tx_parse_content_length(""), -1);
-  assert_int_equal(tx_parse_content_length("99999999999999999999999"), -1);
+  assert_int_equal(tx_parse_decimal("0"), 0);
+  assert_int_equal(tx_parse_decimal("1048577"), 1048577);
+  assert_int_equal(tx_parse_decimal("-1"), -1);
+  assert_int_equal(tx_parse_decimal("12a"), -1);
+  assert_int_equal(tx_parse_decimal(""), -1);
+  assert_int_equal(tx_parse_decimal("99999999999999999999999"), -1);
 }
 
 /* Issue 10 items 12 and 13: framing judged from the headers, before any body is read. */

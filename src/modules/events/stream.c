@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "core/app.h"
 #include "core/metrics.h"
+#include "core/request.h"
 #include "db/tx.h"
 
 #include <pthread.h>
@@ -127,19 +128,6 @@ static void end_stream(struct client *c)
     tx_stream_wake(c->stream);
 }
 
-static long long parse_position(const char *s)
-{
-  if (!s || !*s || strlen(s) > 18)
-    return -1;
-  long long v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -1;
-    v = v * 10 + (*p - '0');
-  }
-  return v;
-}
-
 /* The events after @p c's position that its caller may see, as SSE bytes (no hub lock held: a
  * database call). Returns 0, 1 when the caller is no longer allowed (end the stream), -1 on a
  * failure worth retrying at the next poll. */
@@ -218,7 +206,7 @@ static long long head_position(void)
   PGresult *res = NULL;
   long long v = -1;
   if (!tx_db_run(&claims, true, &q, 1, &res, &o) && PQntuples(res) == 1)
-    v = parse_position(PQgetvalue(res, 0, 0));
+    v = tx_parse_decimal(PQgetvalue(res, 0, 0));
   tx_db_outcome_free(&o);
   PQclear(res);
   return v;
@@ -359,7 +347,7 @@ static long long start_position(struct tx_req *r)
   const char *given = last ? last : after;
   if (!given)
     return -2;
-  long long v = parse_position(given);
+  long long v = tx_parse_decimal(given);
   if (v < 0) {
     json_t *j_errors = json_pack("[{ssssss}]", "field", last ? "Last-Event-ID" : "after", "code",
                                  "invalid", "message", "must be an event position (0 or more)");
@@ -385,7 +373,7 @@ int tx_events_stream(struct tx_req *r)
   if (tx_db_run(&claims, true, &q, 1, &res, &o))
     return tx_reply_db_error(r, &o);
   tx_db_outcome_free(&o);
-  long long head = parse_position(PQgetvalue(res, 0, 0));
+  long long head = tx_parse_decimal(PQgetvalue(res, 0, 0));
   PQclear(res);
   if (from == -2)
     from = head;
