@@ -285,6 +285,7 @@ static int cmd_serve(const struct tx_config *cfg)
   read.application_name = "tianxingd-ro";
   read.size = cfg->read_db_pool_size ? cfg->read_db_pool_size : cfg->db_pool_size;
   read.down_for_s = TX_READ_DOWN_FOR_S;
+  tx_db_read_max_lag(cfg->read_max_lag_ms);
   if (tx_db_pools_init(&primary, cfg->read_database_url ? &read : NULL)) {
     tx_log(TX_LOG_ERROR, "cannot create the database pools");
     return 1;

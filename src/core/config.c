@@ -42,6 +42,7 @@ static const struct setting settings[] = {
   {"TIANXING_DB_POOL_SIZE", K_INT, OFF(db_pool_size), 1, 256},
   {"TIANXING_READ_DATABASE_URL", K_STR_OPT, OFF(read_database_url), 0, 0},
   {"TIANXING_READ_DB_POOL_SIZE", K_INT, OFF(read_db_pool_size), 0, 256},
+  {"TIANXING_READ_MAX_LAG_MS", K_INT, OFF(read_max_lag_ms), 0, 86400000},
   {"TIANXING_DB_POOL_TIMEOUT_MS", K_INT, OFF(db_pool_timeout_ms), 1, 600000},
   {"TIANXING_DB_CONNECT_TIMEOUT", K_INT, OFF(db_connect_timeout), 1, 600},
   {"TIANXING_DB_STATEMENT_TIMEOUT_MS", K_INT, OFF(db_statement_timeout_ms), 1, 3600000},
@@ -113,6 +114,7 @@ void tx_config_defaults(struct tx_config *c)
   set_str(&c->database_url, "postgresql:///tianxing?user=tianxing_app");
   c->db_pool_size = 4;
   c->db_pool_timeout_ms = 2000;
+  c->read_max_lag_ms = 30000;
   c->db_connect_timeout = 3;
   c->db_statement_timeout_ms = 5000;
   c->migrate_on_start = true;

@@ -26,6 +26,7 @@ struct tx_config {
    * primary. Its pool size 0 means db_pool_size. */
   char *read_database_url;
   int read_db_pool_size;
+  int read_max_lag_ms; /* reports leave a replica lagging more than this (0: never) */
   int db_pool_timeout_ms;
   int db_connect_timeout;
   int db_statement_timeout_ms;

@@ -184,11 +184,22 @@ char *tx_metrics_render(size_t *len)
             "# TYPE tianxing_db_read_transactions_total counter\n"
             "tianxing_db_read_transactions_total %lu\n"
             "# HELP tianxing_db_read_fallbacks_total Report transactions run on the primary because "
-            "the read replica could not be reached.\n"
-            "# TYPE tianxing_db_read_fallbacks_total counter\ntianxing_db_read_fallbacks_total %lu\n",
+            "the read replica could not be reached or lagged too far.\n"
+            "# TYPE tianxing_db_read_fallbacks_total counter\ntianxing_db_read_fallbacks_total %lu\n"
+            "# HELP tianxing_db_read_lag_fallbacks_total Of those, the ones for a lag beyond "
+            "TIANXING_READ_MAX_LAG_MS.\n"
+            "# TYPE tianxing_db_read_lag_fallbacks_total counter\n"
+            "tianxing_db_read_lag_fallbacks_total %lu\n",
             rs.size, rs.in_use, rs.waiting, (unsigned long)rs.timeouts, (unsigned long)rs.connects,
             (unsigned long)rs.connect_failures, !rs.down, (unsigned long)use.transactions,
-            (unsigned long)use.fallbacks);
+            (unsigned long)use.fallbacks, (unsigned long)use.lag_fallbacks);
+    /* Only once sampled: a made-up 0 would read as "up to date". */
+    if (use.lag_ms >= 0)
+      fprintf(f,
+              "# HELP tianxing_db_read_lag_seconds The read replica's lag at its last sample (at "
+              "most a second old while reports run).\n"
+              "# TYPE tianxing_db_read_lag_seconds gauge\ntianxing_db_read_lag_seconds %.3f\n",
+              (double)use.lag_ms / 1000.0);
   }
   for (size_t i = 0; i < nsources; i++)
     sources[i](f);

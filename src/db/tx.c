@@ -187,7 +187,69 @@ static void backoff(int attempt_no)
 }
 
 static struct tx_pool *pools[2];
-static uint64_t read_transactions, read_fallbacks;
+static uint64_t read_transactions, read_fallbacks, read_lag_fallbacks;
+
+/*
+ * The replica's lag. A hot standby can fall minutes behind (a long query holding replay back, a
+ * slow disk, a broken link): reports that tolerate "a moment" of lag must not show the state of
+ * an hour ago. The lag is sampled on the replica itself, at most once per TX_READ_LAG_PROBE_MS,
+ * by whichever report finds the sample old (one at a time; the others use the last sample).
+ *
+ * The lag is 0 while the standby has replayed all it received from a connected WAL receiver
+ * (an idle primary writes nothing, so the last replayed commit's age would call a standby that is
+ * up to date "late"); otherwise it is the age of the last replayed commit. A standby with no WAL
+ * receiver (cut off from its primary) therefore ages with the primary's last commit it has seen:
+ * it cannot know what it misses, so it is not trusted past the limit. Just after an idle spell
+ * the first new commit may briefly read as a large lag (received, not yet replayed): at worst one
+ * probe interval of reports runs on the primary, which is always current.
+ */
+static const char lag_sql[] =
+  "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+  " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+  " AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0"
+  " ELSE coalesce(floor(1000 * extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())),"
+  " 0)::bigint END";
+static int read_max_lag_ms;
+static int64_t lag_ms = -1, lag_sampled_at_ms = INT64_MIN / 2;
+static int lag_probing;
+
+void tx_db_read_max_lag(int max_lag_ms)
+{
+  read_max_lag_ms = max_lag_ms;
+}
+
+static int64_t monotonic_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Takes a new lag sample when the last one is old and no other thread is taking one. A replica
+ * that cannot be borrowed from or does not answer keeps the last sample: an unreachable replica
+ * is the fallback's business (TX_POOL_UNAVAILABLE), not the lag's. */
+static void lag_sample(struct tx_pool *pool)
+{
+  int64_t now = monotonic_ms();
+  if (now - __atomic_load_n(&lag_sampled_at_ms, __ATOMIC_ACQUIRE) < TX_READ_LAG_PROBE_MS)
+    return;
+  int idle = 0;
+  if (!__atomic_compare_exchange_n(&lag_probing, &idle, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return;
+  struct tx_conn *c;
+  if (tx_pool_acquire(pool, &c) == TX_POOL_OK) {
+    PGresult *res = PQexec(c->pg, lag_sql);
+    bool good = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (good)
+      __atomic_store_n(&lag_ms, strtoll(PQgetvalue(res, 0, 0), NULL, 10), __ATOMIC_RELEASE);
+    else
+      tx_log(TX_LOG_WARN, "read replica lag sample failed: %s", PQerrorMessage(c->pg));
+    PQclear(res);
+    tx_pool_release(c, !good && PQstatus(c->pg) != CONNECTION_OK);
+  }
+  __atomic_store_n(&lag_sampled_at_ms, monotonic_ms(), __ATOMIC_RELEASE);
+  __atomic_store_n(&lag_probing, 0, __ATOMIC_RELEASE);
+}
 
 int tx_db_pools_init(const struct tx_pool_options *primary, const struct tx_pool_options *read)
 {
@@ -220,6 +282,9 @@ void tx_db_read_stats(struct tx_db_read_stats *s)
 {
   s->transactions = __atomic_load_n(&read_transactions, __ATOMIC_RELAXED);
   s->fallbacks = __atomic_load_n(&read_fallbacks, __ATOMIC_RELAXED);
+  s->lag_fallbacks = __atomic_load_n(&read_lag_fallbacks, __ATOMIC_RELAXED);
+  s->max_lag_ms = read_max_lag_ms;
+  s->lag_ms = read_max_lag_ms ? __atomic_load_n(&lag_ms, __ATOMIC_ACQUIRE) : -1;
 }
 
 static int run_on(struct tx_pool *pool, const struct tx_claims *claims, bool read_only,
@@ -292,6 +357,14 @@ int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *que
 {
   if (!pools[TX_DB_READ])
     return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+  if (read_max_lag_ms > 0) {
+    lag_sample(pools[TX_DB_READ]);
+    if (__atomic_load_n(&lag_ms, __ATOMIC_ACQUIRE) > read_max_lag_ms) {
+      __atomic_add_fetch(&read_fallbacks, 1, __ATOMIC_RELAXED);
+      __atomic_add_fetch(&read_lag_fallbacks, 1, __ATOMIC_RELAXED);
+      return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+    }
+  }
   int rc = run_on(pools[TX_DB_READ], claims, true, queries, n, results, out);
   if (rc == 0 || out->code != TX_E_DATABASE_UNAVAILABLE) {
     __atomic_add_fetch(&read_transactions, 1, __ATOMIC_RELAXED);

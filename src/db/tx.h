@@ -94,6 +94,16 @@ int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *que
  * again at once. */
 #define TX_READ_DOWN_FOR_S 10
 
+/** How old the replica's lag sample may be before a report takes a new one (milliseconds). */
+#define TX_READ_LAG_PROBE_MS 1000
+
+/**
+ * @brief The replica's lag limit (TIANXING_READ_MAX_LAG_MS; 0: none). While the replica's last
+ * lag sample exceeds it, reports run on the primary (counted as lag fallbacks). Call before the
+ * first request.
+ */
+void tx_db_read_max_lag(int max_lag_ms);
+
 enum tx_db_pool { TX_DB_PRIMARY, TX_DB_READ };
 
 /**
@@ -119,7 +129,10 @@ void tx_db_pools_shutdown(void);
 /** The read replica's use, for /metrics. */
 struct tx_db_read_stats {
   uint64_t transactions; /* transactions run on the replica */
-  uint64_t fallbacks;    /* reports run on the primary: the replica was not there */
+  uint64_t fallbacks;    /* reports run on the primary: the replica was not there or lagged */
+  uint64_t lag_fallbacks; /* of those, the ones for lag beyond the limit */
+  int64_t lag_ms;         /* the last lag sample; -1 before the first or without a limit */
+  int max_lag_ms;         /* the limit; 0: none */
 };
 
 /**

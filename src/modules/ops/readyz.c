@@ -60,6 +60,12 @@ static void add_replica(json_t *j_body, const struct tx_claims *claims)
     warn(j_body, "read_database_unavailable",
          "The read replica (TIANXING_READ_DATABASE_URL) does not answer: reports read the "
          "primary meanwhile.");
+  struct tx_db_read_stats use;
+  tx_db_read_stats(&use);
+  if (ok && use.max_lag_ms > 0 && use.lag_ms > use.max_lag_ms)
+    warn(j_body, "read_database_lagging",
+         "The read replica lags more than TIANXING_READ_MAX_LAG_MS: reports read the primary "
+         "meanwhile.");
 }
 
 /*
