@@ -5,6 +5,7 @@
  */
 #include "db/pool.h"
 #include "modules/customers/customers.h"
+#include "modules/events/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,14 @@ int tx_cust_rotate_master_key(const struct tx_config *cfg, int argc, char **argv
     total += rc ? 0 : n;
     if (rc || n == 0)
       break;
+  }
+  /* Webhook signing secrets are sealed under the same master keys: the same rotation. */
+  if (rc == 0) {
+    long hooks = tx_webhook_secrets_rotate(pg);
+    if (hooks < 0)
+      rc = 1;
+    else
+      total += hooks;
   }
   PQfinish(pg);
   tx_envelope_shutdown();
