@@ -93,7 +93,7 @@ void tx_ip_text(const struct tx_ip *ip, char *out, size_t len)
     snprintf(out, len, "?");
 }
 
-/* Whether the first @p bits bits of a and b agree. */
+/* Whether the first @p bits bits of a and b agree (both hold at least ceil(bits / 8) bytes). */
 static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 {
   int whole = bits / 8, rest = bits % 8;
@@ -144,9 +144,9 @@ enum tx_addr_class tx_addr_classify(const struct tx_ip *ip)
   static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};          /* 64:ff9b::/96 */
   static const unsigned char nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1}; /* 64:ff9b:1::/48 */
   static const unsigned char discard[8] = {1, 0};                          /* 100::/64 */
-  static const unsigned char ietf[2] = {0x20, 0x01};                       /* 2001::/23 */
+  static const unsigned char ietf[3] = {0x20, 0x01, 0};                     /* 2001::/23 */
   static const unsigned char doc[4] = {0x20, 0x01, 0x0d, 0xb8};           /* 2001:db8::/32 */
-  static const unsigned char doc2[2] = {0x3f, 0xff};                       /* 3fff::/20 */
+  static const unsigned char doc2[3] = {0x3f, 0xff, 0};                     /* 3fff::/20 */
   static const unsigned char six_to_four[2] = {0x20, 0x02};                /* 2002::/16 */
   if (!memcmp(b, zero, 16))
     return TX_ADDR_UNSPECIFIED;
@@ -257,6 +257,6 @@ bool tx_addr_allowed(const struct tx_ip *ip, const struct tx_cidr *allow, size_t
   char text[INET6_ADDRSTRLEN];
   tx_ip_text(ip, text, sizeof text);
   snprintf(why, whylen, "%s is a%s %s address", text,
-           c == TX_ADDR_UNSPECIFIED || c == TX_ADDR_UNIQUE_LOCAL ? "n" : "", tx_addr_class_name(c));
+           c == TX_ADDR_UNSPECIFIED ? "n" : "", tx_addr_class_name(c));
   return false;
 }
