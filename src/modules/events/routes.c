@@ -46,7 +46,7 @@ int tx_events_check_body_url(struct tx_req *r)
       !tx_events_address_allowed(&ip, why, sizeof why)) {
     char detail[256];
     snprintf(detail, sizeof detail, "Webhooks are not delivered to %s (TIANXING_WEBHOOK_ALLOW_CIDRS).", why);
-    json_t *j_errors = json_pack("[{ssssss}]", "field", "url", "code", "address_refused", "message", why);
+    json_t *j_errors = json_pack("[{ssssss}]", "field", "url", "code", "not_allowed", "message", why);
     tx_reply_problem(r, TX_E_WEBHOOK_ADDRESS_REFUSED, detail, j_errors);
     rc = -1;
   }

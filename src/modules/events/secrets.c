@@ -212,7 +212,7 @@ long tx_webhook_secrets_rotate(PGconn *pg)
 static const struct tx_sql sql_create = {
   "webhook_create",
   TX_CALL_ROW "api.webhook_create($1::jsonb, $2, $3::uuid, $4, $5) j", 5};
-static const struct tx_sql sql_get = {"webhook_get", TX_CALL_ROW "api.webhook_get($1::uuid) j", 1};
+static const struct tx_sql sql_get = {"webhook_get_replay", TX_CALL_ROW "api.webhook_get($1::uuid) j", 1};
 static const struct tx_sql sql_current = {"webhook_secret_current",
                                           "SELECT events.secret_current($1::uuid)::text", 1};
 static const struct tx_sql sql_rotate = {
@@ -235,7 +235,7 @@ static int body_secret(struct tx_req *r, char out[TX_WEBHOOK_SECRET_MAX])
     why = "must be whsec_ followed by base64";
   else if (tx_webhook_secret_make(j && json_is_string(j) ? json_string_value(j) : NULL, out, &why) == 0)
     return 0;
-  json_t *j_errors = json_pack("[{ssssss}]", "field", "secret", "code", "invalid", "message", why);
+  json_t *j_errors = json_pack("[{ssssss}]", "field", "secret", "code", "format", "message", why);
   return tx_reply_problem(r, TX_E_VALIDATION_FAILED, "The secret is not valid.", j_errors), -1;
 }
 
