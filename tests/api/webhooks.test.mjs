@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 
 import { assertProblem, freshDatabase, lit, metrics, pg, sleep, waitFor } from './lib/harness.mjs';
-import { EMP, assertFieldError, call, client, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
+import { EMP, assertFieldError, call, client, dbDay, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
 import { customerKeys, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_webhooks';
@@ -194,6 +194,43 @@ describe('delivery', () => {
     assert.equal(m2.headers['webhook-signature'].split(' ').length, 1);
     new Webhook(given).verify(m2.body, m2.headers);
     assert.throws(() => new Webhook(rotated.secret).verify(m2.body, m2.headers), /No matching signature/);
+    ok(await del(`/v1/webhooks/${w.id}`));
+  });
+});
+
+describe('event triggers, end to end', () => {
+  test('a KRI measurement reaching its warning band reaches the subscriber as risk_warning.raised (R3.2)', async () => {
+    const w = await subscribe('/warnings', ['risk_warning.raised']);
+    const risk = client(svc, ownToken(key, EMP.risk));
+    const admin2 = client(svc, ownToken(key, EMP.admin2));
+    const owner = client(svc, ownToken(key, EMP.staffA2));
+    const code = 'webhook_complaints';
+    const kri = ok(await risk.post('/v1/kris', {
+      code, name: '投訴件數 Complaints', measures: '本月客戶投訴件數', source: 'manual', unit: 'complaints',
+      direction: 'up', category: 'operational', owner_id: EMP.staffA2.id,
+    }), 201);
+    // Its thresholds, the only way thresholds come: a kri_thresholds proposal and a second admin's approval.
+    const current = ok(await admin2.get('/v1/policy-parameters/kri_thresholds'));
+    const p = ok(await admin2.post('/v1/policy-parameters/kri_thresholds/proposals', {
+      value: { ...current.value, [code]: { warning: 5, critical: 10, rearm: 1, frequency: 'monthly' } },
+      effective_from: dbDay(DB), reason: '投訴:月 5 件預警',
+    }), 201);
+    ok(await admin.post(`/v1/policy-proposals/${p.id}/approve`, { reason: '同意' }));
+    ok(await owner.post(`/v1/kris/${kri.id}/measurements`, { value: 3 }), 201);
+    ok(await owner.post(`/v1/kris/${kri.id}/measurements`, { value: 6 }), 201);
+    await waitFor(() => received('/warnings').length >= 1, { timeout: 10000, what: 'the risk_warning.raised delivery' });
+    await sleep(500);
+    assert.equal(received('/warnings').length, 1, 'one event: the measurement under the band raised none');
+    const [msg] = received('/warnings');
+    const event = new Webhook(w.secret).verify(msg.body, msg.headers);
+    assert.equal(event.type, 'risk_warning.raised');
+    assert.equal(event.subject, `/v1/warnings/${event.data.id}`);
+    assert.equal(event.data.kri_id, kri.id);
+    assert.equal(event.data.level, 'warning');
+    assert.equal(Number(event.data.value), 6);
+    assert.equal(Number(event.data.threshold), 5);
+    const warnings = ok(await risk.get(`/v1/warnings?kri_id=${kri.id}`)).items;
+    assert.deepEqual(warnings.map((x) => x.id), [event.data.id], 'the warning the event names');
     ok(await del(`/v1/webhooks/${w.id}`));
   });
 });

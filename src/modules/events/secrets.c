@@ -301,19 +301,32 @@ static int reply_created_again(struct tx_req *r, const char *id)
   return r->status;
 }
 
+/* The body's secret (made when absent), sealed for subscription @p id, and the body the SQL gets;
+ * -1 after answering. The caller cleanses @p secret and frees the two strings. */
+static int prepare(struct tx_req *r, const char *id, char secret[TX_WEBHOOK_SECRET_MAX],
+                   char key_id[TX_KEY_ID_MAX], char **sealed, char **payload)
+{
+  *sealed = *payload = NULL;
+  if (r->j_body && !json_is_object(r->j_body))
+    return tx_reply_problem(r, TX_E_BAD_REQUEST, "The body must be a JSON object.", NULL), -1;
+  if (body_secret(r, secret))
+    return -1;
+  if (tx_webhook_secret_seal(id, secret, key_id, sealed) || !(*payload = body_without_secret(r)))
+    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL), -1;
+  return 0;
+}
+
 int tx_events_webhook_create(struct tx_req *r)
 {
   struct tx_idem idem;
   char secret[TX_WEBHOOK_SECRET_MAX], key_id[TX_KEY_ID_MAX], id[37];
-  if (require_keys(r) || tx_events_check_body_url(r) ||
-      tx_idem_begin(r, &idem, "/v1/webhooks/", reply_created_again) || body_secret(r, secret))
-    return r->status;
   char *sealed = NULL, *payload = NULL;
+  if (require_keys(r) || tx_events_check_body_url(r) ||
+      tx_idem_begin(r, &idem, "/v1/webhooks/", reply_created_again))
+    return r->status;
   tx_uuid_v4(id); /* chosen here: the seal is bound to it */
-  if (tx_webhook_secret_seal(id, secret, key_id, &sealed) || !(payload = body_without_secret(r))) {
-    tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  if (prepare(r, id, secret, key_id, &sealed, &payload))
     goto out;
-  }
   struct tx_claims claims;
   tx_req_claims(r, &claims);
   const char *params[] = {payload, tx_events_allow_http_loopback_text(), id, key_id, sealed,
@@ -345,13 +358,11 @@ int tx_events_webhook_rotate_secret(struct tx_req *r)
 {
   const char *id = tx_call_path_uuid(r, "id");
   char secret[TX_WEBHOOK_SECRET_MAX], key_id[TX_KEY_ID_MAX];
-  if (!id || require_keys(r) || body_secret(r, secret))
-    return r->status;
   char *sealed = NULL, *payload = NULL;
-  if (tx_webhook_secret_seal(id, secret, key_id, &sealed) || !(payload = body_without_secret(r))) {
-    tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
+  if (!id || require_keys(r))
+    return r->status;
+  if (prepare(r, id, secret, key_id, &sealed, &payload))
     goto out;
-  }
   struct tx_claims claims;
   tx_req_claims(r, &claims);
   struct tx_query q = {&sql_rotate, (const char *[]){id, payload, key_id, sealed}};
