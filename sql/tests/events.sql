@@ -190,6 +190,7 @@ SELECT ok((events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FR
 SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 3, 'status_code', 204,
                                  'duration_ms', 2), 2, 1000), 'delivered', 'a 2xx delivers');
 SELECT is((SELECT row(pending, oldest_s)::text FROM events.backlog()), '(0,0)', 'nothing pending once delivered');
+SELECT pg_temp.be('staff.a1', 'staff');
 SELECT throws_ok($$ SELECT events.backlog() $$, '42501', NULL, 'the backlog is the scheduler''s to read');
 SELECT pg_temp.be('admin', 'admin');
 SELECT throws_ok($$ SELECT events.backlog() $$, '42501', NULL, 'not even an admin''s');
