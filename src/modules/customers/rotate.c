@@ -1,7 +1,8 @@
 /**
  * @file modules/customers/rotate.c
  * @brief `tianxingd rotate-master-key`: re-wraps every customer data key with the current (last)
- * master key (C2.3), on the owner connection.
+ * master key (C2.3), on the owner connection; then the webhook signing secrets sealed under the
+ * same keys (modules/events/secrets.c, one code path with the sealing of pre-0042 secrets).
  */
 #include "db/pool.h"
 #include "modules/customers/customers.h"
