@@ -51,7 +51,7 @@ int tx_webhook_secret_make(const char *given, char out[TX_WEBHOOK_SECRET_MAX], c
     return 0;
   }
   size_t len = strlen(given), key_len = 0;
-  if (strncmp(given, prefix, sizeof prefix - 1) || len >= TX_WEBHOOK_SECRET_MAX ||
+  if (strncmp(given, prefix, sizeof prefix - 1) || len <= 6 || len >= TX_WEBHOOK_SECRET_MAX ||
       strspn(given + 6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len - 6) {
     *why = "must be whsec_ followed by base64";
     return -1;
