@@ -5,7 +5,7 @@
 -- sending, failure with backoff, dead letter and redelivery, by the scheduler only.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(66);
+SELECT plan(95);
 
 \ir lib/session.psql
 \ir lib/customers.psql
@@ -107,24 +107,40 @@ SELECT is((SELECT count(*)::int FROM events.outbox), 0, 'without claims nothing 
 
 -- Webhooks ---------------------------------------------------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"]}', 'false') $$,
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"]}', 'false', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
   '42501', NULL, 'staff cannot subscribe');
 SELECT pg_temp.be('admin', 'admin');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "http://hooks.example.com/x", "event_types": ["customer.created"]}', 'true') $$,
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "http://hooks.example.com/x", "event_types": ["customer.created"]}', 'true', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
   'TXVAL', 'url: must be an https URL', 'http to a non-loopback host is refused even when loopback is allowed');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "http://127.0.0.1:9/x", "event_types": ["customer.created"]}', 'false') $$,
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "http://127.0.0.1:9/x", "event_types": ["customer.created"]}', 'false', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
   'TXVAL', 'url: must be an https URL', 'http to loopback is refused unless allowed');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://user:pw@hooks.example.com/x", "event_types": ["customer.created"]}', 'false') $$,
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://user:pw@hooks.example.com/x", "event_types": ["customer.created"]}', 'false', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
   'TXVAL', 'url: must be an absolute URL without credentials, spaces or fragment', 'credentials in the URL are refused');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.eaten"]}', 'false') $$,
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.eaten"]}', 'false', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
   'TXVAL', 'event_types: unknown event type customer.eaten (GET /v1/event-types)', 'an unknown type is refused');
-SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"], "secret": "whsec_c2hvcnQ="}', 'false') $$,
-  'TXVAL', 'secret: must hold 24 to 64 bytes', 'a short secret is refused');
-INSERT INTO ids SELECT 'hook', (api.webhook_create('{"url": "http://127.0.0.1:9/hook", "event_types": ["customer.created", "customer.updated"]}', 'true') ->> 'id')::uuid;
-SELECT throws_ok($$ SELECT s.secret FROM events.webhook_secrets s $$, '42501', NULL,
+-- Secrets reach the database sealed by the service (0042; src/modules/events/secrets.c): a
+-- secret in clear is not even a field here, and the stored row holds the seal only.
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"], "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}', 'false', gen_random_uuid(), 'mk1', repeat('ab', 70)) $$,
+  'TXVAL', 'secret: unknown field', 'the database never takes a secret in clear');
+INSERT INTO ids SELECT 'hook', (api.webhook_create('{"url": "http://127.0.0.1:9/hook", "event_types": ["customer.created", "customer.updated"]}',
+                                                   'true', '6f0c0000-0000-4000-8000-0000000000aa', 'mk1', repeat('ab', 70)) ->> 'id')::uuid;
+SELECT is(pg_temp.id('hook'), '6f0c0000-0000-4000-8000-0000000000aa'::uuid, 'the subscription takes the id its seal is bound to');
+SELECT throws_ok($$ SELECT s.sealed FROM events.webhook_secrets s $$, '42501', NULL,
   'the runtime role cannot read the secrets, even as an admin');
-SELECT ok((api.webhook_rotate_secret(pg_temp.id('hook'), '{"overlap_seconds": 60}') ->> 'secret') ~ '^whsec_[A-Za-z0-9+/]{43}=$',
-  'a rotation answers the new secret, once');
+SELECT is(events.secret_current(pg_temp.id('hook')), jsonb_build_object('key_id', 'mk1', 'sealed', repeat('ab', 70)),
+  'an admin gets the current secret sealed (the replay of a create opens it in the service)');
+SELECT throws_ok($$ SELECT api.webhook_create('{"url": "https://hooks.example.com/x", "event_types": ["customer.created"]}', 'false', gen_random_uuid(), 'mk1', 'abcd') $$,
+  '23514', NULL, 'a seal too short to hold a secret is refused');
+SELECT ok(NOT (api.webhook_rotate_secret(pg_temp.id('hook'), '{"overlap_seconds": 60}', 'mk2', repeat('cd', 70))::jsonb ? 'secret'),
+  'a rotation stores the new seal; the answer of the database holds no secret (the service adds it)');
+SELECT is(events.secret_current(pg_temp.id('hook')), jsonb_build_object('key_id', 'mk2', 'sealed', repeat('cd', 70)),
+  'the new seal is current');
+SELECT throws_ok($$ SELECT api.webhook_rotate_secret(pg_temp.id('hook'), '{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}', 'mk2', repeat('cd', 70)) $$,
+  'TXVAL', 'secret: unknown field', 'nor in a rotation');
+SELECT throws_ok($$ SELECT * FROM events.secrets_to_seal('mk2', true, 10) $$, '42501', NULL,
+  'only the scheduler lists secrets to seal');
+SELECT throws_ok($$ SELECT events.secret_reseal(pg_temp.id('hook'), 'mk2', '\x00', NULL, NULL) $$, '42501', NULL,
+  'or reseals one');
 SELECT ok(NOT (api.webhook_get(pg_temp.id('hook'))::jsonb ? 'secret'), 'a read never shows the secret');
 SELECT is((SELECT array_agg(w ->> 'id') FROM json_array_elements(api.webhook_list(10, NULL) -> 'items') w),
           ARRAY[pg_temp.id('hook')::text], 'the list shows the subscription');
@@ -132,8 +148,9 @@ SELECT is((SELECT array_agg(w ->> 'id') FROM json_array_elements(api.webhook_lis
 -- A change makes a delivery and queues its first attempt, in the same transaction.
 SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is((SELECT count(*)::int FROM events.webhooks), 0, 'staff see no subscription');
-SELECT throws_ok($$ SELECT events.secret_store(pg_temp.id('hook'), 'whsec_' || repeat('A', 32), false) $$, '42501', NULL,
+SELECT throws_ok($$ SELECT events.secret_store(pg_temp.id('hook'), 'mk1', decode(repeat('ab', 70), 'hex'), false) $$, '42501', NULL,
   'nor may they set a secret');
+SELECT throws_ok($$ SELECT events.secret_current(pg_temp.id('hook')) $$, '42501', NULL, 'nor read one, sealed or not');
 SELECT lives_ok($$ SELECT api.customer_update(pg_temp.c(1), 2, '{"status": "active"}') $$, 'a change with a subscriber');
 SELECT pg_temp.be('admin', 'admin');
 CREATE TEMP TABLE dl AS SELECT (d ->> 'id')::uuid AS id FROM json_array_elements(api.webhook_deliveries(pg_temp.id('hook'), NULL, 10, NULL) -> 'items') d;
@@ -153,8 +170,14 @@ SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FR
                                  'duration_ms', 3, 'response_excerpt', 'oops'), 2, 1000), 'retry', 'a 500 is retried');
 SELECT ok(EXISTS (SELECT FROM jobs.jobs j WHERE j.kind = 'webhooks.deliver' AND j.dedupe_key = (SELECT id FROM dl) || ':2'
                    AND j.due_at >= now() + interval '1 second'), 'attempt 2 queued after the backoff');
-SELECT is(jsonb_array_length(events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2), 40000) -> 'secrets'), 2,
-  'attempt 2 starts, signed with both secrets during the rotation''s overlap');
+CREATE TEMP TABLE a2 AS SELECT events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2), 40000) AS j;
+SELECT is((SELECT j -> 'secrets' FROM a2),
+          jsonb_build_array(jsonb_build_object('key_id', 'mk2', 'sealed', repeat('cd', 70)),
+                            jsonb_build_object('key_id', 'mk1', 'sealed', repeat('ab', 70))),
+  'attempt 2 starts, with both secrets during the rotation''s overlap, sealed (the deliverer opens them)');
+SELECT is((SELECT j ->> 'webhook_id' FROM a2), pg_temp.id('hook')::text, 'and the subscription their seals are bound to');
+SELECT is((SELECT pending FROM events.backlog()), 1::bigint, 'the backlog the sweep reports for /metrics: one pending');
+SELECT ok((SELECT oldest_s FROM events.backlog()) >= 0, 'and the age of the oldest');
 SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 2, 'error', 'connection refused',
                                  'duration_ms', 1), 2, 1000), 'dead', 'out of attempts: dead');
 SELECT pg_temp.be('admin', 'admin');
@@ -166,7 +189,11 @@ SELECT ok((events.delivery_start(jsonb_build_object('delivery_id', (SELECT id FR
   'attempt 3 starts');
 SELECT is(events.delivery_finish(jsonb_build_object('delivery_id', (SELECT id FROM dl), 'attempt', 3, 'status_code', 204,
                                  'duration_ms', 2), 2, 1000), 'delivered', 'a 2xx delivers');
+SELECT is((SELECT row(pending, oldest_s)::text FROM events.backlog()), '(0,0)', 'nothing pending once delivered');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT throws_ok($$ SELECT events.backlog() $$, '42501', NULL, 'the backlog is the scheduler''s to read');
 SELECT pg_temp.be('admin', 'admin');
+SELECT throws_ok($$ SELECT events.backlog() $$, '42501', NULL, 'not even an admin''s');
 SELECT is((SELECT array_agg(a ->> 'outcome' ORDER BY (a ->> 'attempt')::int)
              FROM json_array_elements(api.webhook_deliveries(pg_temp.id('hook'), NULL, 10, NULL) -> 'items') d,
                   json_array_elements(d -> 'attempts') a),
@@ -181,6 +208,55 @@ SELECT is((SELECT o.data FROM events.outbox o WHERE o.entity_id = pg_temp.id('re
           jsonb_build_object('id', pg_temp.id('reg'), 'machine', 'regulation', 'from', 'draft', 'action', 'publish',
                              'to', 'published', 'actor_id', pg_temp.emp('hr')),
   'from, action, to and who');
+
+-- case.overdue (P2.2): the deadline job's mark is an event -----------------------------------
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO ids SELECT 'case', (api.case_create(jsonb_build_object(
+  'customer_id', pg_temp.c(1), 'raised_at', api.ts(now() - interval '1 hour'), 'channel', 'phone',
+  'need', '事件測試')) ->> 'id')::uuid;
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.entity_id = pg_temp.id('case') AND o.type = 'case.overdue'), 0,
+  'a new case is overdue for nothing');
+SELECT pg_temp.system();
+SELECT ok((cases.deadlines_sweep(now() + interval '30 days', 100) ->> 'marked')::int >= 1,
+  'the job, a month later, marks the reception deadline overdue');
+SELECT lives_ok($$ SELECT cases.deadlines_sweep(now() + interval '31 days', 100) $$, 'and passes again');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.entity_id = pg_temp.id('case') AND o.type = 'case.overdue'), 1,
+  'one case.overdue event, not one per pass');
+SELECT is((SELECT o.data FROM events.outbox o WHERE o.entity_id = pg_temp.id('case') AND o.type = 'case.overdue'),
+          (SELECT jsonb_build_object('case_id', d.case_id, 'deadline_id', d.id, 'kind', 'reception',
+                                     'due_at', api.ts(d.due_at), 'overdue_at', api.ts(now() + interval '30 days'))
+             FROM cases.deadlines d WHERE d.case_id = pg_temp.id('case') AND d.kind = 'reception'),
+  'its data: the case, the deadline, its kind, when it was due and when it was found overdue');
+SELECT is((SELECT o.subject FROM events.outbox o WHERE o.entity_id = pg_temp.id('case') AND o.type = 'case.overdue'),
+          '/v1/cases/' || pg_temp.id('case'), 'about the case');
+SELECT pg_temp.be('staff.b1', 'staff');
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.entity_id = pg_temp.id('case')), 0,
+  'another department sees none of the case''s events');
+
+-- risk_warning.raised (R3.2): a measurement reaching the warning band ---------------------------
+SELECT pg_temp.be('risk', 'risk_officer');
+INSERT INTO ids SELECT 'kri', k.id FROM risk.kris k WHERE k.code = 'overdue_milestones';
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true);
+SELECT is((risk.measure(pg_temp.id('kri'), 9, 'job', NULL)).band, 'normal', 'the job measures 9: normal (warning at 10)');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.type = 'risk_warning.raised'), 0, 'no warning, no event');
+SELECT set_config('tx.user_id', '', true), set_config('tx.roles', '', true);
+SELECT is((risk.measure(pg_temp.id('kri'), 12, 'job', NULL)).band, 'warning', 'then 12: the warning band');
+SELECT pg_temp.be('risk', 'risk_officer');
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.type = 'risk_warning.raised'), 1, 'one risk_warning.raised event');
+SELECT is((SELECT o.data FROM events.outbox o WHERE o.type = 'risk_warning.raised'),
+          (SELECT jsonb_build_object('id', w.id, 'kri_id', pg_temp.id('kri'), 'level', 'warning',
+                                     'value', w.value::text, 'threshold', w.threshold::text)
+             FROM risk.warnings w WHERE w.kri_id = pg_temp.id('kri')),
+  'its data: the warning, the indicator, the level, the value and the threshold reached');
+SELECT is((SELECT (o.data ->> 'value')::numeric FROM events.outbox o WHERE o.type = 'risk_warning.raised'), 12::numeric,
+  'the value measured');
+SELECT is((SELECT o.entity_id FROM events.outbox o WHERE o.type = 'risk_warning.raised'),
+          (SELECT w.id FROM risk.warnings w WHERE w.kri_id = pg_temp.id('kri')), 'about the warning');
+SELECT pg_temp.be('staff.a1', 'staff');
+SELECT is((SELECT count(*)::int FROM events.outbox o WHERE o.type = 'risk_warning.raised'), 0,
+  'staff do not see warnings, nor their events');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -74,6 +74,7 @@ static const struct setting settings[] = {
   {"TIANXING_EVENT_STREAMS", K_INT, OFF(event_streams), 0, 100000},
   {"TIANXING_EVENT_HEARTBEAT", K_INT, OFF(event_heartbeat_s), 1, 300},
   {"TIANXING_WEBHOOK_ALLOW_HTTP_LOOPBACK", K_BOOL, OFF(webhook_allow_http_loopback), 0, 0},
+  {"TIANXING_WEBHOOK_ALLOW_CIDRS", K_STR_OPT, OFF(webhook_allow_cidrs), 0, 0},
   {"TIANXING_WEBHOOK_TIMEOUT_MS", K_INT, OFF(webhook_timeout_ms), 100, 60000},
   {"TIANXING_WEBHOOK_MAX_ATTEMPTS", K_INT, OFF(webhook_max_attempts), 1, 50},
   {"TIANXING_WEBHOOK_BACKOFF_MS", K_INT, OFF(webhook_backoff_ms), 10, 3600000},
@@ -371,6 +372,7 @@ void tx_config_free(struct tx_config *c)
   free(c->jwt_roles_claim);
   free(c->signing_key_file);
   free(c->master_keys_file);
+  free(c->webhook_allow_cidrs);
   free(c->blind_index_key_file);
   memset(c, 0, sizeof *c);
 }

@@ -63,6 +63,7 @@ struct tx_config {
   int event_heartbeat_s; /* a comment line after this long without an event */
   /* Webhook delivery (src/modules/events, docs/events.md) */
   bool webhook_allow_http_loopback; /* http:// to a loopback host (tests); else https only */
+  char *webhook_allow_cidrs;        /* non-public ranges deliveries may connect to, or NULL */
   int webhook_timeout_ms;           /* whole HTTP exchange of one attempt */
   int webhook_max_attempts;         /* then the delivery is dead (dead-lettered) */
   int webhook_backoff_ms;           /* first retry after this; doubles per attempt */

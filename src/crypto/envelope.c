@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,44 +196,65 @@ int tx_dek_create(const char *customer_id, unsigned char dek[TX_DEK_LEN], char k
   return tx_dek_rewrap(dek, customer_id, key_id, wrapped, wrapped_len);
 }
 
-int tx_dek_rewrap(const unsigned char dek[TX_DEK_LEN], const char *customer_id,
-                  char key_id[TX_KEY_ID_MAX], unsigned char **wrapped, size_t *wrapped_len)
+int tx_master_seal(const char *context, const unsigned char *data, size_t len,
+                   char key_id[TX_KEY_ID_MAX], unsigned char **out, size_t *out_len)
 {
-  char aad[128];
-  int aad_len = snprintf(aad, sizeof aad, "tianxing-dek:%s", customer_id);
-  unsigned char *out = malloc(NONCE + TX_DEK_LEN + TAG);
+  unsigned char *buf = malloc(NONCE + len + TAG);
   int rc = -1;
+  if (!buf || !context || len > INT_MAX - NONCE - TAG) {
+    free(buf);
+    return -1;
+  }
   pthread_rwlock_rdlock(&lock);
-  if (out && ready &&
-      gcm_seal(masters[nmasters - 1].key, (unsigned char *)aad, (size_t)aad_len, dek, TX_DEK_LEN,
-               out) == 0) {
+  if (ready && gcm_seal(masters[nmasters - 1].key, (const unsigned char *)context, strlen(context),
+                        data, len, buf) == 0) {
     snprintf(key_id, TX_KEY_ID_MAX, "%s", masters[nmasters - 1].id);
     rc = 0;
   }
   pthread_rwlock_unlock(&lock);
   if (rc) {
-    free(out);
+    free(buf);
     return -1;
   }
-  *wrapped = out;
-  *wrapped_len = NONCE + TX_DEK_LEN + TAG;
+  *out = buf;
+  *out_len = NONCE + len + TAG;
   return 0;
+}
+
+int tx_master_open(const char *key_id, const char *context, const unsigned char *in, size_t len,
+                   unsigned char *out, size_t out_size, size_t *out_len)
+{
+  int rc = -1;
+  if (!key_id || !context || len < NONCE + TAG || len - NONCE - TAG > out_size)
+    return -1;
+  pthread_rwlock_rdlock(&lock);
+  for (size_t i = 0; i < nmasters; i++)
+    if (!strcmp(masters[i].id, key_id))
+      rc = gcm_open(masters[i].key, (const unsigned char *)context, strlen(context), in, len, out);
+  pthread_rwlock_unlock(&lock);
+  if (rc == 0)
+    *out_len = len - NONCE - TAG;
+  return rc;
+}
+
+/* A data key is a master-sealed value bound to its customer. */
+int tx_dek_rewrap(const unsigned char dek[TX_DEK_LEN], const char *customer_id,
+                  char key_id[TX_KEY_ID_MAX], unsigned char **wrapped, size_t *wrapped_len)
+{
+  char aad[128];
+  snprintf(aad, sizeof aad, "tianxing-dek:%s", customer_id);
+  return tx_master_seal(aad, dek, TX_DEK_LEN, key_id, wrapped, wrapped_len);
 }
 
 int tx_dek_unwrap(const char *key_id, const unsigned char *wrapped, size_t len,
                   const char *customer_id, unsigned char dek[TX_DEK_LEN])
 {
   char aad[128];
-  int aad_len = snprintf(aad, sizeof aad, "tianxing-dek:%s", customer_id);
-  int rc = -1;
+  size_t got = 0;
+  snprintf(aad, sizeof aad, "tianxing-dek:%s", customer_id);
   if (len != NONCE + TX_DEK_LEN + TAG)
     return -1;
-  pthread_rwlock_rdlock(&lock);
-  for (size_t i = 0; i < nmasters; i++)
-    if (!strcmp(masters[i].id, key_id))
-      rc = gcm_open(masters[i].key, (unsigned char *)aad, (size_t)aad_len, wrapped, len, dek);
-  pthread_rwlock_unlock(&lock);
-  return rc;
+  return tx_master_open(key_id, aad, wrapped, len, dek, TX_DEK_LEN, &got) || got != TX_DEK_LEN ? -1 : 0;
 }
 
 static int field_aad(const char *customer_id, const char *field, char *aad, size_t len)

@@ -32,6 +32,21 @@ int tx_dek_create(const char *customer_id, unsigned char dek[TX_DEK_LEN], char k
 int tx_dek_rewrap(const unsigned char dek[TX_DEK_LEN], const char *customer_id,
                   char key_id[TX_KEY_ID_MAX], unsigned char **wrapped, size_t *wrapped_len);
 
+/**
+ * @brief Seals a short secret (a data key, a webhook secret) under the current master key with
+ * AES-256-GCM, bound to @p context (AAD, e.g. "tianxing-webhook-secret:<id>"): nonce || ct || tag.
+ * A master key rotation re-seals it (open with the old key, seal with the current one).
+ */
+int tx_master_seal(const char *context, const unsigned char *data, size_t len,
+                   char key_id[TX_KEY_ID_MAX], unsigned char **out, size_t *out_len);
+
+/**
+ * @brief Opens what tx_master_seal made into @p out (at most @p out_size bytes); -1 when the
+ * master key @p key_id is not loaded, the context differs, or the bytes were altered.
+ */
+int tx_master_open(const char *key_id, const char *context, const unsigned char *in, size_t len,
+                   unsigned char *out, size_t out_size, size_t *out_len);
+
 /** @brief Unwraps a data key; -1 when the master key is unknown or the wrap was tampered with. */
 int tx_dek_unwrap(const char *key_id, const unsigned char *wrapped, size_t len,
                   const char *customer_id, unsigned char dek[TX_DEK_LEN]);

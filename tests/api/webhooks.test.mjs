@@ -11,8 +11,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { Webhook } from 'standardwebhooks';
 
-import { assertProblem, freshDatabase, lit, pg, sleep, waitFor } from './lib/harness.mjs';
-import { EMP, assertFieldError, call, client, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
+import { assertProblem, freshDatabase, lit, metrics, pg, sleep, waitFor } from './lib/harness.mjs';
+import { EMP, assertFieldError, call, client, dbDay, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
 import { customerKeys, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_webhooks';
@@ -78,6 +78,8 @@ before(async () => {
     env: {
       TIANXING_JOBS: 'on', TIANXING_JOB_POLL_MS: 50, TIANXING_JOB_WORKERS: 2,
       TIANXING_WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true', TIANXING_WEBHOOK_BACKOFF_MS: 100,
+      // The receiver's address only: the address guard refuses every other non-public one.
+      TIANXING_WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32',
       TIANXING_WEBHOOK_MAX_ATTEMPTS: MAX_ATTEMPTS, TIANXING_WEBHOOK_TIMEOUT_MS: 3000,
     },
   });
@@ -193,6 +195,129 @@ describe('delivery', () => {
     new Webhook(given).verify(m2.body, m2.headers);
     assert.throws(() => new Webhook(rotated.secret).verify(m2.body, m2.headers), /No matching signature/);
     ok(await del(`/v1/webhooks/${w.id}`));
+  });
+});
+
+describe('event triggers, end to end', () => {
+  test('a KRI measurement reaching its warning band reaches the subscriber as risk_warning.raised (R3.2)', async () => {
+    const w = await subscribe('/warnings', ['risk_warning.raised']);
+    const risk = client(svc, ownToken(key, EMP.risk));
+    const admin2 = client(svc, ownToken(key, EMP.admin2));
+    const owner = client(svc, ownToken(key, EMP.staffA2));
+    const code = 'webhook_complaints';
+    const kri = ok(await risk.post('/v1/kris', {
+      code, name: '投訴件數 Complaints', measures: '本月客戶投訴件數', source: 'manual', unit: 'complaints',
+      direction: 'up', category: 'operational', owner_id: EMP.staffA2.id,
+    }), 201);
+    // Its thresholds, the only way thresholds come: a kri_thresholds proposal and a second admin's approval.
+    const current = ok(await admin2.get('/v1/policy-parameters/kri_thresholds'));
+    const p = ok(await admin2.post('/v1/policy-parameters/kri_thresholds/proposals', {
+      value: { ...current.value, [code]: { warning: 5, critical: 10, rearm: 1, frequency: 'monthly' } },
+      effective_from: dbDay(DB), reason: '投訴:月 5 件預警',
+    }), 201);
+    ok(await admin.post(`/v1/policy-proposals/${p.id}/approve`, { reason: '同意' }));
+    ok(await owner.post(`/v1/kris/${kri.id}/measurements`, { value: 3 }), 201);
+    ok(await owner.post(`/v1/kris/${kri.id}/measurements`, { value: 6 }), 201);
+    await waitFor(() => received('/warnings').length >= 1, { timeout: 10000, what: 'the risk_warning.raised delivery' });
+    await sleep(500);
+    assert.equal(received('/warnings').length, 1, 'one event: the measurement under the band raised none');
+    const [msg] = received('/warnings');
+    const event = new Webhook(w.secret).verify(msg.body, msg.headers);
+    assert.equal(event.type, 'risk_warning.raised');
+    assert.equal(event.subject, `/v1/warnings/${event.data.id}`);
+    assert.equal(event.data.kri_id, kri.id);
+    assert.equal(event.data.level, 'warning');
+    assert.equal(Number(event.data.value), 6);
+    assert.equal(Number(event.data.threshold), 5);
+    const warnings = ok(await risk.get(`/v1/warnings?kri_id=${kri.id}`)).items;
+    assert.deepEqual(warnings.map((x) => x.id), [event.data.id], 'the warning the event names');
+    ok(await del(`/v1/webhooks/${w.id}`));
+  });
+});
+
+describe('secrets at rest', () => {
+  const row = (id) => JSON.parse(pg(`SELECT json_build_object('secret', secret, 'previous_secret', previous_secret,
+      'key_id', key_id, 'sealed', encode(sealed, 'hex'), 'previous_key_id', previous_key_id)
+      FROM events.webhook_secrets WHERE webhook_id = ${lit(id)}`, { db: DB }));
+  const keyHex = (secret) => Buffer.from(secret.slice(6), 'base64').toString('hex');
+
+  test('the database holds the secret sealed under the master key; a replay of the create opens it again', async () => {
+    const idem = `wh-${crypto.randomUUID()}`;
+    const body = { url: `${base}/sealed`, event_types: ['customer.created'] };
+    const w = ok(await admin.post('/v1/webhooks', body, { headers: { 'Idempotency-Key': idem } }), 201);
+    const r = row(w.id);
+    assert.equal(r.secret, null);
+    assert.equal(r.key_id, 'k2024-01');
+    assert.ok(r.sealed.length >= 2 * (12 + 38 + 16), 'nonce, sealed text and tag');
+    // Neither the text nor the key bytes appear anywhere a dump would show them.
+    const text = w.secret;
+    for (const needle of [text.slice(6, 30), keyHex(text).slice(0, 24)]) {
+      assert.equal(Number(pg(`SELECT count(*) FROM events.webhook_secrets s
+          WHERE s::text LIKE ${lit(`%${needle}%`)} OR encode(s.sealed, 'hex') LIKE ${lit(`%${needle}%`)}`, { db: DB })), 0);
+      assert.equal(Number(pg(`SELECT count(*) FROM tx_meta.idempotency i WHERE i::text LIKE ${lit(`%${needle}%`)}`, { db: DB })), 0,
+        'the idempotency record keeps no copy of the answer');
+      assert.equal(Number(pg(`SELECT count(*) FROM audit.log WHERE changes::text LIKE ${lit(`%${needle}%`)}`, { db: DB })), 0);
+    }
+    // The retry whose first answer was lost gets the same subscription and the same secret.
+    const again = ok(await admin.post('/v1/webhooks', body, { headers: { 'Idempotency-Key': idem } }), 201);
+    assert.equal(again.id, w.id);
+    assert.equal(again.secret, w.secret);
+    // Sealed for this subscription: moved to another one, it no longer opens (the delivery says so).
+    const other = await subscribe('/sealed-other');
+    pg(`UPDATE events.webhook_secrets SET sealed = (SELECT sealed FROM events.webhook_secrets WHERE webhook_id = ${lit(w.id)})
+         WHERE webhook_id = ${lit(other.id)}`, { db: DB });
+    await newCustomer();
+    await waitFor(async () => (await deliveries(other.id))[0]?.attempts?.[0]?.outcome === 'failed',
+      { timeout: 10000, what: 'the attempt with the moved secret' });
+    const [d] = await deliveries(other.id);
+    assert.match(d.attempts[0].error, /secret of the subscription cannot be opened/);
+    assert.equal(received('/sealed-other').length, 0, 'nothing unsigned is sent');
+    await waitFor(() => received('/sealed').length >= 1, { timeout: 10000, what: 'the sealed secret signing' });
+    new Webhook(w.secret).verify(received('/sealed')[0].body, received('/sealed')[0].headers);
+    ok(await del(`/v1/webhooks/${w.id}`));
+    ok(await del(`/v1/webhooks/${other.id}`));
+  });
+
+  test('upgrade: a secret still in clear signs, and the sweep seals it and validates the constraint', async () => {
+    const w = await subscribe('/legacy');
+    const clear = `whsec_${crypto.randomBytes(32).toString('base64')}`;
+    // The state 0042 finds: text in the table and the constraint NOT VALID (as the superuser).
+    pg(`ALTER TABLE events.webhook_secrets DROP CONSTRAINT webhook_secrets_sealed;
+        UPDATE events.webhook_secrets SET secret = ${lit(clear)}, key_id = NULL, sealed = NULL WHERE webhook_id = ${lit(w.id)};
+        ALTER TABLE events.webhook_secrets ADD CONSTRAINT webhook_secrets_sealed
+          CHECK (secret IS NULL AND previous_secret IS NULL AND key_id IS NOT NULL AND sealed IS NOT NULL
+                 AND (previous_key_id IS NULL) = (previous_sealed IS NULL)) NOT VALID;`, { db: DB });
+    // Text is refused from now on, whatever writes it (a NOT VALID check holds for every new row version).
+    assert.throws(() => pg(`UPDATE events.webhook_secrets SET previous_secret = ${lit(clear)}
+                            WHERE webhook_id = ${lit(w.id)}`, { db: DB }), /webhook_secrets_sealed/);
+    // Until sealed, the row still signs.
+    await newCustomer();
+    await waitFor(() => received('/legacy').length >= 1, { timeout: 10000, what: 'the delivery signed in clear' });
+    new Webhook(clear).verify(received('/legacy')[0].body, received('/legacy')[0].headers);
+    pg(`SELECT jobs.enqueue('webhooks.sweep', now(), '{}'::jsonb, NULL, ${lit(`test-${crypto.randomUUID()}`)})`, { db: DB });
+    await waitFor(() => row(w.id).sealed !== null, { timeout: 10000, what: 'the sweep sealing the row' });
+    const r = row(w.id);
+    assert.equal(r.secret, null);
+    assert.equal(r.key_id, 'k2024-01');
+    await waitFor(() => pg(`SELECT convalidated FROM pg_constraint WHERE conname = 'webhook_secrets_sealed'`, { db: DB }) === 't',
+      { timeout: 5000, what: 'the constraint validated' });
+    // The same secret signs, now opened from its seal.
+    await newCustomer();
+    await waitFor(() => received('/legacy').length >= 2, { timeout: 10000, what: 'the delivery after sealing' });
+    new Webhook(clear).verify(received('/legacy')[1].body, received('/legacy')[1].headers);
+    ok(await del(`/v1/webhooks/${w.id}`));
+  });
+
+  test('/metrics counts deliveries by outcome and their duration', async () => {
+    const m = await metrics(svc);
+    assert.ok(m.get('tianxing_webhook_attempts_total{outcome="delivered"}') >= 1);
+    assert.ok(m.has('tianxing_webhook_attempts_total{outcome="refused"}'));
+    assert.ok(m.get('tianxing_webhook_attempt_seconds_count') >= m.get('tianxing_webhook_attempts_total{outcome="delivered"}'));
+    assert.ok(m.has('tianxing_webhook_attempt_seconds_bucket{le="+Inf"}'));
+    // The backlog comes from the last sweep on this instance (the test above ran one).
+    assert.ok(m.has('tianxing_webhook_pending'));
+    assert.ok(m.get('tianxing_webhook_oldest_pending_seconds') >= 0);
+    assert.ok(m.get('tianxing_webhook_backlog_timestamp_seconds') > Date.now() / 1000 - 600);
   });
 });
 

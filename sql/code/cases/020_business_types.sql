@@ -55,20 +55,9 @@ REVOKE ALL ON FUNCTION cases.catalogue_int(jsonb,text,boolean,integer,integer) F
 -- A boolean member: absent or null gives p_default.
 CREATE OR REPLACE FUNCTION cases.catalogue_bool(p_obj jsonb, p_field text, p_default boolean)
   RETURNS boolean
-  LANGUAGE plpgsql IMMUTABLE
+  LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
-  AS $$
-DECLARE v jsonb := p_obj -> p_field;
-BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    RETURN p_default;
-  END IF;
-  IF jsonb_typeof(v) <> 'boolean' THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be true or false');
-  END IF;
-  RETURN (v #>> '{}')::boolean;
-END
-$$;
+  AS $$ SELECT coalesce(api.body_bool(p_obj, p_field, false), p_default) $$;
 REVOKE ALL ON FUNCTION cases.catalogue_bool(jsonb,text,boolean) FROM PUBLIC;
 
 -- The criteria every review checklist holds (P3.2: 審核內容包括業務操作的準確性、合規性、完整性).

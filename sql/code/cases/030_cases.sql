@@ -124,27 +124,8 @@ REVOKE ALL ON FUNCTION cases.require_department_supervisor(cases.cases, text) FR
 
 -- (Timestamp members: api.body_timestamp, sql/code/kit/020_body.sql.)
 
--- A boolean member.
-CREATE OR REPLACE FUNCTION cases.body_bool(p_body jsonb, p_field text, p_required boolean)
-  RETURNS boolean
-  LANGUAGE plpgsql IMMUTABLE
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-DECLARE v jsonb := p_body -> p_field;
-BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    IF p_required THEN
-      PERFORM api.fail('TXVAL', p_field, 'is required');
-    END IF;
-    RETURN NULL;
-  END IF;
-  IF jsonb_typeof(v) <> 'boolean' THEN
-    PERFORM api.fail('TXVAL', p_field, 'must be true or false');
-  END IF;
-  RETURN (v #>> '{}')::boolean;
-END
-$$;
-REVOKE ALL ON FUNCTION cases.body_bool(jsonb, text, boolean) FROM PUBLIC;
+-- (Boolean members: api.body_bool, sql/code/kit/020_body.sql; the copy that was here went there.)
+DROP FUNCTION IF EXISTS cases.body_bool(jsonb, text, boolean);
 
 -- The current version of a business type a case may be filed under (P1.2: active, in scope);
 -- TXVAL naming p_field otherwise.
@@ -358,7 +339,7 @@ BEGIN
   c := cases.find(p_id);
   PERFORM cases.require_intake_side(c, 'P1.2');
   PERFORM api.body_keys(p_body, ARRAY['in_scope', 'business_type_id', 'reason']);
-  v_in := cases.body_bool(p_body, 'in_scope', true);
+  v_in := api.body_bool(p_body, 'in_scope', true);
   PERFORM fsm.check('case', c.id, CASE WHEN v_in THEN 'assess_in_scope' ELSE 'assess_out_of_scope' END);
   v_reason := api.body_text(p_body, 'reason', NOT v_in, 2000);
   IF v_in THEN

@@ -20,9 +20,6 @@ DROP POLICY IF EXISTS attempts_admin_read ON events.attempts;
 CREATE POLICY attempts_admin_read ON events.attempts FOR SELECT TO tianxing_app
   USING ((SELECT tx.has_role('admin')));
 
--- The boolean reader of request bodies (sql/code/cases/030_cases.sql), used here for `active`.
-GRANT EXECUTE ON FUNCTION cases.body_bool(jsonb, text, boolean) TO tianxing_app;
-
 -- GET /v1/event-types: the types a subscription may name.
 CREATE OR REPLACE FUNCTION api.event_types() RETURNS json
   LANGUAGE plpgsql STABLE
@@ -98,76 +95,158 @@ $$;
 REVOKE ALL ON FUNCTION events.check_types(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION events.check_types(jsonb) TO tianxing_app;
 
--- A secret given by the caller must be a Standard Webhooks secret of 24 to 64 key bytes; a new one
--- is 32 bytes from gen_random_uuid(), PostgreSQL's cryptographically strong generator (two
--- version-4 UUIDs: 244 random bits; pgcrypto is not installed).
-CREATE OR REPLACE FUNCTION events.secret(p_given text) RETURNS text
-  LANGUAGE plpgsql VOLATILE
-  SET search_path = pg_catalog, pg_temp
-  AS $$
-DECLARE v_len int;
-BEGIN
-  IF p_given IS NULL THEN
-    RETURN 'whsec_' || encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64');
-  END IF;
-  IF p_given !~ '^whsec_[A-Za-z0-9+/]+={0,2}$' THEN
-    PERFORM api.fail('TXVAL', 'secret', 'must be whsec_ followed by base64');
-  END IF;
-  BEGIN
-    v_len := octet_length(decode(substr(p_given, 7), 'base64'));
-  EXCEPTION WHEN others THEN
-    PERFORM api.fail('TXVAL', 'secret', 'must be whsec_ followed by base64');
-  END;
-  IF v_len NOT BETWEEN 24 AND 64 THEN
-    PERFORM api.fail('TXVAL', 'secret', 'must hold 24 to 64 bytes');
-  END IF;
-  RETURN p_given;
-END
-$$;
-REVOKE ALL ON FUNCTION events.secret(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION events.secret(text) TO tianxing_app;
+-- Secrets are made, checked and sealed by the service (src/modules/events/secrets.c): the
+-- database only ever holds them sealed under a master key (0042), so none of these functions
+-- sees one in clear. The generator and checker that were here went to C with the sealing.
+DROP FUNCTION IF EXISTS events.secret(text);
+DROP FUNCTION IF EXISTS events.secret_store(uuid, text, boolean);
 
--- Stores a subscription's secret (admins only): a new one, or a rotation that keeps the current
--- one as the previous secret when p_keep_previous.
-CREATE OR REPLACE FUNCTION events.secret_store(p_id uuid, p_secret text, p_keep_previous boolean)
+-- Stores a subscription's sealed secret (admins only): a new one, or a rotation that keeps the
+-- current one as the previous secret when p_keep_previous. A row still in clear (made before 0042
+-- and not yet sealed by the service) cannot pass its secret on as the previous one: SQL cannot
+-- seal it, and the constraint refuses text; the service seals such rows within a minute
+-- (webhooks.sweep), so the rotation is refused meanwhile rather than silently ending the overlap.
+CREATE OR REPLACE FUNCTION events.secret_store(p_id uuid, p_key_id text, p_sealed bytea,
+                                               p_keep_previous boolean)
   RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
 BEGIN
   PERFORM api.require_role('admin');
-  INSERT INTO events.webhook_secrets AS s (webhook_id, secret) VALUES (p_id, p_secret)
+  IF p_keep_previous AND EXISTS (SELECT FROM events.webhook_secrets s
+                                  WHERE s.webhook_id = p_id AND s.secret IS NOT NULL) THEN
+    PERFORM api.fail('TXCON', NULL, 'the current secret is not sealed yet (upgrade in progress): '
+                                    'retry in a minute, or rotate with overlap_seconds 0');
+  END IF;
+  INSERT INTO events.webhook_secrets AS s (webhook_id, key_id, sealed) VALUES (p_id, p_key_id, p_sealed)
   ON CONFLICT (webhook_id) DO UPDATE
-    SET previous_secret = CASE WHEN p_keep_previous THEN s.secret END, secret = EXCLUDED.secret;
+    SET previous_key_id = CASE WHEN p_keep_previous THEN s.key_id END,
+        previous_sealed = CASE WHEN p_keep_previous THEN s.sealed END,
+        key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed, secret = NULL, previous_secret = NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION events.secret_store(uuid, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION events.secret_store(uuid, text, boolean) TO tianxing_app;
+REVOKE ALL ON FUNCTION events.secret_store(uuid, text, bytea, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secret_store(uuid, text, bytea, boolean) TO tianxing_app;
 
--- POST /v1/webhooks (admin). The answer carries the secret: the only time it is shown.
-CREATE OR REPLACE FUNCTION api.webhook_create(p_body jsonb, p_allow_loopback text) RETURNS json
+-- A secret as the service opens it: {key_id, sealed (hex)}, or {plain} for a row not sealed yet.
+CREATE OR REPLACE FUNCTION events.secret_ref(p_key_id text, p_sealed bytea, p_plain text) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT CASE WHEN p_sealed IS NOT NULL
+              THEN jsonb_build_object('key_id', p_key_id, 'sealed', encode(p_sealed, 'hex'))
+              WHEN p_plain IS NOT NULL THEN jsonb_build_object('plain', p_plain) END
+$$;
+REVOKE ALL ON FUNCTION events.secret_ref(text, bytea, text) FROM PUBLIC;
+
+-- The current secret of a subscription, sealed, for the replay of its create (admins; the
+-- service opens it: a client whose first answer was lost gets the secret on its retry).
+CREATE OR REPLACE FUNCTION events.secret_current(p_id uuid) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM api.require_role('admin');
+  RETURN (SELECT events.secret_ref(s.key_id, s.sealed, s.secret)
+            FROM events.webhook_secrets s WHERE s.webhook_id = p_id);
+END
+$$;
+REVOKE ALL ON FUNCTION events.secret_current(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secret_current(uuid) TO tianxing_app;
+
+-- The rows the service must (re)seal, locked: those still in clear and, when p_rewrap (a master
+-- key rotation), those sealed under another key than p_current. The scheduler only (the job
+-- webhooks.sweep, `tianxingd rotate-master-key`): it opens and seals them, then writes them back
+-- with events.secret_reseal in the same transaction.
+CREATE OR REPLACE FUNCTION events.secrets_to_seal(p_current text, p_rewrap boolean, p_limit int)
+  RETURNS TABLE (webhook_id uuid, cur jsonb, prev jsonb)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM events.require_system();
+  RETURN QUERY
+    SELECT s.webhook_id, events.secret_ref(s.key_id, s.sealed, s.secret),
+           events.secret_ref(s.previous_key_id, s.previous_sealed, s.previous_secret)
+      FROM events.webhook_secrets s
+     WHERE s.secret IS NOT NULL OR s.previous_secret IS NOT NULL
+        OR (p_rewrap AND (s.key_id <> p_current OR s.previous_key_id <> p_current))
+     ORDER BY s.webhook_id LIMIT p_limit
+       FOR UPDATE SKIP LOCKED;
+END
+$$;
+REVOKE ALL ON FUNCTION events.secrets_to_seal(text, boolean, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secrets_to_seal(text, boolean, int) TO tianxing_app;
+
+CREATE OR REPLACE FUNCTION events.secret_reseal(p_id uuid, p_key_id text, p_sealed bytea,
+                                                p_prev_key_id text, p_prev_sealed bytea)
+  RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM events.require_system();
+  UPDATE events.webhook_secrets s
+     SET key_id = p_key_id, sealed = p_sealed, previous_key_id = p_prev_key_id,
+         previous_sealed = p_prev_sealed, secret = NULL, previous_secret = NULL
+   WHERE s.webhook_id = p_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'webhook secret % vanished while resealed', p_id USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION events.secret_reseal(uuid, text, bytea, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secret_reseal(uuid, text, bytea, text, bytea) TO tianxing_app;
+
+-- Once no row is in clear, the NOT VALID constraint of 0042 is validated: from then on the
+-- catalogue itself says no plaintext secret can exist (pg_constraint.convalidated). True when it
+-- is (now or already). As the owner: validating needs the table's owner.
+CREATE OR REPLACE FUNCTION events.secrets_validate() RETURNS boolean
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM events.require_system();
+  IF (SELECT c.convalidated FROM pg_constraint c
+       WHERE c.conname = 'webhook_secrets_sealed' AND c.conrelid = 'events.webhook_secrets'::regclass) THEN
+    RETURN true;
+  END IF;
+  IF EXISTS (SELECT FROM events.webhook_secrets s WHERE s.secret IS NOT NULL OR s.previous_secret IS NOT NULL) THEN
+    RETURN false;
+  END IF;
+  ALTER TABLE events.webhook_secrets VALIDATE CONSTRAINT webhook_secrets_sealed;
+  RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION events.secrets_validate() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.secrets_validate() TO tianxing_app;
+
+-- POST /v1/webhooks (admin). The service made or checked the secret, sealed it for the id it chose
+-- (p_id: the seal is bound to it) and adds it to this answer: the only time it is shown.
+DROP FUNCTION IF EXISTS api.webhook_create(jsonb, text);
+CREATE OR REPLACE FUNCTION api.webhook_create(p_body jsonb, p_allow_loopback text, p_id uuid,
+                                              p_key_id text, p_sealed text) RETURNS json
   LANGUAGE plpgsql
   AS $$
 DECLARE
   w events.webhooks;
-  v_secret text;
 BEGIN
   PERFORM api.require_role('admin');
-  PERFORM api.body_keys(p_body, '{url,event_types,description,active,secret}');
-  v_secret := events.secret(api.body_text(p_body, 'secret', false, 100));
-  INSERT INTO events.webhooks (url, event_types, description, active, created_by)
-  VALUES (events.check_url(api.body_text(p_body, 'url', true, 2000), p_allow_loopback = 'true'),
+  PERFORM api.body_keys(p_body, '{url,event_types,description,active}');
+  INSERT INTO events.webhooks (id, url, event_types, description, active, created_by)
+  VALUES (p_id, events.check_url(api.body_text(p_body, 'url', true, 2000), p_allow_loopback = 'true'),
           events.check_types(p_body),
           api.body_text(p_body, 'description', false, 500),
-          coalesce(cases.body_bool(p_body, 'active', false), true),
+          coalesce(api.body_bool(p_body, 'active', false), true),
           tx.user_id())
   RETURNING * INTO w;
-  PERFORM events.secret_store(w.id, v_secret, false);
-  RETURN (events.webhook_json(w) || jsonb_build_object('secret', v_secret))::json;
+  PERFORM events.secret_store(w.id, p_key_id, decode(p_sealed, 'hex'), false);
+  RETURN events.webhook_json(w)::json;
 END
 $$;
-REVOKE ALL ON FUNCTION api.webhook_create(jsonb, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.webhook_create(jsonb, text) TO tianxing_app;
+REVOKE ALL ON FUNCTION api.webhook_create(jsonb, text, uuid, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.webhook_create(jsonb, text, uuid, text, text) TO tianxing_app;
 
 CREATE OR REPLACE FUNCTION api.webhook_list(p_limit int, p_cursor text) RETURNS json
   LANGUAGE plpgsql STABLE
@@ -233,7 +312,7 @@ BEGIN
     event_types = CASE WHEN p_body ? 'event_types' THEN events.check_types(p_body) ELSE x.event_types END,
     description = CASE WHEN p_body ? 'description' THEN api.body_text(p_body, 'description', false, 500)
                        ELSE x.description END,
-    active = CASE WHEN p_body ? 'active' THEN cases.body_bool(p_body, 'active', true) ELSE x.active END,
+    active = CASE WHEN p_body ? 'active' THEN api.body_bool(p_body, 'active', true) ELSE x.active END,
     version = x.version + 1, updated_at = now()
    WHERE x.id = p_id
   RETURNING * INTO w;
@@ -263,21 +342,23 @@ GRANT EXECUTE ON FUNCTION api.webhook_delete(uuid) TO tianxing_app;
 -- POST /v1/webhooks/{id}/rotate-secret: a new secret (given or made), the old one kept for
 -- overlap_seconds (default a day, at most a week; 0 ends it at once) during which every delivery
 -- carries both signatures. A rotation during an overlap drops the oldest secret.
-CREATE OR REPLACE FUNCTION api.webhook_rotate_secret(p_id uuid, p_body jsonb) RETURNS json
+-- The new secret comes sealed from the service (p_key_id, p_sealed), which adds it to the answer.
+DROP FUNCTION IF EXISTS api.webhook_rotate_secret(uuid, jsonb);
+CREATE OR REPLACE FUNCTION api.webhook_rotate_secret(p_id uuid, p_body jsonb, p_key_id text, p_sealed text)
+  RETURNS json
   LANGUAGE plpgsql
   AS $$
 DECLARE
   w events.webhooks;
   v_overlap jsonb;
   v_seconds int := 86400;
-  v_secret text;
 BEGIN
   PERFORM api.require_role('admin');
   SELECT * INTO w FROM events.webhooks x WHERE x.id = p_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  PERFORM api.body_keys(p_body, '{secret,overlap_seconds}');
+  PERFORM api.body_keys(p_body, '{overlap_seconds}');
   v_overlap := p_body -> 'overlap_seconds';
   IF v_overlap IS NOT NULL AND jsonb_typeof(v_overlap) <> 'null' THEN
     IF jsonb_typeof(v_overlap) <> 'number' OR (v_overlap #>> '{}') !~ '^[0-9]{1,6}$'
@@ -286,18 +367,17 @@ BEGIN
     END IF;
     v_seconds := (v_overlap #>> '{}')::int;
   END IF;
-  v_secret := events.secret(api.body_text(p_body, 'secret', false, 100));
-  PERFORM events.secret_store(p_id, v_secret, v_seconds > 0);
+  PERFORM events.secret_store(p_id, p_key_id, decode(p_sealed, 'hex'), v_seconds > 0);
   UPDATE events.webhooks x SET
     previous_secret_until = CASE WHEN v_seconds > 0 THEN now() + make_interval(secs => v_seconds) END,
     version = x.version + 1, updated_at = now()
    WHERE x.id = p_id
   RETURNING * INTO w;
-  RETURN (events.webhook_json(w) || jsonb_build_object('secret', v_secret))::json;
+  RETURN events.webhook_json(w)::json;
 END
 $$;
-REVOKE ALL ON FUNCTION api.webhook_rotate_secret(uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.webhook_rotate_secret(uuid, jsonb) TO tianxing_app;
+REVOKE ALL ON FUNCTION api.webhook_rotate_secret(uuid, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.webhook_rotate_secret(uuid, jsonb, text, text) TO tianxing_app;
 
 -- SECURITY DEFINER: the event's id and type whoever may see its subject (the caller already
 -- passed the admin policy of the delivery it hands in).
@@ -453,9 +533,13 @@ BEGIN
   INSERT INTO events.attempts (delivery_id, attempt, manual, outcome)
   VALUES (d.id, d.attempts, coalesce((p_payload ->> 'manual')::boolean, false), 'sending');
   RETURN jsonb_build_object(
-    'delivery_id', d.id, 'attempt', d.attempts, 'url', w.url, 'message_id', o.id,
-    'secrets', (SELECT to_jsonb(array_remove(ARRAY[s.secret, CASE WHEN w.previous_secret_until > now()
-                                                                  THEN s.previous_secret END], NULL))
+    'delivery_id', d.id, 'attempt', d.attempts, 'webhook_id', w.id, 'url', w.url, 'message_id', o.id,
+    -- Sealed (the deliverer opens them outside any transaction); a row not sealed yet since 0042
+    -- still signs, in clear, until the sweep seals it.
+    'secrets', (SELECT to_jsonb(array_remove(ARRAY[events.secret_ref(s.key_id, s.sealed, s.secret),
+                                                   CASE WHEN w.previous_secret_until > now()
+                                                        THEN events.secret_ref(s.previous_key_id, s.previous_sealed,
+                                                                               s.previous_secret) END], NULL))
                   FROM events.webhook_secrets s WHERE s.webhook_id = w.id),
     'body', events.envelope(o)::text);
 END
@@ -564,3 +648,19 @@ END
 $$;
 REVOKE ALL ON FUNCTION events.sweep(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION events.sweep(jsonb) TO tianxing_app;
+
+-- The backlog /metrics shows (tianxing_webhook_pending, ..._oldest_pending_seconds): read by the
+-- job webhooks.sweep, which runs every minute anyway, so that a scrape never queries the database.
+CREATE OR REPLACE FUNCTION events.backlog(OUT pending bigint, OUT oldest_s bigint)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  PERFORM events.require_system();
+  SELECT count(*), coalesce(extract(epoch FROM now() - min(d.created_at))::bigint, 0)
+    INTO pending, oldest_s
+    FROM events.deliveries d WHERE d.state = 'pending';
+END
+$$;
+REVOKE ALL ON FUNCTION events.backlog() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION events.backlog() TO tianxing_app;

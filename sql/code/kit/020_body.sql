@@ -76,6 +76,30 @@ $$;
 REVOKE ALL ON FUNCTION api.body_uuid(jsonb,text,boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.body_uuid(jsonb,text,boolean) TO tianxing_app;
 
+-- A boolean member: true or false; absent or null gives NULL, or TXVAL when p_required. (A
+-- string "true" is refused: JSON has booleans, and a lenient reader hides a client's bug.)
+CREATE OR REPLACE FUNCTION api.body_bool(p_body jsonb, p_field text, p_required boolean)
+  RETURNS boolean
+  LANGUAGE plpgsql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE v jsonb := p_body -> p_field;
+BEGIN
+  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+    IF p_required THEN
+      PERFORM api.fail('TXVAL', p_field, 'is required');
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(v) <> 'boolean' THEN
+    PERFORM api.fail('TXVAL', p_field, 'must be true or false');
+  END IF;
+  RETURN (v #>> '{}')::boolean;
+END
+$$;
+REVOKE ALL ON FUNCTION api.body_bool(jsonb,text,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.body_bool(jsonb,text,boolean) TO tianxing_app;
+
 -- A calendar date as "YYYY-MM-DD".
 CREATE OR REPLACE FUNCTION api.body_date(p_body jsonb, p_field text, p_required boolean) RETURNS date
   LANGUAGE plpgsql STABLE

@@ -1,10 +1,12 @@
 /**
  * @file modules/customers/rotate.c
  * @brief `tianxingd rotate-master-key`: re-wraps every customer data key with the current (last)
- * master key (C2.3), on the owner connection.
+ * master key (C2.3), on the owner connection; then the webhook signing secrets sealed under the
+ * same keys (modules/events/secrets.c, one code path with the sealing of pre-0042 secrets).
  */
 #include "db/pool.h"
 #include "modules/customers/customers.h"
+#include "modules/events/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,14 @@ int tx_cust_rotate_master_key(const struct tx_config *cfg, int argc, char **argv
     total += rc ? 0 : n;
     if (rc || n == 0)
       break;
+  }
+  /* Webhook signing secrets are sealed under the same master keys: the same rotation. */
+  if (rc == 0) {
+    long hooks = tx_webhook_secrets_rotate(pg);
+    if (hooks < 0)
+      rc = 1;
+    else
+      total += hooks;
   }
   PQfinish(pg);
   tx_envelope_shutdown();

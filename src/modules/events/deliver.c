@@ -15,11 +15,17 @@
  * attempt as lost and retries. Delivery is at least once: receivers deduplicate by webhook-id.
  */
 #include "modules/events/events.h"
+#include "modules/events/address.h"
+#include "modules/events/secrets.h"
 #include "modules/events/signature.h"
 #include "base/log.h"
+#include "core/metrics.h"
 #include "jobs/jobs.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +43,77 @@
 static struct {
   bool allow_loopback;
   int timeout_ms, max_attempts, backoff_ms;
-} settings = {false, 10000, 8, 30000};
+  struct tx_cidr *allow; /* TIANXING_WEBHOOK_ALLOW_CIDRS: set before serving, read-only after */
+  size_t nallow;
+} settings = {false, 10000, 8, 30000, NULL, 0};
+
+bool tx_events_address_allowed(const struct tx_ip *ip, char *why, size_t whylen)
+{
+  return tx_addr_allowed(ip, settings.allow, settings.nallow, why, whylen);
+}
+
+/* ---- /metrics: counted by the instance that made the attempt ---- */
+
+enum outcome { OUT_DELIVERED, OUT_FAILED, OUT_DEAD, OUT_REFUSED, OUT_N };
+static const char *const outcome_names[OUT_N] = {"delivered", "failed", "dead", "refused"};
+static const double latency_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define NLAT (sizeof latency_buckets / sizeof latency_buckets[0])
+static struct {
+  uint64_t outcomes[OUT_N];
+  uint64_t latency[NLAT + 1], latency_sum_ms, latency_count;
+  /* The backlog as the last sweep here saw it (the sweep already reads the table every minute;
+   * a scrape must not query the database). as_of 0: no sweep has run on this instance yet. */
+  int64_t backlog_pending, backlog_oldest_s, backlog_as_of;
+} stats;
+
+static void count(enum outcome o) { __atomic_add_fetch(&stats.outcomes[o], 1, __ATOMIC_RELAXED); }
+
+static void observe_latency(long long ms)
+{
+  size_t b = 0;
+  while (b < NLAT && ms > latency_buckets[b] * 1000)
+    b++;
+  __atomic_add_fetch(&stats.latency[b], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&stats.latency_sum_ms, (uint64_t)(ms > 0 ? ms : 0), __ATOMIC_RELAXED);
+  __atomic_add_fetch(&stats.latency_count, 1, __ATOMIC_RELAXED);
+}
+
+void tx_events_metrics_render(FILE *f)
+{
+  fprintf(f, "# HELP tianxing_webhook_attempts_total Webhook delivery attempts made by this instance, by "
+             "outcome (failed: retried later; dead: the last attempt failed; refused: the address guard "
+             "refused the address, counted as failed or dead too).\n"
+             "# TYPE tianxing_webhook_attempts_total counter\n");
+  for (int o = 0; o < OUT_N; o++)
+    fprintf(f, "tianxing_webhook_attempts_total{outcome=\"%s\"} %lu\n", outcome_names[o],
+            (unsigned long)__atomic_load_n(&stats.outcomes[o], __ATOMIC_RELAXED));
+  fprintf(f, "# HELP tianxing_webhook_attempt_seconds Duration of webhook delivery attempts (the HTTP "
+             "call) made by this instance.\n# TYPE tianxing_webhook_attempt_seconds histogram\n");
+  uint64_t cum = 0;
+  for (size_t b = 0; b < NLAT; b++) {
+    cum += __atomic_load_n(&stats.latency[b], __ATOMIC_RELAXED);
+    fprintf(f, "tianxing_webhook_attempt_seconds_bucket{le=\"%g\"} %lu\n", latency_buckets[b],
+            (unsigned long)cum);
+  }
+  cum += __atomic_load_n(&stats.latency[NLAT], __ATOMIC_RELAXED);
+  fprintf(f, "tianxing_webhook_attempt_seconds_bucket{le=\"+Inf\"} %lu\n", (unsigned long)cum);
+  fprintf(f, "tianxing_webhook_attempt_seconds_sum %.3f\ntianxing_webhook_attempt_seconds_count %lu\n",
+          (double)__atomic_load_n(&stats.latency_sum_ms, __ATOMIC_RELAXED) / 1000.0,
+          (unsigned long)__atomic_load_n(&stats.latency_count, __ATOMIC_RELAXED));
+  int64_t as_of = __atomic_load_n(&stats.backlog_as_of, __ATOMIC_RELAXED);
+  if (!as_of)
+    return; /* no sweep ran here yet: no figure rather than a false zero */
+  fprintf(f, "# HELP tianxing_webhook_pending Webhook deliveries not yet delivered nor dead, as the last "
+             "sweep on this instance counted them.\n# TYPE tianxing_webhook_pending gauge\n"
+             "tianxing_webhook_pending %lld\n"
+             "# HELP tianxing_webhook_oldest_pending_seconds Age of the oldest pending webhook delivery "
+             "at the last sweep on this instance (0: none).\n"
+             "# TYPE tianxing_webhook_oldest_pending_seconds gauge\ntianxing_webhook_oldest_pending_seconds %lld\n"
+             "# HELP tianxing_webhook_backlog_timestamp_seconds When that sweep ran (Unix time).\n"
+             "# TYPE tianxing_webhook_backlog_timestamp_seconds gauge\ntianxing_webhook_backlog_timestamp_seconds %lld\n",
+          (long long)__atomic_load_n(&stats.backlog_pending, __ATOMIC_RELAXED),
+          (long long)__atomic_load_n(&stats.backlog_oldest_s, __ATOMIC_RELAXED), (long long)as_of);
+}
 
 struct answer {
   char excerpt[EXCERPT_MAX + 1];
@@ -89,9 +165,39 @@ out:
   return rc;
 }
 
-/* One POST; fills the result object's status_code, error, response_excerpt, duration_ms. */
-static void post(const char *url, const char *msg_id, json_t *secrets, const char *body, json_t *result)
+/* The address guard at connect time: libcurl asks this for every socket it opens, with the
+ * address it resolved and is about to connect to, so a name that resolves to a public address
+ * when checked and to 169.254.169.254 when used (DNS rebinding) is still refused, and so is each
+ * address of a name with several. Refusing the socket fails the connection attempt. */
+struct guard {
+  char refused[256]; /* the first refusal, for the delivery log */
+};
+
+static curl_socket_t open_guarded(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
+  struct guard *g = arg;
+  struct tx_ip ip;
+  char why[160];
+  if (purpose != CURLSOCKTYPE_IPCXN || tx_ip_from_sockaddr(&a->addr, a->addrlen, &ip)) {
+    if (!g->refused[0])
+      snprintf(g->refused, sizeof g->refused, "refused by the address guard: not an IP connection");
+    return CURL_SOCKET_BAD;
+  }
+  if (!tx_events_address_allowed(&ip, why, sizeof why)) {
+    if (!g->refused[0])
+      snprintf(g->refused, sizeof g->refused,
+               "refused by the address guard: %s (TIANXING_WEBHOOK_ALLOW_CIDRS)", why);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* One POST; fills the result object's status_code, error, response_excerpt, duration_ms; true
+ * when the address guard refused it. */
+static bool post(const char *webhook_id, const char *url, const char *msg_id, json_t *secrets,
+                 const char *body, json_t *result)
+{
+  struct guard guard = {.refused = ""};
   char err[CURL_ERROR_SIZE + 64] = "", scheme[8], hdr[64], sigs[512] = "webhook-signature:";
   struct curl_slist *headers = NULL;
   struct answer ans = {.kept = 0};
@@ -107,8 +213,15 @@ static void post(const char *url, const char *msg_id, json_t *secrets, const cha
   json_t *s;
   json_array_foreach(secrets, i, s) {
     char one[TX_WEBHOOK_SIG_MAX];
-    if (tx_webhook_sign(json_string_value(s), msg_id, ts, body, strlen(body), one, sizeof one)) {
-      snprintf(err, sizeof err, "a secret of the subscription is unusable");
+    /* Opened here, with no transaction open, and wiped as soon as it has signed. */
+    char *secret = tx_webhook_secret_open(webhook_id, s);
+    int bad = !secret || tx_webhook_sign(secret, msg_id, ts, body, strlen(body), one, sizeof one);
+    if (secret) {
+      OPENSSL_cleanse(secret, strlen(secret));
+      free(secret);
+    }
+    if (bad) {
+      snprintf(err, sizeof err, "a secret of the subscription cannot be opened or used (master keys?)");
       goto out;
     }
     size_t used = strlen(sigs);
@@ -142,9 +255,16 @@ static void post(const char *url, const char *msg_id, json_t *secrets, const cha
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &guard);
+  /* No proxy from the environment (http_proxy, ...): the guard judges the receiver's address,
+   * and a proxy would be the only address it ever saw. */
+  curl_easy_setopt(c, CURLOPT_PROXY, "");
   CURLcode cc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && status > 0))
+  if (guard.refused[0] && status == 0)
+    snprintf(err, sizeof err, "%s", guard.refused);
+  else if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && status > 0))
     snprintf(err, sizeof err, "%s%s%s", curl_easy_strerror(cc), curl_err[0] ? ": " : "", curl_err);
 out:
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -156,9 +276,12 @@ out:
   if (ans.kept)
     json_object_set_new(result, "response_excerpt", json_string(ans.excerpt));
   json_object_set_new(result, "duration_ms", json_integer(ms));
+  if (!guard.refused[0] || status)
+    observe_latency(ms);
   curl_slist_free_all(headers);
   if (c)
     curl_easy_cleanup(c);
+  return guard.refused[0] && !status;
 }
 
 static int deliver_run(struct tx_job_ctx *ctx)
@@ -202,8 +325,10 @@ static void deliver_after(struct tx_job_ctx *ctx)
   char *text = NULL;
   if (!result)
     goto out;
-  post(json_string_value(json_object_get(d, "url")), json_string_value(json_object_get(d, "message_id")),
-       json_object_get(d, "secrets"), json_string_value(json_object_get(d, "body")), result);
+  bool refused = post(json_string_value(json_object_get(d, "webhook_id")),
+                      json_string_value(json_object_get(d, "url")),
+                      json_string_value(json_object_get(d, "message_id")), json_object_get(d, "secrets"),
+                      json_string_value(json_object_get(d, "body")), result);
   text = json_dumps(result, JSON_COMPACT);
   char max[16], backoff[16];
   snprintf(max, sizeof max, "%d", settings.max_attempts);
@@ -216,10 +341,20 @@ static void deliver_after(struct tx_job_ctx *ctx)
                         "retries it when its lease runs out",
            json_string_value(json_object_get(d, "delivery_id")),
            (long long)json_integer_value(json_object_get(d, "attempt")), ctx->error);
-  else
+  else {
+    if (outcome && !strcmp(outcome, "delivered"))
+      count(OUT_DELIVERED);
+    else if (outcome && !strcmp(outcome, "retry"))
+      count(OUT_FAILED);
+    else if (outcome && !strcmp(outcome, "dead"))
+      count(OUT_DEAD);
+    if (refused)
+      count(OUT_REFUSED);
+  }
+  if (text && outcome)
     tx_log(TX_LOG_INFO, "webhooks: delivery %s attempt %lld: %s",
            json_string_value(json_object_get(d, "delivery_id")),
-           (long long)json_integer_value(json_object_get(d, "attempt")), outcome ? outcome : "?");
+           (long long)json_integer_value(json_object_get(d, "attempt")), outcome);
   free(outcome);
 out:
   free(text);
@@ -227,6 +362,10 @@ out:
   json_decref(d);
 }
 
+/* Every minute: lost attempts (events.sweep); then, on an instance holding the master keys, the
+ * secrets still in clear since migration 0042 are sealed (in a savepoint: a failure there is
+ * logged and must not undo the sweep); then the backlog figures for /metrics, read here because
+ * this job reads the table anyway and a scrape must not. */
 static int sweep_run(struct tx_job_ctx *ctx)
 {
   char payload[96];
@@ -237,6 +376,28 @@ static int sweep_run(struct tx_job_ctx *ctx)
   int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
   if (rc)
     snprintf(ctx->error, sizeof ctx->error, "sweep: %s", PQresultErrorMessage(res));
+  PQclear(res);
+  if (rc)
+    return rc;
+  if (tx_envelope_ready()) {
+    char err[256];
+    PQclear(PQexec(ctx->pg, "SAVEPOINT seal"));
+    long n = tx_webhook_secrets_seal(ctx->pg, false, 500, err, sizeof err);
+    PQclear(PQexec(ctx->pg, n < 0 ? "ROLLBACK TO SAVEPOINT seal" : "RELEASE SAVEPOINT seal"));
+    if (n < 0)
+      tx_log(TX_LOG_WARN, "webhooks: sealing the secrets still in clear: %s", err);
+    else if (n > 0)
+      tx_log(TX_LOG_INFO, "webhooks: %ld secrets in clear sealed under the master key", n);
+  }
+  res = PQexec(ctx->pg, "SELECT pending, oldest_s, extract(epoch FROM now())::bigint FROM events.backlog()");
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    __atomic_store_n(&stats.backlog_pending, atoll(PQgetvalue(res, 0, 0)), __ATOMIC_RELAXED);
+    __atomic_store_n(&stats.backlog_oldest_s, atoll(PQgetvalue(res, 0, 1)), __ATOMIC_RELAXED);
+    __atomic_store_n(&stats.backlog_as_of, atoll(PQgetvalue(res, 0, 2)), __ATOMIC_RELAXED);
+  } else {
+    snprintf(ctx->error, sizeof ctx->error, "backlog: %s", PQresultErrorMessage(res));
+    rc = -1;
+  }
   PQclear(res);
   return rc;
 }
@@ -251,8 +412,17 @@ static const struct tx_job_kind sweep = {
   .name = "webhooks.sweep", .run = sweep_run, .max_attempts = 3, .lease_s = 60,
 };
 
-int tx_events_jobs_register(bool allow_http_loopback, int timeout_ms, int max_attempts, int backoff_ms)
+int tx_events_jobs_register(bool allow_http_loopback, const char *allow_cidrs, int timeout_ms,
+                            int max_attempts, int backoff_ms)
 {
+  char err[256];
+  free(settings.allow);
+  settings.allow = NULL;
+  settings.nallow = 0;
+  if (tx_cidr_list_parse(allow_cidrs, &settings.allow, &settings.nallow, err, sizeof err)) {
+    tx_log(TX_LOG_ERROR, "webhooks: %s", err);
+    return -1;
+  }
   settings.allow_loopback = allow_http_loopback;
   settings.timeout_ms = timeout_ms;
   settings.max_attempts = max_attempts;
@@ -263,5 +433,6 @@ int tx_events_jobs_register(bool allow_http_loopback, int timeout_ms, int max_at
     tx_log(TX_LOG_ERROR, "webhooks: curl_global_init failed");
     return -1;
   }
-  return tx_jobs_register(&deliver) || tx_jobs_register(&sweep) ? -1 : 0;
+  return tx_jobs_register(&deliver) || tx_jobs_register(&sweep) ||
+             tx_metrics_add_source(tx_events_metrics_render) ? -1 : 0;
 }
