@@ -1,34 +1,8 @@
--- Reference of the "my queue" scenario (GET /v1/me/queues/cases?limit=50, staff.a1): the cheapest
--- SQL transaction that gives the same page. The claims as db/tx.c sets them, then ONE statement
--- (prepared: pgbench -M prepared) run as the runtime role under the same row-level security: the
--- keyset query of api.queue_cases (sql/code/cases/090_queues.sql: my current assignments of open
--- cases, oldest received first, 50 and one to know whether a next page exists) with the items
--- built inline -- the same fields, the customer's name through the same owner's lookup
--- (cases.queue_customer_name: the runtime role may not see the customer row) -- but without the
--- PL/pgSQL function, its role check and its cursor parsing. No cursor: the first page.
+-- Reference of the "my queue" scenario: the transaction db/tx.c sends for GET
+-- /v1/me/queues/cases?limit=50 (src/modules/cases/queues.c: api.queue_cases, read-only, no cursor).
+-- Its minimal counterpart, the same page without the function, is pg_queue_min.sql.
 --   :sub, :roles, :reqid  the claims        :lim  the page size
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 SELECT tx.begin_request(:sub, :roles, :reqid);
-WITH page AS (
-  SELECT c.id, c.status, c.business_type_id, c.received_at, c.expected_on, a.role,
-         row_number() OVER (ORDER BY c.received_at, c.id) AS rn
-    FROM cases.assignments a JOIN cases.cases c ON c.id = a.case_id
-   WHERE a.employee_id = tx.user_id() AND a.ended_at IS NULL
-     AND c.status NOT IN ('archived', 'cancelled', 'rejected', 'out_of_scope')
-   ORDER BY c.received_at, c.id
-   LIMIT :lim + 1)
-SELECT json_build_object(
-         'items', coalesce(json_agg(json_build_object(
-                    'case_id', p.id, 'status', p.status,
-                    'customer_name', cases.queue_customer_name(p.id),
-                    'business_type', (SELECT json_build_object('code', t.code, 'name', t.name)
-                                        FROM cases.business_types t WHERE t.id = p.business_type_id),
-                    'received_at', p.received_at, 'expected_on', p.expected_on,
-                    'next_due_at', (SELECT min(d.due_at) FROM cases.deadlines d
-                                     WHERE d.case_id = p.id AND d.met_at IS NULL AND d.closed_at IS NULL),
-                    'role', p.role) ORDER BY p.rn) FILTER (WHERE p.rn <= :lim), '[]'::json),
-         'next_cursor', CASE WHEN count(*) > :lim
-                             THEN min('0_' || (extract(epoch FROM p.received_at) * 1000000)::bigint || '_' || p.id)
-                                  FILTER (WHERE p.rn = :lim) END)::text
-  FROM page p;
+SELECT api.queue_cases(:lim::int, NULL::text)::text;
 COMMIT;

@@ -100,8 +100,9 @@ function scenarioRow(name, s) {
   const svc = s.service;
   const usable = s.references.filter((r) => r.tps != null && !r.aborted);
   const refs = usable.filter((r) => r.reference === 'same');
-  // Issue 15: the minimal reference (the read's claims and primary-key select under the same
-  // policies, pipelined): the best of its runs at the pool's and the scenario's concurrency.
+  // Issue 15: the minimal reference (the cheapest transaction that still does the scenario's job
+  // under the same policies, pipelined: tests/bench/pg_*_min.sql): the best of its runs at the
+  // pool's and the scenario's concurrency.
   const minimal = usable.filter((r) => r.reference === 'minimal');
   const better = (a, r) => (a == null || r.tps > a.tps ? r : a);
   const bestMinimal = minimal.reduce(better, null);
@@ -164,15 +165,27 @@ if (phases.small) {
   };
 }
 
-// A slow request beside the readers (tests/bench/mixed.sh): read p99 with it over p99 without.
+// A slow client beside the readers (tests/bench/mixed.sh): read p99 with it over p99 without,
+// for a request that waits on a lock (slow_request) and for a slow search doing real work
+// (slow_search, with that client's own figures).
 const alone = scenarios.find((x) => x.name === 'read_alone');
-const mixed = scenarios.find((x) => x.name === 'read_mixed');
-const slowRequest = alone && mixed ? {
-  alone_p99_ms: alone.p99_ms,
-  mixed_p99_ms: mixed.p99_ms,
-  p99_ratio: alone.p99_ms > 0 ? round(mixed.p99_ms / alone.p99_ms, 3) : null,
-  rps_ratio: alone.rps > 0 ? round(mixed.rps / alone.rps, 3) : null,
-} : null;
+const beside = (name) => {
+  const mixed = scenarios.find((x) => x.name === name);
+  return alone && mixed ? {
+    alone_p99_ms: alone.p99_ms,
+    mixed_p99_ms: mixed.p99_ms,
+    p99_ratio: alone.p99_ms > 0 ? round(mixed.p99_ms / alone.p99_ms, 3) : null,
+    rps_ratio: alone.rps > 0 ? round(mixed.rps / alone.rps, 3) : null,
+    readers: mixed.connections,
+  } : null;
+};
+const slowRequest = beside('read_mixed');
+const slowSearchClient = scenarios.find((x) => x.name === 'slow_search');
+const slowSearch = beside('read_mixed_search');
+if (slowSearch && slowSearchClient) {
+  Object.assign(slowSearch, { slow_rps: slowSearchClient.rps, slow_p50_ms: slowSearchClient.p50_ms,
+    slow_requests: slowSearchClient.requests, slow_non2xx: slowSearchClient.non2xx });
+}
 
 const loads = lines(path.join(raw, 'load.jsonl'));
 const loaded = loads.reduce((n, l) => n + l.customers, 0);
@@ -197,6 +210,7 @@ const report = {
   timings,
   scaling,
   slow_request: slowRequest,
+  slow_search: slowSearch,
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
   service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
@@ -246,6 +260,8 @@ const schema = {
           non2xx: { type: 'integer', minimum: 0 },
           reference_rps: numOrNull,
           ratio: numOrNull,
+          ratio_best: numOrNull,
+          reference_minimal_rps: numOrNull,
           ratio_minimal: numOrNull,
         },
       },
@@ -268,8 +284,13 @@ if (!ajv.validate(schema, report)) problems.push(`report.json: ${ajv.errorsText(
 
 if (check) {
   const expected = ['read', 'list_first', 'list_deep', 'search', 'search_common', 'transition', 'my_queue',
-    'create', 'floor', 'read_alone', 'read_mixed'];
+    'create', 'floor', 'read_alone', 'read_mixed', 'read_mixed_search', 'slow_search'];
+  // Scenarios without a reference: the HTTP floor and the mixed load's parts.
+  const unreferenced = ['floor', 'read_alone', 'read_mixed', 'read_mixed_search', 'slow_search'];
   if (!slowRequest || slowRequest.p99_ratio == null) problems.push('slow_request: no p99 ratio');
+  if (!slowSearch || slowSearch.p99_ratio == null || !(slowSearch.slow_requests > 0)) {
+    problems.push('slow_search: no p99 ratio or no slow request made');
+  }
   for (const n of expected) {
     const s = scenarios.find((x) => x.name === n);
     if (!s) problems.push(`scenario ${n} missing`);
@@ -277,8 +298,11 @@ if (check) {
       if (!(s.requests > 0)) problems.push(`${n}: no requests`);
       if (s.non2xx !== 0) problems.push(`${n}: ${s.non2xx} responses were not 2xx`);
       if (s.socket_errors !== 0) problems.push(`${n}: ${s.socket_errors} socket errors or timeouts`);
-      if (!['floor', 'read_alone', 'read_mixed'].includes(n) && s.reference_rps == null) problems.push(`${n}: no reference`);
-      if (n === 'read' && s.reference_minimal_rps == null) problems.push('read: no minimal reference');
+      if (!unreferenced.includes(n)) {
+        // Issue 15 target 6: both references and both ratios for every referenced scenario.
+        if (s.reference_rps == null || s.ratio == null || s.ratio_best == null) problems.push(`${n}: no reference`);
+        if (s.reference_minimal_rps == null || s.ratio_minimal == null) problems.push(`${n}: no minimal reference`);
+      }
       for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
     }
   }
@@ -405,9 +429,15 @@ if (scaling) {
   }
 }
 if (slowRequest) {
-  md.push('', `Slow request beside the readers (read_alone vs read_mixed, ${mixed.connections} readers; one more ` +
+  md.push('', `Slow request beside the readers (read_alone vs read_mixed, ${slowRequest.readers} readers; one more ` +
     `client's requests wait in the database until the statement timeout): read p99 ${f(slowRequest.alone_p99_ms, 2)} → ` +
     `${f(slowRequest.mixed_p99_ms, 2)} ms (×${f(slowRequest.p99_ratio, 2)}, target ≤ 2), throughput ×${f(slowRequest.rps_ratio, 2)}.`);
+}
+if (slowSearch) {
+  md.push('', `Slow search beside the readers (read_alone vs read_mixed_search, ${slowSearch.readers} readers; one more ` +
+    `client searches a common term sorted by name in a loop: ${f(slowSearch.slow_rps, 1)} searches/s, p50 ` +
+    `${f(slowSearch.slow_p50_ms, 1)} ms, ${slowSearch.slow_non2xx} non-2xx): read p99 ${f(slowSearch.alone_p99_ms, 2)} → ` +
+    `${f(slowSearch.mixed_p99_ms, 2)} ms (×${f(slowSearch.p99_ratio, 2)}, target ≤ 2), throughput ×${f(slowSearch.rps_ratio, 2)}.`);
 }
 md.push('', `PostgreSQL settings: ${report.settings.postgresql.join(', ') || '(existing database)'}.`);
 md.push(`Service settings beyond the defaults: ${JSON.stringify(report.settings.service)}.`, '');
