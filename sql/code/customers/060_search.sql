@@ -107,21 +107,29 @@ REVOKE ALL ON FUNCTION cust.read_policy_condition() FROM PUBLIC;
 -- The bigram of q whose search_terms range is likely the shortest: by the frequencies ANALYZE
 -- keeps for cust.customers.search_bigrams (its most common elements); a bigram not among them is
 -- rarer than all that are. Any bigram of q gives the same answer (every match holds them all);
--- the rarest only makes the walk shorter. Without statistics: the first.
+-- the rarest only makes the walk shorter. Without statistics: the first. A q of one bigram (the
+-- usual two-character search) does not read the statistics at all.
 CREATE OR REPLACE FUNCTION cust.rarest_bigram(p_q text) RETURNS text
-  LANGUAGE sql STABLE
+  LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, pg_temp
   AS $$
-  WITH mce AS (
-    SELECT e.elem, e.freq
-      FROM pg_stats s,
-           unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(elem, freq)
-     WHERE s.schemaname = 'cust' AND s.tablename = 'customers' AND s.attname = 'search_bigrams')
-  SELECT b.g
-    FROM unnest(cust.bigrams(p_q)) WITH ORDINALITY AS b(g, n)
-    LEFT JOIN mce ON mce.elem = b.g
-   ORDER BY coalesce(mce.freq, 0), b.n
-   LIMIT 1
+DECLARE v_bigrams text[] := cust.bigrams(p_q);
+BEGIN
+  IF cardinality(v_bigrams) < 2 THEN
+    RETURN v_bigrams[1];
+  END IF;
+  RETURN (WITH mce AS (
+            SELECT e.elem, e.freq
+              FROM pg_stats s,
+                   unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(elem, freq)
+             WHERE s.schemaname = 'cust' AND s.tablename = 'customers'
+               AND s.attname = 'search_bigrams')
+          SELECT b.g
+            FROM unnest(v_bigrams) WITH ORDINALITY AS b(g, n)
+            LEFT JOIN mce ON mce.elem = b.g
+           ORDER BY coalesce(mce.freq, 0), b.n
+           LIMIT 1);
+END
 $$;
 REVOKE ALL ON FUNCTION cust.rarest_bigram(text) FROM PUBLIC;
 
