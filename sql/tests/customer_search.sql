@@ -8,7 +8,7 @@
 -- role cannot read them.
 -- Run by tests/sql/run as tianxing_app.
 BEGIN;
-SELECT plan(11);
+SELECT plan(10);
 
 \ir lib/session.psql
 
