@@ -3,8 +3,9 @@
  * @brief Bulk loader of the benchmark (tests/bench/run): N customers with realistic Chinese and
  * English data, sealed and indexed exactly as the service does it (txcore: normalization of
  * src/modules/customers/normalize.c, envelope encryption of src/crypto/envelope.c), streamed with
- * COPY into cust.customers, cust.contacts and cust.data_keys: T worker threads (default 2), each
- * making its share of the customers and streaming them over three connections of its own.
+ * COPY into cust.customers, cust.contacts, cust.data_keys and cust.search_terms: T worker threads
+ * (default 2), each making its share of the customers and streaming them over four connections of
+ * its own.
  *
  *   bench_load --url CONNINFO --master FILE --index FILE --owner NAME=EMPLOYEE_ID=DEPARTMENT_ID...
  *              [--from I] --count N [--ids-dir DIR] [--now EPOCH] [--threads T]
@@ -16,7 +17,9 @@
  * benchmark is requests, not a million-row trail), not the foreign-key checks, and not
  * cust.customers_derive either, whose two derived columns this program writes itself: department_id
  * (the owner's, given with --owner) and search_bigrams (cust.bigrams of the lower-cased name and
- * company name). tests/bench/run checks a sample of both against the SQL functions afterwards.
+ * company name), and not cust.search_terms_follow either, whose rows it writes too: one per bigram
+ * of search_bigrams, at the customer's updated_at (0044). tests/bench/run checks a sample of all
+ * three against the SQL functions afterwards.
  *
  * Customer number i (0-based, --from onwards) is fully determined by i: its id is
  * md5("tianxing-bench:" || i) with the version nibble 4 and the variant nibble 8, so that pgbench
@@ -272,8 +275,10 @@ static int cmp_str(const void *a, const void *b)
 
 /* cust.bigrams(lower(name || ' ' || coalesce(company_name, ''))): every two consecutive
  * characters without white space, distinct, in byte order (COLLATE "C"). lower() is ASCII here:
- * the generated text is ASCII and CJK only, which has no case. */
-static void field_bigrams(struct buf *b, const char *name, const char *company)
+ * the generated text is ASCII and CJK only, which has no case. Also the customer's rows of
+ * cust.search_terms into @p terms: (bigram, updated_at, id) for each (0044). */
+static void field_bigrams(struct buf *b, const char *name, const char *company, struct buf *terms,
+                          const char *updated, const char *id)
 {
   char text[1024];
   snprintf(text, sizeof text, "%s %s", name, company ? company : "");
@@ -301,8 +306,12 @@ static void field_bigrams(struct buf *b, const char *name, const char *company)
       grams[w++] = grams[i];
   }
   field_array(b, (const char *const *)grams, w);
-  for (size_t i = 0; i < w; i++)
+  for (size_t i = 0; i < w; i++) {
+    field(terms, grams[i]), sep(terms);
+    field(terms, updated), sep(terms);
+    field(terms, id), eol(terms);
     free(grams[i]);
+  }
 }
 
 /* The id of customer i: md5("tianxing-bench:" || i), version 4, variant 8 -- the same as the SQL
@@ -364,7 +373,7 @@ struct owner {
 };
 
 struct tables {
-  struct buf customers, contacts, keys;
+  struct buf customers, contacts, keys, terms;
 };
 
 static void die(const char *what)
@@ -498,7 +507,7 @@ static void one_customer(long i, const struct owner *owners, size_t nowners, tim
   field(c, o->id), sep(c);
   field(c, o->department), sep(c);
   field(c, verified ? verified_s : NULL), sep(c);
-  field_bigrams(c, name, company), sep(c);
+  field_bigrams(c, name, company, &t->terms, updated_s, id), sep(c);
   field(c, "1"), sep(c);
   field(c, created_s), sep(c);
   field(c, updated_s), eol(c);
@@ -651,7 +660,7 @@ struct worker {
   double t0;
   bool report; /* prints the progress of all workers */
   pthread_t thread;
-  PGconn *pc, *pk, *pd; /* left open, in their transactions, for main to commit */
+  PGconn *pc, *pk, *pd, *ps; /* left open, in their transactions, for main to commit */
 };
 
 static atomic_long loaded;
@@ -667,6 +676,7 @@ static void *run_worker(void *arg)
   PGconn *pk = open_copy(w->url, "COPY cust.contacts (id, customer_id, seq, name, position, "
                                  "phone_enc, phone_bidx, email_enc, email_bidx, created_at) FROM STDIN");
   PGconn *pd = open_copy(w->url, "COPY cust.data_keys (customer_id, key_id, wrapped, created_at) FROM STDIN");
+  PGconn *ps = open_copy(w->url, "COPY cust.search_terms (bigram, updated_at, customer_id) FROM STDIN");
   struct tables t = {0};
   double last = w->t0;
   for (long i = w->from; i < w->to; i++) {
@@ -677,6 +687,8 @@ static void *run_worker(void *arg)
       flush(pk, &t.contacts);
     if (t.keys.len > FLUSH_AT)
       flush(pd, &t.keys);
+    if (t.terms.len > FLUSH_AT)
+      flush(ps, &t.terms);
     long done = atomic_fetch_add(&loaded, 1) + 1;
     if (w->report && (i - w->from + 1) % 10000 == 0 && now_s() - last > 5) {
       last = now_s();
@@ -686,17 +698,21 @@ static void *run_worker(void *arg)
   flush(pc, &t.customers);
   flush(pk, &t.contacts);
   flush(pd, &t.keys);
+  flush(ps, &t.terms);
   finish(pc, "customers");
   finish(pk, "contacts");
   finish(pd, "data_keys");
+  finish(ps, "search_terms");
   /* Committed by main once every worker has finished: a failure anywhere (each exits the
    * process) leaves nothing loaded, not some workers' share. */
   w->pc = pc;
   w->pk = pk;
   w->pd = pd;
+  w->ps = ps;
   free(t.customers.p);
   free(t.contacts.p);
   free(t.keys.p);
+  free(t.terms.p);
   return NULL;
 }
 
@@ -850,7 +866,7 @@ int main(int argc, char **argv)
 
   /* The generation (normalization, sealing, HMACs) is as much CPU as PostgreSQL's side of the
    * COPY; one thread left a core idle a third of the time. Each worker streams its share over
-   * its own three connections, in one transaction per table and worker. */
+   * its own four connections, in one transaction per table and worker. */
   struct worker workers[MAX_THREADS];
   long share = (count + threads - 1) / threads;
   double t0 = now_s();
@@ -870,6 +886,7 @@ int main(int argc, char **argv)
     commit(workers[w].pc, "customers");
     commit(workers[w].pk, "contacts");
     commit(workers[w].pd, "data_keys");
+    commit(workers[w].ps, "search_terms");
   }
   double secs = now_s() - t0;
   for (size_t k = 0; k < nowners; k++)
