@@ -32,13 +32,17 @@
  * maximum). */
 #define CSV_PAGE "200"
 
+/** Times in a row a page may wait too long for a worker and queue again before the export is
+ * cut. */
+#define CSV_SHED_RETRIES 3
+
 /* Why an export was cut after its 200: the label of tianxing_csv_exports_cut_total. */
 enum cut {
   CUT_DATABASE,  /* a page's transaction failed (database down, statement timeout, ...) */
   CUT_TOKEN,     /* the caller's token expired (or the caller lost access) during the export */
   CUT_ROW_LIMIT, /* more rows than TIANXING_CSV_MAX_ROWS */
   CUT_SHUTDOWN,  /* the service is draining */
-  CUT_OVERLOAD,  /* a page waited too long for a request worker */
+  CUT_OVERLOAD,  /* a page waited too long for a request worker, CSV_SHED_RETRIES + 1 times */
   CUT_INTERNAL,  /* a page that is not a list, or memory ran out */
   CUT_N
 };
@@ -70,6 +74,7 @@ struct export {
   char *buf; /* unsent bytes: buf[start .. start + len) */
   size_t start, len, cap;
   long long rows;
+  int shed;    /* times the page in a row waited too long for a worker */
   bool busy;   /* a page is queued or running */
   bool done;   /* the last page is in the buffer */
   bool failed; /* cut: the reader ends the answer with an error */
@@ -202,6 +207,7 @@ static void page_run(struct tx_work *w)
 
   pthread_mutex_lock(&e->lock);
   e->busy = false;
+  e->shed = 0;
   if (e->gone) {
     pthread_mutex_unlock(&e->lock);
     free(bytes);
@@ -245,7 +251,9 @@ static void page_run(struct tx_work *w)
   tx_db_outcome_free(&o);
 }
 
-/* Waited too long for a worker: the service is overloaded. */
+/* Waited too long for a worker (TIANXING_DB_POOL_TIMEOUT_MS): a request would be refused 503
+ * now, but a long export half sent is worth a wait; it queues again, at the back, a few times
+ * before it is cut (a service that stays overloaded must not keep exports open forever). */
 static void page_shed(struct tx_work *w)
 {
   struct export *e = (struct export *)(void *)((char *)w - offsetof(struct export, work));
@@ -256,7 +264,10 @@ static void page_shed(struct tx_work *w)
     export_free(e);
     return;
   }
-  cut(e, CUT_OVERLOAD, "every request worker is busy");
+  if (e->shed++ < CSV_SHED_RETRIES)
+    queue_page(e);
+  else
+    cut(e, CUT_OVERLOAD, "every request worker stayed busy");
   pthread_mutex_unlock(&e->lock);
 }
 
