@@ -16,6 +16,7 @@
 #include "core/csv_export.h"
 #include "base/log.h"
 #include "core/app.h"
+#include "core/byte_queue.h"
 #include "core/formats.h"
 #include "core/metrics.h"
 #include "core/routes.h"
@@ -71,8 +72,7 @@ struct export {
   bool has_sub, has_roles;
   long long exp; /* the token's: no page is fetched after it */
   const char *route;
-  char *buf; /* unsent bytes: buf[start .. start + len) */
-  size_t start, len, cap;
+  struct tx_byte_queue out; /* the CSV not yet sent */
   long long rows;
   int shed;    /* times the page in a row waited too long for a worker */
   bool busy;   /* a page is queued or running */
@@ -85,32 +85,10 @@ static void export_free(struct export *e)
 {
   for (int i = 0; i < TX_CALL_MAX_ARGS; i++)
     free(e->owned[i]);
-  free(e->buf);
+  tx_byte_queue_free(&e->out);
   pthread_mutex_destroy(&e->lock);
   free(e);
   __atomic_sub_fetch(&g.open, 1, __ATOMIC_SEQ_CST);
-}
-
-/* Appends to the unsent bytes (lock held, or before the stream exists); -1 when memory ran out. */
-static int append(struct export *e, const char *s, size_t n)
-{
-  if (e->start && e->start + e->len + n > e->cap) {
-    memmove(e->buf, e->buf + e->start, e->len);
-    e->start = 0;
-  }
-  if (e->len + n > e->cap) {
-    size_t cap = e->cap ? e->cap : 4096;
-    while (cap < e->len + n)
-      cap *= 2;
-    char *grown = realloc(e->buf, cap);
-    if (!grown)
-      return -1;
-    e->buf = grown;
-    e->cap = cap;
-  }
-  memcpy(e->buf + e->start + e->len, s, n);
-  e->len += n;
-  return 0;
 }
 
 /* Cuts the export (lock held): the reader ends the answer with an error at its next call. */
@@ -230,7 +208,7 @@ static void page_run(struct tx_work *w)
     snprintf(detail, sizeof detail, "the list holds more than TIANXING_CSV_MAX_ROWS = %ld rows",
              g.max_rows);
     cut(e, CUT_ROW_LIMIT, detail);
-  } else if (len && append(e, bytes, len)) {
+  } else if (len && tx_byte_queue_append(&e->out, bytes, len)) {
     cut(e, CUT_INTERNAL, "out of memory");
   } else {
     e->rows += (long long)n;
@@ -241,7 +219,7 @@ static void page_run(struct tx_work *w)
     next = NULL;
     if (!e->params[e->cursor])
       e->done = true;
-    else if (e->len < CSV_LOW_WATER)
+    else if (e->out.len < CSV_LOW_WATER)
       queue_page(e); /* the client keeps up: read ahead one more page */
     tx_stream_wake(e->stream);
   }
@@ -282,15 +260,9 @@ static long stream_read(void *cls, char *buf, size_t max)
     cut(e, CUT_SHUTDOWN, NULL);
   if (e->failed) {
     n = TX_STREAM_FAILED;
-  } else if (e->len) {
-    size_t take = e->len < max ? e->len : max;
-    memcpy(buf, e->buf + e->start, take);
-    e->start += take;
-    e->len -= take;
-    if (!e->len)
-      e->start = 0;
-    n = (long)take;
-    if (!e->busy && !e->done && e->len < CSV_LOW_WATER)
+  } else if (e->out.len) {
+    n = (long)tx_byte_queue_take(&e->out, buf, max);
+    if (!e->busy && !e->done && e->out.len < CSV_LOW_WATER)
       queue_page(e); /* drained below the mark: the next page (backpressure) */
   } else {
     n = e->done ? TX_STREAM_END : 0;
@@ -385,7 +357,7 @@ int tx_csv_export(struct tx_req *r, const struct tx_call *call, const char **par
   }
 
   /* The first page, before anything is promised. */
-  FILE *out = open_memstream(&e->buf, &e->len);
+  FILE *out = open_memstream(&e->out.buf, &e->out.len);
   if (!out) {
     export_free(e);
     return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
@@ -397,7 +369,7 @@ int tx_csv_export(struct tx_req *r, const struct tx_call *call, const char **par
   int rc = fetch_page(e, out, &n, &next, &o);
   if (fclose(out) && !rc)
     rc = -2;
-  e->cap = e->len + 1; /* open_memstream's buffer holds at least len + 1 bytes */
+  e->out.cap = e->out.len + 1; /* open_memstream's buffer holds at least len + 1 bytes */
   if (rc == -1) {
     tx_reply_db_error(r, &o);
   } else if (rc) {
@@ -414,7 +386,7 @@ int tx_csv_export(struct tx_req *r, const struct tx_call *call, const char **par
     /* One page is the whole list: answered at once, with a Content-Length. */
     __atomic_add_fetch(&g.rows_total, n, __ATOMIC_RELAXED);
     csv_disposition(r);
-    tx_reply_raw(r, 200, TX_CSV_CONTENT_TYPE, e->buf, e->len);
+    tx_reply_raw(r, 200, TX_CSV_CONTENT_TYPE, e->out.buf, e->out.len);
   } else {
     e->rows = (long long)n;
     __atomic_add_fetch(&g.rows_total, n, __ATOMIC_RELAXED);
@@ -428,7 +400,7 @@ int tx_csv_export(struct tx_req *r, const struct tx_call *call, const char **par
     if (e->stream) {
       __atomic_add_fetch(&g.streamed, 1, __ATOMIC_RELAXED);
       csv_disposition(r);
-      if (e->len < CSV_LOW_WATER && may_go_on(e))
+      if (e->out.len < CSV_LOW_WATER && may_go_on(e))
         queue_page(e);
       pthread_mutex_unlock(&e->lock);
       return r->status; /* the stream owns e now: stream_closed frees it */
