@@ -63,7 +63,9 @@ struct export {
   pthread_mutex_t lock;
   struct tx_work work; /* the next page */
   struct tx_stream *stream; /* NULL once closed */
-  const struct tx_call *call;
+  /* What a page's transaction needs of the route's call, copied: a handler may build its call on
+   * its stack (the customers list does), and the export outlives the handler. */
+  struct tx_call call;
   const struct tx_formats *f;
   const char *params[TX_CALL_MAX_ARGS];
   char *owned[TX_CALL_MAX_ARGS];
@@ -117,7 +119,7 @@ static int fetch_page(struct export *e, FILE *out, size_t *n, char **next,
   *n = 0;
   *next = NULL;
   memset(o, 0, sizeof *o);
-  if (tx_call_query(e->call, e->call->sql, &claims, e->params, &res, o))
+  if (tx_call_query(&e->call, e->call.sql, &claims, e->params, &res, o))
     return -1;
   json_t *j_page = NULL;
   if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
@@ -308,7 +310,8 @@ static void csv_disposition(struct tx_req *r)
 static int copy_request(struct export *e, struct tx_req *r, const struct tx_call *call,
                         const char **params)
 {
-  e->call = call;
+  e->call = (struct tx_call){.sql = call->sql, .read_only = call->read_only,
+                             .replica = call->replica, .timeout_ms = call->timeout_ms};
   e->f = r->route->formats;
   e->route = r->route->path;
   e->cursor = -1;

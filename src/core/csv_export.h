@@ -30,8 +30,9 @@ int tx_csv_export_init(const struct tx_config *cfg);
 
 /**
  * @brief Answers @p r (a GET of a list route whose row declares CSV columns) with the whole list
- * from the request's cursor on. @p params are the call's resolved arguments (copied: the export
- * outlives the handler); a `limit` the request did not give is set to the page size here.
+ * from the request's cursor on. @p params are the call's resolved arguments; they, and what a
+ * page needs of @p call, are copied (the export outlives the handler, whose call may be on its
+ * stack). A `limit` the request did not give is set to the page size here.
  * @return the status answered
  */
 int tx_csv_export(struct tx_req *r, const struct tx_call *call, const char **params);

@@ -316,3 +316,19 @@ describe('TIANXING_CSV_MAX_ROWS', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  test('a drain cuts an export that still has pages to fetch: incomplete transfer, clean exit', async () => {
+    const s2 = await startIdentityService(DB, key, serviceEnv());
+    const e = openExport(s2, staff().token, '/v1/cases', { pauseAt: 100000 });
+    await e.started();
+    s2.proc.kill('SIGTERM');
+    await sleep(300);
+    e.resume();
+    const r = await e.done;
+    assert.equal(r.status, 200);
+    assert.equal(r.complete, false, 'cut, not ended as if whole');
+    assert.equal(await s2.exited, 0, 'drained within the grace period');
+    assert.match(s2.stderrText(), /csv export .* cut after \d+ rows \(shutdown/);
+  });
+});
