@@ -199,7 +199,9 @@ describe('streamed CSV exports', () => {
     // of the list (updated_at DESC): what an edit of a case does.
     for (let i = 0; i < 6; i++) {
       const ids = pg(`SET session_replication_role = replica;
-WITH t AS (SELECT id FROM cases.cases WHERE id = ANY (${lit(`{${inRange.join(',')}}`)}::uuid[]) ORDER BY random() LIMIT 40)
+WITH t AS (SELECT id FROM cases.cases
+             WHERE (updated_at, id) < (timestamptz 'epoch' + ${ts} * interval '1 microsecond', ${lit(from)}::uuid)
+             ORDER BY random() LIMIT 40)
 UPDATE cases.cases c SET updated_at = clock_timestamp() FROM t WHERE c.id = t.id RETURNING c.id`, { db: DB });
       for (const id of ids.split('\n')) if (/^[0-9a-f-]{36}$/.test(id)) changed.add(id);
       if (i === 2) e.resume();
