@@ -4,6 +4,7 @@
  * (a malformed id or query value never reaches the database), meaning is checked in SQL.
  */
 #include "core/call.h"
+#include "core/csv_export.h"
 #include "core/formats.h"
 #include "core/idempotency.h"
 #include "core/routes.h"
@@ -183,115 +184,24 @@ static int resolve(struct tx_req *r, const struct tx_arg *a, const char **value,
   }
 }
 
-/* `attachment; filename="<last literal segment of the route>.csv"`: a browser saves the export
- * under a name that says what it is. */
-static void csv_disposition(struct tx_req *r)
+int tx_call_query(const struct tx_call *call, const struct tx_sql *sql,
+                  const struct tx_claims *claims, const char **params, PGresult **res,
+                  struct tx_db_outcome *out)
 {
-  const char *path = r->route ? r->route->path : "";
-  const char *seg = "export";
-  size_t seg_len = strlen(seg);
-  for (const char *p = path; (p = strchr(p, '/')) != NULL;) {
-    p++;
-    size_t n = strcspn(p, "/");
-    if (n && *p != '{')
-      seg = p, seg_len = n;
-  }
-  char value[128];
-  snprintf(value, sizeof value, "attachment; filename=\"%.*s.csv\"", (int)seg_len, seg);
-  tx_reply_header(r, "Content-Disposition", value);
-}
-
-/* The call's transaction: a report's on the read replica (when there is one), the rest on the
- * primary. */
-static int run_call(const struct tx_call *call, const struct tx_claims *claims,
-                    const struct tx_query *q, size_t n, PGresult **results,
-                    struct tx_db_outcome *out)
-{
-  if (call->replica)
-    return tx_db_run_replica(claims, q, n, results, out);
-  return tx_db_run(claims, call->read_only, q, n, results, out);
-}
-
-/* text/csv of a list route (core/formats.h): every page from the request's cursor on, following
- * next_cursor (a call without a cursor argument answers one page: its next_cursor must be null),
- * each page one read-only transaction (keyset paging keeps the pages consistent
- * with one another: no row twice, none skipped among those that did not change meanwhile). */
-static int export_csv(struct tx_req *r, const struct tx_call *call, const char **params)
-{
-  const struct tx_formats *f = r->route->formats;
-  int cursor = -1;
-  for (int i = 0; i < call->sql->nparams; i++) {
-    const struct tx_arg *a = &call->args[i];
-    if (a->kind == TX_ARG_QUERY_TEXT && !strcmp(a->name, "cursor"))
-      cursor = i;
-    if (a->kind == TX_ARG_QUERY_INT && !strcmp(a->name, "limit") && !params[i])
-      params[i] = TX_CSV_PAGE; /* fewer round trips; a given limit is the page size */
-  }
-  char *buf = NULL, *next = NULL;
-  size_t len = 0, rows = 0;
-  FILE *out = open_memstream(&buf, &len);
-  if (!out)
-    return tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-  tx_csv_header(out, f->csv, f->ncsv);
-  struct tx_claims claims;
-  tx_req_claims(r, &claims);
-  bool answered = false;
-  for (;;) {
-    struct tx_query q = {call->sql, params};
-    PGresult *res;
-    struct tx_db_outcome outcome;
-    if (run_call(call, &claims, &q, 1, &res, &outcome)) {
-      tx_reply_db_error(r, &outcome);
-      answered = true;
-      break;
-    }
-    json_t *j_page = NULL;
-    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-      j_page = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
-    PQclear(res);
-    json_t *j_items = json_object_get(j_page, "items");
-    if (!json_is_array(j_items)) {
-      json_decref(j_page);
-      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-      answered = true;
-      break;
-    }
-    rows += json_array_size(j_items);
-    if (rows > TX_CSV_MAX_ROWS) {
-      json_decref(j_page);
-      char detail[160];
-      snprintf(detail, sizeof detail,
-               "A CSV export holds at most %d rows; narrow the filters (or page the JSON list).",
-               TX_CSV_MAX_ROWS);
-      tx_reply_problem(r, TX_E_EXPORT_TOO_LARGE, detail, NULL);
-      answered = true;
-      break;
-    }
-    size_t i;
-    json_t *j_item;
-    json_array_foreach(j_items, i, j_item)
-      tx_csv_row(out, j_item, f->csv, f->ncsv);
-    const char *nc = json_string_value(json_object_get(j_page, "next_cursor"));
-    free(next);
-    next = nc ? strdup(nc) : NULL;
-    json_decref(j_page);
-    if (!next)
-      break;
-    if (cursor < 0) { /* more pages, no way to ask for them: never cut the list silently */
-      tx_reply_problem(r, TX_E_INTERNAL_ERROR, NULL, NULL);
-      answered = true;
-      break;
-    }
-    params[cursor] = next;
-  }
-  fclose(out);
-  if (!answered) {
-    csv_disposition(r);
-    tx_reply_raw(r, 200, TX_CSV_CONTENT_TYPE, buf, len);
-  }
-  free(buf);
-  free(next);
-  return r->status;
+  /* A route's own statement timeout: set for its transaction only, before the call. */
+  char timeout[16];
+  snprintf(timeout, sizeof timeout, "%d", call->timeout_ms);
+  struct tx_query qs[2] = {{&sql_set_timeout, (const char *[]){timeout}}, {sql, params}};
+  size_t nq = call->timeout_ms > 0 ? 2 : 1;
+  const struct tx_query *q = call->timeout_ms > 0 ? qs : &qs[1];
+  PGresult *results[2] = {NULL, NULL};
+  /* A report's transaction on the read replica (when there is one), the rest on the primary. */
+  int failed = call->replica ? tx_db_run_replica(claims, q, nq, results, out)
+                             : tx_db_run(claims, call->read_only, q, nq, results, out);
+  if (!failed && nq == 2)
+    PQclear(results[0]);
+  *res = failed ? NULL : results[nq - 1];
+  return failed;
 }
 
 /* image/svg+xml of a chart route: the route's renderer draws the JSON the SQL answered. */
@@ -330,7 +240,7 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
   }
 
   if (r->format == TX_FORMAT_CSV) {
-    export_csv(r, call, params);
+    tx_csv_export(r, call, params);
     goto out;
   }
 
@@ -352,26 +262,16 @@ int tx_call_run(struct tx_req *r, const struct tx_call *call)
 
   struct tx_claims claims;
   tx_req_claims(r, &claims);
-  /* A route's own statement timeout: set for its transaction only, before the call. */
-  char timeout[16];
-  snprintf(timeout, sizeof timeout, "%d", call->timeout_ms);
-  struct tx_query qs[2] = {{&sql_set_timeout, (const char *[]){timeout}}, {sql, params}};
-  size_t nq = call->timeout_ms > 0 ? 2 : 1;
-  const struct tx_query *q = call->timeout_ms > 0 ? qs : &qs[1];
-  PGresult *results[2] = {NULL, NULL};
   PGresult *res;
   struct tx_db_outcome outcome;
-  int failed = run_call(call, &claims, q, nq, results, &outcome);
+  int failed = tx_call_query(call, sql, &claims, params, &res, &outcome);
   /* An If-Match list: the next version when this one was stale (nothing was written then). */
   for (size_t v = 1; failed && im_arg >= 0 && v < im.n && outcome.code == TX_E_PRECONDITION_FAILED;
        v++) {
     tx_db_outcome_free(&outcome);
     params[im_arg] = im.version[v];
-    failed = run_call(call, &claims, q, nq, results, &outcome);
+    failed = tx_call_query(call, sql, &claims, params, &res, &outcome);
   }
-  if (!failed && nq == 2)
-    PQclear(results[0]);
-  res = results[nq - 1];
   if (failed) {
     if (!tx_idem_lost_race(r, &idem, &outcome, call->location, NULL))
       tx_reply_db_error(r, &outcome);

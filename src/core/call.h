@@ -88,6 +88,16 @@ struct tx_if_match {
  */
 int tx_call_if_match(struct tx_req *r, struct tx_if_match *m);
 
+/**
+ * @brief One transaction of @p call running @p sql (call->sql, or a variant of it) with @p params:
+ * the route's statement timeout, on the read replica when the call is a report.
+ * @return 0 with the statement's result in @p res (caller PQclear()s), or -1 with @p out filled;
+ *         @p out is released by the caller either way (tx_db_outcome_free)
+ */
+int tx_call_query(const struct tx_call *call, const struct tx_sql *sql,
+                  const struct tx_claims *claims, const char **params, PGresult **res,
+                  struct tx_db_outcome *out);
+
 /** @brief Runs @p call for @p r and answers. */
 int tx_call_run(struct tx_req *r, const struct tx_call *call);
 

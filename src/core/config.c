@@ -73,6 +73,8 @@ static const struct setting settings[] = {
   {"TIANXING_JOB_POLL_MS", K_INT, OFF(job_poll_ms), 50, 600000},
   {"TIANXING_EVENT_STREAMS", K_INT, OFF(event_streams), 0, 100000},
   {"TIANXING_EVENT_HEARTBEAT", K_INT, OFF(event_heartbeat_s), 1, 300},
+  {"TIANXING_CSV_MAX_ROWS", K_LONG, OFF(csv_max_rows), 1, 100000000},
+  {"TIANXING_CSV_EXPORTS", K_INT, OFF(csv_exports), 1, 10000},
   {"TIANXING_WEBHOOK_ALLOW_HTTP_LOOPBACK", K_BOOL, OFF(webhook_allow_http_loopback), 0, 0},
   {"TIANXING_WEBHOOK_ALLOW_CIDRS", K_STR_OPT, OFF(webhook_allow_cidrs), 0, 0},
   {"TIANXING_WEBHOOK_TIMEOUT_MS", K_INT, OFF(webhook_timeout_ms), 100, 60000},
@@ -140,6 +142,9 @@ void tx_config_defaults(struct tx_config *c)
   c->event_streams = 256;
   c->event_heartbeat_s = 15;
   c->job_poll_ms = 1000;
+  /* Under Excel's 1 048 576 rows a sheet, header included: an export that opens whole. */
+  c->csv_max_rows = 1000000;
+  c->csv_exports = 16;
   c->webhook_allow_http_loopback = false;
   c->webhook_timeout_ms = 10000;
   c->webhook_max_attempts = 8;

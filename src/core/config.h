@@ -61,6 +61,9 @@ struct tx_config {
   /* Server-Sent Events (GET /v1/events, modules/events/stream.c) */
   int event_streams;     /* open at once, at most; 0: the route answers 503 */
   int event_heartbeat_s; /* a comment line after this long without an event */
+  /* CSV exports of lists (core/csv_export.h, docs/charts.md) */
+  long csv_max_rows; /* rows in one export, at most; a longer list is refused or cut */
+  int csv_exports;   /* streamed at once, at most; more get 503 */
   /* Webhook delivery (src/modules/events, docs/events.md) */
   bool webhook_allow_http_loopback; /* http:// to a loopback host (tests); else https only */
   char *webhook_allow_cidrs;        /* non-public ranges deliveries may connect to, or NULL */

@@ -7,11 +7,10 @@
  *   - `csv`/`ncsv`: the columns of `text/csv`, each (header, JSON pointer into one item of the
  *     list's `items`). The route must be a call whose answer has `items` (an array) and, when it
  *     pages, `next_cursor`, with `{TX_ARG_QUERY_TEXT, "cursor"}` among its args: the CSV holds the
- *     whole list from the request's cursor on, fetched page by page (next_cursor followed, each
- *     page its own read-only transaction) up to TX_CSV_MAX_ROWS rows. A call without a cursor
- *     argument is one page (a non-null next_cursor is then a bug: 500, never a cut list); a longer list is refused (422 export_too_large,
- *     narrow the filters) rather than cut silently. `limit` is then the page size used to fetch
- *     (the largest page when absent).
+ *     whole list from the request's cursor on, streamed page by page (core/csv_export.h: each page
+ *     its own read-only transaction) up to TIANXING_CSV_MAX_ROWS rows. A call without a cursor
+ *     argument is one page (a non-null next_cursor is then a bug: 500, never a cut list). `limit`
+ *     is then the page size used to fetch (the largest page when absent).
  *   - `svg`: renders the call's JSON answer as `image/svg+xml`.
  * An Accept the route cannot satisfy is 406 not_acceptable (problem+json, naming what it gives).
  */
@@ -29,12 +28,6 @@ enum tx_format {
   TX_FORMAT_CSV = 2,  /* text/csv; charset=utf-8; header=present */
   TX_FORMAT_SVG = 4,  /* image/svg+xml */
 };
-
-/** At most this many rows in one CSV answer. */
-#define TX_CSV_MAX_ROWS 10000
-/** The page size a CSV export fetches with when the request names no limit (api.page_limit's
- * maximum). */
-#define TX_CSV_PAGE "200"
 
 #define TX_CSV_CONTENT_TYPE "text/csv; charset=utf-8; header=present"
 #define TX_SVG_CONTENT_TYPE "image/svg+xml"

@@ -61,15 +61,21 @@ int tx_reply_problem_doc(struct tx_req *r, json_t *j_p);
 /** @brief Adds a response header. */
 void tx_reply_header(struct tx_req *r, const char *name, const char *value);
 
-/** One streamed answer (Server-Sent Events): open until its producer ends it or the client goes.
- * While nothing is ready its connection is suspended: it holds no thread and no database
- * connection. Opaque; core/server.c. */
+/** One streamed answer (Server-Sent Events, CSV exports): chunked, open until its producer ends
+ * it or the client goes. While nothing is ready its connection is suspended: it holds no thread
+ * and no database connection. Opaque; core/server.c. */
 struct tx_stream;
+
+#define TX_STREAM_END (-1)
+#define TX_STREAM_FAILED (-2)
 
 /** What a stream's producer provides. */
 struct tx_stream_source {
-  /* On a network thread: copies up to @p max ready bytes to @p buf and returns how many; 0 when
-   * nothing is ready (the connection sleeps until tx_stream_wake); -1 to end the answer. */
+  /* On a network thread, never blocking (no database): copies up to @p max ready bytes to @p buf
+   * and returns how many; 0 when nothing is ready (the connection sleeps until tx_stream_wake);
+   * TX_STREAM_END to end the answer cleanly (the last chunk is sent); TX_STREAM_FAILED to cut it:
+   * the connection is closed without the last chunk, so the client sees an incomplete transfer,
+   * never a whole answer. */
   long (*read)(void *cls, char *buf, size_t max);
   /* The stream is over (ended, client gone, shutdown): called once, on a network thread; the
    * handle is invalid once it returns, so the producer must stop calling tx_stream_wake first. */

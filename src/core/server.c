@@ -20,6 +20,7 @@
 #include "core/app.h"
 #include "core/auth.h"
 #include "core/conn_guard.h"
+#include "core/csv_export.h"
 #include "core/http.h"
 #include "core/jwt.h"
 #include "base/log.h"
@@ -111,6 +112,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
   (void)pos;
   struct tx_stream *st = cls;
   long n = st->src.read(st->src.cls, buf, max);
+  if (n == TX_STREAM_FAILED) /* closes without the terminating chunk: visibly incomplete */
+    return MHD_CONTENT_READER_END_WITH_ERROR;
   if (n < 0)
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (n == 0) {
@@ -693,7 +696,8 @@ int tx_server_run(const struct tx_config *cfg)
     return 1;
   }
   /* A series per registered route: the table is complete by now. */
-  if (tx_metrics_init(tx_routes_count) || tx_metrics_add_source(tx_workers_metrics_render)) {
+  if (tx_metrics_init(tx_routes_count) || tx_metrics_add_source(tx_workers_metrics_render) ||
+      tx_csv_export_init(cfg)) {
     tx_log(TX_LOG_ERROR, "out of memory for the metrics of %zu routes", tx_routes_count);
     return 1;
   }
