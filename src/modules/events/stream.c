@@ -19,6 +19,7 @@
 #include "modules/events/stream.h"
 #include "base/log.h"
 #include "core/app.h"
+#include "core/byte_queue.h"
 #include "core/metrics.h"
 #include "core/request.h"
 #include "db/tx.h"
@@ -44,8 +45,7 @@ struct client {
   char request_id[TX_REQUEST_ID_MAX + 1];
   long long exp;       /* the token's: the stream ends with it (reconnect with a fresh one) */
   long long position;  /* the last position read for this caller (sent or pending) */
-  char *buf;           /* unsent bytes: buf[start .. start + len) */
-  size_t start, len, cap;
+  struct tx_byte_queue unsent; /* what the feeder wrote and the client has not read yet */
   time_t last_write;   /* for heartbeats */
   bool ended;          /* no more data: the reader ends the answer once buf is sent */
   bool gone;           /* the connection is over; the feeder frees the client */
@@ -65,43 +65,15 @@ static const struct tx_sql sql_head = {"events_stream_head",
 static const struct tx_sql sql_after = {"events_stream_after",
                                         "SELECT events.after($1::bigint, $2::int)::text", 2};
 
-/* Appends to @p c's unsent bytes (hub lock held); -1 when memory ran out. */
-static int append(struct client *c, const char *s, size_t n)
-{
-  if (c->start && c->start + c->len + n > c->cap) {
-    memmove(c->buf, c->buf + c->start, c->len);
-    c->start = 0;
-  }
-  if (c->len + n > c->cap) {
-    size_t cap = c->cap ? c->cap : 4096;
-    while (cap < c->len + n)
-      cap *= 2;
-    char *grown = realloc(c->buf, cap);
-    if (!grown)
-      return -1;
-    c->buf = grown;
-    c->cap = cap;
-  }
-  memcpy(c->buf + c->start + c->len, s, n);
-  c->len += n;
-  return 0;
-}
-
 /* Network thread (core/server.c's content reader). */
 static long stream_read(void *cls, char *buf, size_t max)
 {
   struct client *c = cls;
   long n;
   pthread_mutex_lock(&hub.lock);
-  if (c->len) {
-    size_t take = c->len < max ? c->len : max;
-    memcpy(buf, c->buf + c->start, take);
-    c->start += take;
-    c->len -= take;
-    if (!c->len)
-      c->start = 0;
-    n = (long)take;
-    if (c->len < PENDING_MAX / 2)
+  if (c->unsent.len) {
+    n = (long)tx_byte_queue_take(&c->unsent, buf, max);
+    if (c->unsent.len < PENDING_MAX / 2)
       pthread_cond_signal(&hub.wake); /* caught up: the feeder may read on for it */
   } else {
     n = c->ended ? -1 : 0;
@@ -223,7 +195,7 @@ static void round_once(long long head, bool draining)
     if (c->gone) {
       *pp = c->next;
       hub.open--;
-      free(c->buf);
+      tx_byte_queue_free(&c->unsent);
       free(c);
       continue;
     }
@@ -234,7 +206,7 @@ static void round_once(long long head, bool draining)
       end_stream(c);
       continue;
     }
-    if (head > c->position && c->len < PENDING_MAX) {
+    if (head > c->position && c->unsent.len < PENDING_MAX) {
       struct client snap = *c; /* claims, read without the lock */
       long long position = c->position;
       char *bytes;
@@ -246,7 +218,7 @@ static void round_once(long long head, bool draining)
       if (rc == 1) {
         end_stream(c);
       } else if (rc == 0 && !c->gone) {
-        if (n && append(c, bytes, n)) {
+        if (n && tx_byte_queue_append(&c->unsent, bytes, n)) {
           end_stream(c); /* out of memory: the client resumes with Last-Event-ID */
         } else {
           c->position = position;
@@ -262,7 +234,7 @@ static void round_once(long long head, bool draining)
     if (now - c->last_write >= hub.heartbeat_s) {
       static const char beat[] = ": heartbeat\n\n";
       /* Also how a client that went away is noticed: its connection sleeps otherwise. */
-      if (!append(c, beat, sizeof beat - 1)) {
+      if (!tx_byte_queue_append(&c->unsent, beat, sizeof beat - 1)) {
         c->last_write = now;
         tx_stream_wake(c->stream);
       }
@@ -400,7 +372,7 @@ int tx_events_stream(struct tx_req *r)
     tx_reply_header(r, "Retry-After", "5");
     return tx_reply_problem(r, TX_E_SERVICE_BUSY, "Too many event streams are open.", NULL);
   }
-  if (append(c, hello, sizeof hello - 1)) {
+  if (tx_byte_queue_append(&c->unsent, hello, sizeof hello - 1)) {
     pthread_mutex_unlock(&hub.lock);
     free(c);
     return tx_reply_problem(r, TX_E_SERVICE_BUSY, NULL, NULL);
@@ -409,7 +381,7 @@ int tx_events_stream(struct tx_req *r)
   c->stream = tx_reply_stream(r, 200, "text/event-stream; charset=utf-8", &src);
   if (!c->stream) {
     pthread_mutex_unlock(&hub.lock);
-    free(c->buf);
+    tx_byte_queue_free(&c->unsent);
     free(c);
     return r->status;
   }
