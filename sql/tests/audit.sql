@@ -34,7 +34,7 @@ SELECT is((SELECT array_agg(privilege_type::text) FROM information_schema.table_
 SELECT ok((SELECT prosecdef FROM pg_proc WHERE oid = 'audit.capture()'::regprocedure), 'the trigger function is SECURITY DEFINER');
 SELECT is((SELECT pg_get_userbyid(proowner)::text FROM pg_proc WHERE oid = 'audit.capture()'::regprocedure),
   'tianxing_audit', '... owned by tianxing_audit');
-SELECT ok(NOT has_function_privilege('tianxing_app', 'audit.append(text,text,text,jsonb)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('tianxing_app', 'audit.append(text,text,text,jsonb,timestamp with time zone)', 'EXECUTE'),
   'tianxing_app cannot append directly');
 SELECT ok(NOT has_function_privilege('tianxing_app', 'audit.attach(regclass,text[])', 'EXECUTE'),
   'tianxing_app cannot attach triggers');
@@ -51,7 +51,8 @@ SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
 -- Every business table (RLS-guarded: everything outside the system schemas, tx_meta and audit)
 -- carries both audit triggers. Two exceptions: cust.pii_reads is a log itself (who read whose
 -- PII), append-only by its own triggers and kept out of the chain so that reads do not queue
--- for the chain's lock (0011; sql/tests/customers.sql checks its triggers); auth.login_throttle
+-- for the chain's lock (0011; sql/tests/customers.sql checks its triggers; a periodic digest of
+-- it enters the chain instead, 0043, sql/tests/audit_link.sql); auth.login_throttle
 -- holds counters of failed sign-ins that anonymous callers write at will (0015: auditing them
 -- would let anyone grow the chain). And cust.search_terms: derived rows, the customers' bigrams at
 -- their updated_at (0044), rewritten by a trigger at every customer update; the customer's own

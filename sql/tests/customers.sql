@@ -746,8 +746,9 @@ SELECT is((pg_temp.audit_entry('cust.pii_reads', (SELECT id::text FROM cust.pii_
   'audit: PII reads are not in the chain (0011: their own append-only log, so reads do not queue for the chain lock)');
 SELECT is(ARRAY(SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'cust.pii_reads'::regclass AND NOT tgisinternal ORDER BY tgname),
   ARRAY['CREATE TRIGGER pii_reads_append_only BEFORE DELETE OR UPDATE ON cust.pii_reads FOR EACH ROW EXECUTE FUNCTION cust.ledger_refuse_change()',
-        'CREATE TRIGGER pii_reads_no_truncate BEFORE TRUNCATE ON cust.pii_reads FOR EACH STATEMENT EXECUTE FUNCTION cust.ledger_refuse_change()'],
-  'the PII read log refuses UPDATE, DELETE and TRUNCATE, whoever asks (its triggers; 0007''s ledger function)');
+        'CREATE TRIGGER pii_reads_no_truncate BEFORE TRUNCATE ON cust.pii_reads FOR EACH STATEMENT EXECUTE FUNCTION cust.ledger_refuse_change()',
+        'CREATE TRIGGER pii_reads_number BEFORE INSERT ON cust.pii_reads FOR EACH ROW EXECUTE FUNCTION audit.pii_read_number()'],
+  'the PII read log refuses UPDATE, DELETE and TRUNCATE, whoever asks (its triggers; 0007''s ledger function); its rows are numbered for the chain''s digest (0043)');
 SELECT throws_ok($$ DELETE FROM cust.pii_reads $$, '42501', NULL, 'the runtime role may not delete from the PII read log (no grant)');
 SELECT isnt((pg_temp.audit_entry('cust.team', pg_temp.c(1) || ',' || pg_temp.emp('staff.b1'), 'INSERT')).id, NULL,
   'audit: team changes');

@@ -2,9 +2,13 @@
 # sql tier, the checks pgTAP-as-tianxing_app cannot make: they need a superuser or several
 # sessions at once. On a database of its own (tx_tamper_test), bootstrapped and migrated like
 # tests/sql/run does, with sql/tests/fixtures.sql:
-#   - audit chain under concurrency: parallel sessions appending, and a session blocked on the
-#     append lock, leave one unbroken chain; a REPEATABLE READ transaction whose snapshot predates
-#     the last append cannot chain onto a stale head (serialization failure, retried by the service);
+#   - audit chain under concurrency: parallel sessions appending (some rolling back), leave one
+#     unbroken chain with each transaction's entries together; the chain's lock is taken at commit
+#     (0043), so an open transaction with audited writes does not hold up another writer, and the
+#     chain is in commit order; a REPEATABLE READ transaction whose snapshot predates the last
+#     append cannot chain onto a stale head (serialization failure at its commit);
+#   - the PII read log's digests (0043): the owner deleting or editing a row of cust.pii_reads
+#     (RLS and triggers switched off) is reported by audit.verify() and `tianxingd audit-verify`;
 #   - tampering: a superuser who bypasses the append-only triggers (session_replication_role =
 #     replica, or ALTER TABLE ... DISABLE TRIGGER) and edits, deletes inside, or deletes at the
 #     tail of audit.log is reported by audit.verify() / api.audit_verify() at exactly that entry;
@@ -96,7 +100,34 @@ check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM aud
 check "... ids in chain order (prev_hash = the previous entry's hash)" "0" \
 	"$(q "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER (ORDER BY id) AS p FROM audit.log) s WHERE p IS NOT NULL AND p <> prev_hash")"
 
-# A second writer waits for the first (the append lock is held to the end of the transaction).
+# Many writers at once, each transaction writing two audited rows, one in five rolled back: the
+# committed ones are all linked, each transaction's entries next to each other, one chain.
+before=$(q "SELECT count(*) FROM audit.log")
+pids=()
+for s in 1 2 3 4 5 6 7 8; do
+	{
+		for i in $(seq 1 20); do
+			printf "BEGIN;\nSELECT tx.begin_request('admin', 'admin', 'many-%s-%s');\n" "$s" "$i"
+			printf "SELECT api.department_create('{\"code\": \"M%s-%s-a\", \"name\": \"many\", \"kind\": \"support\"}');\n" "$s" "$i"
+			printf "SELECT api.department_create('{\"code\": \"M%s-%s-b\", \"name\": \"many\", \"kind\": \"support\"}');\n" "$s" "$i"
+			if ((i % 5 == 0)); then echo "ROLLBACK;"; else echo "COMMIT;"; fi
+		done
+	} >"$work/many$s.sql"
+	psql "${PGARGS[@]}" -U tianxing_app -d "$DB" -f "$work/many$s.sql" >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a load session failed"; done
+check "eight sessions x 20 transactions x 2 writes, 1 in 5 rolled back: 256 entries" "256" \
+	"$(q "SELECT count(*) - $before FROM audit.log")"
+check "... none from a rolled-back transaction" "0" \
+	"$(q "SELECT count(*) FROM audit.log WHERE request_id ~ '^many-[0-9]+-(5|10|15|20)$'")"
+check "... each transaction's two entries next to each other" "0" \
+	"$(q "SELECT count(*) FROM (SELECT request_id, max(id) - min(id) AS d FROM audit.log WHERE request_id LIKE 'many-%' GROUP BY request_id) s WHERE d <> 1")"
+check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+check "... nothing left staged" "0" "$(q "SELECT count(*) FROM audit.pending")"
+
+# The chain's lock is taken at commit (0043): an open transaction with audited writes does not
+# hold up a second writer, and the chain is in commit order (b committed first).
 out=$(q "
 SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
 SELECT dblink_exec('a', 'BEGIN');
@@ -106,13 +137,13 @@ SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_reques
   SELECT api.department_create('{\"code\": \"LB\", \"name\": \"b\", \"kind\": \"support\"}')::text FROM c\$\$);
 SELECT pg_sleep(0.5);
 SELECT 'busy=' || dblink_is_busy('b');
-SELECT dblink_exec('a', 'COMMIT');
 SELECT count(*) FROM dblink_get_result('b') t(x text);
+SELECT dblink_exec('a', 'COMMIT');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
 ")
-check "a second writer waits while the first holds the append lock" "busy=1" "$(grep '^busy=' <<<"$out")"
+check "a second writer does not wait for an open transaction's audited write" "busy=0" "$(grep '^busy=' <<<"$out")"
 check "... then both entries chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
-check "... in commit order" "lock-a,lock-b" \
+check "... in commit order" "lock-b,lock-a" \
 	"$(q "SELECT string_agg(request_id, ',' ORDER BY id) FROM audit.log WHERE request_id IN ('lock-a', 'lock-b')")"
 
 # REPEATABLE READ: a snapshot older than the last append must not chain onto a stale head.
@@ -123,15 +154,19 @@ SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('admin', 'admin', 'rr-a') 
 SELECT * FROM dblink('a', 'SELECT count(*) FROM org.departments') t(n bigint);
 SELECT dblink_exec('b', \$\$BEGIN; SELECT tx.begin_request('admin', 'admin', 'rr-b');
   SELECT api.department_create('{\"code\": \"RB\", \"name\": \"b\", \"kind\": \"support\"}'); COMMIT\$\$);
-SELECT 'result=' || dblink_exec('a', \$q\$DO \$do\$ BEGIN PERFORM api.department_create('{\"code\": \"RA\", \"name\": \"a\", \"kind\": \"support\"}'); END \$do\$\$q\$, false);
+SELECT 'write=' || dblink_exec('a', \$q\$DO \$do\$ BEGIN PERFORM api.department_create('{\"code\": \"RA\", \"name\": \"a\", \"kind\": \"support\"}'); END \$do\$\$q\$, false);
+SELECT 'result=' || dblink_exec('a', 'COMMIT', false);
 SELECT 'error=' || dblink_error_message('a');
 SELECT dblink_exec('a', 'ROLLBACK');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
 ")
-check "REPEATABLE READ with a stale snapshot: the append fails" "result=ERROR" "$(grep '^result=' <<<"$out")"
+check "REPEATABLE READ with a stale snapshot: the write itself goes through (nothing linked yet)" "write=DO" \
+	"$(grep '^write=' <<<"$out")"
+check "... its commit, which links, fails" "result=ERROR" "$(grep '^result=' <<<"$out")"
 check "... as a serialization failure (the service retries it)" "1" \
 	"$(grep -c '^error=.*could not serialize access' <<<"$out" || true)"
 check "... and the chain stays intact" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+check "... without the rolled-back entry" "0" "$(q "SELECT count(*) FROM audit.log WHERE request_id = 'rr-a'")"
 
 # --- TRUNCATE ----------------------------------------------------------------------------
 q "CREATE TABLE public.tx_truncate_probe (id int PRIMARY KEY); SELECT audit.attach('public.tx_truncate_probe');
@@ -156,7 +191,7 @@ check "the append-only triggers stop even a superuser" "refused" \
 # (put in with the foreign keys skipped, all rolled back).
 pii_log() {
 	q "BEGIN; SET LOCAL session_replication_role = replica;
-	   INSERT INTO cust.pii_reads (customer_id, reader_id) VALUES (gen_random_uuid(), gen_random_uuid());
+	   INSERT INTO cust.pii_reads (customer_id, reader_id, seq) VALUES (gen_random_uuid(), gen_random_uuid(), -1);
 	   SET LOCAL session_replication_role = origin; $1; ROLLBACK" 2>&1 | grep -o 'append-only' | head -n 1
 }
 check "the PII read log refuses DELETE even from a superuser" "append-only" "$(pii_log "DELETE FROM cust.pii_reads")"
@@ -208,6 +243,48 @@ check "rotation: the reuse revoked the family, the winner's new token included" 
 check "rotation: the loser's token was never issued" "invalid" \
 	"$(q "SELECT outcome FROM auth.refresh_rotate(sha256('conc-2b'), sha256('conc-4'), 60)")"
 check "the chain is intact at the end" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+# --- the PII read log under the chain's digests (0043) -------------------------------------------
+# Three full reads by the customer's owner, then the digest job's function: one DIGEST entry.
+app() { psql "${PGARGS[@]}" -U tianxing_app -d "$DB" -At <<<"$1"; }
+app "BEGIN; SELECT tx.begin_request('staff.a1', 'staff', 'pii-setup') IS NOT NULL;
+     SELECT api.customer_create(jsonb_build_object('id', '4d000000-0000-4000-8000-0000000000d1', 'name', '吳雅婷',
+       'dek', jsonb_build_object('key_id', 'mk1', 'wrapped', '\\x01' || repeat('ef', 59)))) IS NOT NULL; COMMIT;" >/dev/null
+# (The second is rolled back: its number is a gap inside the digested range.)
+for i in 1 gap 2 3; do
+	app "BEGIN; SELECT tx.begin_request('staff.a1', 'staff', 'pii-read-$i') IS NOT NULL;
+	     SELECT api.customer_get('4d000000-0000-4000-8000-0000000000d1') ->> 'pii_access';
+	     $([[ $i == gap ]] && echo ROLLBACK || echo COMMIT);" >/dev/null
+done
+check "three full reads logged" "3" "$(q "SELECT count(*) FROM cust.pii_reads WHERE request_id LIKE 'pii-read-%'")"
+check "the digest covers them" "3" \
+	"$(app "BEGIN; SELECT tx.begin_request('staff.a1', 'staff', 'pii-digest') IS NOT NULL; SELECT audit.pii_reads_digest() ->> 'count'; COMMIT;" | sed -n 2p)"
+digest=$(q "SELECT id FROM audit.log WHERE table_name = 'cust.pii_reads' AND op = 'DIGEST' ORDER BY id DESC LIMIT 1")
+check "... and is linked into an intact chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+# The owner role (not a superuser) switches off what stands in its way: row-level security and
+# the append-only trigger.
+owner() { PGOPTIONS="-c client_min_messages=warning" psql "${PGARGS[@]}" -U tianxing_owner -d "$DB" -At <<<"$1"; }
+unguard="ALTER TABLE cust.pii_reads NO FORCE ROW LEVEL SECURITY; ALTER TABLE cust.pii_reads DISABLE TRIGGER pii_reads_append_only;"
+pii_reason="the PII read log no longer matches this digest (a row deleted, altered or added)"
+check "the owner deletes a digested PII read: reported at the digest" "$digest|$pii_reason" \
+	"$(owner "BEGIN; $unguard DELETE FROM cust.pii_reads WHERE request_id = 'pii-read-2';
+	          SELECT first_broken_id || '|' || reason FROM audit.verify(); ROLLBACK" | tail -n 1)"
+check "the owner edits one (who read): reported" "$digest|$pii_reason" \
+	"$(owner "BEGIN; $unguard UPDATE cust.pii_reads SET reader_id = '20000000-0000-4000-8000-000000000001' WHERE request_id = 'pii-read-1';
+	          SELECT first_broken_id || '|' || reason FROM audit.verify(); ROLLBACK" | tail -n 1)"
+check "the owner slips one into a digested range: reported" "$digest|$pii_reason" \
+	"$(owner "BEGIN; $unguard ALTER TABLE cust.pii_reads DISABLE TRIGGER pii_reads_number;
+	          INSERT INTO cust.pii_reads (customer_id, reader_id, request_id, seq)
+	          SELECT customer_id, reader_id, 'forged', seq + 1 FROM cust.pii_reads WHERE request_id = 'pii-read-1';
+	          SELECT first_broken_id || '|' || reason FROM audit.verify(); ROLLBACK" | tail -n 1)"
+check "after the rollbacks the chain and digests verify" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+# Last, for good (this database is dropped afterwards): a deletion committed, then the command.
+owner "BEGIN; $unguard DELETE FROM cust.pii_reads WHERE request_id = 'pii-read-2'; COMMIT" >/dev/null
+verify_out=$(cd -- "$work" && env -i PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+	${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} TIANXING_DATABASE_URL="$owner_url" \
+	"$TX_TEST_BIN" audit-verify 2>&1) && verify_rc=0 || verify_rc=$?
+check "tianxingd audit-verify exits 1 on the deleted PII read" "1" "$verify_rc"
+check "... and names the digest" "1" "$(grep -c "\"first_broken_id\" : $digest, \"reason\" : \"$pii_reason\"" <<<"$verify_out" || true)"
 
 echo "1..$n"
 if ((failed)); then

@@ -19,7 +19,7 @@ RESET ROLE;
 SET LOCAL ROLE tianxing_audit;
 -- Walks the chain in id order: the first entry whose prev_hash is not its predecessor's hash, or
 -- whose hash is not the hash of its content, is reported; then the head must point at the last
--- entry. first_broken_id is NULL when the chain is intact; `checked` counts the entries examined
+-- entry; then every digest of the PII read log must match the log's rows (first mismatch by id). first_broken_id is NULL when the chain is intact; `checked` counts the entries examined
 -- (up to and including the broken one).
 -- SECURITY INVOKER: what it sees is what the caller may read (api.audit_verify() admits auditor
 -- and admin, who see every entry; tianxing_audit's members and superusers see all).
@@ -62,6 +62,22 @@ BEGIN
                 OR v_head.last_hash IS DISTINCT FROM coalesce(v_last_hash, audit.genesis())) THEN
     first_broken_id := coalesce(v_head.last_id, v_last_id);
     reason := 'the chain head does not match the last entry (entries removed at the tail?)';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  -- The PII read log's digests (0043, 040_pii_digest.sql): the rows of each digested range must
+  -- still be exactly those digested. Rows after the last digest are not checked yet.
+  SELECT l.id INTO first_broken_id
+    FROM audit.log l
+    CROSS JOIN LATERAL audit.pii_reads_hash((l.changes ->> 'after')::bigint,
+                                            (l.changes ->> 'through')::bigint) h
+   WHERE l.table_name = 'cust.pii_reads' AND l.op = 'DIGEST'
+     AND (h.n IS DISTINCT FROM (l.changes ->> 'count')::bigint
+          OR encode(h.sha256, 'hex') IS DISTINCT FROM l.changes ->> 'sha256')
+   ORDER BY l.id
+   LIMIT 1;
+  IF first_broken_id IS NOT NULL THEN
+    reason := 'the PII read log no longer matches this digest (a row deleted, altered or added)';
   END IF;
   RETURN NEXT;
 END

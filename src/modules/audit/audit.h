@@ -11,4 +11,7 @@
 /** @brief The module: its routes (routes.c); main.c registers it. */
 extern const struct tx_module tx_module_audit;
 
+/** @brief Registers the job kind 'audit.pii_reads.digest' (digest.c); main.c calls it. */
+int tx_audit_digest_register(void);
+
 #endif

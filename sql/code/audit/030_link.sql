@@ -1,0 +1,97 @@
+-- sql/code/audit/030_link.sql: appending to the hash chain at commit (0043, issue 15 target 3).
+-- One current definition per object; `tianxingd migrate` re-applies this file when it changes
+-- (sql/code/ORDER, docs/architecture.md).
+--
+-- An audited row is staged (audit.append) and linked when its transaction commits (audit.link):
+-- the chain's lock is held from the commit-time trigger to the end of the commit instead of from
+-- the first audited row. docs/performance.md ("Issue 15 target 3") has the measurements.
+
+SET LOCAL ROLE tianxing_audit;
+-- The baseline's audit.append(text, text, text, jsonb) linked at once (migrations keep using it
+-- until this file is applied, after them, in the same transaction). Its successor below takes a
+-- fifth argument with a default; with the four-argument one gone, the baseline's trigger function
+-- audit.capture(), which calls audit.append with four arguments, stages.
+DROP FUNCTION IF EXISTS audit.append(text, text, text, jsonb);
+-- Stages one entry of the caller's transaction. Called by audit.capture() (see above) and by the
+-- PII read log's digest; not executable by anyone else. p_at: the entry's time (now(), the
+-- transaction's start, as before).
+CREATE OR REPLACE FUNCTION audit.append(p_table_name text, p_row_key text, p_op text,
+                                        p_changes jsonb, p_at timestamptz DEFAULT now())
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+BEGIN
+  INSERT INTO audit.pending (at, actor_id, actor_roles, request_id, table_name, row_key, op, changes)
+  VALUES (p_at, NULLIF(current_setting('tx.user_id', true), '')::uuid,
+          coalesce(string_to_array(NULLIF(current_setting('tx.roles', true), ''), ','), '{}'),
+          NULLIF(current_setting('tx.request_id', true), ''), p_table_name, p_row_key, p_op,
+          p_changes);
+END
+$$;
+REVOKE ALL ON FUNCTION audit.append(text,text,text,jsonb,timestamptz) FROM PUBLIC;
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+-- Links this transaction's staged entries, in the order they were staged, behind the chain's
+-- head. Fires at commit (the constraint trigger below is INITIALLY DEFERRED; a session that says
+-- SET CONSTRAINTS ... IMMEDIATE links at the end of each statement instead, which is as correct
+-- and holds the lock longer). The first firing of a transaction links every staged row; the
+-- others find nothing left and return. Entries staged after that (by another deferred trigger
+-- that writes an audited row) queue a firing of their own, which PostgreSQL runs before the
+-- commit completes: a row that commits is always linked.
+-- Under the advisory lock (held to the end of the commit) ids are taken from the log's sequence,
+-- so ids are in commit order and the chain is walked in id order (audit.verify). The head row is
+-- read FOR UPDATE: a REPEATABLE READ transaction whose snapshot predates the last link fails
+-- here, at its commit, with a serialization error, instead of chaining onto a stale head.
+-- Lock order: events.head (taken while a statement runs, 0041) is always locked before this lock
+-- (taken at commit), never after, so the two cannot deadlock.
+-- SECURITY DEFINER (owner tianxing_audit): the committing role needs no right on the trail.
+CREATE OR REPLACE FUNCTION audit.link() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_xid xid8 := pg_current_xact_id();
+  v_prev bytea;
+  v_id bigint;
+  v_hash bytea;
+  v_linked int := 0;
+  r record;
+BEGIN
+  IF NOT EXISTS (SELECT FROM audit.pending p WHERE p.xid = v_xid) THEN
+    RETURN NULL;
+  END IF;
+  -- Key: 'tianxing audit' in any stable number (the baseline's, kept).
+  PERFORM pg_advisory_xact_lock(7354010472261181442);
+  SELECT h.last_hash INTO STRICT v_prev FROM audit.head h WHERE h.singleton FOR UPDATE;
+  FOR r IN
+    WITH moved AS (DELETE FROM audit.pending p WHERE p.xid = v_xid RETURNING p.*)
+    SELECT * FROM moved ORDER BY seq
+  LOOP
+    v_id := nextval(pg_get_serial_sequence('audit.log', 'id'));
+    v_hash := audit.entry_hash(v_prev, v_id, r.at, r.actor_id, r.actor_roles, r.request_id,
+                               r.table_name, r.row_key, r.op, r.changes);
+    INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op,
+                           changes, prev_hash, hash)
+      OVERRIDING SYSTEM VALUE
+      VALUES (v_id, r.at, r.actor_id, r.actor_roles, r.request_id, r.table_name, r.row_key, r.op,
+              r.changes, v_prev, v_hash);
+    v_prev := v_hash;
+    v_linked := v_linked + 1;
+  END LOOP;
+  IF v_linked > 0 THEN
+    UPDATE audit.head SET last_id = v_id, last_hash = v_prev WHERE singleton;
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION audit.link() FROM PUBLIC;
+RESET ROLE;
+
+SET LOCAL ROLE tianxing_audit;
+DROP TRIGGER IF EXISTS link_at_commit ON audit.pending;
+CREATE CONSTRAINT TRIGGER link_at_commit AFTER INSERT ON audit.pending
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION audit.link();
+RESET ROLE;
