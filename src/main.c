@@ -304,11 +304,10 @@ static int cmd_serve(const struct tx_config *cfg)
       tx_risk_kris_register() ||
       tx_risk_plans_register() ||
       tx_risk_reports_register() ||
-      tx_events_jobs_register(cfg->webhook_allow_http_loopback, cfg->webhook_allow_cidrs,
-                              cfg->webhook_timeout_ms,
       tx_audit_digest_register() ||
-      tx_events_jobs_register(cfg->webhook_allow_http_loopback, cfg->webhook_timeout_ms,
-                              cfg->webhook_max_attempts, cfg->webhook_backoff_ms) ||
+      tx_events_jobs_register(cfg->webhook_allow_http_loopback, cfg->webhook_allow_cidrs,
+                              cfg->webhook_timeout_ms, cfg->webhook_max_attempts,
+                              cfg->webhook_backoff_ms) ||
       tx_metrics_add_source(tx_jobs_metrics_render)) {
     tx_log(TX_LOG_ERROR, "cannot register the job kinds");
     tx_db_pools_shutdown();
