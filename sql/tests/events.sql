@@ -23,10 +23,10 @@ CREATE FUNCTION pg_temp.system() RETURNS void LANGUAGE sql AS $$
 
 -- Shape -------------------------------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'events'::regnamespace
-            AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity), 7,
-  'the seven events tables have row-level security enabled and forced');
+            AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity), 8,
+  'the eight events tables (0045''s staging table with them) have row-level security enabled and forced');
 SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'events'::regnamespace
-            AND c.relkind = 'r' AND c.relowner = 'tianxing_owner'::regrole), 7,
+            AND c.relkind = 'r' AND c.relowner = 'tianxing_owner'::regrole), 8,
   'the owner role owns them');
 SELECT is_empty($$ SELECT m.machine FROM fsm.machines m
                     WHERE NOT EXISTS (SELECT FROM events.types t WHERE t.type = m.machine || '.state_changed') $$,
