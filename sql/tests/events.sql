@@ -5,7 +5,7 @@
 -- sending, failure with backoff, dead letter and redelivery, by the scheduler only.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(95);
+SELECT plan(102);
 
 \ir lib/session.psql
 \ir lib/customers.psql
@@ -23,10 +23,10 @@ CREATE FUNCTION pg_temp.system() RETURNS void LANGUAGE sql AS $$
 
 -- Shape -------------------------------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'events'::regnamespace
-            AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity), 7,
-  'the seven events tables have row-level security enabled and forced');
+            AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity), 8,
+  'the eight events tables (0045''s staging table with them) have row-level security enabled and forced');
 SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'events'::regnamespace
-            AND c.relkind = 'r' AND c.relowner = 'tianxing_owner'::regrole), 7,
+            AND c.relkind = 'r' AND c.relowner = 'tianxing_owner'::regrole), 8,
   'the owner role owns them');
 SELECT is_empty($$ SELECT m.machine FROM fsm.machines m
                     WHERE NOT EXISTS (SELECT FROM events.types t WHERE t.type = m.machine || '.state_changed') $$,
@@ -73,6 +73,25 @@ SELECT is(pg_temp.types_of(pg_temp.c(2)), '{customer.created}', '... has its eve
 ROLLBACK TO SAVEPOINT before_rollback;
 SELECT is(pg_temp.types_of(pg_temp.c(2)), '{}', 'rolled back: no event remains');
 SELECT is((SELECT position FROM events.head), (SELECT before + 2 FROM pos), 'and its position was never taken for good');
+
+-- Positions at commit (0045): emit stages the event; the deferred trigger numbers it. This suite
+-- numbers at the end of each statement (lib/session.psql); deferred, as a request's transaction
+-- runs, the event waits for the commit (here: for SET CONSTRAINTS ... IMMEDIATE, which fires it).
+SELECT is((SELECT tgdeferrable AND tginitdeferred FROM pg_trigger
+            WHERE tgrelid = 'events.pending'::regclass AND tgname = 'position_at_commit'),
+          true, 'the numbering trigger is DEFERRABLE INITIALLY DEFERRED');
+SAVEPOINT deferred_numbering; -- rolled back below: the rest of the file counts two events
+SET CONSTRAINTS events.position_at_commit DEFERRED;
+SELECT lives_ok($$ SELECT api.customer_create(pg_temp.body(3, '遲號公司')) $$, 'a third customer, numbering deferred');
+SELECT is(pg_temp.types_of(pg_temp.c(3)), '{}', 'its event has no position and is in no outbox yet');
+SELECT is((SELECT position FROM events.head), (SELECT before + 2 FROM pos), 'the head has not moved');
+SELECT throws_ok($$ SELECT count(*) FROM events.pending $$, '42501', NULL,
+  'the runtime role cannot read staged events');
+SET CONSTRAINTS events.position_at_commit IMMEDIATE;
+SELECT is(pg_temp.types_of(pg_temp.c(3)), '{customer.created}', 'at the commit point it gets its position');
+SELECT is((SELECT o.position FROM events.outbox o WHERE o.entity_id = pg_temp.c(3)), (SELECT before + 3 FROM pos),
+  'the next position, and the head with it');
+ROLLBACK TO SAVEPOINT deferred_numbering;
 
 -- State machines: one trigger covers them all ------------------------------------------------
 -- (fsm.log rows come from fsm.enforce; an insert as the owner stands in for a move here.)

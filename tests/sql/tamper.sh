@@ -7,6 +7,9 @@
 #     (0043), so an open transaction with audited writes does not hold up another writer, and the
 #     chain is in commit order; a REPEATABLE READ transaction whose snapshot predates the last
 #     append cannot chain onto a stale head (serialization failure at its commit);
+#   - the events outbox under concurrency (0045): concurrent customer creates (audit chain and
+#     outbox positions both taken at commit) leave one chain and contiguous positions in commit
+#     order, nothing from rolled-back transactions, and an open create does not hold up another;
 #   - the PII read log's digests (0043): the owner deleting or editing a row of cust.pii_reads
 #     (RLS and triggers switched off) is reported by audit.verify() and `tianxingd audit-verify`;
 #   - tampering: a superuser who bypasses the append-only triggers (session_replication_role =
@@ -145,6 +148,68 @@ check "a second writer does not wait for an open transaction's audited write" "b
 check "... then both entries chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
 check "... in commit order" "lock-b,lock-a" \
 	"$(q "SELECT string_agg(request_id, ',' ORDER BY id) FROM audit.log WHERE request_id IN ('lock-a', 'lock-b')")"
+
+# --- the events outbox's positions at commit (0045) ----------------------------------------
+# Customer creates (each writes audited rows and a customer.created event, so its commit takes
+# both locks: the chain's, then events.head) and department creates (audit only), from eight
+# sessions at once, one create transaction in five rolled back: no deadlock, one chain, and the
+# outbox's positions contiguous, one per committed create, in commit order (the order of the
+# chain's ids, which are taken at commit under the chain's lock).
+cust_body() { # session, transaction -> a customer body (the fixtures' master key mk1)
+	printf '{"id": "42000000-0000-4000-8000-%04d%08d", "name": "race %s-%s", "dek": {"key_id": "mk1", "wrapped": "\\\\x01%s"}}' \
+		"$1" "$2" "$1" "$2" "$(printf 'ab%.0s' $(seq 1 59))"
+}
+before=$(q "SELECT count(*) FROM events.outbox")
+pids=()
+for s in 1 2 3 4 5 6 7 8; do
+	{
+		for i in $(seq 1 15); do
+			printf "BEGIN;\n"
+			if ((s % 2 == 0)); then # half the sessions write an audit-only row first (as admin)
+				printf "SELECT tx.begin_request('admin', 'admin', 'race-%s-%s');\n" "$s" "$i"
+				printf "SELECT api.department_create('{\"code\": \"R%s-%s\", \"name\": \"race\", \"kind\": \"support\"}');\n" "$s" "$i"
+			fi
+			printf "SELECT tx.begin_request('staff.a1', 'staff', 'race-%s-%s');\n" "$s" "$i"
+			printf "SELECT api.customer_create('%s');\n" "$(cust_body "$s" "$i")"
+			if ((i % 5 == 0)); then echo "ROLLBACK;"; else echo "COMMIT;"; fi
+		done
+	} >"$work/race$s.sql"
+	psql "${PGARGS[@]}" -U tianxing_app -d "$DB" -f "$work/race$s.sql" >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a race session failed"; done
+check "eight sessions x 15 creates, 1 in 5 rolled back: 96 events" "96" \
+	"$(q "SELECT count(*) - $before FROM events.outbox")"
+check "... none from a rolled-back transaction" "0" \
+	"$(q "SELECT count(*) FROM events.outbox WHERE request_id ~ '^race-[0-9]+-(5|10|15)$'")"
+check "... positions 1..N with no gap, the head at N" "t" \
+	"$(q "SELECT count(*) = max(position) AND max(position) = (SELECT position FROM events.head) FROM events.outbox")"
+check "... in commit order (the chain's order of the same transactions)" "0" \
+	"$(q "SELECT count(*) FROM (SELECT a.first_id, lag(a.first_id) OVER (ORDER BY o.position) AS prev
+	        FROM events.outbox o
+	        JOIN (SELECT request_id, min(id) AS first_id FROM audit.log WHERE request_id LIKE 'race-%' GROUP BY request_id) a
+	          USING (request_id)) s WHERE prev > first_id")"
+check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+check "... nothing left staged" "0|0" "$(q "SELECT (SELECT count(*) FROM audit.pending), (SELECT count(*) FROM events.pending)")"
+
+# The outbox's lock is taken at commit too: an open transaction that created a customer does not
+# hold up a second create, and the positions follow the commits (b committed first).
+out=$(q "
+SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
+SELECT dblink_exec('a', 'BEGIN');
+SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('staff.a1', 'staff', 'ev-a') IS NOT NULL\$\$) t(x boolean);
+SELECT * FROM dblink('a', \$\$SELECT api.customer_create('$(cust_body 91 1)') IS NOT NULL\$\$) t(x boolean);
+SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('staff.a1', 'staff', 'ev-b'))
+  SELECT api.customer_create('$(cust_body 92 1)')::text FROM c\$\$);
+SELECT pg_sleep(0.5);
+SELECT 'busy=' || dblink_is_busy('b');
+SELECT count(*) FROM dblink_get_result('b') t(x text);
+SELECT dblink_exec('a', 'COMMIT');
+SELECT dblink_disconnect('a'), dblink_disconnect('b');
+")
+check "a second create does not wait for an open transaction's event" "busy=0" "$(grep '^busy=' <<<"$out")"
+check "... positions in commit order" "ev-b,ev-a" \
+	"$(q "SELECT string_agg(request_id, ',' ORDER BY position) FROM events.outbox WHERE request_id IN ('ev-a', 'ev-b')")"
 
 # REPEATABLE READ: a snapshot older than the last append must not chain onto a stale head.
 out=$(q "

@@ -44,8 +44,10 @@ SET LOCAL ROLE tianxing_audit;
 -- so ids are in commit order and the chain is walked in id order (audit.verify). The head row is
 -- read FOR UPDATE: a REPEATABLE READ transaction whose snapshot predates the last link fails
 -- here, at its commit, with a serialization error, instead of chaining onto a stale head.
--- Lock order: events.head (taken while a statement runs, 0041) is always locked before this lock
--- (taken at commit), never after, so the two cannot deadlock.
+-- Lock order: the events outbox's positions are also given at commit (0045, events.link in
+-- sql/code/events/010_outbox.sql), under events.head. events.link takes this lock first, then
+-- events.head; this function never takes events.head: the order is fixed whichever deferred
+-- trigger fires first, so the two cannot deadlock.
 -- SECURITY DEFINER (owner tianxing_audit): the committing role needs no right on the trail.
 CREATE OR REPLACE FUNCTION audit.link() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER

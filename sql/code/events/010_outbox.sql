@@ -27,40 +27,99 @@ CREATE OR REPLACE FUNCTION events.subject(p_entity regclass, p_id uuid) RETURNS 
                    END || '/' || p_id
 $$;
 
--- Writes one event, in the caller's transaction, and a delivery (with its job) for every active
--- webhook subscribed to its type. The position comes from events.head under its row lock, held
--- until this transaction ends: positions are taken in commit order (0041 explains why a sequence
--- would not do). Lock order: every caller is an AFTER trigger of an audited table named zz_*,
--- so the audit chain's head (taken by the audit_row trigger, which sorts first) is always locked
--- before events.head, never after: two writers cannot deadlock on the pair.
+-- Stages one event of the caller's transaction (events.pending, 0045), without a position: the
+-- position, the outbox row and the deliveries are written at commit by events.link below. The
+-- caller holds no lock of the outbox until then, so event-producing transactions (every customer
+-- create) overlap up to their commit. Returns the event's id (its envelope id; the position is
+-- not known before commit). The baseline's emit returned the position: dropped first, as a
+-- CREATE OR REPLACE cannot change the result type (its callers PERFORM it, and PL/pgSQL bodies
+-- hold no dependency on it).
 -- SECURITY DEFINER (owner): the runtime role writes no events table itself.
-CREATE OR REPLACE FUNCTION events.emit(p_type text, p_entity regclass, p_entity_id uuid, p_data jsonb)
-  RETURNS bigint
+DROP FUNCTION IF EXISTS events.emit(text, regclass, uuid, jsonb);
+CREATE FUNCTION events.emit(p_type text, p_entity regclass, p_entity_id uuid, p_data jsonb)
+  RETURNS uuid
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
 DECLARE
-  v_position bigint;
-  v_id uuid := gen_random_uuid();
-  d record;
+  v_id uuid;
 BEGIN
-  UPDATE events.head SET position = position + 1 WHERE id RETURNING position INTO v_position;
-  INSERT INTO events.outbox (position, id, type, subject, entity, entity_id, data, request_id)
-  VALUES (v_position, v_id, p_type, events.subject(p_entity, p_entity_id), p_entity, p_entity_id,
-          jsonb_strip_nulls(p_data), tx.request_id());
-  FOR d IN
-    INSERT INTO events.deliveries (webhook_id, event_position, next_attempt_at)
-    SELECT w.id, v_position, now() FROM events.webhooks w
-     WHERE w.active AND p_type = ANY (w.event_types)
-    RETURNING id
-  LOOP
-    PERFORM jobs.enqueue('webhooks.deliver', now(), jsonb_build_object('delivery_id', d.id, 'attempt', 1),
-                         NULL, d.id || ':1');
-  END LOOP;
-  RETURN v_position;
+  INSERT INTO events.pending (type, subject, entity, entity_id, data, request_id)
+  VALUES (p_type, events.subject(p_entity, p_entity_id), p_entity, p_entity_id,
+          jsonb_strip_nulls(p_data), tx.request_id())
+  RETURNING id INTO v_id;
+  RETURN v_id;
 END
 $$;
 REVOKE ALL ON FUNCTION events.emit(text, regclass, uuid, jsonb) FROM PUBLIC;
+
+-- Gives this transaction's staged events their positions, in the order they were staged, and
+-- writes them to the outbox with a delivery (and its job) for every active webhook subscribed to
+-- the type. Fires at commit (the constraint trigger below is INITIALLY DEFERRED; a session that
+-- says SET CONSTRAINTS events.position_at_commit IMMEDIATE numbers at the end of each statement
+-- instead, as the pgTAP suites do). The first firing of a transaction moves every staged event;
+-- the others find nothing and return; events staged after that (by a later deferred trigger)
+-- queue a firing of their own, which PostgreSQL runs before the commit completes.
+-- Positions are taken under events.head's row lock, held to the end of the commit: a later
+-- committer waits for it, so positions are in commit order (0041: "after N" never misses a late
+-- commit; a reader that sees position N sees every lower one that will ever exist). Under
+-- REPEATABLE READ a transaction whose snapshot predates the last move of the head fails here
+-- with a serialization error instead of reusing a position.
+-- LOCK ORDER. Two locks are taken at commit: the audit chain's (audit.link, sql/code/audit/
+-- 030_link.sql, an advisory lock on its key 7354010472261181442) and events.head. The deferred
+-- triggers fire in the order their rows were staged, which differs between transactions, so this
+-- function takes the chain's lock FIRST, before events.head, whether or not audit.link has fired
+-- yet (it is needed anyway: the outbox, head and delivery rows written here are audited and are
+-- linked by a later firing of audit.link in this same commit). audit.link never takes
+-- events.head. So every holder of events.head already holds the chain's lock: no two committers
+-- can wait on each other (tests/sql/outbox_race.sh runs concurrent creates and checks both).
+-- SECURITY DEFINER (owner): the committing role has no right on the outbox.
+CREATE OR REPLACE FUNCTION events.link() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  v_xid xid8 := pg_current_xact_id();
+  v_position bigint;
+  v_moved int := 0;
+  r record;
+  d record;
+BEGIN
+  IF NOT EXISTS (SELECT FROM events.pending p WHERE p.xid = v_xid) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM pg_advisory_xact_lock(7354010472261181442); -- the audit chain's key: see LOCK ORDER
+  SELECT h.position INTO STRICT v_position FROM events.head h WHERE h.id FOR UPDATE;
+  FOR r IN
+    WITH moved AS (DELETE FROM events.pending p WHERE p.xid = v_xid RETURNING p.*)
+    SELECT * FROM moved ORDER BY seq
+  LOOP
+    v_position := v_position + 1;
+    v_moved := v_moved + 1;
+    INSERT INTO events.outbox (position, id, type, time, subject, entity, entity_id, data, request_id)
+    VALUES (v_position, r.id, r.type, r.time, r.subject, r.entity, r.entity_id, r.data, r.request_id);
+    FOR d IN
+      INSERT INTO events.deliveries (webhook_id, event_position, next_attempt_at)
+      SELECT w.id, v_position, now() FROM events.webhooks w
+       WHERE w.active AND r.type = ANY (w.event_types)
+      RETURNING id
+    LOOP
+      PERFORM jobs.enqueue('webhooks.deliver', now(), jsonb_build_object('delivery_id', d.id, 'attempt', 1),
+                           NULL, d.id || ':1');
+    END LOOP;
+  END LOOP;
+  IF v_moved > 0 THEN
+    UPDATE events.head SET position = v_position WHERE id;
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION events.link() FROM PUBLIC;
+
+DROP TRIGGER IF EXISTS position_at_commit ON events.pending;
+CREATE CONSTRAINT TRIGGER position_at_commit AFTER INSERT ON events.pending
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION events.link();
 
 -- Customers (C): created, updated (which fields, never their values), disposed. No name,
 -- contact, address or credit code ever enters an event: ids, status and field names only.
