@@ -73,7 +73,7 @@ BEGIN
 END $$;
 
 -- Customers -----------------------------------------------------------------------------------
--- 400 customers of four owners in two departments; names and companies from small vocabularies
+-- 240 customers of four owners in two departments; names and companies from small vocabularies
 -- so that terms have every share from one customer to all of them; updated_at from 60 instants,
 -- so that many customers tie and the id decides; statuses, tags and verification vary.
 SELECT pg_temp.be('admin', 'admin');
@@ -84,7 +84,7 @@ SELECT ('42000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
          || CASE WHEN i % 37 = 0 THEN '华鑫' ELSE '' END,
        CASE WHEN i % 11 = 0 THEN NULL
             ELSE (ARRAY['上海', '北京', '深圳', '杭州'])[1 + i % 4]
-                 || (ARRAY['华鑫', '恒通', '天星', '远大', '金石', '华通', '鑫源'])[1 + (i * 7) % 7 + 0 * (i % 3)]
+                 || (ARRAY['华鑫', '恒通', '天星', '远大', '金石', '华通', '鑫源'])[1 + (i / 2) % 7]
                  || (ARRAY['科技', '贸易', '物流', '建设', '咨询'])[1 + (i / 3) % 5]
                  || CASE WHEN i % 13 = 0 THEN ' Holdings Ltd' ELSE '有限公司' END END,
        (ARRAY['prospect', 'active', 'inactive'])[1 + i % 3],
@@ -93,55 +93,63 @@ SELECT ('42000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
        CASE WHEN i % 5 < 2 THEN now() - (i % 400) * interval '1 day' END,
        now() - interval '3 years',
        now() - ((i * 7919) % 60) * interval '1 hour'
-  FROM generate_series(1, 400) i;
+  FROM generate_series(1, 240) i;
 
-SELECT is((SELECT count(*)::int FROM cust.customers WHERE id::text LIKE '42000000-%'), 400,
-  'admin sees the 400 customers made for the search');
+SELECT is((SELECT count(*)::int FROM cust.customers WHERE id::text LIKE '42000000-%'), 240,
+  'admin sees the 240 customers made for the search');
 
 -- Agreement ------------------------------------------------------------------------------------
 CREATE TEMP TABLE agreement (who text, ok boolean, n int);
 CREATE FUNCTION pg_temp.agree(p_who text, p_sort text, p_q text, p_limit int, p_owner uuid,
-                              p_tag text, p_status text, p_stale boolean) RETURNS void
+                              p_tag text, p_status text, p_stale boolean) RETURNS int
   LANGUAGE plpgsql AS $$
 DECLARE v_new uuid[]; v_old uuid[];
 BEGIN
   v_new := pg_temp.pages(true, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
   v_old := pg_temp.pages(false, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
   INSERT INTO agreement VALUES (p_who, v_new = v_old, cardinality(v_old));
+  RETURN cardinality(v_old);
 END $$;
 
-CREATE FUNCTION pg_temp.agree_all(p_label text) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE u text[]; q text; s text; l int; f int;
+CREATE FUNCTION pg_temp.agree_all(p_label text, p_callers text[]) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE u text[]; q text; s text; l int; f int; n int;
 BEGIN
-  FOREACH u SLICE 1 IN ARRAY ARRAY[['admin', 'admin'], ['hr', 'hr'], ['sup.a', 'supervisor'],
-                                   ['sup.b', 'supervisor'], ['staff.a1', 'staff'], ['staff.b1', 'staff']] LOOP
+  FOREACH u SLICE 1 IN ARRAY p_callers LOOP
     PERFORM pg_temp.be(u[1], u[2]);
     FOREACH q IN ARRAY ARRAY['华鑫', '科技', '有限', '鑫源', '伟 ', '上海华鑫科技', 'emily', 'Chen',
                              'hn sm', 'Ltd', '华鑫科技有限公司', 'zz', '鑫华'] LOOP
       FOREACH s IN ARRAY ARRAY['-updated_at', 'updated_at', 'name'] LOOP
-        FOREACH l IN ARRAY ARRAY[1, 7, 51] LOOP
-          PERFORM pg_temp.agree(format('%s %s %s %s %s', p_label, u[1], q, s, l), s, q, l,
-                                NULL, NULL, NULL, NULL);
+        -- Pages of 51 and of 7 always; pages of 1 (a cursor after every row, through every tie)
+        -- where the matches are few: over hundreds of matches they cost 80 % of this test and
+        -- the pages of 7 already cut the ties of 4 customers an instant at every offset.
+        FOREACH l IN ARRAY ARRAY[51, 7, 1] LOOP
+          EXIT WHEN l = 1 AND n > 26;
+          n := pg_temp.agree(format('%s %s %s %s %s', p_label, u[1], q, s, l), s, q, l,
+                             NULL, NULL, NULL, NULL);
         END LOOP;
       END LOOP;
       -- The filters, with the default sort and pages of 5.
       FOR f IN 1..5 LOOP
-        PERFORM pg_temp.agree(format('%s %s %s filter %s', p_label, u[1], q, f), '-updated_at', q, 5,
-                              CASE WHEN f = 1 THEN pg_temp.emp('staff.a1') END,
-                              CASE WHEN f = 2 THEN 'vip' END, CASE WHEN f = 3 THEN 'active' END,
-                              CASE f WHEN 4 THEN true WHEN 5 THEN false END);
+        n := pg_temp.agree(format('%s %s %s filter %s', p_label, u[1], q, f), '-updated_at', q, 5,
+                           CASE WHEN f = 1 THEN pg_temp.emp('staff.a1') END,
+                           CASE WHEN f = 2 THEN 'vip' END, CASE WHEN f = 3 THEN 'active' END,
+                           CASE f WHEN 4 THEN true WHEN 5 THEN false END);
       END LOOP;
     END LOOP;
   END LOOP;
 END $$;
 
-SELECT pg_temp.agree_all('before');
+SELECT pg_temp.agree_all('before', ARRAY[['admin', 'admin'], ['hr', 'hr'], ['sup.a', 'supervisor'],
+  ['sup.b', 'supervisor'], ['staff.a1', 'staff'], ['staff.b1', 'staff']]);
 SELECT is(ARRAY(SELECT who FROM agreement WHERE ok IS NOT TRUE), '{}'::text[],
   'every page of every search is the same as before: callers, terms, sorts, page sizes, filters');
-SELECT cmp_ok((SELECT count(*) FILTER (WHERE n > 60) FROM agreement), '>', 100::bigint,
-  '... many of them over several pages of 51 (and pages of 1 and 7 over all of it)');
-SELECT ok((SELECT bool_or(n = 0) AND bool_or(n BETWEEN 2 AND 20) FROM agreement),
-  '... some with no match and some with a handful');
+SELECT cmp_ok((SELECT count(*) FILTER (WHERE who ~ ' 51$' AND n > 53) FROM agreement), '>=', 6::bigint,
+  '... several of them over more than one page of 51 (and pages of 7 over all of it)');
+SELECT ok((SELECT bool_or(n = 0) AND bool_or(n BETWEEN 2 AND 20)
+                  AND count(*) FILTER (WHERE who ~ ' (-?updated_at|name) 1$' AND n > 10) > 20
+             FROM agreement),
+  '... some with no match, some with a handful, and many with pages of 1 over several rows');
 
 -- The walk uses the terms' index (the search of a term, as a supervisor).
 SELECT pg_temp.be('sup.a', 'supervisor');
@@ -181,11 +189,13 @@ UPDATE cust.customers SET company_name = NULL WHERE id::text LIKE '42000000-%' A
 UPDATE cust.customers SET tags = '{vip}' WHERE id::text LIKE '42000000-%' AND right(id::text, 2)::int % 10 = 5;
 -- (now() is one instant in a transaction: these customers now tie at the newest updated_at.)
 DELETE FROM agreement;
-SELECT pg_temp.agree_all('after updates');
+-- (One caller per kind of visibility: everything, a department, one's own.)
+SELECT pg_temp.agree_all('after updates', ARRAY[['admin', 'admin'], ['sup.b', 'supervisor'],
+  ['staff.a1', 'staff']]);
 SELECT is(ARRAY(SELECT who FROM agreement WHERE ok IS NOT TRUE), '{}'::text[],
   'after updates and renames every page is still the same as the oracle''s');
-SELECT cmp_ok((SELECT count(*) FILTER (WHERE n > 60) FROM agreement), '>', 100::bigint,
-  '... over as many pages');
+SELECT cmp_ok((SELECT count(*) FILTER (WHERE who ~ ' 51$' AND n > 53) FROM agreement), '>=', 3::bigint,
+  '... some of them over more than one page of 51');
 
 -- Nobody but the owner role -----------------------------------------------------------------------
 SELECT ok(NOT has_table_privilege('tianxing_app', 'cust.search_terms', 'SELECT')
