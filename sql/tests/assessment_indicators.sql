@@ -15,7 +15,7 @@
 -- month, and the expectations below say what each indicator is in each case.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(110);
+SELECT plan(114);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 \ir lib/session.psql
@@ -432,6 +432,47 @@ SELECT is(json_array_length(api.period_list(NULL, 'closed', NULL, NULL) -> 'item
 SELECT is((api.period_list(NULL, NULL, 1, '2024-01') -> 'items' -> 0 ->> 'label'), '2024', 'pages on: after 2024-01 comes 2024');
 SELECT throws_ok($$ SELECT api.period_list(NULL, NULL, NULL, 'x') $$, 'TXVAL', 'cursor: is not a cursor of this list', 'a malformed cursor: 422');
 SELECT throws_ok($$ SELECT api.period_list('week', NULL, NULL, NULL) $$, 'TXVAL', NULL, 'an unknown kind: 422');
+
+-- The set-based month against the per-person computation (issue 15) -----------------------------
+-- compute_period computes a month with one statement per step for everyone (period_facts and
+-- team_cases over all the people at once, one insert of every indicator row); a correction with
+-- recompute computes one assessment alone (compute_assessment: the same facts for that one
+-- employee, row by row, then score). From the same facts both give the same indicator rows, and
+-- so the same composite, grade and hash. staff.a1 and staff.a2 share the team case and have facts
+-- in all four indicators: each is walked to published (rating 4) and corrected with recompute.
+CREATE FUNCTION pg_temp.recomputed(p_emp text) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE v_id uuid := (pg_temp.a(p_emp, 'pf')).id;
+BEGIN
+  PERFORM pg_temp.be(p_emp, 'staff');
+  PERFORM api.assessment_self_assess(v_id, (pg_temp.a(p_emp, 'pf')).version, '{"went_well": "x", "shortcomings": "y"}');
+  -- the supervisor at the period's end evaluates (staff.a2 moved to B: sup.b)
+  IF (pg_temp.a(p_emp, 'pf')).supervisor_id = pg_temp.emp('sup.b') THEN
+    PERFORM pg_temp.be('sup.b', 'supervisor');
+  ELSE
+    PERFORM pg_temp.be('sup.a', 'staff,supervisor');
+  END IF;
+  PERFORM api.assessment_evaluate(v_id, (pg_temp.a(p_emp, 'pf')).version, '{"teamwork_rating": 4}');
+  PERFORM pg_temp.be('hr', 'hr');
+  PERFORM api.assessment_check(v_id, (pg_temp.a(p_emp, 'pf')).version, '{}');
+  PERFORM api.assessment_publish(v_id, (pg_temp.a(p_emp, 'pf')).version);
+  RETURN (api.assessment_correction_propose(v_id, (pg_temp.a(p_emp, 'pf')).version,
+                                            '{"reason": "重新計算", "recompute": true}') ->> 'id')::uuid;
+END $$;
+CREATE TEMP TABLE set_based AS
+SELECT e.name, a.id FROM (VALUES ('staff.a1'), ('staff.a2')) e(name), LATERAL pg_temp.a(e.name, 'pf') a;
+INSERT INTO ids SELECT 'r2:' || s.name, pg_temp.recomputed(s.name) FROM set_based s;
+CREATE FUNCTION pg_temp.rows_of(p_id uuid) RETURNS TABLE (indicator text, figure numeric, numerator numeric,
+    denominator numeric, marked text, formula_version int, evidence jsonb) LANGUAGE sql STABLE AS $$
+  SELECT iv.indicator, iv.figure, iv.numerator, iv.denominator, iv.marked, iv.formula_version, iv.evidence
+    FROM assessment.indicator_values iv WHERE iv.assessment_id = p_id $$;
+SELECT ok((SELECT count(*) FROM pg_temp.rows_of(s.id) r
+            WHERE r.figure IS NOT NULL AND r.indicator IN ('accuracy', 'satisfaction')) = 2,
+          format('%s has figures from facts (reviews, confirmations: the comparison below compares figures)', s.name))
+  FROM set_based s;
+SELECT set_eq(format('SELECT * FROM pg_temp.rows_of(%L)', pg_temp.id('r2:' || s.name)),
+              format('SELECT * FROM pg_temp.rows_of(%L)', s.id),
+              format('%s: recomputed alone, the same five indicator rows as the month computed for everyone', s.name))
+  FROM set_based s;
 
 SELECT * FROM finish();
 ROLLBACK;

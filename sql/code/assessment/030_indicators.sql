@@ -189,19 +189,20 @@ $$;
 REVOKE ALL ON FUNCTION assessment.team_cases(timestamptz, timestamptz, uuid[]) FROM PUBLIC;
 DROP FUNCTION IF EXISTS assessment.teamwork_evidence(uuid, timestamptz, timestamptz);
 
--- Writes one indicator row (insert, or update only when something differs: the audit trail shows
--- real changes, not recomputations that found the same).
-CREATE OR REPLACE FUNCTION assessment.put_indicator(p_assessment uuid, p_indicator text,
-                                                    p_figure numeric, p_numerator numeric,
-                                                    p_denominator numeric, p_marked text,
-                                                    p_evidence jsonb) RETURNS void
+-- Writes indicator rows (insert, or update only when something differs: the audit trail shows
+-- real changes, not recomputations that found the same), in one statement: a month's computation
+-- writes its thousands of rows at once (issue 15), one employee's recomputation one by one
+-- through put_indicator below. formula_version is this formula's whatever the rows say.
+CREATE OR REPLACE FUNCTION assessment.put_indicators(p_rows assessment.indicator_values[])
+  RETURNS void
   LANGUAGE sql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
   INSERT INTO assessment.indicator_values AS iv
          (assessment_id, indicator, figure, numerator, denominator, marked, formula_version, evidence)
-  VALUES (p_assessment, p_indicator, p_figure, p_numerator, p_denominator, p_marked,
-          assessment.formula_version(), p_evidence)
+  SELECT r.assessment_id, r.indicator, r.figure, r.numerator, r.denominator, r.marked,
+         assessment.formula_version(), r.evidence
+    FROM unnest(p_rows) r
   ON CONFLICT (assessment_id, indicator) DO UPDATE
      SET figure = EXCLUDED.figure, numerator = EXCLUDED.numerator,
          denominator = EXCLUDED.denominator, marked = EXCLUDED.marked,
@@ -211,21 +212,41 @@ CREATE OR REPLACE FUNCTION assessment.put_indicator(p_assessment uuid, p_indicat
          (EXCLUDED.figure, EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.marked,
           EXCLUDED.formula_version, EXCLUDED.evidence)
 $$;
-REVOKE ALL ON FUNCTION assessment.put_indicator(uuid, text, numeric, numeric, numeric, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION assessment.put_indicators(assessment.indicator_values[]) FROM PUBLIC;
 
--- The teamwork indicator with fresh evidence (the team cases), its figure from the rating already
--- given, if any (score() writes it again at the evaluation).
-CREATE OR REPLACE FUNCTION assessment.put_teamwork(p_assessment uuid, p_evidence jsonb) RETURNS void
+-- One indicator row (put_indicators).
+CREATE OR REPLACE FUNCTION assessment.put_indicator(p_assessment uuid, p_indicator text,
+                                                    p_figure numeric, p_numerator numeric,
+                                                    p_denominator numeric, p_marked text,
+                                                    p_evidence jsonb) RETURNS void
   LANGUAGE sql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT assessment.put_indicator(a.id, 'teamwork',
-           CASE WHEN a.teamwork_rating IS NOT NULL THEN ((a.teamwork_rating - 1) * 25)::numeric END,
-           a.teamwork_rating, CASE WHEN a.teamwork_rating IS NOT NULL THEN 1 END,
-           CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END, p_evidence)
-    FROM assessment.assessments a WHERE a.id = p_assessment
+  SELECT assessment.put_indicators(ARRAY[ROW(p_assessment, p_indicator, p_figure, p_numerator,
+                                             p_denominator, p_marked, assessment.formula_version(),
+                                             p_evidence)::assessment.indicator_values])
 $$;
-REVOKE ALL ON FUNCTION assessment.put_teamwork(uuid, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION assessment.put_indicator(uuid, text, numeric, numeric, numeric, text, jsonb) FROM PUBLIC;
+
+-- The teamwork indicator row of an assessment with the given evidence (the team cases): its
+-- figure from the rating already given, (rating - 1) x 25, else marked not_rated (score() writes
+-- it again at the evaluation).
+CREATE OR REPLACE FUNCTION assessment.teamwork_row(p_assessment assessment.assessments,
+                                                   p_evidence jsonb)
+  RETURNS assessment.indicator_values
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT ROW(p_assessment.id, 'teamwork',
+             CASE WHEN p_assessment.teamwork_rating IS NOT NULL
+                  THEN ((p_assessment.teamwork_rating - 1) * 25)::numeric END,
+             p_assessment.teamwork_rating,
+             CASE WHEN p_assessment.teamwork_rating IS NOT NULL THEN 1 END,
+             CASE WHEN p_assessment.teamwork_rating IS NULL THEN 'not_rated' END,
+             assessment.formula_version(), p_evidence)::assessment.indicator_values
+$$;
+REVOKE ALL ON FUNCTION assessment.teamwork_row(assessment.assessments, jsonb) FROM PUBLIC;
+DROP FUNCTION IF EXISTS assessment.put_teamwork(uuid, jsonb);
 
 -- The grade of a composite: the first band (highest first) whose min it reaches; none: NULL.
 CREATE OR REPLACE FUNCTION assessment.grade_of(p_bands jsonb, p_composite numeric) RETURNS text
@@ -278,6 +299,28 @@ CREATE OR REPLACE FUNCTION assessment.year_months(p_year_period uuid, p_employee
 $$;
 REVOKE ALL ON FUNCTION assessment.year_months(uuid, uuid) FROM PUBLIC;
 
+-- The composite and the evidence hash of monthly assessments from their indicator rows as
+-- written (Q1): composite = sum(weight x figure) / sum(weight) over the indicators with a figure
+-- (a marked indicator's weight is spread over the others), weights the period's; the hash is
+-- SHA-256 of evidence_text. One query for a whole month (compute_period) or one assessment
+-- (score).
+CREATE OR REPLACE FUNCTION assessment.month_scores(p_assessments uuid[])
+  RETURNS TABLE (assessment_id uuid, composite numeric, evidence_hash bytea)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  SELECT a.id,
+         (SELECT round(sum((p.parameters -> 'assessment_weights' ->> iv.indicator)::numeric * iv.figure)
+                       / NULLIF(sum((p.parameters -> 'assessment_weights' ->> iv.indicator)::numeric), 0), 2)
+            FROM assessment.indicator_values iv
+           WHERE iv.assessment_id = a.id AND iv.figure IS NOT NULL),
+         sha256(convert_to(assessment.evidence_text(a.id), 'UTF8'))
+    FROM assessment.assessments a
+    JOIN assessment.periods p ON p.id = a.period_id
+   WHERE a.id = ANY (p_assessments)
+$$;
+REVOKE ALL ON FUNCTION assessment.month_scores(uuid[]) FROM PUBLIC;
+
 -- assessment.score(assessment): the part of the computation that follows the supervisor (Q1
 -- item 5, Q1 composite, Q2.2). For B's writers: after the evaluation sets teamwork_rating (month)
 -- or supervisor_score (year), this writes
@@ -317,17 +360,9 @@ BEGIN
     IF v_team IS NULL THEN
       v_team := (SELECT t.evidence FROM assessment.team_cases(v_from, v_to, ARRAY[a.employee_id]) t);
     END IF;
-    PERFORM assessment.put_indicator(a.id, 'teamwork',
-              CASE WHEN a.teamwork_rating IS NOT NULL THEN ((a.teamwork_rating - 1) * 25)::numeric END,
-              a.teamwork_rating, CASE WHEN a.teamwork_rating IS NOT NULL THEN 1 END,
-              CASE WHEN a.teamwork_rating IS NULL THEN 'not_rated' END, v_team);
-    v_weights := p.parameters -> 'assessment_weights';
-    SELECT round(sum((v_weights ->> iv.indicator)::numeric * iv.figure)
-                 / NULLIF(sum((v_weights ->> iv.indicator)::numeric), 0), 2)
-      INTO v_composite
-      FROM assessment.indicator_values iv
-     WHERE iv.assessment_id = a.id AND iv.figure IS NOT NULL;
-    v_hash := sha256(convert_to(assessment.evidence_text(a.id), 'UTF8'));
+    PERFORM assessment.put_indicators(ARRAY[assessment.teamwork_row(a, v_team)]);
+    SELECT s.composite, s.evidence_hash INTO v_composite, v_hash
+      FROM assessment.month_scores(ARRAY[a.id]) s;
   ELSE
     v_weights := p.parameters -> 'assessment_annual_weights';
     SELECT round(sum(x.w * x.v) / NULLIF(sum(x.w), 0), 2) INTO v_composite
@@ -378,7 +413,7 @@ BEGIN
       PERFORM assessment.put_indicator(a.id, r.indicator, r.figure, r.numerator, r.denominator,
                                        r.marked, r.evidence);
     END LOOP;
-    PERFORM assessment.put_teamwork(a.id, t.evidence)
+    PERFORM assessment.put_indicators(ARRAY[assessment.teamwork_row(a, t.evidence)])
        FROM assessment.team_cases(assessment.period_start(p.id), assessment.period_end(p.id),
                                   ARRAY[a.employee_id]) t;
   ELSE
@@ -437,18 +472,23 @@ REVOKE ALL ON FUNCTION assessment.assessed(uuid) FROM PUBLIC;
 -- self-assessed or later one is left as its people saw it), and returns how many it created or
 -- recomputed. Months before the year: the year reads the months' published composites. The
 -- period row is locked, so the job and HR computing at once take turns.
+-- A month is computed set-based, a statement per step for everyone (issue 15: the cost follows
+-- the month's facts and the number of people, not a call per person and row): the assessments,
+-- the month's facts once for everyone (period_facts, team_cases) written as one insert of every
+-- indicator row, then one update of every composite, grade and hash (month_scores). The figures
+-- are those of compute_assessment, person by person (pgTAP assessment_scale compares the two);
+-- computed_at and the scores are one update, so a new assessment is at version 2, not 3.
 CREATE OR REPLACE FUNCTION assessment.compute_period(p_period uuid) RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
 DECLARE
   p assessment.periods;
-  r record;
   v_id uuid;
-  v_status text;
-  v_ids uuid[] := '{}';
-  v_emps uuid[] := '{}';
-  n int := 0;
+  v_ids uuid[];
+  v_emps uuid[];
+  v_from timestamptz;
+  v_to timestamptz;
 BEGIN
   SELECT * INTO p FROM assessment.periods x WHERE x.id = p_period FOR UPDATE;
   IF NOT FOUND THEN
@@ -457,56 +497,67 @@ BEGIN
   IF p.status <> 'open' THEN
     PERFORM fsm.refuse('assessment_period', p.status, 'a closed period is not computed again');
   END IF;
-  FOR r IN SELECT * FROM assessment.assessed(p.id) ORDER BY 1 LOOP
-    SELECT a.id, a.status INTO v_id, v_status
-      FROM assessment.assessments a
-     WHERE a.period_id = p.id AND a.employee_id = r.employee_id
-       AND a.status NOT IN ('superseded', 'rejected')
-     ORDER BY a.revision DESC LIMIT 1;
-    IF v_id IS NULL THEN
-      INSERT INTO assessment.assessments (period_id, employee_id, revision, status, department_id,
-                                          supervisor_id, employed_from, employed_to,
-                                          formula_version)
-      VALUES (p.id, r.employee_id, 1, 'computed', r.department_id, r.supervisor_id,
-              r.employed_from, r.employed_to, assessment.formula_version())
-      RETURNING id INTO v_id;
-    ELSIF v_status = 'computed' THEN
-      UPDATE assessment.assessments a
-         SET department_id = r.department_id, supervisor_id = r.supervisor_id,
-             employed_from = r.employed_from, employed_to = r.employed_to
-       WHERE a.id = v_id
-         AND (a.department_id, a.supervisor_id, a.employed_from, a.employed_to) IS DISTINCT FROM
-             (r.department_id, r.supervisor_id, r.employed_from, r.employed_to);
-    ELSE
-      CONTINUE;
-    END IF;
-    v_ids := v_ids || v_id;
-    v_emps := v_emps || r.employee_id;
-  END LOOP;
+  -- Each one assessed: their live revision (the latest not superseded or rejected); none, a new
+  -- one; a computed one, its department, supervisor and days employed brought up to date; any
+  -- later status, left alone.
+  WITH who AS (
+    SELECT w.employee_id, w.department_id, w.supervisor_id, w.employed_from, w.employed_to,
+           cur.id AS cur_id, cur.status AS cur_status
+      FROM assessment.assessed(p.id) w
+      LEFT JOIN LATERAL (SELECT a.id, a.status FROM assessment.assessments a
+                          WHERE a.period_id = p.id AND a.employee_id = w.employee_id
+                            AND a.status NOT IN ('superseded', 'rejected')
+                          ORDER BY a.revision DESC LIMIT 1) cur ON true),
+  created AS (
+    INSERT INTO assessment.assessments (period_id, employee_id, revision, status, department_id,
+                                        supervisor_id, employed_from, employed_to,
+                                        formula_version)
+    SELECT p.id, w.employee_id, 1, 'computed', w.department_id, w.supervisor_id,
+           w.employed_from, w.employed_to, assessment.formula_version()
+      FROM who w WHERE w.cur_id IS NULL
+     ORDER BY w.employee_id
+    RETURNING assessment.assessments.id, assessment.assessments.employee_id),
+  refreshed AS (
+    UPDATE assessment.assessments a
+       SET department_id = w.department_id, supervisor_id = w.supervisor_id,
+           employed_from = w.employed_from, employed_to = w.employed_to
+      FROM who w
+     WHERE a.id = w.cur_id AND w.cur_status = 'computed'
+       AND (a.department_id, a.supervisor_id, a.employed_from, a.employed_to) IS DISTINCT FROM
+           (w.department_id, w.supervisor_id, w.employed_from, w.employed_to)
+    RETURNING a.id)
+  SELECT coalesce(array_agg(x.id ORDER BY x.employee_id), '{}'),
+         coalesce(array_agg(x.employee_id ORDER BY x.employee_id), '{}')
+    INTO v_ids, v_emps
+    FROM (SELECT c.id, c.employee_id FROM created c
+          UNION ALL
+          SELECT w.cur_id, w.employee_id FROM who w WHERE w.cur_status = 'computed') x;
   IF p.kind = 'month' THEN
-    -- the month's facts once for everyone (assessment.period_facts), then each one's score
-    FOR r IN SELECT x.id, f.indicator, f.figure, f.numerator, f.denominator, f.marked, f.evidence
-               FROM assessment.period_facts(assessment.period_start(p.id),
-                                            assessment.period_end(p.id), v_emps) f
-               JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = f.employee_id LOOP
-      PERFORM assessment.put_indicator(r.id, r.indicator, r.figure, r.numerator, r.denominator,
-                                       r.marked, r.evidence);
-    END LOOP;
-    PERFORM assessment.put_teamwork(x.id, t.evidence)
-       FROM assessment.team_cases(assessment.period_start(p.id), assessment.period_end(p.id), v_emps) t
-       JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = t.employee_id;
-    UPDATE assessment.assessments x SET computed_at = now() WHERE x.id = ANY (v_ids);
-    FOREACH v_id IN ARRAY v_ids LOOP
-      PERFORM assessment.score(v_id);
-    END LOOP;
+    v_from := assessment.period_start(p.id);
+    v_to := assessment.period_end(p.id);
+    PERFORM assessment.put_indicators(ARRAY(
+      SELECT ROW(x.id, f.indicator, f.figure, f.numerator, f.denominator, f.marked,
+                 assessment.formula_version(), f.evidence)::assessment.indicator_values
+        FROM assessment.period_facts(v_from, v_to, v_emps) f
+        JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = f.employee_id
+      UNION ALL
+      SELECT assessment.teamwork_row(a, t.evidence)
+        FROM assessment.team_cases(v_from, v_to, v_emps) t
+        JOIN unnest(v_ids, v_emps) x(id, employee_id) ON x.employee_id = t.employee_id
+        JOIN assessment.assessments a ON a.id = x.id));
+    UPDATE assessment.assessments a
+       SET computed_at = now(), composite = s.composite,
+           grade = assessment.grade_of(p.parameters -> 'assessment_grade_bands', s.composite),
+           evidence_hash = s.evidence_hash, formula_version = assessment.formula_version()
+      FROM assessment.month_scores(v_ids) s
+     WHERE a.id = s.assessment_id;
   ELSE
     FOREACH v_id IN ARRAY v_ids LOOP
       PERFORM assessment.compute_assessment(v_id);
     END LOOP;
   END IF;
-  n := cardinality(v_ids);
   UPDATE assessment.periods x SET computed_at = now() WHERE x.id = p.id;
-  RETURN n;
+  RETURN cardinality(v_ids);
 END
 $$;
 REVOKE ALL ON FUNCTION assessment.compute_period(uuid) FROM PUBLIC;

@@ -22,10 +22,11 @@ static const struct tx_sql sql_periods_get = {
   "assessment_periods_get", TX_CALL_ROW "api.period_get($1::uuid) j", 1};
 static const struct tx_sql sql_periods_open = {
   "assessment_periods_open", TX_CALL_ROW "api.period_open($1::jsonb) j", 1};
-/* Computing a period writes every staff member's assessment in one transaction: about 6 s for
- * 1 000 people over 100 000 cases on the benchmark's machine (tests/bench, assessment_month),
- * past the requests' 5 s default. These two HR routes (rare, by few people) get a minute; the
- * monthly job does the same work under its own lease. */
+/* Computing a period writes every staff member's assessment in one transaction: seconds of SQL
+ * for 1 000 people over 100 000 cases, and then a commit that links its 7 000 audited rows into
+ * the audit chain (tests/bench, assessment_month; docs/performance.md, "Issue 15: the assessment
+ * month at scale"), past the requests' 5 s default. These two HR routes (rare, by few people)
+ * get a minute; the monthly job does the same work under its own lease. */
 #define TX_ASSESSMENT_COMPUTE_TIMEOUT_MS 60000
 
 static const struct tx_sql sql_periods_compute = {
