@@ -23,17 +23,23 @@ SET LOCAL ROLE tianxing_audit;
 --   [at_epoch_us, actor_id, actor_roles, request_id, table_name, row_key, op, changes]
 -- It is known when the entry is staged (audit.append), so it is computed there, outside the
 -- chain's lock.
+-- This function and the next have no SET search_path, so that PostgreSQL inlines them into their
+-- caller's cached plan: with a SET clause every call parses and plans the body anew (measured
+-- under the benchmark's load: about 0.8 ms a call, more than the hashing, and for the link under
+-- the chain's lock). Every name in them is schema-qualified instead, so the caller's search_path
+-- cannot change what they call. STABLE, not IMMUTABLE: extract and convert_to are STABLE, and an
+-- IMMUTABLE function over them would not be inlined.
 CREATE OR REPLACE FUNCTION audit.entry_digest(p_at timestamptz, p_actor_id uuid,
                                               p_actor_roles text[], p_request_id text,
                                               p_table_name text, p_row_key text, p_op text,
                                               p_changes jsonb)
   RETURNS bytea
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  SET search_path = pg_catalog, pg_temp
+  LANGUAGE sql STABLE PARALLEL SAFE
   AS $$
-  SELECT sha256(convert_to(
-    jsonb_build_array((extract(epoch FROM p_at) * 1000000)::bigint, p_actor_id, p_actor_roles,
-                      p_request_id, p_table_name, p_row_key, p_op, p_changes)::text, 'UTF8'))
+  SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+    (pg_catalog.extract('epoch', p_at) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8,
+    p_actor_id, p_actor_roles, p_request_id, p_table_name, p_row_key, p_op,
+    p_changes)::pg_catalog.text, 'UTF8'))
 $$;
 REVOKE ALL ON FUNCTION audit.entry_digest(timestamptz,uuid,text[],text,text,text,text,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit.entry_digest(timestamptz,uuid,text[],text,text,text,text,jsonb) TO tianxing_app;
@@ -43,9 +49,10 @@ GRANT EXECUTE ON FUNCTION audit.entry_digest(timestamptz,uuid,text[],text,text,t
 CREATE OR REPLACE FUNCTION audit.entry_hash_2(p_prev bytea, p_id bigint, p_digest bytea)
   RETURNS bytea
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT sha256('\x7469616e78696e672d61756469742d32'::bytea || p_prev || int8send(p_id) || p_digest)
+  SELECT pg_catalog.sha256('\x7469616e78696e672d61756469742d32'::pg_catalog.bytea
+                           OPERATOR(pg_catalog.||) p_prev OPERATOR(pg_catalog.||)
+                           pg_catalog.int8send(p_id) OPERATOR(pg_catalog.||) p_digest)
 $$;
 REVOKE ALL ON FUNCTION audit.entry_hash_2(bytea,bigint,bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit.entry_hash_2(bytea,bigint,bytea) TO tianxing_app;
@@ -53,7 +60,7 @@ GRANT EXECUTE ON FUNCTION audit.entry_hash_2(bytea,bigint,bytea) TO tianxing_app
 -- audit.entry_hash, 2 the digest and its link above.
 CREATE OR REPLACE FUNCTION audit.entry_hash_of(l audit.log)
   RETURNS bytea
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp
   AS $$
   SELECT CASE l.hash_v
