@@ -82,6 +82,20 @@ trap cleanup EXIT
 psql "${PGARGS[@]}" -U tianxing_owner -d "$DB" -f sql/tests/fixtures.sql >/dev/null
 q "CREATE EXTENSION dblink" >/dev/null
 APPCONN="host=$TX_TEST_PGHOST port=$TX_TEST_PGPORT dbname=$DB user=tianxing_app"
+# For the "does not wait" checks: whether dblink connection c (its backend pid) finishes its
+# query, polled for up to 30 s, or is seen waiting on a lock first. A fixed sleep before one look
+# said "busy" for a create that was merely slow (an ASan build on a loaded machine).
+finished_sql="CREATE FUNCTION pg_temp.finished(c text, p_pid int) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+  FOR i IN 1..300 LOOP
+    IF dblink_is_busy(c) = 0 THEN RETURN 'busy=0'; END IF;
+    IF EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = p_pid AND a.wait_event_type = 'Lock') THEN
+      RETURN 'busy=1 (waiting on a lock)';
+    END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN 'busy=1 (still running after 30 s)';
+END \$f\$;"
 
 echo "TAP version 13"
 
@@ -134,15 +148,15 @@ check "... nothing left staged" "0" "$(q "SELECT count(*) FROM audit.pending")"
 
 # The chain's lock is taken at commit (0043): an open transaction with audited writes does not
 # hold up a second writer, and the chain is in commit order (b committed first).
-out=$(q "
+out=$(q "$finished_sql
 SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
 SELECT dblink_exec('a', 'BEGIN');
 SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('admin', 'admin', 'lock-a') IS NOT NULL\$\$) t(x boolean);
 SELECT * FROM dblink('a', \$\$SELECT api.department_create('{\"code\": \"LA\", \"name\": \"a\", \"kind\": \"support\"}') IS NOT NULL\$\$) t(x boolean);
+SELECT p AS bpid FROM dblink('b', 'SELECT pg_backend_pid()') t(p int) \gset
 SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('admin', 'admin', 'lock-b'))
   SELECT api.department_create('{\"code\": \"LB\", \"name\": \"b\", \"kind\": \"support\"}')::text FROM c\$\$);
-SELECT pg_sleep(0.5);
-SELECT 'busy=' || dblink_is_busy('b');
+SELECT pg_temp.finished('b', :bpid);
 SELECT count(*) FROM dblink_get_result('b') t(x text);
 SELECT dblink_exec('a', 'COMMIT');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
@@ -197,15 +211,15 @@ check "... nothing left staged" "0|0" "$(q "SELECT (SELECT count(*) FROM audit.p
 
 # The outbox's lock is taken at commit too: an open transaction that created a customer does not
 # hold up a second create, and the positions follow the commits (b committed first).
-out=$(q "
+out=$(q "$finished_sql
 SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
 SELECT dblink_exec('a', 'BEGIN');
 SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('staff.a1', 'staff', 'ev-a') IS NOT NULL\$\$) t(x boolean);
 SELECT * FROM dblink('a', \$\$SELECT api.customer_create('$(cust_body 91 1)') IS NOT NULL\$\$) t(x boolean);
+SELECT p AS bpid FROM dblink('b', 'SELECT pg_backend_pid()') t(p int) \gset
 SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('staff.a1', 'staff', 'ev-b'))
   SELECT api.customer_create('$(cust_body 92 1)')::text FROM c\$\$);
-SELECT pg_sleep(0.5);
-SELECT 'busy=' || dblink_is_busy('b');
+SELECT pg_temp.finished('b', :bpid);
 SELECT count(*) FROM dblink_get_result('b') t(x text);
 SELECT dblink_exec('a', 'COMMIT');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
@@ -274,7 +288,7 @@ check "an edited time is reported" "$mid|hash does not match the entry's content
 	"$(tamper "UPDATE audit.log SET at = at + interval '1 microsecond' WHERE id = $mid")"
 check "an edit with a recomputed hash breaks the link to the next entry" \
 	"$next|prev_hash does not match the hash of the previous entry" \
-	"$(tamper "UPDATE audit.log SET changes = '{}', hash = audit.entry_hash(prev_hash, id, at, actor_id, actor_roles, request_id, table_name, row_key, op, '{}') WHERE id = $mid")"
+	"$(tamper "UPDATE audit.log SET changes = '{}' WHERE id = $mid; UPDATE audit.log l SET hash = audit.entry_hash_of(l) WHERE id = $mid")"
 check "a deleted entry is reported at the next one" "$next|prev_hash does not match the hash of the previous entry" \
 	"$(tamper "DELETE FROM audit.log WHERE id = $mid")"
 check "deleted entries at the tail are reported (the head points past them)" \
