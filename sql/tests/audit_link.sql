@@ -2,11 +2,12 @@
 -- 040_pii_digest.sql, issue 15 target 3). Linking at commit: entries appear when the constraint
 -- trigger fires (here made to fire with SET CONSTRAINTS ... IMMEDIATE, which runs the deferred
 -- firings at once), in staging order, chained behind the head; a rolled-back savepoint leaves
--- none. The digest: what it covers, its hash, its cap, and that verification recomputes it.
+-- none. Hash formula 2 (0048) for what is linked now, and events.head out of the chain. The
+-- digest: what it covers, its hash, its cap, and that verification recomputes it.
 -- Tampering with the log as the owner, and concurrent writers: tests/sql/tamper.sh.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(28);
+SELECT plan(34);
 
 \ir lib/session.psql
 -- lib/session.psql links at each statement's end; this file checks the deferral itself.
@@ -69,6 +70,20 @@ SELECT is(pg_temp.as_auditor($$SELECT count(*)::text FROM (SELECT id - lag(id) O
                                 WHERE request_id = 'req-link-1') s WHERE d <> 1$$), '0',
   'a transaction''s entries are consecutive in the chain');
 SELECT is(pg_temp.as_auditor('SELECT (first_broken_id IS NULL)::text FROM audit.verify()'), 'true', 'the chain verifies');
+-- Hash formula 2 (0048): the content's digest taken at staging, only its link under the lock.
+SELECT is(pg_temp.as_auditor($$SELECT string_agg(DISTINCT hash_v::text, ',') FROM audit.log WHERE request_id = 'req-link-1'$$), '2',
+  'entries linked at commit follow hash formula 2');
+SELECT is(pg_temp.as_auditor($$SELECT bool_and(hash = audit.entry_hash_2(prev_hash, id, audit.entry_digest(at, actor_id, actor_roles,
+                                  request_id, table_name, row_key, op, changes)))::text FROM audit.log WHERE request_id = 'req-link-1'$$),
+  'true', '... their hash is the link of the previous hash, the id and the content''s digest');
+-- Fixed vectors, worked out outside PostgreSQL (Python's hashlib over the bytes the formula names).
+SELECT is(encode(audit.entry_digest('2024-01-02 03:04:05.123456+00', NULL, '{admin}', 'r1', 'org.departments', 'k',
+                                    'INSERT', '{"code": "X"}'), 'hex'),
+  'e6e7525778283cafe8f4f520de6b8212e0b04547160aaa8a891b7da5e7348376',
+  'the digest: sha256 of [at_epoch_us, actor_id, actor_roles, request_id, table_name, row_key, op, changes] as jsonb text');
+SELECT is(encode(audit.entry_hash_2(audit.genesis(), 1, sha256('')), 'hex'),
+  'fd5d3c070cbaa4bad3347f4e5c04d6692a6b2b5e7b6563549b83e77cd149c231',
+  'the link: sha256(''tianxing-audit-2'' || prev_hash || id as 8 bytes big-endian || digest)');
 -- Immediate from here on: each statement links its own entries.
 SELECT api.department_create('{"code": "LK4", "name": "Link four", "kind": "support"}');
 SELECT is(pg_temp.as_auditor($$SELECT count(*)::text FROM audit.log WHERE changes ->> 'code' = 'LK4'$$), '1',
@@ -86,6 +101,10 @@ SELECT cmp_ok((SELECT seq FROM cust.pii_reads WHERE request_id = 'forged-seq'), 
 SELECT ok(EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
                    AND mode = 'ShareLock' AND objid::text::bigint = (7354010472261181443 & 4294967295)),
   'a reader holds the fence shared until it ends');
+SELECT is(pg_temp.as_auditor($$SELECT count(*)::text FROM audit.log WHERE request_id = 'req-pii' AND table_name = 'events.head'$$), '0',
+  'a create moves events.head without an entry for it (0048: derived from the audited outbox rows)');
+SELECT is(pg_temp.as_auditor($$SELECT count(*)::text FROM audit.log WHERE request_id = 'req-pii' AND table_name = 'events.outbox'$$), '1',
+  '... while its outbox row, with its position, is in the chain');
 SELECT is((SELECT api.customer_get(pg_temp.id('cu')) ->> 'pii_access'), 'full', 'the owner reads in full');
 SELECT is((SELECT count(*)::int FROM cust.pii_reads WHERE customer_id = pg_temp.id('cu')), 2, '... and is logged');
 

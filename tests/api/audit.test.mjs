@@ -73,6 +73,7 @@ describe('every write leaves an audit entry', () => {
     assert.match(ins.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.match(ins.hash, /^[0-9a-f]{64}$/);
     assert.match(ins.prev_hash, /^[0-9a-f]{64}$/);
+    assert.equal(ins.hash_version, 2, 'written since 0048: the digest at staging, the link at commit');
 
     const u = await as.admin.patch(`/v1/departments/${d.id}`, { name: 'Audit department', kind: 'support' }, withId(rid('dept-patch'), { 'If-Match': '"1"' }));
     ok(u);

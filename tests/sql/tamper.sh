@@ -15,6 +15,9 @@
 #   - tampering: a superuser who bypasses the append-only triggers (session_replication_role =
 #     replica, or ALTER TABLE ... DISABLE TRIGGER) and edits, deletes inside, or deletes at the
 #     tail of audit.log is reported by audit.verify() / api.audit_verify() at exactly that entry;
+#   - both hash formulas (0048: 1 for entries linked before it, 2 since): an edit, an edit with the
+#     hash recomputed, a deletion, an insertion, two entries swapped and the version flipped are
+#     each reported at the entry where the chain breaks;
 #   - TRUNCATE of an audited table leaves an entry;
 #   - refresh-token rotation: two sessions rotating one token at once: the second waits for the
 #     first, then sees the token used ('reused') and the family is revoked.
@@ -79,6 +82,20 @@ trap cleanup EXIT
 psql "${PGARGS[@]}" -U tianxing_owner -d "$DB" -f sql/tests/fixtures.sql >/dev/null
 q "CREATE EXTENSION dblink" >/dev/null
 APPCONN="host=$TX_TEST_PGHOST port=$TX_TEST_PGPORT dbname=$DB user=tianxing_app"
+# For the "does not wait" checks: whether dblink connection c (its backend pid) finishes its
+# query, polled for up to 30 s, or is seen waiting on a lock first. A fixed sleep before one look
+# said "busy" for a create that was merely slow (an ASan build on a loaded machine).
+finished_sql="CREATE FUNCTION pg_temp.finished(c text, p_pid int) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+  FOR i IN 1..300 LOOP
+    IF dblink_is_busy(c) = 0 THEN RETURN 'busy=0'; END IF;
+    IF EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = p_pid AND a.wait_event_type = 'Lock') THEN
+      RETURN 'busy=1 (waiting on a lock)';
+    END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN 'busy=1 (still running after 30 s)';
+END \$f\$;"
 
 echo "TAP version 13"
 
@@ -131,15 +148,15 @@ check "... nothing left staged" "0" "$(q "SELECT count(*) FROM audit.pending")"
 
 # The chain's lock is taken at commit (0043): an open transaction with audited writes does not
 # hold up a second writer, and the chain is in commit order (b committed first).
-out=$(q "
+out=$(q "$finished_sql
 SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
 SELECT dblink_exec('a', 'BEGIN');
 SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('admin', 'admin', 'lock-a') IS NOT NULL\$\$) t(x boolean);
 SELECT * FROM dblink('a', \$\$SELECT api.department_create('{\"code\": \"LA\", \"name\": \"a\", \"kind\": \"support\"}') IS NOT NULL\$\$) t(x boolean);
+SELECT p AS bpid FROM dblink('b', 'SELECT pg_backend_pid()') t(p int) \gset
 SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('admin', 'admin', 'lock-b'))
   SELECT api.department_create('{\"code\": \"LB\", \"name\": \"b\", \"kind\": \"support\"}')::text FROM c\$\$);
-SELECT pg_sleep(0.5);
-SELECT 'busy=' || dblink_is_busy('b');
+SELECT pg_temp.finished('b', :bpid);
 SELECT count(*) FROM dblink_get_result('b') t(x text);
 SELECT dblink_exec('a', 'COMMIT');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
@@ -194,15 +211,15 @@ check "... nothing left staged" "0|0" "$(q "SELECT (SELECT count(*) FROM audit.p
 
 # The outbox's lock is taken at commit too: an open transaction that created a customer does not
 # hold up a second create, and the positions follow the commits (b committed first).
-out=$(q "
+out=$(q "$finished_sql
 SELECT dblink_connect('a', '$APPCONN'), dblink_connect('b', '$APPCONN');
 SELECT dblink_exec('a', 'BEGIN');
 SELECT * FROM dblink('a', \$\$SELECT tx.begin_request('staff.a1', 'staff', 'ev-a') IS NOT NULL\$\$) t(x boolean);
 SELECT * FROM dblink('a', \$\$SELECT api.customer_create('$(cust_body 91 1)') IS NOT NULL\$\$) t(x boolean);
+SELECT p AS bpid FROM dblink('b', 'SELECT pg_backend_pid()') t(p int) \gset
 SELECT dblink_send_query('b', \$\$WITH c AS MATERIALIZED (SELECT tx.begin_request('staff.a1', 'staff', 'ev-b'))
   SELECT api.customer_create('$(cust_body 92 1)')::text FROM c\$\$);
-SELECT pg_sleep(0.5);
-SELECT 'busy=' || dblink_is_busy('b');
+SELECT pg_temp.finished('b', :bpid);
 SELECT count(*) FROM dblink_get_result('b') t(x text);
 SELECT dblink_exec('a', 'COMMIT');
 SELECT dblink_disconnect('a'), dblink_disconnect('b');
@@ -271,7 +288,7 @@ check "an edited time is reported" "$mid|hash does not match the entry's content
 	"$(tamper "UPDATE audit.log SET at = at + interval '1 microsecond' WHERE id = $mid")"
 check "an edit with a recomputed hash breaks the link to the next entry" \
 	"$next|prev_hash does not match the hash of the previous entry" \
-	"$(tamper "UPDATE audit.log SET changes = '{}', hash = audit.entry_hash(prev_hash, id, at, actor_id, actor_roles, request_id, table_name, row_key, op, '{}') WHERE id = $mid")"
+	"$(tamper "UPDATE audit.log SET changes = '{}' WHERE id = $mid; UPDATE audit.log l SET hash = audit.entry_hash_of(l) WHERE id = $mid")"
 check "a deleted entry is reported at the next one" "$next|prev_hash does not match the hash of the previous entry" \
 	"$(tamper "DELETE FROM audit.log WHERE id = $mid")"
 check "deleted entries at the tail are reported (the head points past them)" \
@@ -286,6 +303,67 @@ check "api.audit_verify, as the auditor through the runtime role, reports it" \
 	      SET LOCAL session_replication_role = origin; SET LOCAL ROLE tianxing_app;
 	      SELECT tx.begin_request('auditor', 'auditor', 'verify') IS NOT NULL; SELECT api.audit_verify(); ROLLBACK" | tail -n 1)"
 check "after the rollbacks the chain is intact again" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
+
+# --- both hash formulas (0048) ---------------------------------------------------------------
+# Entries linked before 0048 keep formula 1 (here: those the migrations wrote through the
+# baseline's audit.append); entries linked by audit.link since follow formula 2 (the content's
+# digest taken at staging, only its link to the previous hash under the lock). Each kind of
+# tampering is detected in both, at the entry where the chain breaks.
+check "the chain holds entries of both formulas" "t|t" \
+	"$(q "SELECT bool_or(hash_v = 1), bool_or(hash_v = 2) FROM audit.log")"
+check "... every entry after the first of formula 2 follows formula 2" "0" \
+	"$(q "SELECT count(*) FROM audit.log WHERE hash_v = 1 AND id > (SELECT min(id) FROM audit.log WHERE hash_v = 2)")"
+check "... the one tampered with above ($mid) follows formula 2" "2" "$(q "SELECT hash_v FROM audit.log WHERE id = $mid")"
+# An entry of each formula whose successor has the same formula, and that successor.
+pair() { q "SELECT id || ' ' || nx FROM (SELECT id, hash_v, lead(id) OVER (ORDER BY id) AS nx,
+                                                lead(hash_v) OVER (ORDER BY id) AS nv FROM audit.log) s
+            WHERE hash_v = $1 AND nv = $1 ORDER BY id OFFSET 3 LIMIT 1"; }
+# Moves the entries after $1 one id up (the identity column cannot be updated: deleted and put
+# back with their ids plus one), leaving $1 + 1 free.
+shift_after() {
+	printf '%s' "CREATE TEMP TABLE moved AS SELECT * FROM audit.log WHERE id > $1;
+	DELETE FROM audit.log WHERE id > $1;
+	INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op, changes, prev_hash, hash, hash_v)
+	  OVERRIDING SYSTEM VALUE
+	  SELECT id + 1, at, actor_id, actor_roles, request_id, table_name, row_key, op, changes, prev_hash, hash, hash_v FROM moved"
+}
+for v in 1 2; do
+	read -r m nx <<<"$(pair "$v")"
+	[[ -n $m && -n $nx ]] || die "no two consecutive entries of formula $v"
+	check "formula $v: an edited entry is reported by id" "$m|hash does not match the entry's content" \
+		"$(tamper "UPDATE audit.log SET changes = changes || '{\"forged\": true}' WHERE id = $m")"
+	check "formula $v: an edited request id is reported" "$m|hash does not match the entry's content" \
+		"$(tamper "UPDATE audit.log SET request_id = coalesce(request_id, '') || 'x' WHERE id = $m")"
+	check "formula $v: the version flipped is reported (the other formula does not give the hash)" \
+		"$m|hash does not match the entry's content" \
+		"$(tamper "UPDATE audit.log SET hash_v = 3 - hash_v WHERE id = $m")"
+	check "formula $v: an edit with the hash recomputed by its formula breaks the link to the next entry" \
+		"$nx|prev_hash does not match the hash of the previous entry" \
+		"$(tamper "UPDATE audit.log SET changes = '{}' WHERE id = $m; UPDATE audit.log l SET hash = audit.entry_hash_of(l) WHERE id = $m")"
+	check "formula $v: a deleted entry is reported at the next one" \
+		"$nx|prev_hash does not match the hash of the previous entry" \
+		"$(tamper "DELETE FROM audit.log WHERE id = $m")"
+	# An entry slipped in after $m, chained onto $m's hash and hashed by the formula: the
+	# entry after it (moved one up) no longer follows.
+	check "formula $v: an inserted entry, correctly hashed, is reported at the entry after it" \
+		"$((nx + 1))|prev_hash does not match the hash of the previous entry" \
+		"$(tamper "$(shift_after "$m");
+		   INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op, changes, prev_hash, hash, hash_v)
+		     OVERRIDING SYSTEM VALUE
+		     SELECT $m + 1, at, actor_id, actor_roles, 'forged', table_name, row_key, op, '{}', hash, hash, hash_v
+		       FROM audit.log WHERE id = $m;
+		   UPDATE audit.log l SET hash = audit.entry_hash_of(l) WHERE id = $m + 1")"
+	# Two neighbours swapped (their ids exchanged): the first no longer follows its predecessor.
+	check "formula $v: two entries swapped are reported at the first" \
+		"$m|prev_hash does not match the hash of the previous entry" \
+		"$(tamper "CREATE TEMP TABLE two AS SELECT * FROM audit.log WHERE id IN ($m, $nx);
+		   DELETE FROM audit.log WHERE id IN ($m, $nx);
+		   INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op, changes, prev_hash, hash, hash_v)
+		     OVERRIDING SYSTEM VALUE
+		     SELECT CASE id WHEN $m THEN $nx ELSE $m END, at, actor_id, actor_roles, request_id, table_name, row_key, op,
+		            changes, prev_hash, hash, hash_v FROM two")"
+done
+check "after the rollbacks the chain is intact again (both formulas)" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
 
 # --- refresh-token rotation in two sessions at once --------------------------------------
 q "SELECT auth.refresh_issue('20000000-0000-4000-8000-000000000007', NULL, sha256('conc-1'), 3600)" >/dev/null

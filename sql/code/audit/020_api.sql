@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION api.audit_entry_json(l audit.log) RETURNS json
                            'actor_roles', to_json(l.actor_roles), 'request_id', l.request_id,
                            'table_name', l.table_name, 'row_key', l.row_key, 'op', l.op,
                            'changes', l.changes, 'prev_hash', encode(l.prev_hash, 'hex'),
-                           'hash', encode(l.hash, 'hex'))
+                           'hash', encode(l.hash, 'hex'), 'hash_version', l.hash_v)
 $$;
 REVOKE ALL ON FUNCTION api.audit_entry_json(audit.log) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.audit_entry_json(audit.log) TO tianxing_app;

@@ -14,19 +14,26 @@ SET LOCAL ROLE tianxing_audit;
 DROP FUNCTION IF EXISTS audit.append(text, text, text, jsonb);
 -- Stages one entry of the caller's transaction. Called by audit.capture() (see above) and by the
 -- PII read log's digest; not executable by anyone else. p_at: the entry's time (now(), the
--- transaction's start, as before).
+-- transaction's start, as before). The entry's digest (hash formula 2, 0048: sql/code/audit/
+-- 010_trail.sql) is computed here, while no lock is held: rendering and hashing the changes is
+-- the costly part of an entry's hash, and only the link to the previous hash is left for commit.
 CREATE OR REPLACE FUNCTION audit.append(p_table_name text, p_row_key text, p_op text,
                                         p_changes jsonb, p_at timestamptz DEFAULT now())
   RETURNS void
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
   AS $$
+DECLARE
+  v_actor uuid := NULLIF(current_setting('tx.user_id', true), '')::uuid;
+  v_roles text[] := coalesce(string_to_array(NULLIF(current_setting('tx.roles', true), ''), ','),
+                             '{}');
+  v_req text := NULLIF(current_setting('tx.request_id', true), '');
 BEGIN
-  INSERT INTO audit.pending (at, actor_id, actor_roles, request_id, table_name, row_key, op, changes)
-  VALUES (p_at, NULLIF(current_setting('tx.user_id', true), '')::uuid,
-          coalesce(string_to_array(NULLIF(current_setting('tx.roles', true), ''), ','), '{}'),
-          NULLIF(current_setting('tx.request_id', true), ''), p_table_name, p_row_key, p_op,
-          p_changes);
+  INSERT INTO audit.pending (at, actor_id, actor_roles, request_id, table_name, row_key, op, changes,
+                             digest)
+  VALUES (p_at, v_actor, v_roles, v_req, p_table_name, p_row_key, p_op, p_changes,
+          audit.entry_digest(p_at, v_actor, v_roles, v_req, p_table_name, p_row_key, p_op,
+                             p_changes));
 END
 $$;
 REVOKE ALL ON FUNCTION audit.append(text,text,text,jsonb,timestamptz) FROM PUBLIC;
@@ -41,7 +48,9 @@ SET LOCAL ROLE tianxing_audit;
 -- that writes an audited row) queue a firing of their own, which PostgreSQL runs before the
 -- commit completes: a row that commits is always linked.
 -- Under the advisory lock (held to the end of the commit) ids are taken from the log's sequence,
--- so ids are in commit order and the chain is walked in id order (audit.verify). The head row is
+-- so ids are in commit order and the chain is walked in id order (audit.verify). What is computed
+-- under it per entry is hash formula 2's link only (0048): one SHA-256 over the tag, the previous
+-- hash, the id and the digest staged with the entry. The head row is
 -- read FOR UPDATE: a REPEATABLE READ transaction whose snapshot predates the last link fails
 -- here, at its commit, with a serialization error, instead of chaining onto a stale head.
 -- Lock order: the events outbox's positions are also given at commit (0045, events.link in
@@ -61,7 +70,12 @@ DECLARE
   v_linked int := 0;
   r record;
 BEGIN
-  IF NOT EXISTS (SELECT FROM audit.pending p WHERE p.xid = v_xid) THEN
+  -- The trigger is per row and the first firing moves every row, so a later firing finds its own
+  -- row gone and returns. The probe is by this firing's own key, one index entry: probing for
+  -- "any row of this transaction" walked every row already moved (deleted, not yet vacuumable),
+  -- once per firing, which made a commit of n staged rows cost n²: 14 s for the 8 000 entries of
+  -- an assessment month, under the chain's lock (issue 15).
+  IF NOT EXISTS (SELECT FROM audit.pending p WHERE p.xid = v_xid AND p.seq = NEW.seq) THEN
     RETURN NULL;
   END IF;
   -- Key: 'tianxing audit' in any stable number (the baseline's, kept).
@@ -71,14 +85,19 @@ BEGIN
     WITH moved AS (DELETE FROM audit.pending p WHERE p.xid = v_xid RETURNING p.*)
     SELECT * FROM moved ORDER BY seq
   LOOP
-    v_id := nextval(pg_get_serial_sequence('audit.log', 'id'));
-    v_hash := audit.entry_hash(v_prev, v_id, r.at, r.actor_id, r.actor_roles, r.request_id,
-                               r.table_name, r.row_key, r.op, r.changes);
+    v_id := nextval('audit.log_id_seq');
+    -- A NULL digest: staged by the append of before 0048 in the migrate transaction that
+    -- brought 0048 (see there); computed here, once.
+    v_hash := audit.entry_hash_2(v_prev, v_id,
+                                 coalesce(r.digest,
+                                          audit.entry_digest(r.at, r.actor_id, r.actor_roles,
+                                                             r.request_id, r.table_name, r.row_key,
+                                                             r.op, r.changes)));
     INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op,
-                           changes, prev_hash, hash)
+                           changes, prev_hash, hash, hash_v)
       OVERRIDING SYSTEM VALUE
       VALUES (v_id, r.at, r.actor_id, r.actor_roles, r.request_id, r.table_name, r.row_key, r.op,
-              r.changes, v_prev, v_hash);
+              r.changes, v_prev, v_hash, 2);
     v_prev := v_hash;
     v_linked := v_linked + 1;
   END LOOP;

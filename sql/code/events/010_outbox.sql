@@ -85,7 +85,9 @@ DECLARE
   r record;
   d record;
 BEGIN
-  IF NOT EXISTS (SELECT FROM events.pending p WHERE p.xid = v_xid) THEN
+  -- This firing's own row already moved by an earlier firing: nothing to do (by its key, one
+  -- index entry; see audit.link for why not "any row of this transaction").
+  IF NOT EXISTS (SELECT FROM events.pending p WHERE p.xid = v_xid AND p.seq = NEW.seq) THEN
     RETURN NULL;
   END IF;
   PERFORM pg_advisory_xact_lock(7354010472261181442); -- the audit chain's key: see LOCK ORDER
