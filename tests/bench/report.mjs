@@ -195,7 +195,7 @@ const SUMMED = ['non2xx', 'socket_errors', 'requests'];
 // its figures the medians over the rounds (a ratio: the median of the rounds' ratios, each
 // measured in its own minutes), the counts summed, with the spread and every round's row.
 function aggregate(rows) {
-  const first = rows[0];
+  const first = rows.find((r) => !r.failed) || rows[0];
   const out = { ...first };
   for (const k of SPREAD) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
   for (const k of ['p90_ms', 'max_ms']) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
@@ -213,7 +213,10 @@ function aggregate(rows) {
   return out;
 }
 function aggregateTimings(list) {
-  const out = { ...list[0] };
+  const out = { ...(list.find((t) => t.seconds != null) || list[0]) };
+  delete out.failure;
+  const failed = list.filter((t) => t.failure);
+  if (failed.length) out.failure = failed.map((t) => `round ${t.round}: ${t.failure}`).join('; ');
   for (const k of ['seconds', 'reference_seconds', 'statement_seconds']) {
     if (list.some((t) => t[k] != null)) {
       out[k] = spreadOf(list.map((t) => t[k]))?.median ?? null;
@@ -259,6 +262,11 @@ for (const [name, rounds] of tree) {
       if (sc.timing) {
         const { kind, phase, set, round: _r, ...t } = sc.timing;
         timings.push({ ...t, round: r, ...(sc.failures.length ? { failure: sc.failures.join('; ') } : {}) });
+        continue;
+      }
+      // A one-off (the assessment month, the risk indicators) that failed: a timing without time.
+      if (/^(assessment|risk)_/.test(n) && !sc.service && !sc.references.length) {
+        timings.push({ scenario: n, seconds: null, round: r, failure: sc.failures.join('; ') || 'no measurement' });
         continue;
       }
       scenarios.push({ ...scenarioRow(n, sc), round: r });
@@ -441,7 +449,7 @@ const aggregateItem = {
         required: ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal'],
         additionalProperties: spread,
       },
-      rounds: { type: 'array', minItems: 1, items: { allOf: [scenarioItem, { required: ['round'] }] } },
+      rounds: { type: 'array', minItems: 1, items: { allOf: [scenarioItem, { type: 'object', required: ['round'] }] } },
     },
   }],
 };
@@ -654,8 +662,9 @@ function oneOff(timings) {
     '| what | seconds | reference s (assessment: the same SQL run directly; risk: plain SQL giving the same figures) | ratio |',
     '|---|---:|---:|---:|',
   );
+  for (const x of timings.filter((y) => y.failure)) md.push(`| ${x.scenario} **FAILED** (${x.failure}) | – | – | – |`);
   if (svc || ref) {
-    const months = (svc || ref).rounds.map((x) => x.month).join(', ');
+    const months = [...new Set([...(ref ? ref.rounds : []), ...(svc ? svc.rounds : [])].map((x) => x.month).filter(Boolean))].join(', ');
     md.push(
       `| assessment month${(svc || ref).rounds.length > 1 ? 's' : ''} ${months}: open and compute ${svc ? svc.assessments : '–'} assessments ` +
         `(${load ? `${load.staff} staff, ${load.cases} cases` : ''}) | ${svc ? sec(svc, 'seconds', 2) : 'failed'} | ` +
