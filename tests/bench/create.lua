@@ -34,6 +34,9 @@ local function credit_code(v)
 end
 
 local base, counter, run
+-- TX_BENCH_COMPANY (tests/bench/run: CREATE_COMPANY): a company no search term of the run
+-- matches, so that the customers a round creates leave the next round's searches as they were.
+local company = os.getenv("TX_BENCH_COMPANY")
 
 function init(args)
   common.seed()
@@ -46,7 +49,7 @@ function request()
   counter = counter + 2
   local n = base + counter
   local body = string.format(
-    '{"name":"张伟","company_name":"上海华鑫科技有限公司",' ..
+    '{"name":"张伟","company_name":"' .. company .. '",' ..
     '"business_scope":"电子产品、计算机软硬件的技术开发、销售；技术咨询、技术服务。",' ..
     '"status":"prospect","tags":["新客户","制造业"],"source":"展会",' ..
     '"needs":"希望降低采购成本，关注交货周期。","address":"上海市浦东新区张江路88号B座",' ..

@@ -53,9 +53,11 @@ mixed_scenario() {
 		(($(mixed_slow_waiting) >= 1)) && break
 		sleep 0.1
 	done
-	(($(mixed_slow_waiting) >= 1)) || tx_die "mixed: the slow request never waited on the lock"
-
-	run_wrk full read_mixed "$readers" read.lua "/" TX_BENCH_TOKEN="$TOKEN_STAFF" TX_BENCH_IDS="$ids"
+	if (($(mixed_slow_waiting) >= 1)); then
+		run_wrk full read_mixed "$readers" read.lua "/" TX_BENCH_TOKEN="$TOKEN_STAFF" TX_BENCH_IDS="$ids"
+	else
+		scenario_failed full read_mixed "the slow request never waited on the lock"
+	fi
 
 	kill "$slow_pid" 2>/dev/null || true
 	wait "$slow_pid" 2>/dev/null || true
@@ -65,14 +67,17 @@ mixed_scenario() {
 
 	# The slow search beside the readers: one wrk connection, started first and running through
 	# the readers' warm-up and measured run (run_wrk: 1 s + SECS), recorded like any scenario.
-	local slow_file="wrk-full-slow_search.txt" slow_path
+	local slow_file="wrk-$SET-$ROUND-full-slow_search.txt" slow_path
 	slow_path="/v1/customers?limit=50&sort=name&q=$(tx_url_encode "$MIXED_SLOW_Q")"
 	env TX_BENCH_LUA_DIR="$BENCH" TX_BENCH_TOKEN="$token_sup" wrk -t1 -c1 -d"$((SECS + 3))s" --timeout 30s \
 		--latency -s "$BENCH/get.lua" "http://127.0.0.1:$SVC_PORT$slow_path" >"$RAW/$slow_file" 2>&1 &
 	slow_pid=$!
 	sleep 1
 	run_wrk full read_mixed_search "$readers" read.lua "/" TX_BENCH_TOKEN="$TOKEN_STAFF" TX_BENCH_IDS="$ids"
-	wait "$slow_pid" || tx_die "wrk of the slow search failed: $(tail -n 5 -- "$RAW/$slow_file")"
+	if ! wait "$slow_pid"; then
+		scenario_failed full slow_search "wrk of the slow search failed: $(tail -n 5 -- "$RAW/$slow_file" | tr '\n' ' ')"
+		return 0
+	fi
 	manifest "{\"kind\":\"wrk\",\"phase\":\"full\",\"scenario\":\"slow_search\",\"connections\":1,\"file\":\"$slow_file\",\"rss_kib\":$(rss_kib VmRSS),\"customers\":$LOADED}"
 	tx_note "full/slow_search (beside read_mixed_search): $(grep -E '^Requests/sec' "$RAW/$slow_file" || echo '?')"
 }

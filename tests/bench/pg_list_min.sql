@@ -5,17 +5,10 @@
 -- and its checks, decoding the cursor (the run passes its keyset, updated_at and id, as
 -- variables), the items' JSON and their two derived fields (stale, review_due_at: a policy value
 -- and arithmetic) and the next cursor. tests/bench/run replaces @AFTER@ by the keyset condition
--- or `true`, and @Q@ by `true` or, for a search, the bigram containment (cust.bigrams of the
--- lower-cased term, as cust.search_page) AND the runtime role's read policies of cust.customers
--- written out as a condition, and runs the search as the owner (whose own policy admits every
--- row): under row-level security the containment operator, not leakproof, may not be evaluated
--- before the policy, so its GIN index cannot be used and the "minimal" search would read the
--- whole department -- the same reason cust.search_page is a SECURITY DEFINER function applying
--- the same condition. The rows are the same: the policies, evaluated as the caller's claims say.
+-- or `true`. The search's minimal reference is pg_search_min.sql.
 --   :sub, :roles, :reqid  the claims        :lim  the page size
 --   :after_us, :after_id  the deep page's keyset (microseconds since the epoch, uuid)
---   :q                    the search term
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 SELECT tx.begin_request(:sub, :roles, :reqid);
-SELECT c.id, c.name, c.company_name, c.status, c.tags, c.source, c.owner_id, c.department_id, c.last_verified_at, c.version, c.created_at, c.updated_at FROM cust.customers c WHERE @AFTER@ AND @Q@ ORDER BY c.updated_at DESC, c.id DESC LIMIT :lim::int + 1;
+SELECT c.id, c.name, c.company_name, c.status, c.tags, c.source, c.owner_id, c.department_id, c.last_verified_at, c.version, c.created_at, c.updated_at FROM cust.customers c WHERE @AFTER@ ORDER BY c.updated_at DESC, c.id DESC LIMIT :lim::int + 1;
 COMMIT;

@@ -77,23 +77,36 @@ function readPgbench(entry) {
 }
 
 const manifest = lines(path.join(raw, 'manifest.jsonl'));
-// phase -> scenario -> {service, references[]}
-const phases = {};
+// The rounds (tests/bench/run --rounds, --settings): set -> round -> phase -> scenario ->
+// {service, references[], timing, failures[], wall_seconds}. A line without set or round (a
+// manifest of before them) belongs to the first round of the settings the run names.
+const defaultSet = env.TXB_DURABLE === '1' ? 'durable' : 'speed';
+const setInfo = new Map(); // set name -> its "set" line (settings, rounds)
+const tree = new Map();
+const parts = [];
+const failures = [];
+const roundOf = (e) => {
+  const set = e.set || defaultSet;
+  if (!tree.has(set)) tree.set(set, new Map());
+  const rounds = tree.get(set);
+  const r = e.round || 1;
+  if (!rounds.has(r)) rounds.set(r, {});
+  return rounds.get(r);
+};
 for (const e of manifest) {
-  const s = ((phases[e.phase] ??= {})[e.scenario] ??= { customers: e.customers, references: [] });
+  const set = e.set || defaultSet;
+  if (e.kind === 'set') { setInfo.set(set, e); roundOf(e); continue; }
+  if (e.kind === 'part') { parts.push({ set, round: e.round || 1, name: e.name, seconds: e.seconds }); continue; }
+  const phases = roundOf(e);
+  const s = ((phases[e.phase] ??= {})[e.scenario] ??= { customers: e.customers, references: [], failures: [], wall_seconds: 0 });
+  if (e.customers != null) s.customers ??= e.customers;
+  s.wall_seconds += e.wall_seconds || 0;
   if (e.kind === 'wrk') s.service = readWrk(e);
   else if (e.kind === 'timing') s.timing = e;
-  else s.references.push(readPgbench(e));
-}
-// One-off measurements (the assessment month of issue 12): taken out of the scenario tables.
-const timings = [];
-for (const byName of Object.values(phases)) {
-  for (const [name, s] of Object.entries(byName)) {
-    if (!s.timing) continue;
-    const { kind, phase, ...t } = s.timing;
-    timings.push(t);
-    delete byName[name];
-  }
+  else if (e.kind === 'failure') {
+    s.failures.push(e.reason);
+    failures.push({ set, round: e.round || 1, phase: e.phase, scenario: e.scenario, reason: e.reason });
+  } else s.references.push(readPgbench(e));
 }
 
 function scenarioRow(name, s) {
@@ -132,59 +145,203 @@ function scenarioRow(name, s) {
     reference_minimal_rps: bestMinimal ? bestMinimal.tps : null,
     reference_minimal: bestMinimal ? `${bestMinimal.mode}, ${bestMinimal.connections} clients` : null,
     ratio_minimal: bestMinimal && svc ? round(svc.rps / bestMinimal.tps, 3) : null,
+    // tests/bench/run: the scenario could not be measured (its reasons), and its wall time
+    // (wrk's warm-up and run, every reference run).
+    failed: s.failures.length > 0,
+    failure: s.failures.length ? s.failures.join('; ') : null,
+    wall_seconds: round(s.wall_seconds, 1),
     references: s.references,
-  };
-}
-
-const full = phases.full || {};
-const scenarios = Object.entries(full).map(([n, s]) => scenarioRow(n, s));
-
-let scaling = null;
-if (phases.small) {
-  const small = Number(env.TXB_SMALL);
-  const large = Number(env.TXB_CUSTOMERS);
-  scaling = {
-    small_customers: small,
-    large_customers: large,
-    scenarios: Object.entries(phases.small).map(([n, s]) => {
-      const a = scenarioRow(n, s);
-      const b = full[n] ? scenarioRow(n, full[n]) : null;
-      return {
-        name: n,
-        p50_small_ms: a.p50_ms,
-        p50_large_ms: b ? b.p50_ms : null,
-        p50_ratio: b && a.p50_ms ? round(b.p50_ms / a.p50_ms, 2) : null,
-        rps_small: a.rps,
-        rps_large: b ? b.rps : null,
-        reference_rps_small: a.reference_rps,
-        reference_rps_large: b ? b.reference_rps : null,
-        ratio_small: a.ratio,
-        ratio_large: b ? b.ratio : null,
-      };
-    }),
   };
 }
 
 // A slow client beside the readers (tests/bench/mixed.sh): read p99 with it over p99 without,
 // for a request that waits on a lock (slow_request) and for a slow search doing real work
 // (slow_search, with that client's own figures).
-const alone = scenarios.find((x) => x.name === 'read_alone');
-const beside = (name) => {
-  const mixed = scenarios.find((x) => x.name === name);
-  return alone && mixed ? {
-    alone_p99_ms: alone.p99_ms,
-    mixed_p99_ms: mixed.p99_ms,
-    p99_ratio: alone.p99_ms > 0 ? round(mixed.p99_ms / alone.p99_ms, 3) : null,
-    rps_ratio: alone.rps > 0 ? round(mixed.rps / alone.rps, 3) : null,
-    readers: mixed.connections,
-  } : null;
+function besideOf(scenarios) {
+  const alone = scenarios.find((x) => x.name === 'read_alone');
+  const beside = (name) => {
+    const mixed = scenarios.find((x) => x.name === name);
+    return alone && mixed && alone.rps != null && mixed.rps != null ? {
+      alone_p99_ms: alone.p99_ms,
+      mixed_p99_ms: mixed.p99_ms,
+      p99_ratio: alone.p99_ms > 0 ? round(mixed.p99_ms / alone.p99_ms, 3) : null,
+      rps_ratio: alone.rps > 0 ? round(mixed.rps / alone.rps, 3) : null,
+      readers: mixed.connections,
+    } : null;
+  };
+  const slowRequest = beside('read_mixed');
+  const slowSearchClient = scenarios.find((x) => x.name === 'slow_search');
+  const slowSearch = beside('read_mixed_search');
+  if (slowSearch && slowSearchClient) {
+    Object.assign(slowSearch, { slow_rps: slowSearchClient.rps, slow_p50_ms: slowSearchClient.p50_ms,
+      slow_requests: slowSearchClient.requests, slow_non2xx: slowSearchClient.non2xx });
+  }
+  return { slowRequest, slowSearch };
+}
+
+// The spread of a figure over the rounds: min, median (of an even count, the mean of the middle
+// two), max; null when no round has it.
+const spreadOf = (xs) => {
+  const v = xs.filter((x) => x != null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = v.length >> 1;
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { min: v[0], median: round(median, 3), max: v[v.length - 1], n: v.length };
 };
-const slowRequest = beside('read_mixed');
-const slowSearchClient = scenarios.find((x) => x.name === 'slow_search');
-const slowSearch = beside('read_mixed_search');
-if (slowSearch && slowSearchClient) {
-  Object.assign(slowSearch, { slow_rps: slowSearchClient.rps, slow_p50_ms: slowSearchClient.p50_ms,
-    slow_requests: slowSearchClient.requests, slow_non2xx: slowSearchClient.non2xx });
+const SPREAD = ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal', 'reference_rps',
+  'reference_best_rps', 'reference_minimal_rps', 'wall_seconds'];
+const SUMMED = ['non2xx', 'socket_errors', 'requests'];
+// aggregate(rows of one scenario, one per round it ran in): the row report.json has always had,
+// its figures the medians over the rounds (a ratio: the median of the rounds' ratios, each
+// measured in its own minutes), the counts summed, with the spread and every round's row.
+function aggregate(rows) {
+  const first = rows.find((r) => !r.failed) || rows[0];
+  const out = { ...first };
+  for (const k of SPREAD) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
+  for (const k of ['p90_ms', 'max_ms']) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
+  for (const k of SUMMED) out[k] = rows.some((r) => r[k] != null) ? rows.reduce((n, r) => n + (r[k] || 0), 0) : null;
+  for (const k of ['reference_mode', 'reference_best', 'reference_minimal']) {
+    const seen = [...new Set(rows.map((r) => r[k]).filter(Boolean))];
+    out[k] = seen.length ? seen.join(' / ') : null;
+  }
+  out.spread = Object.fromEntries(SPREAD.map((k) => [k, spreadOf(rows.map((r) => r[k]))]));
+  out.failed = rows.some((r) => r.failed);
+  out.failure = rows.filter((r) => r.failed).map((r) => `round ${r.round}: ${r.failure}`).join('; ') || null;
+  out.rounds = rows.map(({ references, ...r }) => ({ ...r, references }));
+  delete out.references;
+  delete out.round;
+  return out;
+}
+function aggregateTimings(list) {
+  const out = { ...(list.find((t) => t.seconds != null) || list[0]) };
+  delete out.failure;
+  const failed = list.filter((t) => t.failure);
+  if (failed.length) out.failure = failed.map((t) => `round ${t.round}: ${t.failure}`).join('; ');
+  for (const k of ['seconds', 'reference_seconds', 'statement_seconds']) {
+    if (list.some((t) => t[k] != null)) {
+      out[k] = spreadOf(list.map((t) => t[k]))?.median ?? null;
+      (out.spread ??= {})[k] = spreadOf(list.map((t) => t[k]));
+    }
+  }
+  out.rounds = list;
+  delete out.round;
+  return out;
+}
+function aggregateBeside(list) {
+  const have = list.filter(Boolean);
+  if (!have.length) return null;
+  const out = { ...have[0] };
+  for (const k of Object.keys(out)) {
+    if (typeof out[k] === 'number') out[k] = spreadOf(have.map((x) => x[k]))?.median ?? null;
+  }
+  out.spread = { p99_ratio: spreadOf(have.map((x) => x.p99_ratio)), rps_ratio: spreadOf(have.map((x) => x.rps_ratio)) };
+  out.rounds = list;
+  return out;
+}
+// In order of first appearance, by name.
+const byName = (rows) => {
+  const m = new Map();
+  for (const r of rows) {
+    if (!m.has(r.name)) m.set(r.name, []);
+    m.get(r.name).push(r);
+  }
+  return m;
+};
+
+// Every set of settings with its rounds, then its aggregate.
+const sets = [];
+for (const [name, rounds] of tree) {
+  const info = setInfo.get(name);
+  const detail = [];
+  for (const [r, phases] of [...rounds].sort((a, b) => a[0] - b[0])) {
+    const full = phases.full || {};
+    const timings = [];
+    const scenarios = [];
+    for (const [n, sc] of Object.entries(full)) {
+      // One-off measurements (the assessment month, the risk indicators): their own list.
+      if (sc.timing) {
+        const { kind, phase, set, round: _r, ...t } = sc.timing;
+        timings.push({ ...t, round: r, ...(sc.failures.length ? { failure: sc.failures.join('; ') } : {}) });
+        continue;
+      }
+      // A one-off (the assessment month, the risk indicators) that failed: a timing without time.
+      if (/^(assessment|risk)_/.test(n) && !sc.service && !sc.references.length) {
+        timings.push({ scenario: n, seconds: null, round: r, failure: sc.failures.join('; ') || 'no measurement' });
+        continue;
+      }
+      scenarios.push({ ...scenarioRow(n, sc), round: r });
+    }
+    const { slowRequest, slowSearch } = besideOf(scenarios);
+    const roundParts = parts.filter((p) => p.set === name && p.round === r);
+    detail.push({
+      round: r,
+      scenarios,
+      timings,
+      slow_request: slowRequest,
+      slow_search: slowSearch,
+      failures: failures.filter((f) => f.set === name && f.round === r),
+      wall_seconds: roundParts.find((p) => p.name === 'round')?.seconds ?? null,
+      parts: roundParts,
+      small: phases.small ? Object.entries(phases.small).map(([n, sc]) => scenarioRow(n, sc)) : null,
+    });
+  }
+  const scenarioRows = [...byName(detail.flatMap((d) => d.scenarios))].map(([, rows]) => aggregate(rows));
+  const timingRows = [...byName(detail.flatMap((d) => d.timings).map((t) => ({ ...t, name: t.scenario })))]
+    .map(([, list]) => aggregateTimings(list.map(({ name: _n, ...t }) => t)));
+  sets.push({
+    name,
+    durable: info ? info.durable : name === 'durable',
+    postgresql: info ? info.postgresql : (env.TXB_PG_SETTINGS || '').split('\n').filter(Boolean),
+    round_count: detail.filter((d) => d.scenarios.length || d.timings.length || d.failures.length).length,
+    scenarios: scenarioRows,
+    timings: timingRows,
+    slow_request: aggregateBeside(detail.map((d) => d.slow_request)),
+    slow_search: aggregateBeside(detail.map((d) => d.slow_search)),
+    failures: failures.filter((f) => f.set === name),
+    rounds: detail,
+  });
+}
+// The first settings' figures where report.json has always had them.
+const main = sets[0] || { scenarios: [], timings: [], slow_request: null, slow_search: null, rounds: [] };
+const scenarios = main.scenarios;
+const timings = main.timings;
+const slowRequest = main.slow_request;
+const slowSearch = main.slow_search;
+
+// Scaling: the small phase of round r against the full phase of the same round (first settings).
+let scaling = null;
+if (main.rounds.some((d) => d.small)) {
+  const pairs = main.rounds.filter((d) => d.small).map((d) => ({ small: d.small, large: d.scenarios }));
+  const names = [...new Set(pairs.flatMap((p) => p.small.map((x) => x.name)))];
+  scaling = {
+    small_customers: Number(env.TXB_SMALL),
+    large_customers: Number(env.TXB_CUSTOMERS),
+    scenarios: names.map((n) => {
+      const rounds = pairs.map((p, i) => {
+        const a = p.small.find((x) => x.name === n);
+        const b = p.large.find((x) => x.name === n);
+        return {
+          round: i + 1,
+          p50_small_ms: a ? a.p50_ms : null,
+          p50_large_ms: b ? b.p50_ms : null,
+          p50_ratio: a && b && a.p50_ms && b.p50_ms != null ? round(b.p50_ms / a.p50_ms, 2) : null,
+          rps_small: a ? a.rps : null,
+          rps_large: b ? b.rps : null,
+        };
+      });
+      const med = (k) => spreadOf(rounds.map((r) => r[k]))?.median ?? null;
+      return {
+        name: n,
+        p50_small_ms: med('p50_small_ms'),
+        p50_large_ms: med('p50_large_ms'),
+        p50_ratio: med('p50_ratio'),
+        rps_small: med('rps_small'),
+        rps_large: med('rps_large'),
+        spread: { p50_ratio: spreadOf(rounds.map((r) => r.p50_ratio)) },
+        rounds,
+      };
+    }),
+  };
 }
 
 const loads = lines(path.join(raw, 'load.jsonl'));
@@ -196,8 +353,13 @@ const report = {
   smoke: env.TXB_SMOKE === '1',
   settings: {
     seconds: Number(env.TXB_SECONDS),
-    // --durable: PostgreSQL's durability defaults instead of the speed settings (issue 15).
+    // --durable: PostgreSQL's durability defaults instead of the speed settings (issue 15): of
+    // the first settings, those of scenarios, timings, slow_request and slow_search; every
+    // settings' own are in sets[] (--settings speed,durable).
     durable: env.TXB_DURABLE === '1',
+    rounds: Number(env.TXB_ROUNDS || 1),
+    sets: sets.map((x) => x.name),
+    durable_groups: env.TXB_DURABLE_GROUPS || null,
     only: env.TXB_ONLY || null,
     connections: Number(env.TXB_CONNECTIONS),
     high_connections: Number(env.TXB_HIGH_CONNECTIONS),
@@ -211,6 +373,11 @@ const report = {
   scaling,
   slow_request: slowRequest,
   slow_search: slowSearch,
+  // Every settings (speed, durable) with its aggregate and its rounds; what could not be
+  // measured; where the run's time went (tests/bench/run part: loads, groups, rounds, restart).
+  sets,
+  failures,
+  parts,
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
   service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
@@ -241,31 +408,56 @@ const report = {
 // The shape other tools may rely on (issue 5), checked on every run.
 const num = { type: 'number' };
 const numOrNull = { type: ['number', 'null'] };
+const spread = {
+  anyOf: [{ type: 'null' }, {
+    type: 'object',
+    required: ['min', 'median', 'max', 'n'],
+    properties: { min: num, median: num, max: num, n: { type: 'integer', minimum: 1 } },
+  }],
+};
+// A scenario's row; one that failed (tests/bench/run could not measure it) may lack figures but
+// must say why.
+const scenarioItem = {
+  type: 'object',
+  required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio', 'failed', 'wall_seconds'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    reference_rps: numOrNull,
+    ratio: numOrNull,
+    ratio_best: numOrNull,
+    reference_minimal_rps: numOrNull,
+    ratio_minimal: numOrNull,
+    failed: { type: 'boolean' },
+    wall_seconds: numOrNull,
+  },
+  if: { properties: { failed: { const: true } } },
+  then: { required: ['failure'], properties: { failure: { type: 'string', minLength: 1 } } },
+  else: {
+    properties: {
+      rps: num, p50_ms: num, p99_ms: num, max_ms: num, non2xx: { type: 'integer', minimum: 0 },
+    },
+  },
+};
+// The aggregate over the rounds: the same row with the spread and every round's own row.
+const aggregateItem = {
+  allOf: [scenarioItem, {
+    type: 'object',
+    required: ['spread', 'rounds'],
+    properties: {
+      spread: {
+        type: 'object',
+        required: ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal'],
+        additionalProperties: spread,
+      },
+      rounds: { type: 'array', minItems: 1, items: { allOf: [scenarioItem, { type: 'object', required: ['round'] }] } },
+    },
+  }],
+};
 const schema = {
   type: 'object',
-  required: ['scenarios', 'rss_mib', 'machine', 'load'],
+  required: ['scenarios', 'rss_mib', 'machine', 'load', 'sets', 'failures', 'parts'],
   properties: {
-    scenarios: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio'],
-        properties: {
-          name: { type: 'string', minLength: 1 },
-          rps: num,
-          p50_ms: num,
-          p99_ms: num,
-          max_ms: num,
-          non2xx: { type: 'integer', minimum: 0 },
-          reference_rps: numOrNull,
-          ratio: numOrNull,
-          ratio_best: numOrNull,
-          reference_minimal_rps: numOrNull,
-          ratio_minimal: numOrNull,
-        },
-      },
-    },
+    scenarios: { type: 'array', minItems: 1, items: aggregateItem },
     rss_mib: num,
     machine: {
       type: 'object',
@@ -276,6 +468,38 @@ const schema = {
       type: 'object',
       required: ['customers', 'seconds', 'rate'],
       properties: { customers: { type: 'integer', minimum: 1 }, seconds: num, rate: numOrNull },
+    },
+    sets: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['name', 'durable', 'postgresql', 'round_count', 'scenarios', 'timings', 'failures', 'rounds'],
+        properties: {
+          name: { enum: ['speed', 'durable'] },
+          durable: { type: 'boolean' },
+          postgresql: { type: 'array', items: { type: 'string' } },
+          round_count: { type: 'integer', minimum: 1 },
+          scenarios: { type: 'array', items: aggregateItem },
+          rounds: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              required: ['round', 'scenarios', 'timings', 'failures', 'wall_seconds', 'parts'],
+              properties: { round: { type: 'integer', minimum: 1 }, scenarios: { type: 'array', items: scenarioItem } },
+            },
+          },
+        },
+      },
+    },
+    failures: {
+      type: 'array',
+      items: { type: 'object', required: ['set', 'round', 'scenario', 'reason'], properties: { reason: { type: 'string', minLength: 1 } } },
+    },
+    parts: {
+      type: 'array',
+      items: { type: 'object', required: ['set', 'round', 'name', 'seconds'], properties: { seconds: num } },
     },
   },
 };
@@ -303,7 +527,9 @@ if (check) {
         if (s.reference_rps == null || s.ratio == null || s.ratio_best == null) problems.push(`${n}: no reference`);
         if (s.reference_minimal_rps == null || s.ratio_minimal == null) problems.push(`${n}: no minimal reference`);
       }
-      for (const r of s.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
+      for (const rr of s.rounds) {
+        for (const r of rr.references) if (r.failed) problems.push(`${n}: reference ${r.mode}: ${r.failed} failed`);
+      }
     }
   }
   for (const n of ['assessment_month', 'assessment_month_reference', 'risk_load', 'risk_kris', 'risk_measure_due',
@@ -318,14 +544,50 @@ if (check) {
     if (s.non2xx !== 0 || s.socket_errors !== 0) problems.push(`${s.name}: ${s.non2xx} non-2xx, ${s.socket_errors} socket errors`);
   }
   if (report.service_error_log_lines) problems.push(`the service logged ${report.service_error_log_lines} errors`);
+  // Nothing may have failed, in any settings or round.
+  for (const x of failures) problems.push(`${x.set} round ${x.round}: ${x.phase}/${x.scenario} failed: ${x.reason}`);
+  for (const set of sets.slice(1)) {
+    for (const sc of set.scenarios) {
+      if (sc.non2xx !== 0 || sc.socket_errors !== 0) problems.push(`${set.name} ${sc.name}: ${sc.non2xx} non-2xx, ${sc.socket_errors} socket errors`);
+      for (const rr of sc.rounds) for (const r of rr.references) if (r.failed || r.aborted) problems.push(`${set.name} ${sc.name}: a reference failed`);
+    }
+  }
+  // The smoke's rounds and settings (tests/bench/run --smoke): everything once with the speed
+  // settings, then read and floor twice after the restart into the durable ones.
+  if (report.smoke) {
+    const [speed, durable] = sets;
+    if (sets.length !== 2 || speed.name !== 'speed' || durable.name !== 'durable' || speed.durable || !durable.durable) {
+      problems.push(`sets: ${sets.map((x) => x.name).join(', ')}, not speed then durable`);
+    } else {
+      if (speed.round_count !== 1 || durable.round_count !== 2) problems.push(`rounds: ${speed.round_count} speed, ${durable.round_count} durable, not 1 and 2`);
+      if (!durable.postgresql.includes('fsync = on') || !speed.postgresql.includes('fsync = off')) problems.push('sets: the settings do not say fsync on and off');
+      for (const n of ['read', 'floor']) {
+        const sc = durable.scenarios.find((x) => x.name === n);
+        if (!sc || sc.rounds.length !== 2 || sc.spread.rps?.n !== 2) problems.push(`durable ${n}: not two rounds with a spread`);
+        else if (!(sc.spread.rps.min <= sc.spread.rps.median && sc.spread.rps.median <= sc.spread.rps.max)) problems.push(`durable ${n}: spread out of order`);
+      }
+      const rd = durable.scenarios.find((x) => x.name === 'read');
+      if (rd && (rd.ratio == null || rd.ratio_minimal == null)) problems.push('durable read: no ratios');
+      if (durable.scenarios.some((x) => !['read', 'floor'].includes(x.name))) problems.push('durable: scenarios beyond --durable-groups read,floor');
+    }
+    for (const n of ['round', 'restart_durable', 'read', 'floor', 'load']) {
+      if (!parts.some((x) => x.name === n && x.seconds >= 0)) problems.push(`parts: no time for ${n}`);
+    }
+  }
 }
 
 // Markdown ---------------------------------------------------------------------------------
 const f = (x, d = 1) => (x == null ? '–' : Number(x).toFixed(d));
+// The median with its spread over the rounds: "412.3 [398.1–430.0]"; one round: the figure.
+const fs_ = (row, k, d = 1) => {
+  const sp = row.spread?.[k];
+  if (!sp || sp.n < 2) return f(row[k], d);
+  return `${f(sp.median, d)} [${f(sp.min, d)}–${f(sp.max, d)}]`;
+};
 const md = [];
 md.push(
   `# tianxingd benchmark ${report.generated_at}${report.smoke ? ' (smoke)' : ''}` +
-    `${report.settings.durable ? ' (durable: fsync, synchronous_commit, full_page_writes on)' : ''}` +
+    ` (${sets.map((x) => `${x.name}: ${x.round_count} round${x.round_count === 1 ? '' : 's'}`).join('; ')})` +
     `${report.settings.only ? ` (only ${report.settings.only})` : ''}`,
   '',
 );
@@ -341,48 +603,72 @@ md.push(
     `VACUUM ANALYZE ${f(report.load.vacuum_analyze_seconds, 1)} s more).`,
   '',
   `Each run ${report.settings.seconds} s at ${report.settings.connections} connections ` +
-    `(wrk -t2${report.smoke ? '' : ' after 1 s of warm-up'}; pgbench -j2 -M prepared, plain and pipelined, at the same ` +
+    `(wrk -t2${report.smoke ? '' : ' after 1 s of warm-up'}; pgbench -j2 -M prepared, pipelined, at the same ` +
     `concurrency and at the service's pool size ${report.settings.service_pool_size}, ` +
-    `throughput after the first fifth of the run). Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB; ` +
+    `throughput after the first fifth of the run). With several rounds every figure is the median ` +
+    `over the rounds [min–max], a ratio the median of the rounds' own ratios. Service peak RSS (VmHWM): ${f(report.rss_mib)} MiB; ` +
     `pool timeouts (503): ${report.service_pool_timeouts}.`,
-  '',
-  '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s (same conns) | ratio | best reference tx/s | ratio to best | minimal reference tx/s | ratio to minimal |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 );
-for (const s of scenarios) {
+
+function setSection(set) {
   md.push(
-    `| ${s.name} | ${s.customers} | ${s.connections} | ${f(s.rps)} | ${f(s.p50_ms, 2)} | ${f(s.p99_ms, 2)} | ` +
-      `${f(s.max_ms, 2)} | ${s.non2xx}${s.socket_errors ? ` (+${s.socket_errors} socket)` : ''} | ` +
-      `${s.reference_rps == null ? '–' : `${f(s.reference_rps)} (${s.reference_mode})`} | ${f(s.ratio, 2)} | ` +
-      `${s.reference_best_rps == null ? '–' : `${f(s.reference_best_rps)} (${s.reference_best})`} | ${f(s.ratio_best, 2)} | ` +
-      `${s.reference_minimal_rps == null ? '–' : `${f(s.reference_minimal_rps)} (${s.reference_minimal})`} | ${f(s.ratio_minimal, 2)} |`,
+    '',
+    `## ${set.durable ? 'Durable settings' : 'Speed settings'}: ${set.round_count} round${set.round_count === 1 ? '' : 's'}`,
+    '',
+    `PostgreSQL: ${set.postgresql.join(', ') || '(existing database)'}.`,
+    '',
+    '| scenario | customers | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | reference tx/s (same conns) | ratio | best reference tx/s | ratio to best | minimal reference tx/s | ratio to minimal | wall s |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
+  for (const s of set.scenarios) {
+    md.push(
+      `| ${s.name}${s.failed ? ' **FAILED**' : ''} | ${s.customers ?? '–'} | ${s.connections ?? '–'} | ${fs_(s, 'rps')} | ${fs_(s, 'p50_ms', 2)} | ${fs_(s, 'p99_ms', 2)} | ` +
+        `${f(s.max_ms, 2)} | ${s.non2xx ?? '–'}${s.socket_errors ? ` (+${s.socket_errors} socket)` : ''} | ` +
+        `${s.reference_rps == null ? '–' : `${fs_(s, 'reference_rps')} (${s.reference_mode})`} | ${fs_(s, 'ratio', 2)} | ` +
+        `${s.reference_best_rps == null ? '–' : `${fs_(s, 'reference_best_rps')} (${s.reference_best})`} | ${fs_(s, 'ratio_best', 2)} | ` +
+        `${s.reference_minimal_rps == null ? '–' : `${fs_(s, 'reference_minimal_rps')} (${s.reference_minimal})`} | ${fs_(s, 'ratio_minimal', 2)} | ` +
+        `${f(s.wall_seconds, 0)} |`,
+    );
+  }
+  const failed = set.failures;
+  if (failed.length) {
+    md.push('', 'Not measured (the run went on):', '', ...failed.map((x) => `- round ${x.round}, ${x.phase}/${x.scenario}: ${x.reason}`));
+  }
+  md.push('', 'Every reference run (steady tx/s; whole run; mean latency):', '');
+  for (const s of set.scenarios.filter((x) => x.rounds.some((r) => r.references.length))) {
+    for (const r of s.rounds.filter((x) => x.references.length)) {
+      md.push(
+        `- ${s.name}${s.rounds.length > 1 ? ` (round ${r.round})` : ''}: ${r.references
+          .map((x) => `${x.reference === 'same' ? '' : `${x.reference} `}${x.mode}/${x.connections}: ${f(x.tps)} (${f(x.tps_overall)}; ${f(x.latency_avg_ms, 2)} ms)`)
+          .join(', ')}`,
+      );
+    }
+  }
+  oneOff(set.timings);
+  beside(set.slow_request, set.slow_search);
 }
-md.push('', 'Every reference run (steady tx/s; whole run; mean latency):', '');
-for (const s of scenarios.filter((x) => x.references.length)) {
-  md.push(
-    `- ${s.name}: ${s.references
-      .map((r) => `${r.reference === 'same' ? '' : `${r.reference} `}${r.mode}/${r.connections}: ${f(r.tps)} (${f(r.tps_overall)}; ${f(r.latency_avg_ms, 2)} ms)`)
-      .join(', ')}`,
-  );
-}
-if (timings.length) {
+
+function oneOff(timings) {
+  if (!timings.length) return;
   const t = (n) => timings.find((x) => x.scenario === n);
   const svc = t('assessment_month');
   const ref = t('assessment_month_reference');
   const load = t('assessment_load');
+  const sec = (x, k, d) => fs_(x, k, d);
   md.push(
     '',
-    '## One-off work',
+    '### One-off work',
     '',
     '| what | seconds | reference s (assessment: the same SQL run directly; risk: plain SQL giving the same figures) | ratio |',
     '|---|---:|---:|---:|',
   );
-  if (svc) {
+  for (const x of timings.filter((y) => y.failure)) md.push(`| ${x.scenario} **FAILED** (${x.failure}) | – | – | – |`);
+  if (svc || ref) {
+    const months = [...new Set([...(ref ? ref.rounds : []), ...(svc ? svc.rounds : [])].map((x) => x.month).filter(Boolean))].join(', ');
     md.push(
-      `| assessment month ${svc.month}: open and compute ${svc.assessments} assessments ` +
-        `(${load ? `${load.staff} staff, ${load.cases} cases` : ''}) | ${f(svc.seconds, 2)} | ` +
-        `${ref ? f(ref.seconds, 2) : '–'} | ${ref ? f(svc.seconds / ref.seconds, 2) : '–'} |`,
+      `| assessment month${(svc || ref).rounds.length > 1 ? 's' : ''} ${months}: open and compute ${svc ? svc.assessments : '–'} assessments ` +
+        `(${load ? `${load.staff} staff, ${load.cases} cases` : ''}) | ${svc ? sec(svc, 'seconds', 2) : 'failed'} | ` +
+        `${ref ? sec(ref, 'seconds', 2) : '–'} | ${svc && ref ? f(svc.seconds / ref.seconds, 2) : '–'} |`,
     );
   }
   if (load) md.push(`| loading the assessment facts | ${f(load.seconds, 2)} | – | – |`);
@@ -395,14 +681,14 @@ if (timings.length) {
   for (const k of timings.filter((x) => x.scenario.startsWith('risk_kri_'))) {
     md.push(
       `| indicator ${k.scenario.slice('risk_kri_'.length)} = ${k.value} (${k.band}): risk.kri_… | ` +
-        `${f(k.seconds, 3)} | ${f(k.reference_seconds, 3)} | ${ratio(k)} |`,
+        `${sec(k, 'seconds', 3)} | ${sec(k, 'reference_seconds', 3)} | ${ratio(k)} |`,
     );
   }
-  if (kris) md.push(`| the seven indicators, one after another | ${f(kris.seconds, 3)} | ${f(kris.reference_seconds, 3)} | ${ratio(kris)} |`);
+  if (kris) md.push(`| the seven indicators, one after another | ${sec(kris, 'seconds', 3)} | ${sec(kris, 'reference_seconds', 3)} | ${ratio(kris)} |`);
   if (due) {
     md.push(
       `| risk.measure_due(now, true): ${due.indicators} indicators measured, stored, ${due.open_warnings} warnings open ` +
-        `after (committed) | ${f(due.seconds, 3)} | ${f(due.reference_seconds, 3)} | ${ratio(due)} |`,
+        `after (committed) | ${sec(due, 'seconds', 3)} | ${sec(due, 'reference_seconds', 3)} | ${ratio(due)} |`,
     );
   }
   if (rload) {
@@ -413,34 +699,43 @@ if (timings.length) {
     );
   }
 }
+
+function beside(slowRequest, slowSearch) {
+  if (slowRequest) {
+    md.push('', `Slow request beside the readers (read_alone vs read_mixed, ${slowRequest.readers} readers; one more ` +
+      `client's requests wait in the database until the statement timeout): read p99 ${f(slowRequest.alone_p99_ms, 2)} → ` +
+      `${f(slowRequest.mixed_p99_ms, 2)} ms (×${fs_(slowRequest, 'p99_ratio', 2)}, target ≤ 2), throughput ×${fs_(slowRequest, 'rps_ratio', 2)}.`);
+  }
+  if (slowSearch) {
+    md.push('', `Slow search beside the readers (read_alone vs read_mixed_search, ${slowSearch.readers} readers; one more ` +
+      `client searches a common term sorted by name in a loop: ${f(slowSearch.slow_rps, 1)} searches/s, p50 ` +
+      `${f(slowSearch.slow_p50_ms, 1)} ms, ${slowSearch.slow_non2xx} non-2xx): read p99 ${f(slowSearch.alone_p99_ms, 2)} → ` +
+      `${f(slowSearch.mixed_p99_ms, 2)} ms (×${fs_(slowSearch, 'p99_ratio', 2)}, target ≤ 2), throughput ×${fs_(slowSearch, 'rps_ratio', 2)}.`);
+  }
+}
+
+for (const set of sets) setSection(set);
 if (scaling) {
   md.push(
     '',
-    `## Scaling: ${scaling.small_customers} → ${scaling.large_customers} customers`,
+    `## Scaling: ${scaling.small_customers} → ${scaling.large_customers} customers (${sets[0].name} settings)`,
     '',
-    '| scenario | p50 small ms | p50 large ms | p50 ratio | req/s small | req/s large | ref tx/s small | ref tx/s large |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | p50 small ms | p50 large ms | p50 ratio | req/s small | req/s large |',
+    '|---|---:|---:|---:|---:|---:|',
   );
   for (const s of scaling.scenarios) {
     md.push(
-      `| ${s.name} | ${f(s.p50_small_ms, 2)} | ${f(s.p50_large_ms, 2)} | ${f(s.p50_ratio, 2)} | ${f(s.rps_small)} | ` +
-        `${f(s.rps_large)} | ${f(s.reference_rps_small)} | ${f(s.reference_rps_large)} |`,
+      `| ${s.name} | ${f(s.p50_small_ms, 2)} | ${f(s.p50_large_ms, 2)} | ${fs_(s, 'p50_ratio', 2)} | ${f(s.rps_small)} | ` +
+        `${f(s.rps_large)} |`,
     );
   }
 }
-if (slowRequest) {
-  md.push('', `Slow request beside the readers (read_alone vs read_mixed, ${slowRequest.readers} readers; one more ` +
-    `client's requests wait in the database until the statement timeout): read p99 ${f(slowRequest.alone_p99_ms, 2)} → ` +
-    `${f(slowRequest.mixed_p99_ms, 2)} ms (×${f(slowRequest.p99_ratio, 2)}, target ≤ 2), throughput ×${f(slowRequest.rps_ratio, 2)}.`);
+// Where the time went: every part of the run (tests/bench/run part), in order.
+if (parts.length) {
+  md.push('', '## Time', '', '| settings | round | part | seconds |', '|---|---:|---|---:|');
+  for (const x of parts) md.push(`| ${x.set} | ${x.round} | ${x.name} | ${f(x.seconds, 1)} |`);
 }
-if (slowSearch) {
-  md.push('', `Slow search beside the readers (read_alone vs read_mixed_search, ${slowSearch.readers} readers; one more ` +
-    `client searches a common term sorted by name in a loop: ${f(slowSearch.slow_rps, 1)} searches/s, p50 ` +
-    `${f(slowSearch.slow_p50_ms, 1)} ms, ${slowSearch.slow_non2xx} non-2xx): read p99 ${f(slowSearch.alone_p99_ms, 2)} → ` +
-    `${f(slowSearch.mixed_p99_ms, 2)} ms (×${f(slowSearch.p99_ratio, 2)}, target ≤ 2), throughput ×${f(slowSearch.rps_ratio, 2)}.`);
-}
-md.push('', `PostgreSQL settings: ${report.settings.postgresql.join(', ') || '(existing database)'}.`);
-md.push(`Service settings beyond the defaults: ${JSON.stringify(report.settings.service)}.`, '');
+md.push('', `Service settings beyond the defaults: ${JSON.stringify(report.settings.service)}.`, '');
 if (problems.length) md.push('## Problems', '', ...problems.map((p) => `- ${p}`), '');
 
 writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
