@@ -24,8 +24,8 @@ SELECT is(
       AND g.tgtype & 8 = 8 AND g.tgtype & 16 = 16  -- DELETE, UPDATE
       AND (g.tgtype & 4 = 4 OR c.relname = 'cases')), -- INSERT (a new case cannot be archived)
   ARRAY['approvals', 'archives', 'assignments', 'cases', 'confirmation_links', 'confirmations',
-        'deadlines', 'deliveries', 'escalations', 'files', 'review_verdicts', 'reviews',
-        'work_records'],
+        'deadlines', 'deliveries', 'escalations', 'files', 'queue_entries', 'review_verdicts',
+        'reviews', 'work_records'],
   'every table of a case has the BEFORE INSERT/UPDATE/DELETE row trigger aa_archived_immutable, enabled ALWAYS');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c
