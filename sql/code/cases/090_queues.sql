@@ -143,6 +143,10 @@ CREATE OR REPLACE TRIGGER queue_entries_follow AFTER INSERT OR UPDATE OR DELETE 
 -- after.
 CREATE OR REPLACE TRIGGER aa_archived_immutable BEFORE INSERT OR UPDATE OR DELETE ON cases.queue_entries
   FOR EACH ROW EXECUTE FUNCTION cases.archived_immutable();
+CREATE OR REPLACE TRIGGER aa_archived_no_truncate BEFORE TRUNCATE ON cases.queue_entries
+  FOR EACH STATEMENT EXECUTE FUNCTION cases.refuse_truncate();
+ALTER TABLE cases.queue_entries ENABLE ALWAYS TRIGGER aa_archived_immutable;
+ALTER TABLE cases.queue_entries ENABLE ALWAYS TRIGGER aa_archived_no_truncate;
 -- received_at never changes (P1.1) and final states are terminal today; the trigger follows both
 -- all the same, so the entries stay right if the machine `case` ever gains a way back.
 CREATE OR REPLACE TRIGGER queue_entries_follow AFTER UPDATE OF status, received_at ON cases.cases
@@ -170,17 +174,23 @@ BEGIN
   -- case_id) order) that stops after v_limit + 1 rows: no sort, whatever the person's history.
   -- The cursor's bound is always a bound (the first page's is before every instant) so that it
   -- stays the index scan's start under a generic plan too. Each entry is checked against the
-  -- truth under the caller's policies (the assignment is current, the case visible and not final,
-  -- its received_at the entry's): the entries decide where the walk goes, never what it shows.
+  -- truth under the caller's policies (the assignment is current, the case visible and not
+  -- final): the entries decide where the walk goes, never what it shows. The checks are LATERAL
+  -- subqueries with a LIMIT, which PostgreSQL does not flatten into joins: as joins, the planner
+  -- (which cannot know the checks pass for every entry) hashed all of a busy person's cases and
+  -- sorted them, 2 s at the benchmark's 14 000 open cases of staff.a1 against 8 ms this way.
   WITH page AS (
-    SELECT c, q.received_at AS at, q.case_id AS id, a.role,
+    SELECT c.c, q.received_at AS at, q.case_id AS id, a.role,
            row_number() OVER (ORDER BY q.received_at, q.case_id) AS rn
       FROM cases.queue_entries q
-      JOIN cases.assignments a ON a.case_id = q.case_id AND a.employee_id = q.employee_id
-                              AND a.ended_at IS NULL
-      JOIN cases.cases c ON c.id = q.case_id AND c.received_at = q.received_at
+     CROSS JOIN LATERAL (SELECT a.role FROM cases.assignments a
+                          WHERE a.case_id = q.case_id AND a.employee_id = q.employee_id
+                            AND a.ended_at IS NULL
+                          LIMIT 1) a
+     CROSS JOIN LATERAL (SELECT c FROM cases.cases c
+                          WHERE c.id = q.case_id AND NOT cases.is_final_state(c.status)
+                          LIMIT 1) c
      WHERE q.employee_id = v_me
-       AND NOT cases.is_final_state(c.status)
        AND (q.received_at, q.case_id)
            > (coalesce(k.at, '-infinity'::timestamptz),
               coalesce(k.id, '00000000-0000-0000-0000-000000000000'::uuid))
