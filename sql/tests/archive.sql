@@ -24,8 +24,8 @@ SELECT is(
       AND g.tgtype & 8 = 8 AND g.tgtype & 16 = 16  -- DELETE, UPDATE
       AND (g.tgtype & 4 = 4 OR c.relname = 'cases')), -- INSERT (a new case cannot be archived)
   ARRAY['approvals', 'archives', 'assignments', 'cases', 'confirmation_links', 'confirmations',
-        'deadlines', 'deliveries', 'escalations', 'files', 'review_verdicts', 'reviews',
-        'work_records'],
+        'deadlines', 'deliveries', 'escalations', 'files', 'queue_entries', 'review_verdicts',
+        'reviews', 'work_records'],
   'every table of a case has the BEFORE INSERT/UPDATE/DELETE row trigger aa_archived_immutable, enabled ALWAYS');
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c
@@ -40,7 +40,7 @@ SELECT is(
   (SELECT count(*)::int FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
     WHERE c.relnamespace = 'cases'::regnamespace AND g.tgname = 'aa_archived_no_truncate'
       AND g.tgenabled = 'A' AND g.tgtype & 32 = 32),
-  13, 'and a BEFORE TRUNCATE trigger on each of the 13');
+  14, 'and a BEFORE TRUNCATE trigger on each of the 14');
 SELECT ok(NOT has_function_privilege('tianxing_app', 'cases.case_is_archived(uuid)', 'EXECUTE')
           AND NOT has_function_privilege('tianxing_app', 'cases.next_archive_seq(int)', 'EXECUTE')
           AND NOT has_function_privilege('tianxing_app', 'cases.archive_parts(uuid)', 'EXECUTE'),

@@ -121,6 +121,11 @@ SELECT c.id, c.owner_id, 'lead', (c.received_at + interval '2 days')::date, c.su
        c.received_at + interval '2 days'
   FROM bench_case c
  WHERE c.status IN ('in_progress', 'under_review', 'rectifying', 'passed', 'delivered', 'confirmed', 'archived');
+-- ... and the queue's entries of those that are open (cases.queue_entries_follow, 0046).
+INSERT INTO cases.queue_entries (employee_id, case_id, received_at)
+SELECT c.owner_id, c.id, c.received_at
+  FROM bench_case c
+ WHERE c.status IN ('in_progress', 'under_review', 'rectifying', 'passed', 'delivered', 'confirmed');
 
 INSERT INTO cases.approvals (case_id, decision, comment, decided_by, decided_at)
 SELECT c.id, CASE c.status WHEN 'rejected' THEN 'reject' WHEN 'returned' THEN 'return' ELSE 'approve' END,

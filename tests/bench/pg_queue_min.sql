@@ -1,8 +1,9 @@
 -- The minimal reference of the "my queue" scenario (GET /v1/me/queues/cases?limit=50, staff.a1):
 -- the cheapest SQL transaction that gives the same page. The claims as db/tx.c sets them, then ONE statement
 -- (prepared: pgbench -M prepared) run as the runtime role under the same row-level security: the
--- keyset query of api.queue_cases (sql/code/cases/090_queues.sql: my current assignments of open
--- cases, oldest received first, 50 and one to know whether a next page exists) with the items
+-- keyset walk of api.queue_cases (sql/code/cases/090_queues.sql: my entries of cases.queue_entries,
+-- 0046, oldest received first, each checked against its current assignment and its open case,
+-- 50 and one to know whether a next page exists) with the items
 -- built inline -- the same fields, the customer's name through the same owner's lookup
 -- (cases.queue_customer_name: the runtime role may not see the customer row) -- but without the
 -- PL/pgSQL function, its role check and its cursor parsing. No cursor: the first page.
@@ -11,11 +12,18 @@ BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 SELECT tx.begin_request(:sub, :roles, :reqid);
 WITH page AS (
   SELECT c.id, c.status, c.business_type_id, c.received_at, c.expected_on, a.role,
-         row_number() OVER (ORDER BY c.received_at, c.id) AS rn
-    FROM cases.assignments a JOIN cases.cases c ON c.id = a.case_id
-   WHERE a.employee_id = tx.user_id() AND a.ended_at IS NULL
-     AND c.status NOT IN ('archived', 'cancelled', 'rejected', 'out_of_scope')
-   ORDER BY c.received_at, c.id
+         row_number() OVER (ORDER BY q.received_at, q.case_id) AS rn
+    FROM cases.queue_entries q
+   CROSS JOIN LATERAL (SELECT a.role FROM cases.assignments a
+                        WHERE a.case_id = q.case_id AND a.employee_id = q.employee_id
+                          AND a.ended_at IS NULL LIMIT 1) a
+   CROSS JOIN LATERAL (SELECT c.id, c.status, c.business_type_id, c.received_at, c.expected_on
+                         FROM cases.cases c
+                        WHERE c.id = q.case_id
+                          AND c.status NOT IN ('archived', 'cancelled', 'rejected', 'out_of_scope')
+                        LIMIT 1) c
+   WHERE q.employee_id = tx.user_id()
+   ORDER BY q.received_at, q.case_id
    LIMIT :lim + 1)
 SELECT json_build_object(
          'items', coalesce(json_agg(json_build_object(
