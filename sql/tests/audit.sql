@@ -56,13 +56,12 @@ SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
 -- holds counters of failed sign-ins that anonymous callers write at will (0015: auditing them
 -- would let anyone grow the chain). And cust.search_terms: derived rows, the customers' bigrams at
 -- their updated_at (0044), rewritten by a trigger at every customer update; the customer's own
--- audited row holds all they are made of. events.pending (0045) holds events of transactions in
--- progress only: each becomes an audited outbox row at its commit. events.head (0048): one row
--- counting the outbox's last position, derived from the outbox rows, which are audited with
--- their positions (sql/tests/audit_link.sql checks a create leaves no entry of it).
 -- audited row holds all they are made of. So are cases.queue_entries (0046), the personal
--- queue's index, each row an audited assignment of a case not in a final state. events.pending (0045) holds events of transactions in
--- progress only: each becomes an audited outbox row at its commit.
+-- queue's index, each row an audited assignment of a case not in a final state. events.pending
+-- (0045) holds events of transactions in progress only: each becomes an audited outbox row at its
+-- commit. events.head (0048): one row counting the outbox's last position, derived from the
+-- outbox rows, which are audited with their positions (sql/tests/audit_link.sql checks a create
+-- leaves no entry of it).
 SELECT is_empty($$
   SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p')
@@ -70,8 +69,7 @@ SELECT is_empty($$
      AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
      AND c.oid NOT IN ('cust.pii_reads'::regclass, 'auth.login_throttle'::regclass,
                          'cust.search_terms'::regclass, 'events.pending'::regclass,
-                         'events.head'::regclass)
-                         'cases.queue_entries'::regclass)
+                         'events.head'::regclass, 'cases.queue_entries'::regclass)
      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      AND (NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'audit_row'
                         AND t.tgfoid = 'audit.capture()'::regprocedure)
