@@ -153,7 +153,8 @@ describe('GET /v1/archive/{archive_number} and .../verify', () => {
 
 describe('immutability: the triggers bind every writer (P4.2)', () => {
   const TABLES = ['cases', 'approvals', 'assignments', 'work_records', 'escalations', 'reviews',
-    'review_verdicts', 'files', 'deliveries', 'confirmation_links', 'confirmations', 'deadlines', 'archives'];
+    'review_verdicts', 'files', 'deliveries', 'confirmation_links', 'confirmations', 'deadlines', 'archives',
+    'queue_entries'];
   test('every table of a case carries them, enabled ALWAYS (even under session_replication_role = replica)', () => {
     const got = pg(`SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_trigger g
                       JOIN pg_class c ON c.oid = g.tgrelid
