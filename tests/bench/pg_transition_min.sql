@@ -14,7 +14,7 @@
 -- response document. Same case numbering as pg_transition.sql (its own slices of the pool).
 --   :sub, :roles, :reqid  the claims        :type  the business type
 \set k :k + 1
-\set j :base + :run_no * :per_run + :client_id + :stride * (:k - 1)
+\set j :base + :run_no * :per_run + :client_id + :clients * (:k - 1)
 BEGIN ISOLATION LEVEL READ COMMITTED;
 SELECT tx.begin_request(:sub, :roles, :reqid);
 SELECT set_config('fsm.armed', json_build_object('machine', 'case', 'id', overlay(overlay(md5('tianxing-bench-case:' || :j) placing '4' from 13) placing '8' from 17)::uuid, 'from', 'received', 'action', 'assess_in_scope', 'reason', NULL)::text, true);
