@@ -57,7 +57,7 @@ END $$;
 
 -- Every page of the caller's queue from p_cursor on, by the queue (p_new) or the oracle: an array
 -- of the pages' JSON (items and next_cursor), at most 50 pages.
-CREATE FUNCTION pg_temp.pages(p_new boolean, p_limit int, p_cursor text DEFAULT NULL)
+CREATE FUNCTION pg_temp.queue_pages(p_new boolean, p_limit int, p_cursor text DEFAULT NULL)
   RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   v_all jsonb := '[]';
@@ -153,13 +153,13 @@ BEGIN
                                  cases.queue_cursor(0, now(), pg_temp.id('c7')),
                                  cases.queue_cursor(0, now(), 'ffffffff-ffff-4fff-bfff-ffffffffffff'),
                                  cases.queue_cursor(0, now() + interval '1 microsecond', '00000000-0000-0000-0000-000000000000')] LOOP
-        v_new := pg_temp.pages(true, lim, cur);
-        v_old := pg_temp.pages(false, lim, cur);
+        v_new := pg_temp.queue_pages(true, lim, cur);
+        v_old := pg_temp.queue_pages(false, lim, cur);
         INSERT INTO compared VALUES (r.username, r.roles, lim, cur, jsonb_array_length(v_new), v_new = v_old);
       END LOOP;
     END LOOP;
-    v_new := pg_temp.pages(true, NULL);
-    v_old := pg_temp.pages(false, NULL);
+    v_new := pg_temp.queue_pages(true, NULL);
+    v_old := pg_temp.queue_pages(false, NULL);
     INSERT INTO compared VALUES (r.username, r.roles, NULL, NULL, jsonb_array_length(v_new), v_new = v_old);
   END LOOP;
 END $$;

@@ -45,7 +45,7 @@ END $$;
 
 -- Every page of one search, through the cursor, by the new search_page (p_new) or the oracle,
 -- concatenated with a 0-uuid between pages (so that the same ids cut into other pages differ).
-CREATE FUNCTION pg_temp.pages(p_new boolean, p_sort text, p_q text, p_limit int, p_owner uuid,
+CREATE FUNCTION pg_temp.search_pages(p_new boolean, p_sort text, p_q text, p_limit int, p_owner uuid,
                               p_tag text, p_status text, p_stale boolean)
   RETURNS uuid[] LANGUAGE plpgsql AS $$
 DECLARE
@@ -105,8 +105,8 @@ CREATE FUNCTION pg_temp.agree(p_who text, p_sort text, p_q text, p_limit int, p_
   LANGUAGE plpgsql AS $$
 DECLARE v_new uuid[]; v_old uuid[];
 BEGIN
-  v_new := pg_temp.pages(true, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
-  v_old := pg_temp.pages(false, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
+  v_new := pg_temp.search_pages(true, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
+  v_old := pg_temp.search_pages(false, p_sort, p_q, p_limit, p_owner, p_tag, p_status, p_stale);
   INSERT INTO agreement VALUES (p_who, v_new = v_old, cardinality(v_old));
   RETURN cardinality(v_old);
 END $$;
