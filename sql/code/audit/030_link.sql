@@ -28,12 +28,16 @@ DECLARE
   v_roles text[] := coalesce(string_to_array(NULLIF(current_setting('tx.roles', true), ''), ','),
                              '{}');
   v_req text := NULLIF(current_setting('tx.request_id', true), '');
+  v_xid xid8 := pg_current_xact_id();
 BEGIN
-  INSERT INTO audit.pending (at, actor_id, actor_roles, request_id, table_name, row_key, op, changes,
-                             digest)
-  VALUES (p_at, v_actor, v_roles, v_req, p_table_name, p_row_key, p_op, p_changes,
+  -- armed (0049): the first entry staged since this transaction's last link queues the next one;
+  -- the probe reads the partial index of armed entries only.
+  INSERT INTO audit.pending (xid, at, actor_id, actor_roles, request_id, table_name, row_key, op,
+                             changes, digest, armed)
+  VALUES (v_xid, p_at, v_actor, v_roles, v_req, p_table_name, p_row_key, p_op, p_changes,
           audit.entry_digest(p_at, v_actor, v_roles, v_req, p_table_name, p_row_key, p_op,
-                             p_changes));
+                             p_changes),
+          NOT EXISTS (SELECT FROM audit.pending p WHERE p.xid = v_xid AND p.armed));
 END
 $$;
 REVOKE ALL ON FUNCTION audit.append(text,text,text,jsonb,timestamptz) FROM PUBLIC;
@@ -46,7 +50,9 @@ SET LOCAL ROLE tianxing_audit;
 -- and holds the lock longer). The first firing of a transaction links every staged row; the
 -- others find nothing left and return. Entries staged after that (by another deferred trigger
 -- that writes an audited row) queue a firing of their own, which PostgreSQL runs before the
--- commit completes: a row that commits is always linked.
+-- commit completes: a row that commits is always linked. Since 0049 only the armed entry of each
+-- batch queues a firing (audit.append arms the first entry staged while no armed one is), so a
+-- transaction fires once per batch, not once per entry.
 -- Under the advisory lock (held to the end of the commit) ids are taken from the log's sequence,
 -- so ids are in commit order and the chain is walked in id order (audit.verify). What is computed
 -- under it per entry is hash formula 2's link only (0048): one SHA-256 over the tag, the previous
@@ -70,8 +76,8 @@ DECLARE
   v_linked int := 0;
   r record;
 BEGIN
-  -- The trigger is per row and the first firing moves every row, so a later firing finds its own
-  -- row gone and returns. The probe is by this firing's own key, one index entry: probing for
+  -- The first firing moves every staged row, so a later firing whose row was moved with them
+  -- returns (since 0049 only armed rows fire, one per batch: this stays as the guard). The probe is by this firing's own key, one index entry: probing for
   -- "any row of this transaction" walked every row already moved (deleted, not yet vacuumable),
   -- once per firing, which made a commit of n staged rows cost n²: 14 s for the 8 000 entries of
   -- an assessment month, under the chain's lock (issue 15).
@@ -112,7 +118,9 @@ RESET ROLE;
 
 SET LOCAL ROLE tianxing_audit;
 DROP TRIGGER IF EXISTS link_at_commit ON audit.pending;
+-- Only an armed entry queues a firing (0049): its WHEN is evaluated as the row is inserted, so the
+-- other entries of the batch queue nothing and are linked by the armed one's firing.
 CREATE CONSTRAINT TRIGGER link_at_commit AFTER INSERT ON audit.pending
   DEFERRABLE INITIALLY DEFERRED
-  FOR EACH ROW EXECUTE FUNCTION audit.link();
+  FOR EACH ROW WHEN (NEW.armed) EXECUTE FUNCTION audit.link();
 RESET ROLE;

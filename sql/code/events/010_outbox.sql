@@ -6,11 +6,14 @@
 
 -- The resource path of an entity, the envelope's subject ("/v1/cases/<id>"): what a subscriber
 -- GETs, with its own rights, to learn more than the event says.
+-- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined, and was parsed and
+-- planned at every event (issue 15 target 3); PL/pgSQL keeps the expression's plan.
 CREATE OR REPLACE FUNCTION events.subject(p_entity regclass, p_id uuid) RETURNS text
-  LANGUAGE sql IMMUTABLE
+  LANGUAGE plpgsql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
   AS $$
-  SELECT '/v1/' || CASE p_entity::text
+BEGIN
+  RETURN '/v1/' || CASE p_entity::text
                      WHEN 'cust.customers' THEN 'customers'
                      WHEN 'cases.cases' THEN 'cases'
                      WHEN 'assessment.assessments' THEN 'assessments'
@@ -24,7 +27,8 @@ CREATE OR REPLACE FUNCTION events.subject(p_entity regclass, p_id uuid) RETURNS 
                      WHEN 'risk.plan_versions' THEN 'plan-versions'
                      WHEN 'risk.exercises' THEN 'exercises'
                      ELSE replace(p_entity::text, '.', '/')
-                   END || '/' || p_id
+                   END || '/' || p_id;
+END
 $$;
 
 -- Stages one event of the caller's transaction (events.pending, 0045), without a position: the
