@@ -7,7 +7,7 @@
 -- Tampering with the log as the owner, and concurrent writers: tests/sql/tamper.sh.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(34);
+SELECT plan(37);
 
 \ir lib/session.psql
 -- lib/session.psql links at each statement's end; this file checks the deferral itself.
@@ -88,6 +88,24 @@ SELECT is(encode(audit.entry_hash_2(audit.genesis(), 1, sha256('')), 'hex'),
 SELECT api.department_create('{"code": "LK4", "name": "Link four", "kind": "support"}');
 SELECT is(pg_temp.as_auditor($$SELECT count(*)::text FROM audit.log WHERE changes ->> 'code' = 'LK4'$$), '1',
   'IMMEDIATE: the statement''s entry is linked at its end');
+-- One firing per batch (0049): only the entry staged while no armed one is queues the link. A
+-- batch whose armed entry is rolled back with its savepoint arms its next entry, or nothing
+-- would link the rest.
+SELECT alike((SELECT pg_get_triggerdef(oid) FROM pg_trigger
+              WHERE tgrelid = 'audit.pending'::regclass AND tgname = 'link_at_commit'),
+  '%WHEN (new.armed)%', 'the link trigger queues a firing for armed entries only');
+SET CONSTRAINTS audit.link_at_commit DEFERRED;
+SELECT pg_temp.be('admin', 'admin', 'req-link-2');
+SAVEPOINT s2;
+SELECT api.department_create('{"code": "LK5", "name": "Armed, rolled back", "kind": "support"}');
+ROLLBACK TO SAVEPOINT s2;
+SELECT api.department_create('{"code": "LK6", "name": "Link six", "kind": "support"}');
+SELECT api.department_create('{"code": "LK7", "name": "Link seven", "kind": "support"}');
+SET CONSTRAINTS audit.link_at_commit IMMEDIATE;
+SELECT is(pg_temp.as_auditor($$SELECT string_agg(changes ->> 'code', ',' ORDER BY id) FROM audit.log
+                                WHERE request_id = 'req-link-2' AND table_name = 'org.departments'$$), 'LK6,LK7',
+  'the armed entry rolled back with its savepoint: the next one is armed and links the batch');
+SELECT is(pg_temp.as_auditor('SELECT (first_broken_id IS NULL)::text FROM audit.verify()'), 'true', '... and the chain verifies');
 
 -- The PII read log: numbered under the fence -----------------------------------------------------
 SELECT pg_temp.be('staff.a1', 'staff', 'req-pii');
