@@ -71,26 +71,31 @@ CREATE OR REPLACE FUNCTION audit.link() RETURNS trigger
 DECLARE
   v_xid xid8 := pg_current_xact_id();
   v_prev bytea;
+  v_rows audit.pending[];
+  v_ids bigint[] := '{}';
+  v_prevs bytea[] := '{}';
+  v_hashes bytea[] := '{}';
   v_id bigint;
   v_hash bytea;
-  v_linked int := 0;
-  r record;
+  r audit.pending;
 BEGIN
   -- The first firing moves every staged row, so a later firing whose row was moved with them
-  -- returns (since 0049 only armed rows fire, one per batch: this stays as the guard). The probe is by this firing's own key, one index entry: probing for
-  -- "any row of this transaction" walked every row already moved (deleted, not yet vacuumable),
-  -- once per firing, which made a commit of n staged rows cost n²: 14 s for the 8 000 entries of
-  -- an assessment month, under the chain's lock (issue 15).
+  -- returns (since 0049 only armed rows fire, one per batch: this stays as the guard). The probe
+  -- is by this firing's own key, one index entry: probing for "any row of this transaction"
+  -- walked every row already moved (deleted, not yet vacuumable), once per firing, which made a
+  -- commit of n staged rows cost n²: 14 s for the 8 000 entries of an assessment month, under the
+  -- chain's lock (issue 15).
   IF NOT EXISTS (SELECT FROM audit.pending p WHERE p.xid = v_xid AND p.seq = NEW.seq) THEN
     RETURN NULL;
   END IF;
   -- Key: 'tianxing audit' in any stable number (the baseline's, kept).
   PERFORM pg_advisory_xact_lock(7354010472261181442);
   SELECT h.last_hash INTO STRICT v_prev FROM audit.head h WHERE h.singleton FOR UPDATE;
-  FOR r IN
-    WITH moved AS (DELETE FROM audit.pending p WHERE p.xid = v_xid RETURNING p.*)
-    SELECT * FROM moved ORDER BY seq
-  LOOP
+  WITH moved AS (DELETE FROM audit.pending p WHERE p.xid = v_xid RETURNING p.*)
+  SELECT array_agg(m ORDER BY m.seq) INTO v_rows FROM moved m;
+  -- The chain in memory first, then the batch in ONE insert: one statement's start and end under
+  -- the lock instead of one per entry (issue 15 target 3).
+  FOREACH r IN ARRAY v_rows LOOP
     v_id := nextval('audit.log_id_seq');
     -- A NULL digest: staged by the append of before 0048 in the migrate transaction that
     -- brought 0048 (see there); computed here, once.
@@ -99,17 +104,20 @@ BEGIN
                                           audit.entry_digest(r.at, r.actor_id, r.actor_roles,
                                                              r.request_id, r.table_name, r.row_key,
                                                              r.op, r.changes)));
-    INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op,
-                           changes, prev_hash, hash, hash_v)
-      OVERRIDING SYSTEM VALUE
-      VALUES (v_id, r.at, r.actor_id, r.actor_roles, r.request_id, r.table_name, r.row_key, r.op,
-              r.changes, v_prev, v_hash, 2);
+    v_ids := v_ids || v_id;
+    v_prevs := v_prevs || v_prev;
+    v_hashes := v_hashes || v_hash;
     v_prev := v_hash;
-    v_linked := v_linked + 1;
   END LOOP;
-  IF v_linked > 0 THEN
-    UPDATE audit.head SET last_id = v_id, last_hash = v_prev WHERE singleton;
-  END IF;
+  INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op,
+                         changes, prev_hash, hash, hash_v)
+    OVERRIDING SYSTEM VALUE
+    SELECT v_ids[i], (v_rows[i]).at, (v_rows[i]).actor_id, (v_rows[i]).actor_roles,
+           (v_rows[i]).request_id, (v_rows[i]).table_name, (v_rows[i]).row_key, (v_rows[i]).op,
+           (v_rows[i]).changes, v_prevs[i], v_hashes[i], 2
+      FROM generate_subscripts(v_ids, 1) AS i
+     ORDER BY i;
+  UPDATE audit.head SET last_id = v_id, last_hash = v_prev WHERE singleton;
   RETURN NULL;
 END
 $$;
