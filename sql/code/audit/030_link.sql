@@ -112,11 +112,14 @@ BEGIN
   INSERT INTO audit.log (id, at, actor_id, actor_roles, request_id, table_name, row_key, op,
                          changes, prev_hash, hash, hash_v)
     OVERRIDING SYSTEM VALUE
-    SELECT v_ids[i], (v_rows[i]).at, (v_rows[i]).actor_id, (v_rows[i]).actor_roles,
-           (v_rows[i]).request_id, (v_rows[i]).table_name, (v_rows[i]).row_key, (v_rows[i]).op,
-           (v_rows[i]).changes, v_prevs[i], v_hashes[i], 2
-      FROM generate_subscripts(v_ids, 1) AS i
-     ORDER BY i;
+    SELECT x.id, m.at, m.actor_id, m.actor_roles, m.request_id, m.table_name, m.row_key, m.op,
+           m.changes, x.prev, x.hash, 2
+      -- unnest, not v_rows[i]: subscripting an array of variable-length elements walks it from
+      -- the start, which made a batch of n entries cost n² (8 000 entries: 4.8 s).
+      FROM unnest(v_rows) WITH ORDINALITY AS m
+      JOIN unnest(v_ids, v_prevs, v_hashes) WITH ORDINALITY AS x(id, prev, hash, n)
+        ON x.n = m.ordinality
+     ORDER BY x.n;
   UPDATE audit.head SET last_id = v_id, last_hash = v_prev WHERE singleton;
   RETURN NULL;
 END
