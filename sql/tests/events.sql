@@ -5,7 +5,7 @@
 -- sending, failure with backoff, dead letter and redelivery, by the scheduler only.
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(102);
+SELECT plan(104);
 
 \ir lib/session.psql
 \ir lib/customers.psql
@@ -95,8 +95,12 @@ ROLLBACK TO SAVEPOINT deferred_numbering;
 
 -- State machines: one trigger covers them all ------------------------------------------------
 -- (fsm.log rows come from fsm.enforce; an insert as the owner stands in for a move here.)
-SELECT is((SELECT count(*)::int FROM pg_trigger t WHERE t.tgname = 'zz_events' AND NOT t.tgisinternal), 4,
+SELECT is((SELECT count(*)::int FROM pg_trigger t WHERE t.tgname = 'aa_events' AND NOT t.tgisinternal), 4,
   'event triggers on customers, fsm.log, case deadlines and warnings');
+SELECT ok(NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgname = 'zz_events'), '... under their new name only (0049)');
+SELECT ok((SELECT 'aa_events' < min(t.tgname::text COLLATE "C") FROM pg_trigger t
+            WHERE t.tgrelid = 'cust.customers'::regclass AND t.tgname LIKE 'audit%'),
+  'a customer''s event is staged before its audit entry (one link at commit for both)');
 
 -- Visibility -------------------------------------------------------------------------------
 SELECT is(jsonb_array_length(events.after(0, 500) -> 'items'), 2, 'staff.a1 sees the two events of their customer');

@@ -163,7 +163,14 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER zz_events AFTER INSERT OR UPDATE ON cust.customers
+-- aa_events (zz_events before 0049): AFTER triggers fire in name order, and this one must come
+-- before audit_row. A transaction's deferred firings run in the order they were queued; with the
+-- event staged before the row's audit entry, events.link fires first at commit, and the outbox
+-- row's own audit entry is staged while the batch's armed entry still waits, so ONE firing of
+-- audit.link links them all (issue 15 target 3). Either order is correct; this one does less
+-- under the chain's lock.
+DROP TRIGGER IF EXISTS zz_events ON cust.customers;
+CREATE OR REPLACE TRIGGER aa_events AFTER INSERT OR UPDATE ON cust.customers
   FOR EACH ROW EXECUTE FUNCTION events.on_customer();
 
 -- Every move of every state machine (fsm.enforce logs each in fsm.log): "<machine>.state_changed",
@@ -194,7 +201,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER zz_events AFTER INSERT ON fsm.log
+DROP TRIGGER IF EXISTS zz_events ON fsm.log;
+CREATE OR REPLACE TRIGGER aa_events AFTER INSERT ON fsm.log
   FOR EACH ROW EXECUTE FUNCTION events.on_move();
 
 -- A case's deadline marked overdue by the job cases.deadlines (P2.2).
@@ -212,7 +220,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER zz_events AFTER UPDATE OF overdue_at ON cases.deadlines
+DROP TRIGGER IF EXISTS zz_events ON cases.deadlines;
+CREATE OR REPLACE TRIGGER aa_events AFTER UPDATE OF overdue_at ON cases.deadlines
   FOR EACH ROW EXECUTE FUNCTION events.on_deadline();
 
 -- A warning raised by an indicator's measurement (R3.2).
@@ -227,7 +236,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER zz_events AFTER INSERT ON risk.warnings
+DROP TRIGGER IF EXISTS zz_events ON risk.warnings;
+CREATE OR REPLACE TRIGGER aa_events AFTER INSERT ON risk.warnings
   FOR EACH ROW EXECUTE FUNCTION events.on_warning();
 
 -- Whether the caller may see the row an event is about: the row's own policies decide (an event
