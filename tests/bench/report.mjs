@@ -37,8 +37,9 @@ function cpuPerRequest(cpu, requests) {
     cpu_ms_per_req: requests > 0
       ? { service: perMs(cpu.service_s, requests), db: perMs(cpu.db_s, requests), wrk: perMs(cpu.wrk_s, requests) }
       : null,
-    // The share of the machine the three kept busy: 1 = every core, the whole run.
-    cpu_busy: cpu.wall_s > 0 ? round(total / (cpu.wall_s * cores), 3) : null,
+    // The share of the machine the three kept busy: 1 = every core, the whole run; null without
+    // the database's part (an external database), which would pass for an idle machine.
+    cpu_busy: cpu.wall_s > 0 && cpu.db_s != null ? round(total / (cpu.wall_s * cores), 3) : null,
   };
 }
 
@@ -623,12 +624,14 @@ if (check) {
       for (const sc of rr.scenarios.filter((x) => !x.failed && x.name !== 'slow_search')) {
         const at = `${set.name} round ${rr.round} ${sc.name}`;
         const c = sc.cpu_ms_per_req;
-        if (!c) { problems.push(`${at}: no CPU per request`); continue; }
-        if (!isMs(c.service) || !isMs(c.wrk)) problems.push(`${at}: CPU service ${c.service}, wrk ${c.wrk} ms/request`);
-        if (ownCluster ? !isMs(c.db) : c.db !== null) problems.push(`${at}: database CPU ${c.db} ms/request (own cluster: ${ownCluster})`);
-        if (!(sc.cpu_busy >= 0 && sc.cpu_busy <= 1.5)) problems.push(`${at}: CPU busy ${sc.cpu_busy} of the cores`);
-        // Every read goes through the service and the database: both must have spent CPU on it.
-        if (sc.name === 'read' && !(c.service > 0 && (!ownCluster || c.db > 0))) problems.push(`${at}: no service or database CPU measured`);
+        if (!c) problems.push(`${at}: no CPU per request`);
+        else {
+          if (!isMs(c.service) || !isMs(c.wrk)) problems.push(`${at}: CPU service ${c.service}, wrk ${c.wrk} ms/request`);
+          if (ownCluster ? !isMs(c.db) : c.db !== null) problems.push(`${at}: database CPU ${c.db} ms/request (own cluster: ${ownCluster})`);
+          if (ownCluster ? !(sc.cpu_busy >= 0 && sc.cpu_busy <= 1.5) : sc.cpu_busy !== null) problems.push(`${at}: CPU busy ${sc.cpu_busy} of the cores`);
+          // Every read goes through the service and the database: both must have spent CPU on it.
+          if (sc.name === 'read' && !(c.service > 0 && (!ownCluster || c.db > 0))) problems.push(`${at}: no service or database CPU measured`);
+        }
         // Each reference that ran: its database CPU per transaction at the pool's size.
         for (const [k, ran] of [['same', sc.reference_best_rps != null], ['minimal', sc.reference_minimal_rps != null]]) {
           const v = sc.db_cpu_ms_per_tx[k];
