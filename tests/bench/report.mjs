@@ -25,6 +25,23 @@ const lines = (file) =>
   readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
 const round = (x, d = 2) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const problems = [];
+const cores = os.cpus().length;
+
+// CPU (tests/bench/run cpu_json: seconds of CPU over the measured run, wall_s its length) per
+// request or transaction, in milliseconds; null when not measured (db_s: an external database).
+const perMs = (s, n) => (s == null || !(n > 0) ? null : round((s * 1000) / n, 3));
+function cpuPerRequest(cpu, requests) {
+  if (!cpu) return { cpu_ms_per_req: null, cpu_busy: null };
+  const total = cpu.service_s + (cpu.db_s ?? 0) + cpu.wrk_s;
+  return {
+    cpu_ms_per_req: requests > 0
+      ? { service: perMs(cpu.service_s, requests), db: perMs(cpu.db_s, requests), wrk: perMs(cpu.wrk_s, requests) }
+      : null,
+    // The share of the machine the three kept busy: 1 = every core, the whole run; null without
+    // the database's part (an external database), which would pass for an idle machine.
+    cpu_busy: cpu.wall_s > 0 && cpu.db_s != null ? round(total / (cpu.wall_s * cores), 3) : null,
+  };
+}
 
 function readWrk(entry) {
   const text = readFileSync(path.join(raw, entry.file), 'utf8');
@@ -46,6 +63,8 @@ function readWrk(entry) {
     socket_errors: socket,
     connections: entry.connections,
     rss_mib: entry.rss_kib ? round(entry.rss_kib / 1024, 1) : null,
+    cpu: entry.cpu ?? null,
+    ...cpuPerRequest(entry.cpu, w.requests),
   };
 }
 
@@ -54,6 +73,8 @@ function readPgbench(entry) {
   const tps = text.match(/^tps = ([0-9.]+)/m);
   const lat = text.match(/^latency average = ([0-9.]+) ms/m);
   const failed = text.match(/^number of failed transactions: (\d+)/m);
+  const processed = text.match(/^number of transactions actually processed: (\d+)/m);
+  const transactions = processed ? Number(processed[1]) : null;
   const aborted = /client \d+ aborted/.test(text) || /Run was aborted/.test(text);
   if (!tps) problems.push(`${entry.file}: no tps line`);
   if (aborted) problems.push(`${entry.file}: a client aborted: ${(text.match(/.*aborted.*/) || [''])[0]}`);
@@ -73,6 +94,12 @@ function readPgbench(entry) {
     latency_avg_ms: lat ? Number(lat[1]) : null,
     failed: failed ? Number(failed[1]) : 0,
     aborted,
+    // The database's CPU over the whole run (its first second too) per transaction processed;
+    // pgbench's own CPU apart.
+    transactions,
+    cpu: entry.cpu ?? null,
+    db_cpu_ms_per_tx: entry.cpu ? perMs(entry.cpu.db_s, transactions) : null,
+    pgbench_cpu_ms_per_tx: entry.cpu ? perMs(entry.cpu.pgbench_s, transactions) : null,
   };
 }
 
@@ -123,6 +150,12 @@ function scenarioRow(name, s) {
   // of every reference run (the pool's concurrency too), the stricter comparison.
   const best = refs.filter((r) => !svc || r.connections === svc.connections).reduce(better, null);
   const bestAny = refs.reduce(better, null);
+  // Database CPU per transaction of each reference at the service's pool size (the concurrency
+  // the service puts on the database), pipelined as the service sends it when that mode ran.
+  const atPool = (list) => {
+    const pool = list.filter((r) => r.connections === Number(env.TXB_POOL_SIZE) && r.db_cpu_ms_per_tx != null);
+    return (pool.find((r) => r.mode === 'pipeline') || pool[0])?.db_cpu_ms_per_tx ?? null;
+  };
   return {
     name,
     rps: svc ? svc.rps : null,
@@ -145,6 +178,12 @@ function scenarioRow(name, s) {
     reference_minimal_rps: bestMinimal ? bestMinimal.tps : null,
     reference_minimal: bestMinimal ? `${bestMinimal.mode}, ${bestMinimal.connections} clients` : null,
     ratio_minimal: bestMinimal && svc ? round(svc.rps / bestMinimal.tps, 3) : null,
+    // CPU per request of the measured run ({service, db, wrk} ms; db null with an external
+    // database), the share of all cores the three used, and the references' database CPU.
+    cpu: svc ? svc.cpu : null,
+    cpu_ms_per_req: svc ? svc.cpu_ms_per_req : null,
+    cpu_busy: svc ? svc.cpu_busy : null,
+    db_cpu_ms_per_tx: { same: atPool(refs), minimal: atPool(minimal) },
     // tests/bench/run: the scenario could not be measured (its reasons), and its wall time
     // (wrk's warm-up and run, every reference run).
     failed: s.failures.length > 0,
@@ -205,6 +244,18 @@ function aggregate(rows) {
     out[k] = seen.length ? seen.join(' / ') : null;
   }
   out.spread = Object.fromEntries(SPREAD.map((k) => [k, spreadOf(rows.map((r) => r[k]))]));
+  // CPU: each part's median over the rounds, its spread under a flat name (cpu_service_ms, ...).
+  const cpuSpread = (k, get) => (out.spread[k] = spreadOf(rows.map(get)));
+  const cpuParts = { service: 'cpu_service_ms', db: 'cpu_db_ms', wrk: 'cpu_wrk_ms' };
+  out.cpu_ms_per_req = rows.some((r) => r.cpu_ms_per_req)
+    ? Object.fromEntries(Object.entries(cpuParts).map(([p, k]) => [p, cpuSpread(k, (r) => r.cpu_ms_per_req?.[p])?.median ?? null]))
+    : null;
+  out.cpu_busy = cpuSpread('cpu_busy', (r) => r.cpu_busy)?.median ?? null;
+  out.db_cpu_ms_per_tx = {
+    same: cpuSpread('db_cpu_ms_per_tx_same', (r) => r.db_cpu_ms_per_tx?.same)?.median ?? null,
+    minimal: cpuSpread('db_cpu_ms_per_tx_minimal', (r) => r.db_cpu_ms_per_tx?.minimal)?.median ?? null,
+  };
+  delete out.cpu;
   out.failed = rows.some((r) => r.failed);
   out.failure = rows.filter((r) => r.failed).map((r) => `round ${r.round}: ${r.failure}`).join('; ') || null;
   out.rounds = rows.map(({ references, ...r }) => ({ ...r, references }));
@@ -417,10 +468,27 @@ const spread = {
 };
 // A scenario's row; one that failed (tests/bench/run could not measure it) may lack figures but
 // must say why.
+const nonNeg = { type: 'number', minimum: 0 };
+const nonNegOrNull = { type: ['number', 'null'], minimum: 0 };
 const scenarioItem = {
   type: 'object',
-  required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio', 'failed', 'wall_seconds'],
+  required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio', 'failed', 'wall_seconds',
+    'cpu_ms_per_req', 'cpu_busy', 'db_cpu_ms_per_tx'],
   properties: {
+    // CPU per request: null when not measured (a failed run); db null with an external database.
+    cpu_ms_per_req: {
+      anyOf: [{ type: 'null' }, {
+        type: 'object',
+        required: ['service', 'db', 'wrk'],
+        properties: { service: nonNeg, db: nonNegOrNull, wrk: nonNeg },
+      }],
+    },
+    cpu_busy: nonNegOrNull,
+    db_cpu_ms_per_tx: {
+      type: 'object',
+      required: ['same', 'minimal'],
+      properties: { same: nonNegOrNull, minimal: nonNegOrNull },
+    },
     name: { type: 'string', minLength: 1 },
     reference_rps: numOrNull,
     ratio: numOrNull,
@@ -543,6 +611,35 @@ if (check) {
   for (const s of scenarios.filter((x) => !expected.includes(x.name))) {
     if (s.non2xx !== 0 || s.socket_errors !== 0) problems.push(`${s.name}: ${s.non2xx} non-2xx, ${s.socket_errors} socket errors`);
   }
+  // CPU per request (issue 15), in every settings and round: measured for every scenario run,
+  // the database's only on the benchmark's own cluster (null otherwise); never negative, and the
+  // three together no more of the machine than it has (a little over 1 would be the ticks'
+  // granularity; far over, a process counted twice).
+  const ownCluster = report.settings.own_cluster;
+  const isMs = (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  for (const set of sets) {
+    for (const rr of set.rounds) {
+      // slow_search is no measured run of its own (tests/bench/mixed.sh starts it beside
+      // read_mixed_search, whose service and database CPU hold its work).
+      for (const sc of rr.scenarios.filter((x) => !x.failed && x.name !== 'slow_search')) {
+        const at = `${set.name} round ${rr.round} ${sc.name}`;
+        const c = sc.cpu_ms_per_req;
+        if (!c) problems.push(`${at}: no CPU per request`);
+        else {
+          if (!isMs(c.service) || !isMs(c.wrk)) problems.push(`${at}: CPU service ${c.service}, wrk ${c.wrk} ms/request`);
+          if (ownCluster ? !isMs(c.db) : c.db !== null) problems.push(`${at}: database CPU ${c.db} ms/request (own cluster: ${ownCluster})`);
+          if (ownCluster ? !(sc.cpu_busy >= 0 && sc.cpu_busy <= 1.5) : sc.cpu_busy !== null) problems.push(`${at}: CPU busy ${sc.cpu_busy} of the cores`);
+          // Every read goes through the service and the database: both must have spent CPU on it.
+          if (sc.name === 'read' && !(c.service > 0 && (!ownCluster || c.db > 0))) problems.push(`${at}: no service or database CPU measured`);
+        }
+        // Each reference that ran: its database CPU per transaction at the pool's size.
+        for (const [k, ran] of [['same', sc.reference_best_rps != null], ['minimal', sc.reference_minimal_rps != null]]) {
+          const v = sc.db_cpu_ms_per_tx[k];
+          if (ran && (ownCluster ? !isMs(v) : v !== null)) problems.push(`${at}: ${k} reference: database CPU ${v} ms/transaction`);
+        }
+      }
+    }
+  }
   if (report.service_error_log_lines) problems.push(`the service logged ${report.service_error_log_lines} errors`);
   // Nothing may have failed, in any settings or round.
   for (const x of failures) problems.push(`${x.set} round ${x.round}: ${x.phase}/${x.scenario} failed: ${x.reason}`);
@@ -644,8 +741,42 @@ function setSection(set) {
       );
     }
   }
+  cpuTable(set);
   oneOff(set.timings);
   beside(set.slow_request, set.slow_search);
+}
+
+// CPU per request (issue 15): where a request's CPU goes, medians over the rounds [min–max].
+function cpuTable(set) {
+  const rows = set.scenarios.filter((s) => s.cpu_ms_per_req);
+  if (!rows.length) return;
+  const cell = (s, k, v, d = 3) => {
+    const sp = s.spread?.[k];
+    return sp && sp.n >= 2 ? `${f(sp.median, d)} [${f(sp.min, d)}–${f(sp.max, d)}]` : f(v, d);
+  };
+  md.push(
+    '',
+    '### CPU per request',
+    '',
+    `| scenario | requests | service ms/req | db ms/req | wrk ms/req | busy (of ${cores} cores) | db ms/tx: reference (${report.settings.service_pool_size} clients) | db ms/tx: minimal reference |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const s of rows) {
+    const c = s.cpu_ms_per_req;
+    md.push(
+      `| ${s.name} | ${s.requests ?? '–'} | ${cell(s, 'cpu_service_ms', c.service)} | ${cell(s, 'cpu_db_ms', c.db)} | ` +
+        `${cell(s, 'cpu_wrk_ms', c.wrk)} | ${cell(s, 'cpu_busy', s.cpu_busy, 2)} | ` +
+        `${cell(s, 'db_cpu_ms_per_tx_same', s.db_cpu_ms_per_tx.same)} | ${cell(s, 'db_cpu_ms_per_tx_minimal', s.db_cpu_ms_per_tx.minimal)} |`,
+    );
+  }
+  md.push(
+    '',
+    'Process CPU (user + system, the kernel\'s work for each process\'s sockets included) over the measured run, per request ' +
+      'wrk completed: tianxingd; the benchmark\'s own PostgreSQL cluster (postmaster, every backend and worker, ' +
+      `those that exited too${report.settings.own_cluster ? '' : '; not measured: an external database'}); wrk. ` +
+      'busy: the three over the run\'s seconds × cores. A reference\'s db ms/tx: the cluster\'s CPU over the pgbench run ' +
+      'per transaction (pgbench\'s own CPU not in it).',
+  );
 }
 
 function oneOff(timings) {
