@@ -1435,11 +1435,12 @@ CREATE OR REPLACE TRIGGER employees_customers_department AFTER UPDATE OF departm
 -- Customers. Read: admin, auditor, hr, risk_officer all (what they see of the PII is decided by
 -- pii_access and the data keys' policy); staff their own and their teams'; supervisors their
 -- department's and their own.
--- Roles that decide together are asked together, `tx.roles() && ARRAY[...]` in one sub-select,
--- not one (SELECT tx.has_role(...)) each: every sub-select is a node PostgreSQL starts for every
--- statement that reads the table, and this policy is planned into every policy that reads a
--- customer (contacts, data keys, the PII read log): four to six times in one read of a customer
--- (issue 15: about 13 % of a read's database CPU went to the extra nodes).
+-- Roles that decide together are asked together, one sub-select `tx.roles() && ARRAY['admin',
+-- 'auditor', 'hr', 'risk_officer']` instead of one `(SELECT tx.has_role('admin'))` per role: every
+-- sub-select is a node PostgreSQL starts for every statement that reads the table, and this
+-- policy is planned into every policy that reads a customer (contacts, data keys, the PII read
+-- log), four to six times in one read of a customer (issue 15: 13 % less database CPU per read
+-- at 10 000 customers; docs/performance.md).
 DROP POLICY IF EXISTS customers_read ON cust.customers;
 CREATE POLICY customers_read ON cust.customers FOR SELECT
   USING ((SELECT tx.roles() && ARRAY['admin', 'auditor', 'hr', 'risk_officer'])
