@@ -1,7 +1,7 @@
 -- 0049 one commit-time firing of audit.link per batch of staged entries, not one per entry (issue
 -- 15 target 3). Runs as tianxing_owner inside one transaction opened by `tianxingd migrate`. The
--- functions and the trigger are in sql/code/audit/030_link.sql; docs/performance.md ("Issue 15
--- target 3") has the measurements.
+-- functions and the trigger are in sql/code/audit/030_link.sql; docs/performance.md ("Issue 15,
+-- 2026-12-07: less database work per create and per read") has the measurements.
 --
 -- The link trigger is a per-row constraint trigger (PostgreSQL has no deferred statement-level
 -- one), so a transaction that staged n entries queued n firings at commit: the first linked them
