@@ -7,6 +7,8 @@
 #     (0043), so an open transaction with audited writes does not hold up another writer, and the
 #     chain is in commit order; a REPEATABLE READ transaction whose snapshot predates the last
 #     append cannot chain onto a stale head (serialization failure at its commit);
+#   - one commit-time link per batch (0049): of a transaction's staged entries only the first is
+#     armed (queues the link);
 #   - the events outbox under concurrency (0045): concurrent customer creates (audit chain and
 #     outbox positions both taken at commit) leave one chain and contiguous positions in commit
 #     order, nothing from rolled-back transactions, and an open create does not hold up another;
@@ -145,6 +147,16 @@ check "... each transaction's two entries next to each other" "0" \
 	"$(q "SELECT count(*) FROM (SELECT request_id, max(id) - min(id) AS d FROM audit.log WHERE request_id LIKE 'many-%' GROUP BY request_id) s WHERE d <> 1")"
 check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
 check "... nothing left staged" "0" "$(q "SELECT count(*) FROM audit.pending")"
+
+# --- one commit-time link per batch (0049) ----------------------------------------------------
+# Only the first entry a transaction stages queues the link (armed); the others ride on its
+# firing. Seen before the commit, as the superuser (the runtime role cannot read audit.pending).
+check "three audited writes in one transaction: one armed entry of three staged" "1|3" \
+	"$(q "BEGIN; SET LOCAL ROLE tianxing_app; SELECT tx.begin_request('admin', 'admin', 'armed') IS NOT NULL;
+	      SELECT api.department_create('{\"code\": \"AR1\", \"name\": \"Armed one\", \"kind\": \"support\"}') IS NOT NULL;
+	      SELECT api.department_create('{\"code\": \"AR2\", \"name\": \"Armed two\", \"kind\": \"support\"}') IS NOT NULL;
+	      SELECT api.department_create('{\"code\": \"AR3\", \"name\": \"Armed three\", \"kind\": \"support\"}') IS NOT NULL;
+	      RESET ROLE; SELECT count(*) FILTER (WHERE armed) || '|' || count(*) FROM audit.pending; ROLLBACK" | tail -n 1)"
 
 # The chain's lock is taken at commit (0043): an open transaction with audited writes does not
 # hold up a second writer, and the chain is in commit order (b committed first).
