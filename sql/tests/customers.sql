@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(203);
+SELECT plan(207);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -246,6 +246,16 @@ SELECT pg_temp.be('staff.a1', 'staff');
 SELECT is(pg_temp.visible(), ARRAY[pg_temp.c(1), pg_temp.c(4), pg_temp.c(6), pg_temp.c(7)], 'staff.a1: their own customers only');
 SELECT is(api.customer_get(pg_temp.c(2))::jsonb, NULL, 'staff.a1: a colleague''s customer is invisible (NULL -> 404)');
 SELECT is(api.customer_get(pg_temp.c(3))::jsonb, NULL, 'staff.a1: another department''s customer is invisible');
+-- The PII read log has no foreign keys (0050: their checks locked the customer's and the reader's
+-- rows on every read); its insert policy is what keeps its rows pointing at real ones.
+SELECT throws_ok($$ INSERT INTO cust.pii_reads (customer_id, reader_id) VALUES (pg_temp.c(3), pg_temp.emp('staff.a1')) $$,
+  '42501', NULL, 'staff.a1 cannot log a read of a customer they cannot see');
+SELECT throws_ok($$ INSERT INTO cust.pii_reads (customer_id, reader_id) VALUES (gen_random_uuid(), pg_temp.emp('staff.a1')) $$,
+  '42501', NULL, '... nor of a customer that does not exist');
+SELECT throws_ok($$ INSERT INTO cust.pii_reads (customer_id, reader_id) VALUES (pg_temp.c(1), pg_temp.emp('staff.b1')) $$,
+  '42501', NULL, '... nor in another employee''s name');
+SELECT is(ARRAY(SELECT conname::text FROM pg_constraint WHERE conrelid = 'cust.pii_reads'::regclass AND contype = 'f'),
+  '{}'::text[], 'the PII read log takes no row lock on its customer or reader (no foreign key, 0050)');
 SELECT is_empty($$ SELECT 1 FROM cust.contacts WHERE customer_id <> ALL (ARRAY[pg_temp.c(1), pg_temp.c(4), pg_temp.c(6), pg_temp.c(7)]) $$,
   'staff.a1: no contacts of invisible customers');
 SELECT pg_temp.be('staff.a2', 'staff');

@@ -1,0 +1,24 @@
+-- 0050 the PII read log (cust.pii_reads) without foreign keys: a full read no longer locks its
+-- customer's row and its reader's employee row (issue 15 target 1). Runs as tianxing_owner inside
+-- one transaction opened by `tianxingd migrate`; docs/performance.md ("Issue 15, 2026-12-07
+-- (second session): the read's log row") has the measurements.
+--
+-- A foreign key's check takes FOR KEY SHARE on the referenced row. Every full read
+-- (api.customer_get, C2.3) inserted a log row, so it locked its customer's row and its reader's
+-- employee row until commit. The customer's lock writes the row's xmax (a dirty heap page and a
+-- WAL record for a read); the reader's is worse: concurrent reads by one employee share that lock,
+-- and every share beyond the first creates a new multixact. Measured by pgbench at 10 000
+-- customers, 4 clients: the read and its log row alone 1.23-1.29 x the transactions per second
+-- without the two keys, the whole read 1.10-1.29 x.
+--
+-- What the keys guaranteed still holds, from the three things that write or remove the rows:
+--   * the only insert is the runtime role's, and its policy pii_reads_insert
+--     (sql/code/customers/010_customers.sql) admits a row only for the caller's own id
+--     (tx.user_id(): an active employee found by tx.begin_request in the same transaction) and a
+--     customer the caller can see, i.e. that exists in its snapshot;
+--   * the runtime role may delete neither customers nor employees (no grant; pgTAP checks both),
+--     and no code deletes them: customers are merged and disposed of, employees deactivated;
+--   * the log itself is append-only and digested into the audit chain (0043).
+-- pgTAP (customers.sql) checks the policy's refusals that replace the keys.
+ALTER TABLE cust.pii_reads DROP CONSTRAINT pii_reads_customer_id_fkey;
+ALTER TABLE cust.pii_reads DROP CONSTRAINT pii_reads_reader_id_fkey;
