@@ -146,6 +146,10 @@ function scenarioRow(name, s) {
   const minimal = usable.filter((r) => r.reference === 'minimal');
   const better = (a, r) => (a == null || r.tps > a.tps ? r : a);
   const bestMinimal = minimal.reduce(better, null);
+  // Target 1's limit (the read: tests/bench/pg_read_floor.sql): the minimal reference plus the
+  // PII read log row C2.3 asks of every full read, run as the minimal is; its best run.
+  const floor = usable.filter((r) => r.reference === 'floor');
+  const bestFloor = floor.reduce(better, null);
   // The reference of issue 5: the same concurrency, the better of the two modes; and the best
   // of every reference run (the pool's concurrency too), the stricter comparison.
   const best = refs.filter((r) => !svc || r.connections === svc.connections).reduce(better, null);
@@ -178,12 +182,19 @@ function scenarioRow(name, s) {
     reference_minimal_rps: bestMinimal ? bestMinimal.tps : null,
     reference_minimal: bestMinimal ? `${bestMinimal.mode}, ${bestMinimal.connections} clients` : null,
     ratio_minimal: bestMinimal && svc ? round(svc.rps / bestMinimal.tps, 3) : null,
+    // The floor: ratio_floor is the service against the cheapest transaction that does a read's
+    // whole job (log included); floor_to_minimal the share of the minimal that such a
+    // transaction reaches on this machine, the ceiling ratio_minimal can reach keeping the log.
+    reference_floor_rps: bestFloor ? bestFloor.tps : null,
+    reference_floor: bestFloor ? `${bestFloor.mode}, ${bestFloor.connections} clients` : null,
+    ratio_floor: bestFloor && svc ? round(svc.rps / bestFloor.tps, 3) : null,
+    floor_to_minimal: bestFloor && bestMinimal ? round(bestFloor.tps / bestMinimal.tps, 3) : null,
     // CPU per request of the measured run ({service, db, wrk} ms; db null with an external
     // database), the share of all cores the three used, and the references' database CPU.
     cpu: svc ? svc.cpu : null,
     cpu_ms_per_req: svc ? svc.cpu_ms_per_req : null,
     cpu_busy: svc ? svc.cpu_busy : null,
-    db_cpu_ms_per_tx: { same: atPool(refs), minimal: atPool(minimal) },
+    db_cpu_ms_per_tx: { same: atPool(refs), minimal: atPool(minimal), floor: atPool(floor) },
     // tests/bench/run: the scenario could not be measured (its reasons), and its wall time
     // (wrk's warm-up and run, every reference run).
     failed: s.failures.length > 0,
@@ -228,7 +239,8 @@ const spreadOf = (xs) => {
   return { min: v[0], median: round(median, 3), max: v[v.length - 1], n: v.length };
 };
 const SPREAD = ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal', 'reference_rps',
-  'reference_best_rps', 'reference_minimal_rps', 'wall_seconds'];
+  'reference_best_rps', 'reference_minimal_rps', 'wall_seconds', 'reference_floor_rps', 'ratio_floor',
+  'floor_to_minimal'];
 const SUMMED = ['non2xx', 'socket_errors', 'requests'];
 // aggregate(rows of one scenario, one per round it ran in): the row report.json has always had,
 // its figures the medians over the rounds (a ratio: the median of the rounds' ratios, each
@@ -239,7 +251,7 @@ function aggregate(rows) {
   for (const k of SPREAD) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
   for (const k of ['p90_ms', 'max_ms']) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
   for (const k of SUMMED) out[k] = rows.some((r) => r[k] != null) ? rows.reduce((n, r) => n + (r[k] || 0), 0) : null;
-  for (const k of ['reference_mode', 'reference_best', 'reference_minimal']) {
+  for (const k of ['reference_mode', 'reference_best', 'reference_minimal', 'reference_floor']) {
     const seen = [...new Set(rows.map((r) => r[k]).filter(Boolean))];
     out[k] = seen.length ? seen.join(' / ') : null;
   }
@@ -254,6 +266,7 @@ function aggregate(rows) {
   out.db_cpu_ms_per_tx = {
     same: cpuSpread('db_cpu_ms_per_tx_same', (r) => r.db_cpu_ms_per_tx?.same)?.median ?? null,
     minimal: cpuSpread('db_cpu_ms_per_tx_minimal', (r) => r.db_cpu_ms_per_tx?.minimal)?.median ?? null,
+    floor: cpuSpread('db_cpu_ms_per_tx_floor', (r) => r.db_cpu_ms_per_tx?.floor)?.median ?? null,
   };
   delete out.cpu;
   out.failed = rows.some((r) => r.failed);
@@ -432,6 +445,8 @@ const report = {
   rss_mib: env.TXB_VMHWM_KIB ? round(Number(env.TXB_VMHWM_KIB) / 1024, 1) : null,
   service_error_log_lines: Number(env.TXB_SERVICE_ERRORS || 0),
   service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
+  // The rows the read's floor reference left in cust.pii_reads, every settings and round.
+  floor_log_rows: env.TXB_FLOOR_LOGGED === undefined ? null : Number(env.TXB_FLOOR_LOGGED),
   machine: {
     cores: cpus.length,
     cpu: cpus[0] ? cpus[0].model : null,
@@ -473,7 +488,7 @@ const nonNegOrNull = { type: ['number', 'null'], minimum: 0 };
 const scenarioItem = {
   type: 'object',
   required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio', 'failed', 'wall_seconds',
-    'cpu_ms_per_req', 'cpu_busy', 'db_cpu_ms_per_tx'],
+    'cpu_ms_per_req', 'cpu_busy', 'db_cpu_ms_per_tx', 'reference_floor_rps', 'ratio_floor', 'floor_to_minimal'],
   properties: {
     // CPU per request: null when not measured (a failed run); db null with an external database.
     cpu_ms_per_req: {
@@ -486,8 +501,8 @@ const scenarioItem = {
     cpu_busy: nonNegOrNull,
     db_cpu_ms_per_tx: {
       type: 'object',
-      required: ['same', 'minimal'],
-      properties: { same: nonNegOrNull, minimal: nonNegOrNull },
+      required: ['same', 'minimal', 'floor'],
+      properties: { same: nonNegOrNull, minimal: nonNegOrNull, floor: nonNegOrNull },
     },
     name: { type: 'string', minLength: 1 },
     reference_rps: numOrNull,
@@ -495,6 +510,10 @@ const scenarioItem = {
     ratio_best: numOrNull,
     reference_minimal_rps: numOrNull,
     ratio_minimal: numOrNull,
+    reference_floor_rps: nonNegOrNull,
+    reference_floor: { type: ['string', 'null'] },
+    ratio_floor: nonNegOrNull,
+    floor_to_minimal: nonNegOrNull,
     failed: { type: 'boolean' },
     wall_seconds: numOrNull,
   },
@@ -514,7 +533,8 @@ const aggregateItem = {
     properties: {
       spread: {
         type: 'object',
-        required: ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal'],
+        required: ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal', 'reference_floor_rps',
+          'ratio_floor', 'floor_to_minimal'],
         additionalProperties: spread,
       },
       rounds: { type: 'array', minItems: 1, items: { allOf: [scenarioItem, { type: 'object', required: ['round'] }] } },
@@ -633,7 +653,8 @@ if (check) {
           if (sc.name === 'read' && !(c.service > 0 && (!ownCluster || c.db > 0))) problems.push(`${at}: no service or database CPU measured`);
         }
         // Each reference that ran: its database CPU per transaction at the pool's size.
-        for (const [k, ran] of [['same', sc.reference_best_rps != null], ['minimal', sc.reference_minimal_rps != null]]) {
+        for (const [k, ran] of [['same', sc.reference_best_rps != null], ['minimal', sc.reference_minimal_rps != null],
+          ['floor', sc.reference_floor_rps != null]]) {
           const v = sc.db_cpu_ms_per_tx[k];
           if (ran && (ownCluster ? !isMs(v) : v !== null)) problems.push(`${at}: ${k} reference: database CPU ${v} ms/transaction`);
         }
@@ -664,13 +685,48 @@ if (check) {
         else if (!(sc.spread.rps.min <= sc.spread.rps.median && sc.spread.rps.median <= sc.spread.rps.max)) problems.push(`durable ${n}: spread out of order`);
       }
       const rd = durable.scenarios.find((x) => x.name === 'read');
-      if (rd && (rd.ratio == null || rd.ratio_minimal == null)) problems.push('durable read: no ratios');
+      if (rd && (rd.ratio == null || rd.ratio_minimal == null || rd.ratio_floor == null)) problems.push('durable read: no ratios');
       if (durable.scenarios.some((x) => !['read', 'floor'].includes(x.name))) problems.push('durable: scenarios beyond --durable-groups read,floor');
     }
     for (const n of ['round', 'restart_durable', 'read', 'floor', 'load']) {
       if (!parts.some((x) => x.name === n && x.seconds >= 0)) problems.push(`parts: no time for ${n}`);
     }
   }
+  // The read's floor reference (target 1's limit) in every settings and round: its figures are
+  // those of its own runs, it is the read's alone, and every transaction it counted left its row
+  // in cust.pii_reads (tests/bench/run counts the rows of its request id: TXB_FLOOR_LOGGED), so a
+  // floor that stopped logging cannot pass for one.
+  let floorTx = 0;
+  for (const set of sets) {
+    for (const rr of set.rounds) {
+      for (const sc of rr.scenarios) {
+        const at = `${set.name} round ${rr.round} ${sc.name}`;
+        const runs = sc.references.filter((r) => r.reference === 'floor');
+        floorTx += runs.reduce((n, r) => n + (r.transactions || 0), 0);
+        if (sc.name !== 'read') {
+          if (runs.length || sc.reference_floor_rps != null || sc.ratio_floor != null || sc.floor_to_minimal != null) {
+            problems.push(`${at}: a floor reference, which only the read has`);
+          }
+          continue;
+        }
+        if (sc.failed) continue;
+        if (!runs.length || runs.some((r) => r.mode !== 'pipeline' || r.aborted || r.failed || !(r.tps > 0) || !(r.transactions > 0))) {
+          problems.push(`${at}: the floor reference did not run to its end, pipelined: ${JSON.stringify(runs.map((r) => [r.mode, r.connections, r.tps, r.failed]))}`);
+          continue;
+        }
+        const best = Math.max(...runs.map((r) => r.tps));
+        if (sc.reference_floor_rps !== best) problems.push(`${at}: reference_floor_rps ${sc.reference_floor_rps}, its best run ${best}`);
+        if (!(sc.ratio_floor > 0) || sc.ratio_floor !== round(sc.rps / best, 3)) problems.push(`${at}: ratio_floor ${sc.ratio_floor} for ${sc.rps} req/s over ${best} tx/s`);
+        // More work than the minimal, so at most about its rate: above half as much again, the
+        // insert did not happen or the runs measured nothing steady.
+        if (!(sc.floor_to_minimal > 0 && sc.floor_to_minimal <= 1.5) || sc.floor_to_minimal !== round(best / sc.reference_minimal_rps, 3)) {
+          problems.push(`${at}: floor_to_minimal ${sc.floor_to_minimal} for ${best} over ${sc.reference_minimal_rps} tx/s`);
+        }
+      }
+    }
+  }
+  const logged = report.floor_log_rows;
+  if (logged !== floorTx) problems.push(`the floor reference counted ${floorTx} transactions, cust.pii_reads holds ${logged} rows of its request id`);
 }
 
 // Markdown ---------------------------------------------------------------------------------
@@ -727,6 +783,16 @@ function setSection(set) {
         `${f(s.wall_seconds, 0)} |`,
     );
   }
+  // The read's floor (target 1's limit), beside the minimal: a line rather than three columns more.
+  const floors = set.scenarios.filter((s) => s.reference_floor_rps != null);
+  if (floors.length) md.push('');
+  for (const s of floors) {
+    md.push(
+      `${s.name}, its floor reference (the minimal one plus the PII read log row, tests/bench/pg_read_floor.sql): ` +
+        `${fs_(s, 'reference_floor_rps')} tx/s (${s.reference_floor}), ${fs_(s, 'floor_to_minimal', 2)} of the minimal; ` +
+        `${s.name} / floor ${fs_(s, 'ratio_floor', 2)}.`,
+    );
+  }
   const failed = set.failures;
   if (failed.length) {
     md.push('', 'Not measured (the run went on):', '', ...failed.map((x) => `- round ${x.round}, ${x.phase}/${x.scenario}: ${x.reason}`));
@@ -758,15 +824,16 @@ function cpuTable(set) {
     '',
     '### CPU per request',
     '',
-    `| scenario | requests | service ms/req | db ms/req | wrk ms/req | busy (of ${cores} cores) | db ms/tx: reference (${report.settings.service_pool_size} clients) | db ms/tx: minimal reference |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `| scenario | requests | service ms/req | db ms/req | wrk ms/req | busy (of ${cores} cores) | db ms/tx: reference (${report.settings.service_pool_size} clients) | db ms/tx: minimal reference | db ms/tx: floor reference |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const s of rows) {
     const c = s.cpu_ms_per_req;
     md.push(
       `| ${s.name} | ${s.requests ?? '–'} | ${cell(s, 'cpu_service_ms', c.service)} | ${cell(s, 'cpu_db_ms', c.db)} | ` +
         `${cell(s, 'cpu_wrk_ms', c.wrk)} | ${cell(s, 'cpu_busy', s.cpu_busy, 2)} | ` +
-        `${cell(s, 'db_cpu_ms_per_tx_same', s.db_cpu_ms_per_tx.same)} | ${cell(s, 'db_cpu_ms_per_tx_minimal', s.db_cpu_ms_per_tx.minimal)} |`,
+        `${cell(s, 'db_cpu_ms_per_tx_same', s.db_cpu_ms_per_tx.same)} | ${cell(s, 'db_cpu_ms_per_tx_minimal', s.db_cpu_ms_per_tx.minimal)} | ` +
+        `${cell(s, 'db_cpu_ms_per_tx_floor', s.db_cpu_ms_per_tx.floor)} |`,
     );
   }
   md.push(
