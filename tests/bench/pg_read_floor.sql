@@ -2,11 +2,11 @@
 -- and primary-key select under the same row-level-security policies, as tianxing_app, plus the one
 -- write a read may not skip: C2.3 logs every full PII read, so the customer found goes into
 -- cust.pii_reads in the same transaction, as api.customer_get inserts it (the insert policy's
--- check that the reader is the caller and the customer visible, the foreign keys, the trigger
--- numbering the row for the digest, its four indexes, the commit that now has WAL to flush). It is
--- the cheapest transaction that does what a read must do; what the service adds on top of it (HTTP
--- and the token; the document: access, completeness, contacts, data key, decryption) is what
--- ratio_floor prices, and floor/minimal (report.mjs floor_to_minimal) is the share of
+-- check that the reader is the caller and the customer visible, the trigger numbering the row for
+-- the digest, its four indexes, the commit that now has WAL to flush; no foreign key since 0050).
+-- It is the cheapest transaction that does what a read must do; what the service adds on top of
+-- it (HTTP and the token; the document: access, completeness, contacts, data key, decryption) is
+-- what ratio_floor prices, and floor/minimal (report.mjs floor_to_minimal) is the share of
 -- pg_read_min.sql that any read keeping the log can reach on this machine. Same random customer
 -- and claims as pg_read.sql; read-write. The insert takes its row from the select (c, joined
 -- back), so that a customer the policies hide logs nothing and returns nothing, and a row
