@@ -282,7 +282,7 @@ check "the append-only triggers stop even a superuser" "refused" \
 	"$(q "UPDATE audit.log SET changes = '{}' WHERE id = $mid" 2>/dev/null && echo accepted || echo refused)"
 # The PII read log (0011: outside the chain, append-only by its own triggers). A superuser passes
 # row-level security and every grant: only the triggers stand in the way. One row to refuse
-# (put in with the foreign keys skipped, all rolled back).
+# (put in with its numbering trigger skipped, so with a seq of its own; all rolled back).
 pii_log() {
 	q "BEGIN; SET LOCAL session_replication_role = replica;
 	   INSERT INTO cust.pii_reads (customer_id, reader_id, seq) VALUES (gen_random_uuid(), gen_random_uuid(), -1);
