@@ -1,7 +1,7 @@
 -- 0050 the PII read log (cust.pii_reads) without foreign keys: a full read no longer locks its
 -- customer's row and its reader's employee row (issue 15 target 1). Runs as tianxing_owner inside
--- one transaction opened by `tianxingd migrate`; docs/performance.md ("Issue 15, 2026-12-07
--- (second session): the read's log row") has the measurements.
+-- one transaction opened by `tianxingd migrate`; docs/performance.md ("The PII read log without
+-- row locks (migration 0050)") has the measurements.
 --
 -- A foreign key's check takes FOR KEY SHARE on the referenced row. Every full read
 -- (api.customer_get, C2.3) inserted a log row, so it locked its customer's row and its reader's
