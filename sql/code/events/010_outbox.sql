@@ -164,10 +164,10 @@ BEGIN
 END
 $$;
 -- aa_events (zz_events before 0049): AFTER triggers fire in name order, and this one is named to
--- come before audit_row. A transaction's deferred firings run in the order they were queued; with the
--- event staged before the row's audit entry, events.link fires first at commit, and the outbox
--- row's own audit entry is staged while the batch's armed entry still waits, so ONE firing of
--- audit.link links them all (issue 15 target 3). Either order is correct; this one does less
+-- come before audit_row. A transaction's deferred firings run in the order they were queued;
+-- with the event staged before the row's audit entry, events.link fires first at commit, and the
+-- outbox row's own audit entry is staged while the batch's armed entry still waits, so ONE firing
+-- of audit.link links them all (issue 15 target 3). Either order is correct; this one does less
 -- under the chain's lock.
 DROP TRIGGER IF EXISTS zz_events ON cust.customers;
 CREATE OR REPLACE TRIGGER aa_events AFTER INSERT OR UPDATE ON cust.customers
