@@ -150,6 +150,10 @@ function scenarioRow(name, s) {
   // PII read log row C2.3 asks of every full read, run as the minimal is; its best run.
   const floor = usable.filter((r) => r.reference === 'floor');
   const bestFloor = floor.reduce(better, null);
+  // The read's document floor (tests/bench/pg_read_doc_floor.sql): the floor plus the rows the
+  // customer document is made of, fetched under their policies, nothing computed; its best run.
+  const docFloor = usable.filter((r) => r.reference === 'doc_floor');
+  const bestDocFloor = docFloor.reduce(better, null);
   // The reference of issue 5: the same concurrency, the better of the two modes; and the best
   // of every reference run (the pool's concurrency too), the stricter comparison.
   const best = refs.filter((r) => !svc || r.connections === svc.connections).reduce(better, null);
@@ -189,12 +193,19 @@ function scenarioRow(name, s) {
     reference_floor: bestFloor ? `${bestFloor.mode}, ${bestFloor.connections} clients` : null,
     ratio_floor: bestFloor && svc ? round(svc.rps / bestFloor.tps, 3) : null,
     floor_to_minimal: bestFloor && bestMinimal ? round(bestFloor.tps / bestMinimal.tps, 3) : null,
+    // The document floor: ratio_doc_floor is the service against the cheapest transaction that
+    // also fetches what the document is made of; what is left between the two is the document's
+    // computation (and HTTP), doc_floor_to_minimal the share of the minimal such a fetch reaches.
+    reference_doc_floor_rps: bestDocFloor ? bestDocFloor.tps : null,
+    reference_doc_floor: bestDocFloor ? `${bestDocFloor.mode}, ${bestDocFloor.connections} clients` : null,
+    ratio_doc_floor: bestDocFloor && svc ? round(svc.rps / bestDocFloor.tps, 3) : null,
+    doc_floor_to_minimal: bestDocFloor && bestMinimal ? round(bestDocFloor.tps / bestMinimal.tps, 3) : null,
     // CPU per request of the measured run ({service, db, wrk} ms; db null with an external
     // database), the share of all cores the three used, and the references' database CPU.
     cpu: svc ? svc.cpu : null,
     cpu_ms_per_req: svc ? svc.cpu_ms_per_req : null,
     cpu_busy: svc ? svc.cpu_busy : null,
-    db_cpu_ms_per_tx: { same: atPool(refs), minimal: atPool(minimal), floor: atPool(floor) },
+    db_cpu_ms_per_tx: { same: atPool(refs), minimal: atPool(minimal), floor: atPool(floor), doc_floor: atPool(docFloor) },
     // tests/bench/run: the scenario could not be measured (its reasons), and its wall time
     // (wrk's warm-up and run, every reference run).
     failed: s.failures.length > 0,
@@ -240,7 +251,7 @@ const spreadOf = (xs) => {
 };
 const SPREAD = ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal', 'reference_rps',
   'reference_best_rps', 'reference_minimal_rps', 'wall_seconds', 'reference_floor_rps', 'ratio_floor',
-  'floor_to_minimal'];
+  'floor_to_minimal', 'reference_doc_floor_rps', 'ratio_doc_floor', 'doc_floor_to_minimal'];
 const SUMMED = ['non2xx', 'socket_errors', 'requests'];
 // aggregate(rows of one scenario, one per round it ran in): the row report.json has always had,
 // its figures the medians over the rounds (a ratio: the median of the rounds' ratios, each
@@ -251,7 +262,7 @@ function aggregate(rows) {
   for (const k of SPREAD) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
   for (const k of ['p90_ms', 'max_ms']) out[k] = spreadOf(rows.map((r) => r[k]))?.median ?? null;
   for (const k of SUMMED) out[k] = rows.some((r) => r[k] != null) ? rows.reduce((n, r) => n + (r[k] || 0), 0) : null;
-  for (const k of ['reference_mode', 'reference_best', 'reference_minimal', 'reference_floor']) {
+  for (const k of ['reference_mode', 'reference_best', 'reference_minimal', 'reference_floor', 'reference_doc_floor']) {
     const seen = [...new Set(rows.map((r) => r[k]).filter(Boolean))];
     out[k] = seen.length ? seen.join(' / ') : null;
   }
@@ -267,6 +278,7 @@ function aggregate(rows) {
     same: cpuSpread('db_cpu_ms_per_tx_same', (r) => r.db_cpu_ms_per_tx?.same)?.median ?? null,
     minimal: cpuSpread('db_cpu_ms_per_tx_minimal', (r) => r.db_cpu_ms_per_tx?.minimal)?.median ?? null,
     floor: cpuSpread('db_cpu_ms_per_tx_floor', (r) => r.db_cpu_ms_per_tx?.floor)?.median ?? null,
+    doc_floor: cpuSpread('db_cpu_ms_per_tx_doc_floor', (r) => r.db_cpu_ms_per_tx?.doc_floor)?.median ?? null,
   };
   delete out.cpu;
   out.failed = rows.some((r) => r.failed);
@@ -447,6 +459,8 @@ const report = {
   service_pool_timeouts: Number(env.TXB_POOL_TIMEOUTS || 0),
   // The rows the read's floor reference left in cust.pii_reads, every settings and round.
   floor_log_rows: env.TXB_FLOOR_LOGGED === undefined ? null : Number(env.TXB_FLOOR_LOGGED),
+  // And those of its document floor reference (request id pgbench-read-doc-floor).
+  doc_floor_log_rows: env.TXB_DOC_FLOOR_LOGGED === undefined ? null : Number(env.TXB_DOC_FLOOR_LOGGED),
   machine: {
     cores: cpus.length,
     cpu: cpus[0] ? cpus[0].model : null,
@@ -488,7 +502,8 @@ const nonNegOrNull = { type: ['number', 'null'], minimum: 0 };
 const scenarioItem = {
   type: 'object',
   required: ['name', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'non2xx', 'reference_rps', 'ratio', 'failed', 'wall_seconds',
-    'cpu_ms_per_req', 'cpu_busy', 'db_cpu_ms_per_tx', 'reference_floor_rps', 'ratio_floor', 'floor_to_minimal'],
+    'cpu_ms_per_req', 'cpu_busy', 'db_cpu_ms_per_tx', 'reference_floor_rps', 'ratio_floor', 'floor_to_minimal',
+    'reference_doc_floor_rps', 'ratio_doc_floor', 'doc_floor_to_minimal'],
   properties: {
     // CPU per request: null when not measured (a failed run); db null with an external database.
     cpu_ms_per_req: {
@@ -501,8 +516,8 @@ const scenarioItem = {
     cpu_busy: nonNegOrNull,
     db_cpu_ms_per_tx: {
       type: 'object',
-      required: ['same', 'minimal', 'floor'],
-      properties: { same: nonNegOrNull, minimal: nonNegOrNull, floor: nonNegOrNull },
+      required: ['same', 'minimal', 'floor', 'doc_floor'],
+      properties: { same: nonNegOrNull, minimal: nonNegOrNull, floor: nonNegOrNull, doc_floor: nonNegOrNull },
     },
     name: { type: 'string', minLength: 1 },
     reference_rps: numOrNull,
@@ -514,6 +529,10 @@ const scenarioItem = {
     reference_floor: { type: ['string', 'null'] },
     ratio_floor: nonNegOrNull,
     floor_to_minimal: nonNegOrNull,
+    reference_doc_floor_rps: nonNegOrNull,
+    reference_doc_floor: { type: ['string', 'null'] },
+    ratio_doc_floor: nonNegOrNull,
+    doc_floor_to_minimal: nonNegOrNull,
     failed: { type: 'boolean' },
     wall_seconds: numOrNull,
   },
@@ -534,7 +553,7 @@ const aggregateItem = {
       spread: {
         type: 'object',
         required: ['rps', 'p50_ms', 'p99_ms', 'ratio', 'ratio_best', 'ratio_minimal', 'reference_floor_rps',
-          'ratio_floor', 'floor_to_minimal'],
+          'ratio_floor', 'floor_to_minimal', 'reference_doc_floor_rps', 'ratio_doc_floor', 'doc_floor_to_minimal'],
         additionalProperties: spread,
       },
       rounds: { type: 'array', minItems: 1, items: { allOf: [scenarioItem, { type: 'object', required: ['round'] }] } },
@@ -654,7 +673,7 @@ if (check) {
         }
         // Each reference that ran: its database CPU per transaction at the pool's size.
         for (const [k, ran] of [['same', sc.reference_best_rps != null], ['minimal', sc.reference_minimal_rps != null],
-          ['floor', sc.reference_floor_rps != null]]) {
+          ['floor', sc.reference_floor_rps != null], ['doc_floor', sc.reference_doc_floor_rps != null]]) {
           const v = sc.db_cpu_ms_per_tx[k];
           if (ran && (ownCluster ? !isMs(v) : v !== null)) problems.push(`${at}: ${k} reference: database CPU ${v} ms/transaction`);
         }
@@ -685,48 +704,55 @@ if (check) {
         else if (!(sc.spread.rps.min <= sc.spread.rps.median && sc.spread.rps.median <= sc.spread.rps.max)) problems.push(`durable ${n}: spread out of order`);
       }
       const rd = durable.scenarios.find((x) => x.name === 'read');
-      if (rd && (rd.ratio == null || rd.ratio_minimal == null || rd.ratio_floor == null)) problems.push('durable read: no ratios');
+      if (rd && (rd.ratio == null || rd.ratio_minimal == null || rd.ratio_floor == null || rd.ratio_doc_floor == null)) {
+        problems.push('durable read: no ratios');
+      }
       if (durable.scenarios.some((x) => !['read', 'floor'].includes(x.name))) problems.push('durable: scenarios beyond --durable-groups read,floor');
     }
     for (const n of ['round', 'restart_durable', 'read', 'floor', 'load']) {
       if (!parts.some((x) => x.name === n && x.seconds >= 0)) problems.push(`parts: no time for ${n}`);
     }
   }
-  // The read's floor reference (target 1's limit) in every settings and round: its figures are
-  // those of its own runs, it is the read's alone, and every transaction it counted left its row
-  // in cust.pii_reads (tests/bench/run counts the rows of its request id: TXB_FLOOR_LOGGED), so a
-  // floor that stopped logging cannot pass for one.
-  let floorTx = 0;
-  for (const set of sets) {
-    for (const rr of set.rounds) {
-      for (const sc of rr.scenarios) {
-        const at = `${set.name} round ${rr.round} ${sc.name}`;
-        const runs = sc.references.filter((r) => r.reference === 'floor');
-        floorTx += runs.reduce((n, r) => n + (r.transactions || 0), 0);
-        if (sc.name !== 'read') {
-          if (runs.length || sc.reference_floor_rps != null || sc.ratio_floor != null || sc.floor_to_minimal != null) {
-            problems.push(`${at}: a floor reference, which only the read has`);
+  // The read's floor reference (target 1's limit) and its document floor, in every settings and
+  // round: their figures are those of their own runs, they are the read's alone, and every
+  // transaction they counted left its row in cust.pii_reads (tests/bench/run counts the rows of
+  // each one's request id: TXB_FLOOR_LOGGED, TXB_DOC_FLOOR_LOGGED), so a floor that stopped
+  // logging cannot pass for one.
+  for (const [ref, label, logged] of [['floor', 'floor', report.floor_log_rows],
+    ['doc_floor', 'document floor', report.doc_floor_log_rows]]) {
+    const [rpsKey, ratioKey, toMinKey] = [`reference_${ref}_rps`, `ratio_${ref}`, `${ref}_to_minimal`];
+    let refTx = 0;
+    for (const set of sets) {
+      for (const rr of set.rounds) {
+        for (const sc of rr.scenarios) {
+          const at = `${set.name} round ${rr.round} ${sc.name}`;
+          const runs = sc.references.filter((r) => r.reference === ref);
+          refTx += runs.reduce((n, r) => n + (r.transactions || 0), 0);
+          if (sc.name !== 'read') {
+            if (runs.length || sc[rpsKey] != null || sc[ratioKey] != null || sc[toMinKey] != null) {
+              problems.push(`${at}: a ${label} reference, which only the read has`);
+            }
+            continue;
           }
-          continue;
-        }
-        if (sc.failed) continue;
-        if (!runs.length || runs.some((r) => r.mode !== 'pipeline' || r.aborted || r.failed || !(r.tps > 0) || !(r.transactions > 0))) {
-          problems.push(`${at}: the floor reference did not run to its end, pipelined: ${JSON.stringify(runs.map((r) => [r.mode, r.connections, r.tps, r.failed]))}`);
-          continue;
-        }
-        const best = Math.max(...runs.map((r) => r.tps));
-        if (sc.reference_floor_rps !== best) problems.push(`${at}: reference_floor_rps ${sc.reference_floor_rps}, its best run ${best}`);
-        if (!(sc.ratio_floor > 0) || sc.ratio_floor !== round(sc.rps / best, 3)) problems.push(`${at}: ratio_floor ${sc.ratio_floor} for ${sc.rps} req/s over ${best} tx/s`);
-        // More work than the minimal, so at most about its rate: above half as much again, the
-        // insert did not happen or the runs measured nothing steady.
-        if (!(sc.floor_to_minimal > 0 && sc.floor_to_minimal <= 1.5) || sc.floor_to_minimal !== round(best / sc.reference_minimal_rps, 3)) {
-          problems.push(`${at}: floor_to_minimal ${sc.floor_to_minimal} for ${best} over ${sc.reference_minimal_rps} tx/s`);
+          if (sc.failed) continue;
+          if (!runs.length || runs.some((r) => r.mode !== 'pipeline' || r.aborted || r.failed || !(r.tps > 0) || !(r.transactions > 0))) {
+            problems.push(`${at}: the ${label} reference did not run to its end, pipelined: ${JSON.stringify(runs.map((r) => [r.mode, r.connections, r.tps, r.failed]))}`);
+            continue;
+          }
+          const best = Math.max(...runs.map((r) => r.tps));
+          if (sc[rpsKey] !== best) problems.push(`${at}: ${rpsKey} ${sc[rpsKey]}, its best run ${best}`);
+          if (!(sc[ratioKey] > 0) || sc[ratioKey] !== round(sc.rps / best, 3)) problems.push(`${at}: ${ratioKey} ${sc[ratioKey]} for ${sc.rps} req/s over ${best} tx/s`);
+          // More work than the minimal, so at most about its rate: above half as much again, the
+          // insert (the document floor: or its fetches) did not happen or the runs measured
+          // nothing steady.
+          if (!(sc[toMinKey] > 0 && sc[toMinKey] <= 1.5) || sc[toMinKey] !== round(best / sc.reference_minimal_rps, 3)) {
+            problems.push(`${at}: ${toMinKey} ${sc[toMinKey]} for ${best} over ${sc.reference_minimal_rps} tx/s`);
+          }
         }
       }
     }
+    if (logged !== refTx) problems.push(`the ${label} reference counted ${refTx} transactions, cust.pii_reads holds ${logged} rows of its request id`);
   }
-  const logged = report.floor_log_rows;
-  if (logged !== floorTx) problems.push(`the floor reference counted ${floorTx} transactions, cust.pii_reads holds ${logged} rows of its request id`);
 }
 
 // Markdown ---------------------------------------------------------------------------------
@@ -783,15 +809,27 @@ function setSection(set) {
         `${f(s.wall_seconds, 0)} |`,
     );
   }
-  // The read's floor (target 1's limit), beside the minimal: a line rather than three columns more.
-  const floors = set.scenarios.filter((s) => s.reference_floor_rps != null);
+  // The read's floor (target 1's limit) and document floor, beside the minimal: a line each
+  // rather than six columns more.
+  const floors = set.scenarios.filter((s) => s.reference_floor_rps != null || s.reference_doc_floor_rps != null);
   if (floors.length) md.push('');
   for (const s of floors) {
-    md.push(
-      `${s.name}, its floor reference (the minimal one plus the PII read log row, tests/bench/pg_read_floor.sql): ` +
-        `${fs_(s, 'reference_floor_rps')} tx/s (${s.reference_floor}), ${fs_(s, 'floor_to_minimal', 2)} of the minimal; ` +
-        `${s.name} / floor ${fs_(s, 'ratio_floor', 2)}.`,
-    );
+    if (s.reference_floor_rps != null) {
+      md.push(
+        `${s.name}, its floor reference (the minimal one plus the PII read log row, tests/bench/pg_read_floor.sql): ` +
+          `${fs_(s, 'reference_floor_rps')} tx/s (${s.reference_floor}), ${fs_(s, 'floor_to_minimal', 2)} of the minimal; ` +
+          `${s.name} / floor ${fs_(s, 'ratio_floor', 2)}.`,
+      );
+    }
+    if (s.reference_doc_floor_rps != null) {
+      if (s.reference_floor_rps != null) md.push('');
+      md.push(
+        `${s.name}, its document floor reference (the floor plus the customer row, contacts and data key, fetched, ` +
+          `nothing computed, tests/bench/pg_read_doc_floor.sql): ${fs_(s, 'reference_doc_floor_rps')} tx/s ` +
+          `(${s.reference_doc_floor}), ${fs_(s, 'doc_floor_to_minimal', 2)} of the minimal; ` +
+          `${s.name} / document floor ${fs_(s, 'ratio_doc_floor', 2)}.`,
+      );
+    }
   }
   const failed = set.failures;
   if (failed.length) {
@@ -824,8 +862,8 @@ function cpuTable(set) {
     '',
     '### CPU per request',
     '',
-    `| scenario | requests | service ms/req | db ms/req | wrk ms/req | busy (of ${cores} cores) | db ms/tx: reference (${report.settings.service_pool_size} clients) | db ms/tx: minimal reference | db ms/tx: floor reference |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| scenario | requests | service ms/req | db ms/req | wrk ms/req | busy (of ${cores} cores) | db ms/tx: reference (${report.settings.service_pool_size} clients) | db ms/tx: minimal reference | db ms/tx: floor reference | db ms/tx: document floor reference |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const s of rows) {
     const c = s.cpu_ms_per_req;
@@ -833,7 +871,8 @@ function cpuTable(set) {
       `| ${s.name} | ${s.requests ?? '–'} | ${cell(s, 'cpu_service_ms', c.service)} | ${cell(s, 'cpu_db_ms', c.db)} | ` +
         `${cell(s, 'cpu_wrk_ms', c.wrk)} | ${cell(s, 'cpu_busy', s.cpu_busy, 2)} | ` +
         `${cell(s, 'db_cpu_ms_per_tx_same', s.db_cpu_ms_per_tx.same)} | ${cell(s, 'db_cpu_ms_per_tx_minimal', s.db_cpu_ms_per_tx.minimal)} | ` +
-        `${cell(s, 'db_cpu_ms_per_tx_floor', s.db_cpu_ms_per_tx.floor)} |`,
+        `${cell(s, 'db_cpu_ms_per_tx_floor', s.db_cpu_ms_per_tx.floor)} | ` +
+        `${cell(s, 'db_cpu_ms_per_tx_doc_floor', s.db_cpu_ms_per_tx.doc_floor)} |`,
     );
   }
   md.push(
