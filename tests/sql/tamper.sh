@@ -12,6 +12,8 @@
 #   - the events outbox under concurrency (0045): concurrent customer creates (audit chain and
 #     outbox positions both taken at commit) leave one chain and contiguous positions in commit
 #     order, nothing from rolled-back transactions, and an open create does not hold up another;
+#   - the staging tables (audit.pending, events.pending) read by key even when a session plans
+#     against them vacuumed empty (issue 15 target 3);
 #   - the PII read log's digests (0043): the owner deleting or editing a row of cust.pii_reads
 #     (RLS and triggers switched off) is reported by audit.verify() and `tianxingd audit-verify`;
 #   - tampering: a superuser who bypasses the append-only triggers (session_replication_role =
@@ -220,6 +222,27 @@ check "... in commit order (the chain's order of the same transactions)" "0" \
 	          USING (request_id)) s WHERE prev > first_id")"
 check "... one unbroken chain" "|" "$(q "SELECT first_broken_id, reason FROM audit.verify()")"
 check "... nothing left staged" "0|0" "$(q "SELECT (SELECT count(*) FROM audit.pending), (SELECT count(*) FROM events.pending)")"
+
+# The staging tables are read by key (issue 15 target 3; audit.append in sql/code/audit/
+# 030_link.sql says why). Vacuumed while nothing is staged, their heaps are cut to nothing and
+# their statistics say empty: the moment a session's plans for them would be sequential scans,
+# kept for its life and run over every dead page the heap gains before autovacuum's next visit.
+# A create planned now, and linked within its transaction, must read neither table but by index.
+q "VACUUM audit.pending, events.pending"
+check "... vacuumed with nothing staged, both staging heaps are cut to nothing" "0|0" \
+	"$(q "SELECT pg_relation_size('audit.pending'), pg_relation_size('events.pending')")"
+out=$(psql "${PGARGS[@]}" -U tianxing_app -d "$DB" -At <<SQL
+BEGIN;
+SET CONSTRAINTS audit.link_at_commit, events.position_at_commit IMMEDIATE;
+SELECT tx.begin_request('staff.a1', 'staff', 'scan-1') IS NOT NULL;
+SELECT api.customer_create('$(cust_body 93 1)') IS NOT NULL;
+SELECT 'scans=' || sum(seq_scan) || ',by_key=' || (sum(idx_scan) > 0)::text
+  FROM pg_stat_xact_all_tables WHERE relid IN ('audit.pending'::regclass, 'events.pending'::regclass);
+COMMIT;
+SQL
+)
+check "a create planned against empty staging tables reads them by key only" "scans=0,by_key=true" \
+	"$(grep '^scans=' <<<"$out")"
 
 # The outbox's lock is taken at commit too: an open transaction that created a customer does not
 # hold up a second create, and the positions follow the commits (b committed first).

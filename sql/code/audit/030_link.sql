@@ -17,11 +17,21 @@ DROP FUNCTION IF EXISTS audit.append(text, text, text, jsonb);
 -- transaction's start, as before). The entry's digest (hash formula 2, 0048: sql/code/audit/
 -- 010_trail.sql) is computed here, while no lock is held: rendering and hashing the changes is
 -- the costly part of an entry's hash, and only the link to the previous hash is left for commit.
+-- STAGING TABLES GO BY KEY (enable_seqscan off here, in audit.link and in events.link): a staging
+-- table holds no live row between transactions, but its heap keeps every row the churn left
+-- dead until autovacuum's next visit, up to a minute later: 10 000 pages at the benchmark's
+-- create rate. A session plans these statements once, at whatever size the heap has then. Planned
+-- right after a vacuum emptied it, the probe below kept a sequential scan for the session's life,
+-- read every dead page at every entry, and a create's database CPU rose from 3.2 to 6.5 ms as the
+-- heap grew (issue 15 target 3: the create rounds' unexplained spread; docs/performance.md).
+-- Through the indexes it costs the same at any size. The setting reaches nothing else: the
+-- INSERT's link trigger is deferred, so it runs outside this call.
 CREATE OR REPLACE FUNCTION audit.append(p_table_name text, p_row_key text, p_op text,
                                         p_changes jsonb, p_at timestamptz DEFAULT now())
   RETURNS void
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
+  SET enable_seqscan = off
   AS $$
 DECLARE
   v_actor uuid := NULLIF(current_setting('tx.user_id', true), '')::uuid;
@@ -64,9 +74,11 @@ SET LOCAL ROLE tianxing_audit;
 -- events.head; this function never takes events.head: the order is fixed whichever deferred
 -- trigger fires first, so the two cannot deadlock.
 -- SECURITY DEFINER (owner tianxing_audit): the committing role needs no right on the trail.
+-- enable_seqscan off: audit.pending is read by key whatever its heap's size (see audit.append).
 CREATE OR REPLACE FUNCTION audit.link() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
+  SET enable_seqscan = off
   AS $$
 DECLARE
   v_xid xid8 := pg_current_xact_id();

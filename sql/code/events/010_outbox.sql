@@ -78,9 +78,13 @@ REVOKE ALL ON FUNCTION events.emit(text, regclass, uuid, jsonb) FROM PUBLIC;
 -- events.head. So every holder of events.head already holds the chain's lock: no two committers
 -- can wait on each other (tests/sql/outbox_race.sh runs concurrent creates and checks both).
 -- SECURITY DEFINER (owner): the committing role has no right on the outbox.
+-- enable_seqscan off: events.pending is read by key whatever its heap's size, as audit.pending
+-- is (the reason: audit.append in sql/code/audit/030_link.sql). It also holds for what this
+-- calls (jobs.enqueue, by its unique key).
 CREATE OR REPLACE FUNCTION events.link() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
+  SET enable_seqscan = off
   AS $$
 DECLARE
   v_xid xid8 := pg_current_xact_id();
