@@ -19,13 +19,13 @@ DROP FUNCTION IF EXISTS audit.append(text, text, text, jsonb);
 -- the costly part of an entry's hash, and only the link to the previous hash is left for commit.
 -- STAGING TABLES GO BY KEY (enable_seqscan off here, in audit.link and in events.link): a staging
 -- table holds no live row between transactions, but its heap keeps every row the churn left
--- dead until autovacuum's next visit, up to a minute later: 10 000 pages at the benchmark's
--- create rate. A session plans these statements once, at whatever size the heap has then. Planned
--- right after a vacuum emptied it, the probe below kept a sequential scan for the session's life,
--- read every dead page at every entry, and a create's database CPU rose from 3.2 to 6.5 ms as the
--- heap grew (issue 15 target 3: the create rounds' unexplained spread; docs/performance.md).
--- Through the indexes it costs the same at any size. The setting reaches nothing else: the
--- INSERT's link trigger is deferred, so it runs outside this call.
+-- dead until autovacuum's next visit, up to a minute later: some 2 650 pages every 10 s at the
+-- benchmark's create rate. A session plans these statements once, at whatever size the heap has
+-- then. Planned right after a vacuum emptied it, the probe below kept a sequential scan for the
+-- session's life, read every dead page at every entry, and a create's database CPU rose from 3.2
+-- to 6.8 ms as the heap grew (issue 15 target 3: the create rounds' unexplained spread;
+-- docs/performance.md). Through the indexes it costs the same at any size. The setting holds for
+-- this function's own statements; the INSERT's link trigger fires at commit (and sets it itself).
 CREATE OR REPLACE FUNCTION audit.append(p_table_name text, p_row_key text, p_op text,
                                         p_changes jsonb, p_at timestamptz DEFAULT now())
   RETURNS void
