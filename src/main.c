@@ -278,7 +278,7 @@ static int cmd_serve(const struct tx_config *cfg)
     return 1;
   struct tx_pool_options primary = {cfg->database_url, "tianxingd", cfg->db_pool_size,
                                      cfg->db_pool_timeout_ms, cfg->db_connect_timeout,
-                                     cfg->db_statement_timeout_ms, 0};
+                                     cfg->db_statement_timeout_ms, 0, cfg->db_writers};
   /* The replica's pool: the same timeouts; a replica that is gone is skipped for a while
    * (db/pool.h, down_for_s) while its reports run on the primary. */
   struct tx_pool_options read = primary;
@@ -286,6 +286,7 @@ static int cmd_serve(const struct tx_config *cfg)
   read.application_name = "tianxingd-ro";
   read.size = cfg->read_db_pool_size ? cfg->read_db_pool_size : cfg->db_pool_size;
   read.down_for_s = TX_READ_DOWN_FOR_S;
+  read.writers = 0; /* reports only read */
   tx_db_read_max_lag(cfg->read_max_lag_ms);
   if (tx_db_pools_init(&primary, cfg->read_database_url ? &read : NULL)) {
     tx_log(TX_LOG_ERROR, "cannot create the database pools");

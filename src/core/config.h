@@ -22,6 +22,7 @@ struct tx_config {
   char *database_url;
   char *migrate_database_url; /* NULL: same as database_url */
   int db_pool_size;
+  int db_writers; /* of db_pool_size, lent to read-write transactions at once; 0: no own limit */
   /* A read replica for report routes (db/tx.h, tx_db_run_replica); NULL: none, reports read the
    * primary. Its pool size 0 means db_pool_size. */
   char *read_database_url;

@@ -154,8 +154,17 @@ char *tx_metrics_render(size_t *len)
           "# HELP tianxing_db_pool_timeouts_total Waits for a connection that timed out (503).\n"
           "# TYPE tianxing_db_pool_timeouts_total counter\ntianxing_db_pool_timeouts_total %lu\n"
           "# HELP tianxing_db_reconnects_total Connections (re)established by the pool.\n"
-          "# TYPE tianxing_db_reconnects_total counter\ntianxing_db_reconnects_total %lu\n",
-          ps.size, ps.in_use, ps.waiting, (unsigned long)ps.timeouts, (unsigned long)ps.connects);
+          "# TYPE tianxing_db_reconnects_total counter\ntianxing_db_reconnects_total %lu\n"
+          "# HELP tianxing_db_pool_writers Connections the pool lends to writers at once, at most "
+          "(TIANXING_DB_WRITERS).\n"
+          "# TYPE tianxing_db_pool_writers gauge\ntianxing_db_pool_writers %d\n"
+          "# HELP tianxing_db_pool_writers_in_use Database connections lent to writers now.\n"
+          "# TYPE tianxing_db_pool_writers_in_use gauge\ntianxing_db_pool_writers_in_use %d\n"
+          "# HELP tianxing_db_pool_writers_waiting Writers waiting for their turn or a connection "
+          "now (of tianxing_db_pool_waiting).\n"
+          "# TYPE tianxing_db_pool_writers_waiting gauge\ntianxing_db_pool_writers_waiting %d\n",
+          ps.size, ps.in_use, ps.waiting, (unsigned long)ps.timeouts, (unsigned long)ps.connects,
+          ps.writers, ps.writers_in_use, ps.writers_waiting);
   /* The read replica's pool (TIANXING_READ_DATABASE_URL), only when there is one. */
   struct tx_pool_stats rs;
   if (tx_db_pool_stats(TX_DB_READ, &rs)) {

@@ -14,9 +14,12 @@
 
 struct tx_pool {
   pthread_mutex_t lock;
-  pthread_cond_t freed;
+  /* Two queues, so that a returned connection wakes one waiter who can take it: a writer when
+   * one waits and a writer turn is free (writer_turn), else a reader (freed). */
+  pthread_cond_t freed, writer_turn;
   struct tx_conn *conns;
   int size, in_use, waiting, wait_ms, connect_timeout, statement_timeout, down_for;
+  int writers, writers_in_use, writers_waiting;
   uint64_t timeouts, connects, connect_failures;
   struct timespec down_until; /* CLOCK_MONOTONIC; zero: not down */
   char *url, *application_name;
@@ -61,6 +64,7 @@ struct tx_pool *tx_pool_create(const struct tx_pool_options *o)
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&p->freed, &attr);
+  pthread_cond_init(&p->writer_turn, &attr);
   pthread_condattr_destroy(&attr);
   p->conns = calloc((size_t)o->size, sizeof *p->conns);
   p->url = strdup(o->url);
@@ -72,6 +76,7 @@ struct tx_pool *tx_pool_create(const struct tx_pool_options *o)
   for (int i = 0; i < o->size; i++)
     p->conns[i].pool = p;
   p->size = o->size;
+  p->writers = o->writers > 0 && o->writers < o->size ? o->writers : o->size;
   p->wait_ms = o->wait_ms;
   p->connect_timeout = o->connect_timeout_s;
   p->statement_timeout = o->statement_timeout_ms;
@@ -149,7 +154,32 @@ static bool is_down(const struct tx_pool *p)
   return before(&now, &p->down_until);
 }
 
-enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, struct tx_conn **out)
+/* A slot @p writer may take now, or NULL; with the lock held. A connected one first: it has its
+ * statements prepared. */
+static struct tx_conn *free_slot(struct tx_pool *p, bool writer)
+{
+  if (writer && p->writers_in_use >= p->writers)
+    return NULL;
+  struct tx_conn *c = NULL;
+  for (int i = 0; i < p->size && !c; i++)
+    if (!p->conns[i].in_use && p->conns[i].pg)
+      c = &p->conns[i];
+  for (int i = 0; i < p->size && !c; i++)
+    if (!p->conns[i].in_use)
+      c = &p->conns[i];
+  return c;
+}
+
+/* Wakes one waiter who can take a free slot now; with the lock held. */
+static void wake(struct tx_pool *p)
+{
+  if (p->writers_waiting && p->writers_in_use < p->writers)
+    pthread_cond_signal(&p->writer_turn);
+  else
+    pthread_cond_signal(&p->freed);
+}
+
+enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, bool writer, struct tx_conn **out)
 {
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -160,34 +190,41 @@ enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, struct tx_conn **out)
     deadline.tv_nsec -= 1000000000L;
   }
 
-  struct tx_conn *c = NULL;
+  struct tx_conn *c;
   pthread_mutex_lock(&p->lock);
   p->waiting++;
-  for (;;) {
-    /* Prefer a slot that is already connected: it has its statements prepared. */
-    for (int i = 0; i < p->size && !c; i++)
-      if (!p->conns[i].in_use && p->conns[i].pg)
-        c = &p->conns[i];
-    for (int i = 0; i < p->size && !c; i++)
-      if (!p->conns[i].in_use)
-        c = &p->conns[i];
-    if (c)
-      break;
-    if (pthread_cond_timedwait(&p->freed, &p->lock, &deadline) == ETIMEDOUT) {
+  p->writers_waiting += writer;
+  while (!(c = free_slot(p, writer))) {
+    /* Woken for a slot someone else took, or a writer woken when readers could use it (two
+     * connections came back before the first woken writer ran): pass the slot on, or it idles
+     * until the next return while a waiter who could take it sleeps. */
+    if (free_slot(p, false))
+      wake(p);
+    int rc = pthread_cond_timedwait(writer ? &p->writer_turn : &p->freed, &p->lock, &deadline);
+    /* A wake-up can cross the timeout: one last look before giving up. */
+    if (rc == ETIMEDOUT && !(c = free_slot(p, writer))) {
       p->waiting--;
+      p->writers_waiting -= writer;
       p->timeouts++;
       pthread_mutex_unlock(&p->lock);
       return TX_POOL_BUSY;
     }
+    if (c)
+      break;
   }
   p->waiting--;
-  /* A pool that may be down (down_for) does not try again before its time: see pool.h. */
+  p->writers_waiting -= writer;
+  /* A pool that may be down (down_for) does not try again before its time: see pool.h. The slot
+   * stays free for a waiter who may find it connected. */
   if (!c->pg && p->down_for && is_down(p)) {
+    wake(p);
     pthread_mutex_unlock(&p->lock);
     return TX_POOL_UNAVAILABLE;
   }
   c->in_use = true;
+  c->writer = writer;
   p->in_use++;
+  p->writers_in_use += writer;
   pthread_mutex_unlock(&p->lock);
 
   /* Connecting happens outside the lock: it can take up to connect_timeout. */
@@ -226,7 +263,9 @@ void tx_pool_release(struct tx_conn *c, bool broken)
   pthread_mutex_lock(&p->lock);
   c->in_use = false;
   p->in_use--;
-  pthread_cond_signal(&p->freed);
+  p->writers_in_use -= c->writer;
+  c->writer = false;
+  wake(p);
   pthread_mutex_unlock(&p->lock);
 }
 
@@ -236,6 +275,9 @@ void tx_pool_stats(struct tx_pool *p, struct tx_pool_stats *s)
   s->size = p->size;
   s->in_use = p->in_use;
   s->waiting = p->waiting;
+  s->writers = p->writers;
+  s->writers_in_use = p->writers_in_use;
+  s->writers_waiting = p->writers_waiting;
   s->timeouts = p->timeouts;
   s->connects = p->connects;
   s->connect_failures = p->connect_failures;
@@ -253,6 +295,7 @@ void tx_pool_destroy(struct tx_pool *p)
       tx_conn_free(&p->conns[i]);
   pthread_mutex_unlock(&p->lock);
   pthread_cond_destroy(&p->freed);
+  pthread_cond_destroy(&p->writer_turn);
   pthread_mutex_destroy(&p->lock);
   free(p->conns);
   free(p->url);

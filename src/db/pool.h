@@ -10,6 +10,12 @@
  * A process has one pool per database it sends requests to (db/tx.h: the primary, and optionally
  * a read replica for reports); each is an instance of this type with its own size, URL and
  * application_name.
+ *
+ * Writers are limited apart from the size (tx_pool_options.writers): every audited write links its
+ * entries into the audit chain at commit under one lock, which PostgreSQL releases only after the
+ * commit's WAL flush. More writers at once than that lock lets through only queue inside the
+ * database, each holding a connection and a backend, while reads could have used them. So a
+ * writer waits here for its turn, without a connection, and reads keep the whole pool.
  */
 #ifndef TX_DB_POOL_H
 #define TX_DB_POOL_H
@@ -29,6 +35,7 @@ struct tx_conn {
   const struct tx_sql **prepared;
   size_t nprepared, prepared_cap;
   bool in_use;
+  bool writer;          /* lent to a writer: counts against the pool's writers */
   struct tx_pool *pool; /* the pool that lends it */
 };
 
@@ -56,10 +63,13 @@ struct tx_pool_options {
    * to go (the read replica), so that a replica that is gone costs one connect timeout per N
    * seconds instead of one per request. */
   int down_for_s;
+  /* Connections lent to writers at once, at most (see above); 0, or more than size: size. */
+  int writers;
 };
 
 struct tx_pool_stats {
   int size, in_use, waiting;
+  int writers, writers_in_use, writers_waiting; /* the writers' limit, and its use; of waiting */
   uint64_t timeouts, connects, connect_failures;
   bool down; /* within down_for_s of a failed connect */
 };
@@ -67,8 +77,11 @@ struct tx_pool_stats {
 /** @brief Creates a pool; connections are opened lazily. NULL when memory ran out. */
 struct tx_pool *tx_pool_create(const struct tx_pool_options *o);
 
-/** @brief Borrows a connected connection from @p p; see enum tx_pool_rc. */
-enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, struct tx_conn **out);
+/**
+ * @brief Borrows a connected connection from @p p; see enum tx_pool_rc. A @p writer also waits
+ * for one of the pool's writer turns (tx_pool_options.writers), within the same timeout.
+ */
+enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, bool writer, struct tx_conn **out);
 
 /** @brief Returns @p c to its pool; @p broken closes it so the next loan reconnects. */
 void tx_pool_release(struct tx_conn *c, bool broken);

@@ -237,7 +237,7 @@ static void lag_sample(struct tx_pool *pool)
   if (!__atomic_compare_exchange_n(&lag_probing, &idle, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
     return;
   struct tx_conn *c;
-  if (tx_pool_acquire(pool, &c) == TX_POOL_OK) {
+  if (tx_pool_acquire(pool, false, &c) == TX_POOL_OK) {
     PGresult *res = PQexec(c->pg, lag_sql);
     bool good = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
     if (good)
@@ -287,10 +287,14 @@ void tx_db_read_stats(struct tx_db_read_stats *s)
   s->lag_ms = read_max_lag_ms ? __atomic_load_n(&lag_ms, __ATOMIC_ACQUIRE) : -1;
 }
 
-static int run_on(struct tx_pool *pool, const struct tx_claims *claims, bool read_only,
+/* What a transaction does, for the pool: reads, or writes that take a writer's turn. */
+enum access { READ_ONLY, LOGGED_READ, WRITE };
+
+static int run_on(struct tx_pool *pool, const struct tx_claims *claims, enum access access,
                   const struct tx_query *queries, size_t n, PGresult **results,
                   struct tx_db_outcome *out)
 {
+  bool read_only = access == READ_ONLY;
   bool retried_connection = false;
   memset(out, 0, sizeof *out);
   out->failed_index = -1;
@@ -300,7 +304,7 @@ static int run_on(struct tx_pool *pool, const struct tx_claims *claims, bool rea
   }
   for (int a = 1; a <= MAX_ATTEMPTS; a++) {
     struct tx_conn *c;
-    switch (tx_pool_acquire(pool, &c)) {
+    switch (tx_pool_acquire(pool, access == WRITE, &c)) {
     case TX_POOL_OK:
       break;
     case TX_POOL_BUSY:
@@ -333,10 +337,18 @@ static int run_on(struct tx_pool *pool, const struct tx_claims *claims, bool rea
   return -1;
 }
 
+static enum access access_of(bool read_only) { return read_only ? READ_ONLY : WRITE; }
+
 int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
               size_t n, PGresult **results, struct tx_db_outcome *out)
 {
-  return run_on(pools[TX_DB_PRIMARY], claims, read_only, queries, n, results, out);
+  return run_on(pools[TX_DB_PRIMARY], claims, access_of(read_only), queries, n, results, out);
+}
+
+int tx_db_run_logged_read(const struct tx_claims *claims, const struct tx_query *queries, size_t n,
+                          PGresult **results, struct tx_db_outcome *out)
+{
+  return run_on(pools[TX_DB_PRIMARY], claims, LOGGED_READ, queries, n, results, out);
 }
 
 int tx_db_run_on(enum tx_db_pool pool, const struct tx_claims *claims, bool read_only,
@@ -349,23 +361,23 @@ int tx_db_run_on(enum tx_db_pool pool, const struct tx_claims *claims, bool read
     out->code = TX_E_DATABASE_UNAVAILABLE;
     return -1;
   }
-  return run_on(pools[pool], claims, read_only, queries, n, results, out);
+  return run_on(pools[pool], claims, access_of(read_only), queries, n, results, out);
 }
 
 int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *queries, size_t n,
                       PGresult **results, struct tx_db_outcome *out)
 {
   if (!pools[TX_DB_READ])
-    return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+    return run_on(pools[TX_DB_PRIMARY], claims, READ_ONLY, queries, n, results, out);
   if (read_max_lag_ms > 0) {
     lag_sample(pools[TX_DB_READ]);
     if (__atomic_load_n(&lag_ms, __ATOMIC_ACQUIRE) > read_max_lag_ms) {
       __atomic_add_fetch(&read_fallbacks, 1, __ATOMIC_RELAXED);
       __atomic_add_fetch(&read_lag_fallbacks, 1, __ATOMIC_RELAXED);
-      return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+      return run_on(pools[TX_DB_PRIMARY], claims, READ_ONLY, queries, n, results, out);
     }
   }
-  int rc = run_on(pools[TX_DB_READ], claims, true, queries, n, results, out);
+  int rc = run_on(pools[TX_DB_READ], claims, READ_ONLY, queries, n, results, out);
   if (rc == 0 || out->code != TX_E_DATABASE_UNAVAILABLE) {
     __atomic_add_fetch(&read_transactions, 1, __ATOMIC_RELAXED);
     return rc;
@@ -376,5 +388,5 @@ int tx_db_run_replica(const struct tx_claims *claims, const struct tx_query *que
    * for the replica's connect timeout each. */
   __atomic_add_fetch(&read_fallbacks, 1, __ATOMIC_RELAXED);
   tx_db_outcome_free(out);
-  return run_on(pools[TX_DB_PRIMARY], claims, true, queries, n, results, out);
+  return run_on(pools[TX_DB_PRIMARY], claims, READ_ONLY, queries, n, results, out);
 }

@@ -66,7 +66,8 @@ struct tx_db_outcome {
 void tx_db_outcome_free(struct tx_db_outcome *out);
 
 /**
- * @brief Runs @p n queries in one transaction.
+ * @brief Runs @p n queries in one transaction. A read-write one is a writer: it waits for one of
+ * the primary pool's writer turns (db/pool.h, TIANXING_DB_WRITERS), then for a connection.
  * @param[out] results n results (caller PQclear()s each) on success
  * @param[out] out     filled on failure; the caller releases it with tx_db_outcome_free (after
  *                     success too: it is then empty)
@@ -74,6 +75,15 @@ void tx_db_outcome_free(struct tx_db_outcome *out);
  */
 int tx_db_run(const struct tx_claims *claims, bool read_only, const struct tx_query *queries,
               size_t n, PGresult **results, struct tx_db_outcome *out);
+
+/**
+ * @brief tx_db_run for a read that writes only its own trace, the PII read log (cust.pii_reads):
+ * read-write, but it links nothing into the audit chain at commit (that log enters the chain by
+ * a digest job), so it does not wait for a writer's turn (db/pool.h, TIANXING_DB_WRITERS) and
+ * reads of full records keep the whole pool while writes queue.
+ */
+int tx_db_run_logged_read(const struct tx_claims *claims, const struct tx_query *queries, size_t n,
+                          PGresult **results, struct tx_db_outcome *out);
 
 /**
  * @brief Runs @p n queries in one read-only transaction on the read replica when one is

@@ -127,7 +127,8 @@ test('GET /metrics is Prometheus text whose request counters follow the calls ma
   const { samples: m0, types } = parseMetrics(r.text);
   assert.equal(types.get('tianxing_http_requests_total'), 'counter');
   assert.equal(types.get('tianxing_http_request_duration_seconds'), 'histogram');
-  for (const g of ['tianxing_db_pool_size', 'tianxing_db_pool_in_use', 'tianxing_db_pool_waiting']) {
+  for (const g of ['tianxing_db_pool_size', 'tianxing_db_pool_in_use', 'tianxing_db_pool_waiting',
+    'tianxing_db_pool_writers', 'tianxing_db_pool_writers_in_use', 'tianxing_db_pool_writers_waiting']) {
     assert.equal(types.get(g), 'gauge', g);
   }
   assert.equal(types.get('tianxing_db_pool_timeouts_total'), 'counter');
@@ -161,6 +162,10 @@ test('GET /metrics is Prometheus text whose request counters follow the calls ma
   assert.equal(m1.get('tianxing_db_pool_size'), POOL_SIZE, 'pool size gauge = TIANXING_DB_POOL_SIZE');
   assert.equal(m1.get('tianxing_db_pool_in_use'), 0);
   assert.equal(m1.get('tianxing_db_pool_waiting'), 0);
+  // TIANXING_DB_WRITERS' default, within the pool
+  assert.equal(m1.get('tianxing_db_pool_writers'), Math.min(2, POOL_SIZE));
+  assert.equal(m1.get('tianxing_db_pool_writers_in_use'), 0);
+  assert.equal(m1.get('tianxing_db_pool_writers_waiting'), 0);
   assert.equal(m1.get('tianxing_db_pool_timeouts_total'), 0);
   assert.ok(m1.get('tianxing_db_reconnects_total') >= 1, 'the pool connected for /readyz');
 });

@@ -442,6 +442,7 @@ const report = {
     connections: Number(env.TXB_CONNECTIONS),
     high_connections: Number(env.TXB_HIGH_CONNECTIONS),
     service_pool_size: Number(env.TXB_POOL_SIZE),
+    service_pool_writers: Number(env.TXB_POOL_WRITERS),
     own_cluster: env.TXB_OWN_CLUSTER === '1',
     postgresql: (env.TXB_PG_SETTINGS || '').split('\n').filter(Boolean),
     service: JSON.parse(env.TXB_SERVICE_CONFIG || '{}'),

@@ -59,6 +59,13 @@ static void bad_values_name_the_setting(void **state)
   assert_int_equal(tx_config_set(&c, "TIANXING_READ_DB_POOL_SIZE", "-1", err, sizeof err), -1);
   assert_int_equal(tx_config_set(&c, "TIANXING_READ_DB_POOL_SIZE", "3", err, sizeof err), 0);
   assert_int_equal(c.read_db_pool_size, 3);
+  /* writers at once: 2 by default (db/pool.h), 0 (no own limit) .. 256 */
+  assert_int_equal(c.db_writers, 2);
+  assert_int_equal(tx_config_set(&c, "TIANXING_DB_WRITERS", "257", err, sizeof err), -1);
+  assert_non_null(strstr(err, "TIANXING_DB_WRITERS"));
+  assert_int_equal(tx_config_set(&c, "TIANXING_DB_WRITERS", "-1", err, sizeof err), -1);
+  assert_int_equal(tx_config_set(&c, "TIANXING_DB_WRITERS", "0", err, sizeof err), 0);
+  assert_int_equal(c.db_writers, 0);
   tx_config_free(&c);
 }
 

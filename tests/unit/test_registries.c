@@ -63,7 +63,7 @@ static void pool_runs_more_statements_than_the_old_limit(void **state)
     skip(); /* outside tests/run: no cluster */
   char url[512];
   snprintf(url, sizeof url, "host=%s port=%s user=%s dbname=postgres", host, port, user);
-  struct tx_pool_options o = {url, "test-registries", 1, 5000, 5, 10000, 0};
+  struct tx_pool_options o = {url, "test-registries", 1, 5000, 5, 10000, 0, 0};
   assert_int_equal(tx_db_pools_init(&o, NULL), 0);
   struct tx_claims claims = {NULL, NULL, "test-registries"};
   for (int round = 0; round < 2; round++)
