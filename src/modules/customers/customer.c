@@ -45,7 +45,7 @@ static int read_customer(struct tx_req *r, const char *id, int status)
   struct tx_query q = {&sql_get, (const char *[]){id}};
   PGresult *res;
   struct tx_db_outcome out;
-  /* Read-write: reading full PII writes its own log row in the same transaction (C5.3). */
+  /* Read-write: reading full PII writes its own log row in the same transaction (C2.3). */
   if (tx_db_run_logged_read(&claims, &q, 1, &res, &out))
     return tx_reply_db_error(r, &out);
   tx_cust_reply_document(r, res, status);

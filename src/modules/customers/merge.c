@@ -56,13 +56,14 @@ int tx_cust_merge(struct tx_req *r)
     return r->status;
   const char *source = json_string_value(json_object_get(r->j_body, "source_id"));
 
-  /* Both records as the caller may see them: sealed values, data keys, versions. */
+  /* Both records as the caller may see them: sealed values, data keys, versions. A read of full
+   * records, logged as such (C2.3); the merge's writes come in their own transaction below. */
   struct tx_claims claims;
   tx_req_claims(r, &claims);
   struct tx_query reads[] = {{&sql_read, (const char *[]){target}}, {&sql_read, (const char *[]){source}}};
   PGresult *res[2];
   struct tx_db_outcome out;
-  if (tx_db_run(&claims, false, reads, 2, res, &out))
+  if (tx_db_run_logged_read(&claims, reads, 2, res, &out))
     return tx_reply_db_error(r, &out);
   json_t *j_t = PQgetisnull(res[0], 0, 0) ? NULL : json_loads(PQgetvalue(res[0], 0, 0), 0, NULL);
   json_t *j_s = PQgetisnull(res[1], 0, 0) ? NULL : json_loads(PQgetvalue(res[1], 0, 0), 0, NULL);
