@@ -5,13 +5,11 @@
 // test): a second write is refused 503 service_busy after the pool's wait, leaving nothing
 // behind, while a full read and a list still answer and the read is logged.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { assertProblem, freshDatabase, holdTransaction, lit, metrics, pg, tempDir, waitFor } from './lib/harness.mjs';
-import { EMP, call, loadFixtures, newSigningKey, ok, ownToken, startIdentityService } from './lib/identity.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
+import { assertProblem, freshDatabase, holdTransaction, lit, metrics, pg, waitFor } from './lib/harness.mjs';
+import { EMP, call, loadFixtures, newSigningKey, ok, ownToken } from './lib/identity.mjs';
 
 const DB = 'tx_api_db_writers';
 const POOL_TIMEOUT_MS = 300;
@@ -22,17 +20,14 @@ let key;
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-    TIANXING_DB_POOL_SIZE: 3,
-    TIANXING_DB_WRITERS: 1,
-    TIANXING_DB_POOL_TIMEOUT_MS: POOL_TIMEOUT_MS,
-    TIANXING_DB_STATEMENT_TIMEOUT_MS: 20000,
+  svc = await startCustomerService(DB, key, customerKeys(), {
+    env: {
+      TIANXING_DB_POOL_SIZE: 3,
+      TIANXING_DB_WRITERS: 1,
+      TIANXING_DB_POOL_TIMEOUT_MS: POOL_TIMEOUT_MS,
+      TIANXING_DB_STATEMENT_TIMEOUT_MS: 20000,
+    },
   });
   loadFixtures(DB);
 });
