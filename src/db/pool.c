@@ -200,17 +200,17 @@ enum tx_pool_rc tx_pool_acquire(struct tx_pool *p, bool writer, struct tx_conn *
      * until the next return while a waiter who could take it sleeps. */
     if (free_slot(p, false))
       wake(p);
-    int rc = pthread_cond_timedwait(writer ? &p->writer_turn : &p->freed, &p->lock, &deadline);
-    /* A wake-up can cross the timeout: one last look before giving up. */
-    if (rc == ETIMEDOUT && !(c = free_slot(p, writer))) {
+    if (pthread_cond_timedwait(writer ? &p->writer_turn : &p->freed, &p->lock, &deadline) ==
+        ETIMEDOUT) {
+      /* A wake-up can cross the timeout: one last look before giving up. */
+      if ((c = free_slot(p, writer)))
+        break;
       p->waiting--;
       p->writers_waiting -= writer;
       p->timeouts++;
       pthread_mutex_unlock(&p->lock);
       return TX_POOL_BUSY;
     }
-    if (c)
-      break;
   }
   p->waiting--;
   p->writers_waiting -= writer;
