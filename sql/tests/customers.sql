@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(207);
+SELECT plan(209);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -123,16 +123,18 @@ SELECT ok(NOT has_column_privilege('tianxing_app', 'cust.customers', 'department
           AND NOT has_column_privilege('tianxing_app', 'cust.customers', 'version', 'UPDATE')
           AND NOT has_column_privilege('tianxing_app', 'cust.customers', 'search_bigrams', 'UPDATE'),
   'department_id, version and search_bigrams are derived, not set');
-SELECT ok(ARRAY['cust.find_duplicate(text,bytea,uuid)', 'cust.follow_owner_department()', 'cust.manages_team(uuid)',
+SELECT ok(ARRAY['cust.find_duplicate(text,bytea,uuid)', 'cust.first_duplicate(bytea,cust.contact_input[],uuid)',
+               'cust.follow_owner_department()', 'cust.manages_team(uuid)',
                'cust.owner_department(uuid)',
                'cust.search_page(text,text,timestamp with time zone,uuid,uuid,uuid,text,text,boolean,text,bytea,bytea,interval,integer)']
           <@ ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'cust'::regnamespace AND p.prosecdef),
   'the duplicate look-up, the search, team management and the owner''s department are SECURITY DEFINER');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'cust'::regnamespace AND p.prosecdef
-                      AND (p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']
+                      AND (p.proconfig[1] IS DISTINCT FROM 'search_path=pg_catalog, pg_temp'
+                           OR NOT p.proconfig[2:] <@ ARRAY['plan_cache_mode=force_generic_plan']
                            OR pg_get_userbyid(p.proowner) <> 'tianxing_owner') $$,
-  '... each pins search_path and belongs to tianxing_owner');
+  '... each pins search_path (and nothing else but, where it says why, the generic plan) and belongs to tianxing_owner');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'cust'::regnamespace
                       AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a
@@ -334,6 +336,15 @@ SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.custo
   jsonb_build_object('state', 'TXDUP', 'message', pg_temp.dup_hidden_message('B'), 'column', 'contacts[0].email',
     'detail', pg_temp.dup_hidden('B', 'contacts[0].email')),
   'an e-mail of another department''s customer: TXDUP naming that department');
+-- Several duplicates in one body: the first in the API's order is reported (the credit code, then
+-- the contacts in the body's order, a phone before an e-mail), one look-up for all of them.
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
+            'credit_code_enc', pg_temp.hx(pg_temp.ct_bytes(47, 'cc1-again')), 'credit_code_bidx', pg_temp.hx(pg_temp.bi_bytes('cc1')),
+            'contacts', jsonb_build_array(pg_temp.contact(90, 'x', NULL, 'jo@beta.test'), pg_temp.contact(91, NULL, '+8613812345678', NULL))))))->>'column',
+  'credit_code', 'several duplicates: the credit code first');
+SELECT is(pg_temp.err(format($$ SELECT api.customer_create(%L) $$, pg_temp.customer_body(90, 'Copy', jsonb_build_object(
+            'contacts', jsonb_build_array(pg_temp.contact(90, 'x', '+8613900000090', 'jo@beta.test'), pg_temp.contact(91, NULL, '+8613812345678', NULL))))))->>'column',
+  'contacts[0].email', '... then the first contact with one, before a later contact''s phone');
 SELECT is(pg_temp.err(format($$ SELECT api.customer_update(%L, 1, %L) $$, pg_temp.c(4),
             jsonb_build_object('contacts', jsonb_build_array(pg_temp.contact(40, NULL, '+8613900000005', NULL)))))->'detail',
   pg_temp.dup_hidden('A', 'contacts[0].phone'), 'customer_update: a phone of another customer is a duplicate too');
