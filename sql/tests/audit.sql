@@ -4,7 +4,7 @@
 -- chain verifies. (Tampering as a superuser and concurrent appends: tests/sql/tamper.sh.)
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql.
 BEGIN;
-SELECT plan(61);
+SELECT plan(62);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -127,6 +127,16 @@ SELECT is((pg_temp.last_entry('org.departments', (SELECT id FROM t_dept))).chang
   'INSERT: changes are the new row');
 SELECT ok((pg_temp.last_entry('org.departments', (SELECT id FROM t_dept))).changes ->> 'created_at' ~ '\+00:00$',
   'timestamps in changes are rendered in UTC');
+-- A key of several columns: its values joined by commas, in the key's column order (0051 joins
+-- them in the trigger itself).
+SELECT pg_temp.be('staff.a1', 'staff', 'req-audit-ack');
+SELECT api.regulation_acknowledge((SELECT id FROM org.regulations WHERE status = 'published' ORDER BY id LIMIT 1));
+SELECT is((pg_temp.last_entry('org.regulation_acknowledgements',
+                              (SELECT id FROM org.regulations WHERE status = 'published' ORDER BY id LIMIT 1)::text
+                              || ',' || pg_temp.emp('staff.a1')::text)).changes ->> 'employee_id',
+          pg_temp.emp('staff.a1')::text,
+  'a key of two columns: the entry''s row_key is regulation_id,employee_id');
+SELECT pg_temp.be('admin', 'admin,hr', 'req-audit-1');
 
 SET LOCAL TimeZone = 'Asia/Taipei';
 SET LOCAL DateStyle = 'SQL, DMY';

@@ -120,17 +120,35 @@ function sqlFiles(dir) {
   });
 }
 
-/** Objects defined more than once under `root`: [{object, where: [file, ...]}]. */
+/** The function a statement renames away ("function audit.capture()"), or null. */
+export function renames(stmt) {
+  const m = /^ALTER FUNCTION ([\w.]+) ?\((.*?)\) RENAME TO \w+$/i.exec(stmt);
+  return m ? `function ${m[1].toLowerCase()}(${argTypes(m[2])})` : null;
+}
+
+/**
+ * Objects defined more than once under `root`: [{object, where: [file, ...]}]. A migration that
+ * renames a function away (ALTER FUNCTION ... RENAME TO, as 0051 does with a baseline function it
+ * replaces) ends the definitions of that name made before it in the same directory: a later
+ * definition under the name is its one current definition. Definitions in other directories
+ * (sql/code) still count.
+ */
 export function duplicates(root) {
+  const files = sqlFiles(root).sort();
+  const parsed = files.map((file) => statements(fs.readFileSync(file, 'utf8')));
+  const renamed = [];
+  files.forEach((file, f) => parsed[f].forEach((s, i) => {
+    const obj = renames(s);
+    if (obj) renamed.push({ obj, dir: path.dirname(file), f, i });
+  }));
   const seen = new Map();
-  for (const file of sqlFiles(root).sort()) {
-    for (const s of statements(fs.readFileSync(file, 'utf8'))) {
-      const obj = defines(s);
-      if (!obj || /^(function|view) pg_temp\./.test(obj)) continue;
-      if (!seen.has(obj)) seen.set(obj, []);
-      seen.get(obj).push(path.relative(root, file));
-    }
-  }
+  files.forEach((file, f) => parsed[f].forEach((s, i) => {
+    const obj = defines(s);
+    if (!obj || /^(function|view) pg_temp\./.test(obj)) return;
+    if (renamed.some((r) => r.obj === obj && r.dir === path.dirname(file) && (f < r.f || (f === r.f && i < r.i)))) return;
+    if (!seen.has(obj)) seen.set(obj, []);
+    seen.get(obj).push(path.relative(root, file));
+  }));
   return [...seen].filter(([, where]) => where.length > 1).map(([object, where]) => ({ object, where }));
 }
 
@@ -152,9 +170,22 @@ CREATE POLICY p ON cust.t FOR UPDATE USING (true);
 CREATE POLICY p ON cust.other FOR UPDATE USING (true);
 CREATE FUNCTION pg_temp.helper() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;`);
   fs.writeFileSync(path.join(tmp, 'test.sql'), 'CREATE FUNCTION pg_temp.helper() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;');
+  // Renamed away by a later migration and defined again there: one definition. Renamed away but
+  // also defined in code: still two. Defined again without the rename: two.
+  fs.mkdirSync(path.join(tmp, 'migrations'));
+  fs.writeFileSync(path.join(tmp, 'migrations', '0001_a.sql'), `
+CREATE FUNCTION audit.cap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE FUNCTION api.z() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE FUNCTION api.w(int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;`);
+  fs.writeFileSync(path.join(tmp, 'migrations', '0002_b.sql'), `
+ALTER FUNCTION audit.cap() RENAME TO cap_0001;
+CREATE FUNCTION audit.cap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+ALTER FUNCTION api.x(int, text) RENAME TO x_old;
+CREATE FUNCTION api.w(integer) RETURNS int LANGUAGE sql AS $$ SELECT 2 $$;`);
   assert.deepEqual(duplicates(tmp), [
     { object: 'function api.x(integer,text)', where: ['code/kit/a.sql', 'later.sql'] },
     { object: 'policy p on cust.t', where: ['code/kit/a.sql', 'later.sql'] },
+    { object: 'function api.w(integer)', where: ['migrations/0001_a.sql', 'migrations/0002_b.sql'] },
   ], 'the scan of the made-up tree');
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
