@@ -15,8 +15,8 @@
 -- visibility. It is one query the planner costs as a whole, so it picks per term:
 --   * a common term: walk the sort's index and stop after p_limit matches. It reads about
 --     p_limit / (share of customers matching and visible) index entries, whatever the size of
---     the table; customers_updated_idx carries the columns the conditions read (search bigrams,
---     owner, department, status), so the walk seldom touches the table;
+--     the table (0012 had customers_updated_idx carry the search's bigrams for this walk; 0052
+--     took them out again, as the sorts by updated_at no longer walk it: below);
 --   * a rare term: the GIN index finds the few candidates, which are then sorted.
 -- 0044 (issue 15 target 5): both ends of that choice cost most for a term of about
 -- sqrt(51 x N) matches (1 % at a million: a walk of 5 000-9 000 entries, or 10 000 matches to
