@@ -1,4 +1,4 @@
--- 0052 customers_updated_idx without the search's bigrams (issue 15 targets 3 and 5). Runs as
+-- 0052 customers_updated_idx without the search's bigrams (issue 15). Runs as
 -- tianxing_owner inside one transaction opened by `tianxingd migrate`; docs/performance.md
 -- ("Issue 15: eighth session") has the measurements.
 --
@@ -7,7 +7,8 @@
 -- the caller's visibility without visiting the table. Since 0044 the search's two sorts by
 -- updated_at walk cust.search_terms instead, and the sort by name walks customers_name_idx or the
 -- GIN index: no plan reads search_bigrams from this index any more. What it still serves is the
--- list without q (newest first, its cursor, the visibility rule's owner, department and status).
+-- list without q, in its order and from its cursor; the owner, department and status stay
+-- included as 0012 made them.
 --
 -- The bigrams (some 20 text elements a customer) made each entry about four times as wide: at a
 -- million customers the index held 339 MB of the 2 GB the benchmark gives shared_buffers, and

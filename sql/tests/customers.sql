@@ -544,10 +544,10 @@ SELECT cmp_ok(pg_stat_get_xact_numscans('cust.customers_search_idx'::regclass), 
 RESET enable_seqscan;
 RESET enable_indexscan;
 RESET enable_indexonlyscan;
--- The list without q walks customers_updated_idx newest first; the index carries the columns the
--- visibility rule reads, so the walk need not visit the table for a customer the caller may not
--- see. Not the search's bigrams (0052): since 0044 no search walks this index, and they made each
--- entry about four times as wide (339 against 109 MB at a million customers).
+-- The list without q walks customers_updated_idx in its order; the columns the visibility rule
+-- reads stay included as 0012 made them. Not the search's bigrams (0052): since 0044 no search
+-- walks this index, and they made each entry about four times as wide (339 against 109 MB at a
+-- million customers).
 SELECT is(ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                  WHERE i.indexrelid = 'cust.customers_updated_idx'::regclass ORDER BY k.o),
