@@ -9,17 +9,15 @@
 // opened, whatever the day of the year), and two Januaries in the past (2025, 2026), whose
 // Decembers and years nobody was employed in (the fixtures' spans begin when they are loaded).
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, tempDir, waitFor } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, waitFor } from './lib/harness.mjs';
 import { addSecondSupervisor, caseInProgress, createBusinessType } from './lib/cases.mjs';
 import {
   BY_ROLE, EMP, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok, ownToken,
   startIdentityService,
 } from './lib/identity.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_assessment_periods';
 const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
@@ -46,14 +44,8 @@ const periodId = (label) => q(`SELECT id FROM assessment.periods WHERE label = $
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   for (const r of ROLES) as[r] = client(svc, ownToken(key, BY_ROLE[r]));
   as.staffA1 = client(svc, ownToken(key, EMP.staffA1));

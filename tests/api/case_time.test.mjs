@@ -2,17 +2,15 @@
 // P2.2: deadlines count working days), with the holidays and the make-up workdays of 調休 that
 // administrators record. The days used are in 2094 (1 October 2094 is a Friday), far from today.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, tempDir, waitFor } from './lib/harness.mjs';
+import { assertProblem, commonHeadersTest, freshDatabase, lit, pg, waitFor } from './lib/harness.mjs';
 import { addSecondSupervisor, caseInProgress, createBusinessType } from './lib/cases.mjs';
 import {
   BY_ROLE, DEPT, EMP, ROLES, assertFieldError, assertUnauthorized, call, client, loadFixtures, newSigningKey, ok,
   ownToken, startIdentityService,
 } from './lib/identity.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_case_time';
 const owner = (sql) => pg(sql, { db: DB, user: 'tianxing_owner' });
@@ -26,14 +24,8 @@ const rows = (where) => Number(q(`SELECT count(*) FROM org.calendar_days WHERE $
 before(async () => {
   key = newSigningKey();
   // customers (needed by the cases whose queues are read below) need the encryption keys
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   for (const r of ROLES) as[r] = client(svc, ownToken(key, BY_ROLE[r]));
 });

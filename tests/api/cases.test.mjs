@@ -7,18 +7,16 @@
 // every case goes through the routes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import { assertProblem, freshDatabase, lit, pg } from './lib/harness.mjs';
 import {
   addSecondSupervisor, asClient, caseInProgress, createBusinessType, createTypeVersion,
 } from './lib/cases.mjs';
 import {
   DEPT, EMP, assertFieldError, call, loadFixtures, newSigningKey, ok, ownToken,
-  startIdentityService,
 } from './lib/identity.mjs';
+import { customerKeys, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_cases';
 let svc;
@@ -32,14 +30,8 @@ let SUP_A2;
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   SUP_A2 = addSecondSupervisor(DB);
   const admin = asClient(svc, key, EMP.admin);

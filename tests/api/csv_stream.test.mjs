@@ -14,16 +14,15 @@
 // Cases are inserted with SQL as the owner (one customer made through the route), not 10 000
 // HTTP calls.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
 import {
-  assertProblem, freshDatabase, holdTransaction, lit, metrics, pg, request, sleep, tempDir, waitFor,
+  assertProblem, freshDatabase, holdTransaction, lit, metrics, pg, request, sleep, waitFor,
 } from './lib/harness.mjs';
 import { asClient } from './lib/cases.mjs';
+import { customerKeys, keyEnv } from './lib/customers.mjs';
 import { CSV, parseCsv } from './lib/formats.mjs';
 import {
   DEPT, EMP, loadFixtures, newSigningKey, ok, ownToken, startIdentityService,
@@ -33,7 +32,7 @@ const DB = 'tx_api_csv_stream';
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const HEADER = 'Case ID,Status,Customer,Customer ID,Business type,Department ID,Received at,Expected on,Next due at,Updated at';
 let key;
-let keyDir;
+let keys;
 let svc;
 let customerId;
 let total = 0;
@@ -44,8 +43,7 @@ const NAME = `串流匯出測試客戶${'長'.repeat(90)}`;
 
 function serviceEnv(extra = {}) {
   return {
-    TIANXING_MASTER_KEYS_FILE: path.join(keyDir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(keyDir, 'index'),
+    ...keyEnv(keys),
     // ASan keeps freed memory in a quarantine (256 MB by default): memory would seem to grow
     // with every page. A small one shows what the service itself holds.
     ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:quarantine_size_mb=2:thread_local_quarantine_size_kb=128`,
@@ -141,9 +139,7 @@ const cutTotal = async (service, reason) => (await metrics(service)).get(`tianxi
 
 before(async () => {
   key = newSigningKey();
-  keyDir = tempDir('tx-pii-keys-');
-  fs.writeFileSync(path.join(keyDir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  fs.writeFileSync(path.join(keyDir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
+  keys = customerKeys();
   freshDatabase(DB);
   // Two request workers: what a client that does not read would hold shows at once.
   svc = await startIdentityService(DB, key, serviceEnv({

@@ -3,15 +3,13 @@
 // under the target's key, its records move, it stays as a `merged` tombstone without data key.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import { assertProblem, freshDatabase, lit, pg } from './lib/harness.mjs';
 import {
-  EMP, assertFieldError, call, dbDay, loadFixtures, newSigningKey, ok, ownToken, startIdentityService,
+  EMP, assertFieldError, call, dbDay, loadFixtures, newSigningKey, ok, ownToken,
 } from './lib/identity.mjs';
-import { newCreditCode, newEmail, newMobile, rawCustomer } from './lib/customers.mjs';
+import { customerKeys, newCreditCode, newEmail, newMobile, rawCustomer, startCustomerService } from './lib/customers.mjs';
 
 const DB = 'tx_api_customer_merge';
 let svc;
@@ -20,14 +18,8 @@ const tok = (e, roles) => ownToken(key, e, { roles });
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
 });
 

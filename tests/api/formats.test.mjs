@@ -13,17 +13,14 @@
 // (part A: POST /v1/assessment-periods and its compute).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 
-import { assertProblem, freshDatabase, lit, pg, tempDir } from './lib/harness.mjs';
+import { assertProblem, freshDatabase, lit, pg } from './lib/harness.mjs';
 import { addSecondSupervisor, asClient, caseRequest, newCustomer } from './lib/cases.mjs';
-import { newCreditCode, newEmail, newMobile } from './lib/customers.mjs';
+import { customerKeys, newCreditCode, newEmail, newMobile, startCustomerService } from './lib/customers.mjs';
 import { CSV, SVG, csvOf, svgOf } from './lib/formats.mjs';
 import {
   DEPT, EMP, asOwnerAdmin, assertFieldError, call, loadFixtures, newSigningKey, ok,
-  startIdentityService,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_formats';
@@ -55,14 +52,8 @@ let period;
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
   addSecondSupervisor(DB);
   for (const e of [ODD, FORMULA]) {

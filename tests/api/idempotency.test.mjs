@@ -2,14 +2,11 @@
 // create answers like the first one and creates nothing more, concurrent twins included; a key
 // reused for another request is refused; the history shows who changed what, never the PII.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, test } from 'node:test';
 
-import { assertProblem, freshDatabase, pg, tempDir } from './lib/harness.mjs';
-import { newCreditCode } from './lib/customers.mjs';
-import { EMP, call, loadFixtures, newSigningKey, ownToken, startIdentityService } from './lib/identity.mjs';
+import { assertProblem, freshDatabase, pg } from './lib/harness.mjs';
+import { customerKeys, newCreditCode, startCustomerService } from './lib/customers.mjs';
+import { EMP, call, loadFixtures, newSigningKey, ownToken } from './lib/identity.mjs';
 
 const DB = 'tx_api_idempotency';
 let svc;
@@ -18,14 +15,8 @@ const tok = (e, roles) => ownToken(key, e, { roles });
 
 before(async () => {
   key = newSigningKey();
-  const dir = tempDir('tx-pii-keys-');
-  writeFileSync(path.join(dir, 'master'), `k1=${crypto.randomBytes(32).toString('base64')}\n`);
-  writeFileSync(path.join(dir, 'index'), `${crypto.randomBytes(32).toString('base64')}\n`);
   freshDatabase(DB);
-  svc = await startIdentityService(DB, key, {
-    TIANXING_MASTER_KEYS_FILE: path.join(dir, 'master'),
-    TIANXING_BLIND_INDEX_KEY_FILE: path.join(dir, 'index'),
-  });
+  svc = await startCustomerService(DB, key, customerKeys());
   loadFixtures(DB);
 });
 
