@@ -142,7 +142,7 @@ function scenarioRow(name, s) {
   const refs = usable.filter((r) => r.reference === 'same');
   // Issue 15: the minimal reference (the cheapest transaction that still does the scenario's job
   // under the same policies, pipelined: tests/bench/pg_*_min.sql): the best of its runs at the
-  // pool's and the scenario's concurrency.
+  // pool's and the scenario's concurrency (the create's also at the service's writer turns).
   const minimal = usable.filter((r) => r.reference === 'minimal');
   const better = (a, r) => (a == null || r.tps > a.tps ? r : a);
   const bestMinimal = minimal.reduce(better, null);
