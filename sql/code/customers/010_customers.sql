@@ -891,7 +891,11 @@ BEGIN
   END IF;
   v_owner := coalesce(v.owner_id, tx.user_id());
   PERFORM cust.check_owner_change(v_owner, false);
-  PERFORM cust.check_duplicates(v.credit_code_bidx, v_contacts, NULL);
+  -- Duplicates: the unique indexes of the three blind indexes refuse them, and only then is the
+  -- first one looked up for the answer (below). Every probe of cust.first_duplicate is one of
+  -- those indexes, so the 409 is the one a look-up first would give, for a concurrent duplicate
+  -- too; a create that is no duplicate no longer pays for the look-up (0.15 ms of its database
+  -- time at a million customers, issue 15 target 3: docs/performance.md, ninth session).
   BEGIN
     INSERT INTO cust.customers (id, name, company_name, business_scope, address_enc,
                                 credit_code_enc, credit_code_bidx, status, tags, source, needs,
@@ -904,7 +908,9 @@ BEGIN
     INSERT INTO cust.data_keys (customer_id, key_id, wrapped) VALUES (v_id, v_key_id, v_wrapped);
     PERFORM cust.insert_contacts(v_id, v_contacts);
   EXCEPTION WHEN unique_violation THEN
-    -- A concurrent request stored the same blind index after our check: report it the same way.
+    -- Which of the body's values another customer holds, in the order the API reports them
+    -- (TXDUP); the rows above are gone with the block. Nothing found: a unique index of no
+    -- blind index (an id), raised as it is.
     PERFORM cust.check_duplicates(v.credit_code_bidx, v_contacts, NULL);
     RAISE;
   END;
