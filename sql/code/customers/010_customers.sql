@@ -894,8 +894,8 @@ BEGIN
   -- Duplicates: the unique indexes of the three blind indexes refuse them, and only then is the
   -- first one looked up for the answer (below). Every probe of cust.first_duplicate is one of
   -- those indexes, so the 409 is the one a look-up first would give, for a concurrent duplicate
-  -- too; a create that is no duplicate no longer pays for the look-up (0.15 ms of its database
-  -- time at a million customers, issue 15 target 3: docs/performance.md, ninth session).
+  -- too; a create that is no duplicate no longer pays for the look-up (77 to 148 µs of its
+  -- database time at a million customers, issue 15 target 3: docs/performance.md, ninth session).
   BEGIN
     INSERT INTO cust.customers (id, name, company_name, business_scope, address_enc,
                                 credit_code_enc, credit_code_bidx, status, tags, source, needs,
