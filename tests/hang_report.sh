@@ -50,7 +50,7 @@ for (const h of r.libuv || []) {
 }
 
 snapshot() {
-	local test_pid=$1 elapsed=$2 p
+	local test_pid=$1 elapsed=$2 p list
 	local -a tree
 	printf '=== %s: test process %s running for %s s: %s\n' "$(date -u +%FT%TZ)" "$test_pid" \
 		"$elapsed" "$(ps -o args= -p "$test_pid")"
@@ -60,15 +60,13 @@ snapshot() {
 		END { for (i in pids) { p = pids[i]; while (p != "" && p != root && p in parent) p = parent[p];
 		      if (p == root) print pids[i] } }')
 	((${#tree[@]})) || return 0
-	ps -o pid,ppid,etimes,stat,wchan:28,args --forest -p "$(
+	list=$(
 		IFS=,
 		echo "${tree[*]}"
-	)"
+	)
+	ps -o pid,ppid,etimes,stat,wchan:28,args --forest -p "$list"
 	echo "--- threads: how many wait where in the kernel (- : running)"
-	ps -L -o pid=,comm=,wchan:40= -p "$(
-		IFS=,
-		echo "${tree[*]}"
-	)" | sort | uniq -c | awk '{ printf "%6s %-16s %3d x %s\n", $2, $3, $1, $4 }'
+	ps -L -o pid=,comm=,wchan:40= -p "$list" | sort | uniq -c | awk '{ printf "%6s %-16s %3d x %s\n", $2, $3, $1, $4 }'
 	if [[ -n $node_dir ]]; then
 		for p in "${tree[@]}"; do
 			[[ $(ps -o comm= -p "$p") == node ]] || continue
