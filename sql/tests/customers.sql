@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(209);
+SELECT plan(213);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -779,6 +779,38 @@ SELECT isnt((pg_temp.audit_entry('cust.follow_ups', (SELECT id::text FROM cust.f
   'audit: follow-ups');
 SELECT isnt((pg_temp.audit_entry('cust.contracts', (SELECT id::text FROM cust.contracts LIMIT 1), 'INSERT')).id, NULL,
   'audit: contracts');
+-- The create's answer is the document a read gives the same caller, to the byte: cust.created_doc
+-- assembles it from the rows the create has just written, cust.customer_doc from the rows read
+-- back under the caller's policies (issue 15 target 3). Contacts with a phone, with a name only,
+-- with an e-mail only, and none; the owner creating, a supervisor and an administrator creating
+-- for another owner.
+CREATE TEMP TABLE created_answers (n int PRIMARY KEY, answer json);
+SELECT pg_temp.be('staff.a1', 'staff');
+INSERT INTO created_answers SELECT 120, api.customer_create(pg_temp.customer_body(120, '文档甲',
+  jsonb_build_object('company_name', '文档甲有限公司', 'tags', jsonb_build_array('新客户', '制造业'),
+    'business_scope', '软件', 'source', '展会', 'needs', '降本', 'concerns', '交期', 'verified', true,
+    'address_enc', pg_temp.ct(64, 'addr:120'), 'credit_code_enc', pg_temp.ct(40, 'cc:120'),
+    'credit_code_bidx', pg_temp.bi('cc:120'),
+    'contacts', jsonb_build_array(pg_temp.contact(120, '甲', '+8613800000120', NULL),
+                                  pg_temp.contact(121, '乙', NULL, NULL),
+                                  pg_temp.contact(122, NULL, NULL, 'doc120@example.com')))));
+SELECT is(api.customer_get(pg_temp.c(120))::text, (SELECT answer::text FROM created_answers WHERE n = 120),
+  'create: the answer is the document a read gives the owner (three kinds of contact, every field)');
+INSERT INTO created_answers SELECT 121, api.customer_create(pg_temp.customer_body(121, '文档乙'));
+SELECT is(api.customer_get(pg_temp.c(121))::text, (SELECT answer::text FROM created_answers WHERE n = 121),
+  'create: the same for a customer without contacts (completeness missing them)');
+SELECT pg_temp.be('sup.a', 'supervisor');
+INSERT INTO created_answers SELECT 122, api.customer_create(pg_temp.customer_body(122, '文档丙',
+  jsonb_build_object('owner_id', pg_temp.emp('staff.a1'),
+                     'contacts', jsonb_build_array(pg_temp.contact(123, '丙', '+8613800000123', 'doc122@example.com')))));
+SELECT is(api.customer_get(pg_temp.c(122))::text, (SELECT answer::text FROM created_answers WHERE n = 122),
+  'create: the same for a supervisor creating for another owner of the department');
+SELECT pg_temp.be('admin', 'admin');
+INSERT INTO created_answers SELECT 123, api.customer_create(pg_temp.customer_body(123, '文档丁',
+  jsonb_build_object('owner_id', pg_temp.emp('staff.b1'),
+                     'contacts', jsonb_build_array(pg_temp.contact(124, '丁', NULL, 'doc123@example.com')))));
+SELECT is(api.customer_get(pg_temp.c(123))::text, (SELECT answer::text FROM created_answers WHERE n = 123),
+  'create: the same for an administrator creating for another department''s owner');
 SELECT pg_temp.be('auditor', 'auditor');
 SELECT is((SELECT intact FROM json_to_record(api.audit_verify()) AS r(intact boolean)), true, 'the audit chain verifies');
 
