@@ -567,9 +567,10 @@ GRANT EXECUTE ON FUNCTION cust.customer_json(cust.customers) TO tianxing_app;
 -- INSERT returned, the contacts and the data key it wrote (no trigger changes them: the same
 -- values a read finds). The same document as cust.customer_doc's, to the byte (both assemble it
 -- with cust.doc_of; sql/tests/customers.sql compares the answer with a read), without reading
--- the contacts and the data key back under their policies: 90 of the 220 µs of re-reading the
--- document (issue 15 target 3, docs/performance.md, tenth session). Each part is an expression
--- of its own, not one statement joining them: most are evaluated without the executor.
+-- the contacts and the data key back under their policies: 110 µs a call instead of 195 (issue
+-- 15 target 3, docs/performance.md, tenth session). The parts are separate steps, not one
+-- statement joining them: the contacts' list and the completeness are queries, the rest are
+-- expressions.
 CREATE OR REPLACE FUNCTION cust.created_doc(c cust.customers, p_contacts cust.contact_input[],
                                             p_key_id text, p_wrapped bytea)
   RETURNS json
