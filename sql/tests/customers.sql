@@ -6,7 +6,7 @@
 -- Run by tests/sql/run as tianxing_app. Fixtures: sql/tests/fixtures.sql (employees and
 -- departments only; the customers are made here, through the API functions).
 BEGIN;
-SELECT plan(213);
+SELECT plan(215);
 
 SELECT is(current_user::text, 'tianxing_app', 'the suite runs as the runtime role');
 
@@ -176,6 +176,13 @@ SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', js
 SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
                       pg_temp.contact(98, NULL, '+8613800000099', NULL), pg_temp.contact(99, NULL, '+8613800000099', NULL))))) $$,
   'TXVAL', 'contacts[1].phone: is repeated', 'the same phone twice in one body');
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
+                      pg_temp.contact(98, 'A', NULL, NULL), pg_temp.contact(98, 'B', NULL, NULL))))) $$,
+  'TXVAL', 'contacts[1].id: is repeated', 'the same contact id twice in one body');
+SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('contacts', jsonb_build_array(
+                      pg_temp.contact(97, NULL, NULL, 'a@example.com'), pg_temp.contact(98, 'B', NULL, NULL),
+                      pg_temp.contact(99, NULL, NULL, 'a@example.com'))))) $$,
+  'TXVAL', 'contacts[2].email: is repeated', 'the same e-mail twice in one body, a contact without one between');
 SELECT throws_ok($$ SELECT api.customer_create(pg_temp.customer_body(99, 'X', jsonb_build_object('owner_id', pg_temp.emp('staff.a2')))) $$,
   '42501', 'owner_id: only a supervisor or an administrator assigns another owner', 'staff cannot make someone else the owner');
 SELECT pg_temp.be('sup.a', 'supervisor');
