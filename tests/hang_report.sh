@@ -9,7 +9,7 @@
 # nothing of a test it kills but the output the test wrote itself; this keeps what the next hang
 # was waiting for.
 #
-# Needs: ps (procps), psql and the TX_TEST_PG* variables of tests/run, and node processes started
+# Needs: ps (procps), gdb, psql and the TX_TEST_PG* variables of tests/run, and node processes started
 # with NODE_OPTIONS="--report-on-signal --report-signal=SIGUSR2 --report-directory=DIR" (the
 # node reports are read from DIR, named by TX_HANG_REPORT_NODE_DIR).
 set -uo pipefail
@@ -67,6 +67,12 @@ snapshot() {
 	ps -o pid,ppid,etimes,stat,wchan:28,args --forest -p "$list"
 	echo "--- threads: how many wait where in the kernel (- : running)"
 	ps -L -o pid=,comm=,wchan:40= -p "$list" | sort | uniq -c | awk '{ printf "%6s %-16s %3d x %s\n", $2, $3, $1, $4 }'
+	# Where each thread of a service under test is, not only which kernel call it sleeps in.
+	for p in "${tree[@]}"; do
+		[[ $(ps -o comm= -p "$p") == tianxingd ]] || continue
+		echo "--- tianxingd $p: thread stacks"
+		timeout 30 gdb -p "$p" -batch -nx -ex 'thread apply all bt 30' 2>&1 | grep -E '^(Thread|#)'
+	done
 	if [[ -n $node_dir ]]; then
 		for p in "${tree[@]}"; do
 			[[ $(ps -o comm= -p "$p") == node ]] || continue
@@ -78,7 +84,14 @@ snapshot() {
 				sleep 0.25
 			done
 			echo "--- node $p"
-			if [[ -n $f ]]; then node_summary "$f"; else echo "(no report within 5 s: its loop is blocked)"; fi
+			if [[ -n $f ]]; then
+				node_summary "$f"
+			else
+				# A blocked main thread answers no signal: its native stack says on what it waits
+				# (a Node.js crypto self-deadlock looked exactly like this, identity.mjs keyPair).
+				echo "(no report within 5 s: its loop is blocked); the main thread's native stack:"
+				timeout 30 gdb -p "$p" -batch -nx -ex 'thread 1' -ex 'bt 30' 2>&1 | grep -E '^#'
+			fi
 		done
 	fi
 	echo "--- the test cluster"

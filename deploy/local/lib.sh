@@ -32,7 +32,8 @@ tx_is_root() { [[ $(id -u) -eq 0 ]]; }
 # Packages
 
 # The Debian packages needed to build and test. openssl and iproute2 (ss) are
-# used by these scripts themselves, procps (ps) by tests/hang_report.sh, shellcheck by tests/deploy/check, clang (libFuzzer) by
+# used by these scripts themselves, procps (ps) and gdb (the service's thread stacks) by
+# tests/hang_report.sh and the tests' harness, shellcheck by tests/deploy/check, clang (libFuzzer) by
 # tests/fuzz/run, pg_prove (libtap-parser-sourcehandler-pgtap-perl: only a "recommends" of
 # postgresql-15-pgtap, so --no-install-recommends leaves it out) by tests/sql/run, wrk by
 # tests/bench/run, pgbackrest by deploy/local/backup-lib.sh (backup, restore and the restore drill),
@@ -46,7 +47,7 @@ tx_ensure_packages() {
 		libjwt-dev libpq-dev libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev libcurl4-gnutls-dev
 		postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 		postgresql-client-15 yamllint curl libxml2-utils
-		openssl iproute2 procps shellcheck clang libclang-rt-14-dev wrk pgbackrest chromium
+		openssl iproute2 procps gdb shellcheck clang libclang-rt-14-dev wrk pgbackrest chromium
 		fonts-wqy-microhei)
 	# Node 20/npm 11 usually come from elsewhere (e.g. nodesource, whose nodejs
 	# bundles npm): Debian's npm would conflict with or downgrade them.

@@ -4,17 +4,19 @@
 // on every request (unknown or deactivated employee, roles intersected with the employee's),
 // sign-in with lockout, refresh-token rotation with reuse detection, logout, and the JWKS document.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 
 import {
-  assertProblem, freshDatabase, lit, pg, request, runBin, tempDir,
+  assertProblem, env, freshDatabase, lit, pg, request, runBin, tempDir,
 } from './lib/harness.mjs';
 import {
   EMP, assertFieldError, assertUnauthorized, b64u, call, claims, commonHeadersTestExceptJwks,
-  dbDay, loadFixtures, newSigningKey, now, ok, ownToken, signJwt, startIdentityService,
+  dbDay, keyPair, loadFixtures, newSigningKey, now, ok, ownToken, signJwt, startIdentityService,
 } from './lib/identity.mjs';
 
 const DB = 'tx_api_auth';
@@ -44,9 +46,9 @@ before(async () => {
   key = newSigningKey(dir);
   hsSecret = crypto.randomBytes(48);
   fs.writeFileSync(path.join(dir, 'hs1.secret'), hsSecret);
-  rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  rsa = keyPair('rsa', { modulusLength: 2048 });
   fs.writeFileSync(path.join(dir, 'rs1.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }));
-  jwksRsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  jwksRsa = keyPair('rsa', { modulusLength: 2048 });
   const jwk = jwksRsa.publicKey.export({ format: 'jwk' });
   fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({
     keys: [
@@ -82,6 +84,24 @@ before(async () => {
 
 /** The service's own token for S1 (audience configured there). */
 const own = (employee, opts = {}) => ownToken(key, employee, { aud: AUD, ...opts });
+
+// The test keys themselves (identity.mjs newSigningKey): made one after another in a process whose
+// young generation is so small that collections start inside the keys' exports. With the
+// KeyObjects of crypto.generateKeyPairSync, five runs of six hung (Node.js 20.20.2), and a hung
+// process ignores SIGTERM (its JavaScript never runs again): that is how the tests that made a
+// signing key hung now and then until ctest's timeout.
+test('signing keys are made under constant garbage collection without a hang', () => {
+  const lib = pathToFileURL(path.join(env.sourceDir, 'tests/api/lib/identity.mjs')).href;
+  const dir = tempDir('tx-keys-');
+  const script = `import { newSigningKey } from ${JSON.stringify(lib)};
+let n = 0;
+for (; n < 5000; n++) newSigningKey(${JSON.stringify(dir)});
+process.stdout.write('made ' + n + '\\n');`;
+  const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000, killSignal: 'SIGKILL',
+  });
+  assert.match(out, /^made 5000$/m);
+});
 
 describe('JWKS', () => {
   test('GET /.well-known/jwks.json publishes the signing key (kid = thumbprint), cacheable', async () => {
@@ -276,7 +296,7 @@ describe('refused tokens: 401 unauthorized with a Bearer challenge', () => {
     const stranger = newSigningKey();
     assertUnauthorized(await me(svc, ownToken(stranger, EMP.staffA1, { aud: AUD, kid: key.kid })));
     assertUnauthorized(await me(svc, ownToken(stranger, EMP.staffA1, { aud: AUD, kid: null })));
-    const otherRsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const otherRsa = keyPair('rsa', { modulusLength: 2048 });
     assertUnauthorized(await me(svc, external({ alg: 'RS256', kid: 'rs1' }, 'staff.a1', ['staff'], { key: otherRsa.privateKey })));
   });
 

@@ -242,6 +242,17 @@ export function freePort() {
   });
 }
 
+/** Every thread's stack of process `pid`, from gdb (deploy/local/lib.sh installs it), or why not. */
+export function threadStacks(pid) {
+  try {
+    return execFileSync('gdb', ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000,
+    }).split('\n').filter((l) => /^(Thread|#)/.test(l)).join('\n');
+  } catch (e) {
+    return `(no stacks: ${e.message.split('\n')[0]})`;
+  }
+}
+
 /**
  * Starts `tianxingd serve` against database `db` and waits for GET /healthz.
  * Returns { url, port, proc, stdoutLines(), stderrText(), accessLog(), exited, stop(signal) }.
@@ -274,10 +285,24 @@ export async function startService({ db, env: extra = {}, timeoutMs = 20000 } = 
     stderrText: () => err,
     /** Parsed access-log lines (stdout). */
     accessLog: () => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)),
-    /** Sends `signal` and resolves the exit code (or "signal X"). */
-    async stop(signal = 'SIGTERM') {
+    /**
+     * Sends `signal` and resolves the exit code (or "signal X"). A process still running after
+     * `timeoutMs` is a failure of its own (a drain that never ends), not a test hung until
+     * ctest's timeout with nothing said: its threads' stacks are taken, it is killed, and the
+     * promise rejects with them.
+     */
+    async stop(signal = 'SIGTERM', { timeoutMs = 30000 } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      const late = Symbol('late');
+      let timer;
+      const first = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs, late); })]);
+      clearTimeout(timer);
+      if (first !== late) return first;
+      const stacks = threadStacks(proc.pid);
+      proc.kill('SIGKILL');
+      await exited;
+      throw new Error(`tianxingd (pid ${proc.pid}) still running ${timeoutMs} ms after ${signal}; `
+        + `its threads:\n${stacks}\nstderr (last 4000 characters):\n${err.slice(-4000)}`);
     },
   };
   const deadline = Date.now() + timeoutMs;

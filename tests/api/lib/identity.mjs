@@ -120,12 +120,34 @@ export function ecThumbprint(jwk) {
 }
 
 /**
+ * A new key pair (crypto.generateKeyPairSync's type and options) as KeyObjects of their own.
+ *
+ * Why not the KeyObjects generateKeyPairSync returns: in Node.js 20 (seen on 20.20.2) they share
+ * a lock with the generation job that made them, and the job's destructor takes that lock. When
+ * V8 collects the job while a JWK export of one of those keys holds the lock (the export
+ * allocates, so it can start a collection), the process waits for itself forever: the main
+ * thread's stack shows ~KeyGenJob under ExportJWKEcKey. Every test that made a signing key could
+ * hang that way, at random and silently, until ctest's timeout (faults_pg_restart in CI on
+ * 2026-12-08; a hung process ignores SIGTERM, its JavaScript never runs again). Keys the job
+ * returns encoded, and read back, belong to no job: a loop of generate-and-export that hung
+ * within seconds ran 160 000 times this way (api_auth keeps a shorter loop as a test).
+ */
+export function keyPair(type, options) {
+  const pem = crypto.generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKey: crypto.createPrivateKey(pem.privateKey), publicKey: crypto.createPublicKey(pem.publicKey) };
+}
+
+/**
  * A new EC P-256 signing key for the service, in a PKCS#8 PEM file (what
  * `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` writes).
  * Returns { file, privateKey, publicKey, jwk, kid, publicPem }.
  */
 export function newSigningKey(dir = tempDir('tx-key-')) {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const { privateKey, publicKey } = keyPair('ec', { namedCurve: 'prime256v1' });
   const file = path.join(dir, 'signing-key.pem');
   fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const jwk = publicKey.export({ format: 'jwk' });
