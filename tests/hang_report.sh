@@ -49,6 +49,11 @@ for (const h of r.libuv || []) {
 }' "$1" 2>&1
 }
 
+# A process's user and system CPU time so far, in clock ticks (empty once it is gone).
+cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null
+}
+
 snapshot() {
 	local test_pid=$1 elapsed=$2 p list
 	local -a tree
@@ -67,11 +72,24 @@ snapshot() {
 	ps -o pid,ppid,etimes,stat,wchan:28,args --forest -p "$list"
 	echo "--- threads: how many wait where in the kernel (- : running)"
 	ps -L -o pid=,comm=,wchan:40= -p "$list" | sort | uniq -c | awk '{ printf "%6s %-16s %3d x %s\n", $2, $3, $1, $4 }'
-	# Where each thread of a service under test is, not only which kernel call it sleeps in.
+	# Where each thread of a service under test is, not only which kernel call it sleeps in. gdb
+	# stops the process while it reads the stacks (a second or two): only a service that is idle
+	# (under 0.1 s of CPU in 2 s) is looked at, so that a long healthy test (a benchmark pair)
+	# is not stalled into pool timeouts by its own snapshot.
 	for p in "${tree[@]}"; do
 		[[ $(ps -o comm= -p "$p") == tianxingd ]] || continue
-		echo "--- tianxingd $p: thread stacks"
-		timeout 30 gdb -p "$p" -batch -nx -ex 'thread apply all bt 30' 2>&1 | grep -E '^(Thread|#)'
+		local cpu0 cpu1
+		cpu0=$(cpu_ticks "$p")
+		sleep 2
+		cpu1=$(cpu_ticks "$p")
+		if [[ -z $cpu0 || -z $cpu1 ]]; then
+			continue
+		elif ((cpu1 - cpu0 >= $(getconf CLK_TCK) / 10)); then
+			echo "--- tianxingd $p: busy ($((cpu1 - cpu0)) ticks of CPU in 2 s): stacks not taken"
+		else
+			echo "--- tianxingd $p: idle; thread stacks"
+			timeout 30 gdb -p "$p" -batch -nx -ex 'thread apply all bt 30' 2>&1 | grep -E '^(Thread|#)'
+		fi
 	done
 	if [[ -n $node_dir ]]; then
 		for p in "${tree[@]}"; do
