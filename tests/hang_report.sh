@@ -9,9 +9,9 @@
 # nothing of a test it kills but the output the test wrote itself; this keeps what the next hang
 # was waiting for.
 #
-# Needs: ps (procps), gdb, psql and the TX_TEST_PG* variables of tests/run, and node processes started
-# with NODE_OPTIONS="--report-on-signal --report-signal=SIGUSR2 --report-directory=DIR" (the
-# node reports are read from DIR, named by TX_HANG_REPORT_NODE_DIR).
+# Needs: ps (procps), gdb, psql and the TX_TEST_PG* variables of tests/run, and node processes
+# started with NODE_OPTIONS="--report-on-signal --report-signal=SIGUSR2 --report-directory=DIR"
+# (the node reports are read from DIR, named by TX_HANG_REPORT_NODE_DIR).
 set -uo pipefail
 
 ctest_pid=${1:?ctest pid} out=${2:?output file} after_s=${3:?seconds}
