@@ -214,6 +214,13 @@ tx_pg_prepare_base() {
 	echo "$real"
 }
 
+# tx_pg_remove BASE: delete a stopped cluster's files, also where tx_pg_prepare_base put them
+# behind a symlink (removing BASE alone would leave them in /var/tmp).
+tx_pg_remove() {
+	if [[ -L $1 ]]; then rm -rf -- "$(readlink -f -- "$1")"; fi
+	rm -rf -- "$1"
+}
+
 # tx_pg_init BASE PORT [SETTING...]: create a cluster unless BASE already has
 # one. Each SETTING is a postgresql.conf line (e.g. "fsync = off").
 tx_pg_init() {
